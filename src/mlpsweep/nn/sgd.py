@@ -1,0 +1,317 @@
+"""Mini-batch stochastic gradient descent, exactly as the lecture states it.
+
+Each epoch shuffles the m training samples with the run's
+``numpy.random.Generator``, splits them into batches of K (the last batch may
+be smaller) and for each batch B takes the step
+
+    W ← W − (η/|B|) Σ_{x∈B} ∇_W C_x,      b ← b − (η/|B|) Σ_{x∈B} ∇_b C_x.
+
+K = 1 is pure SGD, K = m is gradient descent.  Options:
+
+* an Lp penalty λ Σ|w|^p on the weights (see :mod:`mlpsweep.nn.penalties`
+  for the scaling of λ and the handling of w = 0 when p ≤ 1);
+* dropout with rate r on the hidden units, as *inverted* dropout: during
+  training each hidden activation is kept with probability 1 − r and divided
+  by 1 − r.  The lecture instead trains with plain masks and multiplies the
+  outgoing weights by 1 − r after training; both give the same expected
+  input to every unit, and inverted dropout simply folds that factor into
+  training so the trained weights are used as they are.
+
+The inner loop is written for speed: every buffer is preallocated, each step
+is a fixed short sequence of NumPy calls (one product per layer forward, two
+backward), the gradient is pre-scaled by η/|B| through δ_L, and the update is
+one subtraction over the flat parameter vector.  Nothing in it loops over
+samples.
+
+The only randomness is the generator passed in; given the same generator
+state and data, a run is bit-for-bit reproducible on the same machine and
+BLAS thread count.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .network import Network, Workspace, one_hot
+from .penalties import LpPenalty
+
+
+@dataclass(frozen=True)
+class SGDConfig:
+    """The hyper-parameters of a training run (the lecture's names)."""
+
+    epochs: int = 30
+    batch_size: int = 10  # K
+    eta: float = 3.0  # η
+    penalty_p: float = 2.0  # p of λ Σ|w|^p
+    penalty_lambda: float = 0.0  # λ (0: no penalty)
+    dropout: float = 0.0  # r, share of hidden units dropped
+    track_gradients: bool = True  # per-layer ‖∂C/∂b_ℓ‖, averaged over the epoch
+    eval_chunk: int = 10000  # rows per batched forward pass when monitoring
+
+    def __post_init__(self):
+        if not (isinstance(self.epochs, int) and self.epochs >= 1):
+            raise ValueError(f"epochs must be an integer >= 1, got {self.epochs!r}")
+        if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
+            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        if not (self.eta > 0 and math.isfinite(self.eta)):
+            raise ValueError(f"eta must be a positive number, got {self.eta!r}")
+        if not (0 <= self.dropout < 1):
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        LpPenalty(self.penalty_p, self.penalty_lambda)  # validates p and λ
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Diverged(RuntimeError):
+    """Training produced a non-finite cost.
+
+    Carries the epoch (1-based) at which the cost stopped being finite, the
+    last finite training cost (None if the first epoch already failed) and
+    the history up to the last finite epoch.
+    """
+
+    def __init__(self, epoch: int, last_finite_cost, history: History):
+        self.epoch = epoch
+        self.last_finite_cost = last_finite_cost
+        self.history = history
+        last = "none" if last_finite_cost is None else f"{last_finite_cost:.6g}"
+        super().__init__(
+            f"training diverged at epoch {epoch}: the cost became non-finite "
+            f"(last finite cost {last}); lower eta or change the initialisation"
+        )
+
+
+class History:
+    """Per-epoch records, one dict per epoch with the same keys.
+
+    Keys: ``epoch`` (1-based), ``train_cost``, ``train_accuracy``,
+    ``val_cost``, ``val_accuracy`` (None without validation data),
+    ``penalty`` (λ Σ|w|^p at the end of the epoch), ``grad_norm_1`` …
+    ``grad_norm_L`` (mean over the epoch's steps of ‖(1/|B|) Σ ∂C_x/∂b_ℓ‖),
+    ``seconds`` (the SGD steps) and ``eval_seconds`` (the monitoring passes).
+    """
+
+    def __init__(self, records: list[dict] | None = None):
+        self.records: list[dict] = list(records or [])
+
+    def append(self, record: dict) -> None:
+        self.records.append(dict(record))
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i):
+        return self.records[i]
+
+    def column(self, key: str) -> list:
+        return [r[key] for r in self.records]
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.records[0]) if self.records else []
+
+    def to_csv(self) -> str:
+        """The history as CSV text (floats with full round-trip precision)."""
+        cols = self.columns
+        lines = [",".join(cols)]
+        for r in self.records:
+            lines.append(",".join("" if r[c] is None else repr(r[c]) for c in cols))
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_csv(cls, text: str) -> History:
+        rows = [line.split(",") for line in text.strip().splitlines()]
+        if not rows:
+            return cls()
+        head, body = rows[0], rows[1:]
+        records = []
+        for row in body:
+            rec = {}
+            for key, val in zip(head, row):
+                rec[key] = None if val == "" else (int(val) if key == "epoch" else float(val))
+            records.append(rec)
+        return cls(records)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, History) and self.records == other.records
+
+
+EpochCallback = Callable[[dict, "TrainingState"], None]
+
+
+@dataclass
+class TrainingState:
+    """What a callback sees after each epoch (enough to checkpoint)."""
+
+    net: Network
+    history: History
+    rng: np.random.Generator
+    epoch: int  # epochs completed
+    config: SGDConfig
+
+
+def prepare_targets(net: Network, y) -> tuple[np.ndarray, np.ndarray | None]:
+    """(targets in the net's dtype, integer labels or None) for labels or targets."""
+    y = np.asarray(y)
+    if y.ndim == 1:
+        if not np.issubdtype(y.dtype, np.integer):
+            raise ValueError("1-D targets must be integer class labels")
+        return one_hot(y, net.sizes[-1], net.dtype), y
+    if y.ndim != 2 or y.shape[1] != net.sizes[-1]:
+        raise ValueError(f"targets must be labels (m,) or an (m, {net.sizes[-1]}) array, got {y.shape}")
+    return np.ascontiguousarray(y, dtype=net.dtype), None
+
+
+def train(
+    net: Network,
+    x,
+    y,
+    config: SGDConfig,
+    rng: np.random.Generator,
+    *,
+    validation: tuple | None = None,
+    callback: EpochCallback | None = None,
+    history: History | None = None,
+    start_epoch: int = 0,
+) -> History:
+    """Train ``net`` in place with mini-batch SGD; return the per-epoch history.
+
+    ``x`` is (m, d); ``y`` holds integer labels (m,) or targets (m, N_L).
+    ``validation`` is an optional ``(x_val, y_val)`` evaluated after every
+    epoch in one batched pass.  ``callback(record, state)`` runs after every
+    epoch (progress lines, checkpoints).  To resume, pass the saved
+    ``history``, ``start_epoch`` (epochs already done) and a generator
+    restored to its state at that point.
+
+    Raises :class:`Diverged` when the training cost becomes non-finite.
+    """
+    x = np.ascontiguousarray(x, dtype=net.dtype)
+    m = x.shape[0]
+    if x.ndim != 2 or x.shape[1] != net.sizes[0]:
+        raise ValueError(f"inputs must have shape (m, {net.sizes[0]}), got {x.shape}")
+    targets, labels = prepare_targets(net, y)
+    if targets.shape[0] != m:
+        raise ValueError(f"{m} inputs but {targets.shape[0]} targets")
+    history = History() if history is None else history
+    penalty = LpPenalty(config.penalty_p, config.penalty_lambda)
+    state = TrainingState(net, history, rng, start_epoch, config)
+    last_finite = history[-1]["train_cost"] if len(history) else None
+
+    run_epoch = _epoch_runner(net, x, targets, config, rng, penalty)
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        t0 = time.perf_counter()
+        with np.errstate(over="ignore", invalid="ignore"):
+            grad_norms = run_epoch()
+        t1 = time.perf_counter()
+        record = {"epoch": epoch}
+        with np.errstate(over="ignore", invalid="ignore"):
+            tr = net.evaluate(x, labels if labels is not None else targets, chunk=config.eval_chunk)
+        record["train_cost"] = tr["cost"]
+        record["train_accuracy"] = tr["accuracy"]
+        if validation is not None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                va = net.evaluate(*validation, chunk=config.eval_chunk)
+            record["val_cost"], record["val_accuracy"] = va["cost"], va["accuracy"]
+        else:
+            record["val_cost"] = record["val_accuracy"] = None
+        record["penalty"] = penalty.value(net.weights) if penalty.active else 0.0
+        for ell, g in enumerate(grad_norms, start=1):
+            record[f"grad_norm_{ell}"] = g
+        record["seconds"] = t1 - t0
+        record["eval_seconds"] = time.perf_counter() - t1
+        if not (math.isfinite(record["train_cost"]) and np.isfinite(net.params).all()):
+            raise Diverged(epoch, last_finite, history)
+        if record["val_cost"] is not None and not math.isfinite(record["val_cost"]):
+            raise Diverged(epoch, last_finite, history)
+        last_finite = record["train_cost"]
+        history.append(record)
+        state.epoch = epoch
+        if callback is not None:
+            callback(record, state)
+    return history
+
+
+def _epoch_runner(net, x, targets, config: SGDConfig, rng, penalty: LpPenalty):
+    """A closure that runs one epoch of SGD steps; returns the grad norms.
+
+    Everything the steps need is allocated here once.
+    """
+    m, d = x.shape
+    K = min(config.batch_size, m)
+    eta = float(config.eta)
+    dtype = net.dtype
+    L = net.num_layers
+    ws = Workspace(net, K, dropout=config.dropout > 0)
+    xb = np.empty((K, d), dtype=dtype)
+    yb = np.empty((K, targets.shape[1]), dtype=dtype)
+    params, grad = net.params, ws.grad
+    nw = net.n_weights
+    w_block, gw_block = params[:nw], grad[:nw]
+    b_block, gb_block = params[nw:], grad[nw:]
+    scratch = np.empty_like(w_block) if penalty.active else None
+    track = config.track_gradients
+    if track:
+        # Squared per-layer bias-gradient norms of every step, two calls a step.
+        bias_sizes = net.sizes[1:]
+        offsets = np.cumsum([0] + bias_sizes[:-1])
+        steps_per_epoch = -(-m // K)
+        sq = np.empty_like(gb_block)
+        sq_norms = np.empty((steps_per_epoch, L), dtype=np.float64)
+    rate = float(config.dropout)
+    if rate > 0:
+        keep_scale = 1.0 / (1.0 - rate)
+        mask_bufs = [np.empty((K, n), dtype=dtype) for n in net.sizes[1:-1]]
+        keep_bufs = [np.empty((K, n), dtype=bool) for n in net.sizes[1:-1]]
+    forward, backward = ws.forward, ws.backward
+    take = np.take
+    scales = {}  # η/|B| as a 0-d array of the net's dtype, per batch size
+
+    def run_epoch():
+        perm = rng.permutation(m)
+        steps = 0
+        masks = None
+        for start in range(0, m, K):
+            idx = perm[start : start + K]
+            k = idx.shape[0]
+            if k == K:
+                xk, yk = xb, yb
+            else:
+                xk, yk = xb[:k], yb[:k]
+            take(x, idx, axis=0, out=xk, mode="clip")
+            take(targets, idx, axis=0, out=yk, mode="clip")
+            if rate > 0:
+                masks = []
+                for buf, keep in zip(mask_bufs, keep_bufs):
+                    u, kp = buf[:k], keep[:k]
+                    rng.random(out=u, dtype=dtype)
+                    np.greater_equal(u, rate, out=kp)
+                    np.multiply(kp, keep_scale, out=u)
+                    masks.append(u)
+            forward(xk, k, masks)
+            scale = scales.get(k)
+            if scale is None:
+                scale = scales[k] = np.array(eta / k, dtype=dtype)
+            backward(yk, k, scale, masks)
+            if track:
+                np.multiply(gb_block, gb_block, out=sq)
+                np.add.reduceat(sq, offsets, out=sq_norms[steps])
+            if penalty.active:
+                penalty.step(w_block, gw_block, eta, scratch)
+                np.subtract(b_block, gb_block, out=b_block)
+            else:
+                np.subtract(params, grad, out=params)
+            steps += 1
+        if not track:
+            return [None] * L
+        # gb held (η/|B|) Σ ∂C/∂b; report the mean norm of (1/|B|) Σ ∂C/∂b.
+        norms = np.sqrt(sq_norms[:steps]).mean(axis=0) / eta
+        return [float(n) for n in norms]
+
+    return run_epoch

@@ -1,0 +1,254 @@
+"""Training behaviour: learning, reproducibility, divergence, persistence, numerics."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from mlpsweep.nn import (
+    Diverged,
+    History,
+    LpPenalty,
+    ModelFileError,
+    Network,
+    SGDConfig,
+    load_network,
+    sparsity,
+    train,
+)
+from mlpsweep.nn import activations as act
+
+
+def blobs(rng, m=200):
+    """Two well separated Gaussian clouds in 2-D."""
+    labels = rng.integers(0, 2, m)
+    centres = np.array([[-2.0, -2.0], [2.0, 2.0]])
+    return centres[labels] + 0.5 * rng.standard_normal((m, 2)), labels
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_learns_separable_problem_to_full_training_accuracy(dtype):
+    rng = np.random.default_rng(0)
+    x, labels = blobs(rng)
+    net = Network([2, 8, 2], dtype=dtype, rng=rng)
+    hist = train(net, x, labels, SGDConfig(epochs=30, batch_size=10, eta=3.0), rng)
+    assert hist[-1]["train_accuracy"] == 1.0
+    assert net.accuracy(x, labels) == 1.0
+
+
+def test_one_hidden_layer_fits_sine():
+    """Universal approximation in miniature: sup |Φ − sin| < 0.05 on [−π, π]."""
+    x = np.linspace(-np.pi, np.pi, 512)[:, None]
+    net = Network([1, 20, 1], activation="tanh", output="linear", cost="quadratic", init="xavier",
+                  rng=np.random.default_rng(1))
+    train(net, x, np.sin(x), SGDConfig(epochs=300, batch_size=16, eta=0.1, track_gradients=False),
+          np.random.default_rng(2))
+    grid = np.linspace(-np.pi, np.pi, 4001)[:, None]
+    assert np.abs(net(grid) - np.sin(grid)).max() < 0.05
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_same_seed_is_bit_identical(dtype):
+    rng = np.random.default_rng(3)
+    x, labels = blobs(rng, 120)
+    runs = []
+    for _ in range(2):
+        net = Network([2, 6, 5, 2], dtype=dtype, rng=np.random.default_rng(7))
+        cfg = SGDConfig(epochs=3, batch_size=7, eta=1.0, dropout=0.2, penalty_p=1.0, penalty_lambda=1e-3)
+        hist = train(net, x, labels, cfg, np.random.default_rng(8), validation=(x[:30], labels[:30]))
+        runs.append((net.params.copy(), hist))
+    assert runs[0][0].tobytes() == runs[1][0].tobytes()
+    strip = lambda h: [{k: v for k, v in r.items() if "seconds" not in k} for r in h.records]  # noqa: E731
+    assert strip(runs[0][1]) == strip(runs[1][1])
+
+
+def test_different_seeds_differ():
+    rng = np.random.default_rng(3)
+    x, labels = blobs(rng, 50)
+    a = Network([2, 3, 2], rng=np.random.default_rng(1))
+    b = Network([2, 3, 2], rng=np.random.default_rng(2))
+    assert not np.array_equal(a.params, b.params)
+
+
+def test_float32_and_float64_start_from_the_same_draws():
+    a = Network([5, 4, 3], dtype="float64", rng=np.random.default_rng(1))
+    b = Network([5, 4, 3], dtype="float32", rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(a.params.astype(np.float32), b.params)
+    assert b.params.dtype == np.float32
+
+
+@pytest.mark.parametrize("init,scale", [("normal", 1.0), ("xavier", 1 / np.sqrt(400)), ("he", np.sqrt(2 / 400))])
+def test_initialisations(init, scale):
+    net = Network([400, 300, 10], init=init, rng=np.random.default_rng(0))
+    assert net.weights[0].std() == pytest.approx(scale, rel=0.02)
+    if init == "he":
+        assert not net.biases[0].any()
+    else:
+        assert net.biases[0].std() == pytest.approx(1.0, rel=0.2)
+
+
+def test_history_has_every_column_and_csv_round_trips():
+    rng = np.random.default_rng(1)
+    x, labels = blobs(rng, 60)
+    net = Network([2, 4, 3, 2], rng=rng)
+    seen = []
+    hist = train(net, x, labels, SGDConfig(epochs=2, batch_size=5, eta=1.0), rng,
+                 validation=(x[:20], labels[:20]), callback=lambda rec, state: seen.append((rec["epoch"], state.epoch)))
+    assert seen == [(1, 1), (2, 2)]
+    rec = hist[-1]
+    for key in ("train_cost", "train_accuracy", "val_cost", "val_accuracy", "grad_norm_1", "grad_norm_2",
+                "grad_norm_3", "seconds", "eval_seconds", "penalty"):
+        assert rec[key] is not None and np.isfinite(rec[key]), key
+    assert History.from_csv(hist.to_csv()) == hist
+
+
+def test_gradient_norms_are_mean_bias_gradient_norms():
+    """K = m (one step): the recorded norm is ‖(1/m) Σ ∂C/∂b_ℓ‖ at the start weights."""
+    rng = np.random.default_rng(4)
+    x, labels = blobs(rng, 40)
+    net = Network([2, 5, 2], rng=rng)
+    _, gb = net.copy().backprop(x, labels)
+    hist = train(net, x, labels, SGDConfig(epochs=1, batch_size=40, eta=0.5), np.random.default_rng(0))
+    for ell, g in enumerate(gb, start=1):
+        assert hist[0][f"grad_norm_{ell}"] == pytest.approx(np.linalg.norm(g) / 40, rel=1e-12)
+
+
+def test_divergence_raises_with_epoch_and_last_finite_cost():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((100, 5)) * 10
+    labels = rng.integers(0, 3, 100)
+    net = Network([5, 10, 3], activation="relu", output="linear", init="he", rng=rng)
+    with pytest.raises(Diverged) as info:
+        train(net, x, labels, SGDConfig(epochs=20, batch_size=10, eta=1e4), rng)
+    err = info.value
+    assert err.epoch >= 1
+    assert err.last_finite_cost is None or np.isfinite(err.last_finite_cost)
+    assert len(err.history) == err.epoch - 1
+    assert "diverged at epoch" in str(err)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "identity", "linear", "softmax", "heaviside"])
+def test_activations_are_finite_for_huge_inputs(name, dtype):
+    z = np.array([[-1000.0, -50.0, 0.0, 50.0, 1000.0]], dtype=dtype)
+    a = act.for_plot(name)(z)
+    assert a.dtype == dtype
+    assert np.all(np.isfinite(a))
+    if name == "sigmoid":
+        np.testing.assert_allclose(a[0], [0.0, 0.0, 0.5, 1.0, 1.0], atol=1e-15)
+        np.testing.assert_array_less(-1e-300, act.HIDDEN["sigmoid"].derivative(a))
+        assert act.HIDDEN["sigmoid"].derivative(np.array([0.5])).max() == 0.25
+
+
+def test_costs_are_finite_for_saturated_outputs():
+    z = np.array([[-1000.0, 1000.0], [1000.0, -1000.0]])
+    y = np.array([[1.0, 0.0], [1.0, 0.0]])
+    from mlpsweep.nn import costs
+
+    ce = costs.get("cross_entropy").values(z, act.OUTPUT["sigmoid"](z), y)
+    ll = costs.get("log_likelihood").values(z, act.OUTPUT["softmax"](z), y)
+    np.testing.assert_allclose(ce, [2000.0, 0.0])
+    np.testing.assert_allclose(ll, [2000.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(output="softmax", cost="quadratic"), "needs output 'linear' or 'sigmoid'"),
+        (dict(output="linear", cost="cross_entropy"), "needs output 'sigmoid'"),
+        (dict(output="sigmoid", cost="log_likelihood"), "needs output 'softmax'"),
+        (dict(activation="heaviside"), "unknown hidden activation"),
+        (dict(output="tanh"), "unknown output layer"),
+        (dict(cost="hinge"), "unknown cost"),
+        (dict(dtype="float16"), "unknown dtype"),
+        (dict(init="zeros"), "unknown init"),
+    ],
+)
+def test_invalid_network_configurations(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Network([3, 2, 2], rng=np.random.default_rng(0), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(eta=0), dict(eta=-1.0), dict(batch_size=0), dict(epochs=0), dict(dropout=1.0),
+     dict(dropout=-0.1), dict(penalty_p=0.0), dict(penalty_lambda=-1.0), dict(eta=float("nan"))],
+)
+def test_invalid_sgd_configurations(kwargs):
+    with pytest.raises(ValueError):
+        SGDConfig(**kwargs)
+
+
+@pytest.mark.parametrize("p", [1.0, 0.5])
+def test_p_at_most_one_makes_exact_zeros(p):
+    rng = np.random.default_rng(0)
+    x, labels = blobs(rng, 200)
+    net = Network([2, 30, 2], init="xavier", rng=rng)
+    cfg = SGDConfig(epochs=20, batch_size=10, eta=1.0, penalty_p=p, penalty_lambda=0.02)
+    train(net, x, labels, cfg, rng)
+    s = sparsity(net.weights)
+    assert s["exactly_zero"] > 0.3 * s["weights"]
+    assert net.accuracy(x, labels) > 0.95
+
+
+def test_p_two_shrinks_but_makes_no_zeros():
+    rng = np.random.default_rng(0)
+    x, labels = blobs(rng, 200)
+    plain = Network([2, 30, 2], init="xavier", rng=np.random.default_rng(1))
+    decayed = plain.copy()
+    train(plain, x, labels, SGDConfig(epochs=10, batch_size=10, eta=1.0), np.random.default_rng(2))
+    train(decayed, x, labels, SGDConfig(epochs=10, batch_size=10, eta=1.0, penalty_p=2.0, penalty_lambda=0.01),
+          np.random.default_rng(2))
+    assert np.abs(decayed.weights[0]).sum() < np.abs(plain.weights[0]).sum()
+    assert sparsity(decayed.weights)["exactly_zero"] == 0
+
+
+def test_penalty_gradient_is_zero_at_zero():
+    pen = LpPenalty(0.5, 1.0)
+    g = pen.gradient(np.array([0.0, 0.25, -0.25]))
+    np.testing.assert_allclose(g, [0.0, 0.5 * 0.25**-0.5, -0.5 * 0.25**-0.5])
+
+
+def test_dropout_changes_training_but_not_inference():
+    rng = np.random.default_rng(0)
+    x, labels = blobs(rng, 100)
+    a = Network([2, 20, 2], rng=np.random.default_rng(1))
+    b = a.copy()
+    train(a, x, labels, SGDConfig(epochs=1, batch_size=10, eta=1.0), np.random.default_rng(2))
+    train(b, x, labels, SGDConfig(epochs=1, batch_size=10, eta=1.0, dropout=0.5), np.random.default_rng(2))
+    assert not np.array_equal(a.params, b.params)
+    # Inference is deterministic: no masks outside training.
+    np.testing.assert_array_equal(b(x), b(x))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_save_load_round_trip(tmp_path, dtype):
+    rng = np.random.default_rng(0)
+    net = Network([4, 3, 2], activation="relu", output="softmax", cost="log_likelihood", dtype=dtype, rng=rng)
+    path = tmp_path / "model.npz"
+    net.save(path, extra={"training": {"eta": 0.1}})
+    loaded, meta = load_network(path)
+    x = rng.standard_normal((10, 4))
+    np.testing.assert_array_equal(loaded(x), net(x))
+    assert meta["training"] == {"eta": 0.1}
+    assert loaded.config() == net.config()
+    assert list(tmp_path.iterdir()) == [path]  # no temporary left behind
+
+
+def test_load_refuses_pickle_and_truncation(tmp_path):
+    net = Network([4, 3, 2], rng=np.random.default_rng(0))
+    good = tmp_path / "model.npz"
+    net.save(good)
+    pickled = tmp_path / "pickled.npz"
+    pickled.write_bytes(pickle.dumps({"params": net.params}))
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    objects = tmp_path / "objects.npy"
+    np.save(objects, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    for bad in (pickled, truncated, objects, tmp_path / "missing.npz"):
+        with pytest.raises(ModelFileError, match=str(bad.name)):
+            load_network(bad)
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, params=net.params)
+    with pytest.raises(ModelFileError, match="lacks"):
+        load_network(foreign)
