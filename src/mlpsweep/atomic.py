@@ -14,6 +14,16 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Permissions of a new file (mkstemp makes 0600; outputs should be like any other file).
+_FILE_MODE = 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix: str | None = None):
     """Yield a temporary path beside ``path``; rename it to ``path`` on success.
@@ -28,6 +38,7 @@ def atomic_path(path, suffix: str | None = None):
     )
     os.close(fd)
     tmp = Path(tmp)
+    os.chmod(tmp, _FILE_MODE)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -1,17 +1,102 @@
-"""``python -m mlpsweep <stage> …``: every workflow stage, callable without Snakemake."""
+"""``python -m mlpsweep <stage> …``: every workflow stage, callable without Snakemake.
+
+Stages: ``download`` and ``preprocess`` (more come with the workflow).  Each
+logs its progress to stderr and, on a known failure (bad input, a corrupt
+file, no source reachable), prints one line ``mlpsweep <stage>: error: …``
+and exits with status 1 without leaving partial output.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
 
 from . import __version__
 
 
+
+def _expected_errors() -> tuple:
+    from .data.datasets import DatasetSpecError
+    from .data.download import DownloadError
+    from .data.idx import IdxError
+    from .data.preprocess import PreprocessedDataError
+    from .nn.io import ModelFileError
+
+    return (DatasetSpecError, DownloadError, IdxError, PreprocessedDataError, ModelFileError, ValueError)
+
+
+def _dataset_spec(args):
+    from .data import datasets
+
+    if args.spec:
+        try:
+            raw = json.loads(args.spec)
+        except ValueError as exc:
+            raise datasets.DatasetSpecError(f"--spec is not valid JSON ({exc})") from None
+        name = raw.pop("name", args.dataset)
+        if not name:
+            raise datasets.DatasetSpecError("--spec needs a 'name' (or give --dataset)")
+        return datasets.DatasetSpec.from_dict(name, raw)
+    if not args.dataset:
+        raise datasets.DatasetSpecError("give --dataset NAME (mnist, fashion-mnist) or --spec JSON")
+    return datasets.resolve(args.dataset)
+
+
+def _add_dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", help="a built-in dataset: mnist or fashion-mnist")
+    p.add_argument("--spec", help="a full dataset definition as JSON (what the workflow passes)")
+
+
+def cmd_download(args) -> int:
+    from .data.download import FetchOptions, fetch_dataset
+
+    spec = _dataset_spec(args)
+    opts = FetchOptions(timeout=args.timeout, retries=args.retries, backoff=args.backoff)
+    paths = fetch_dataset(spec, args.dest, opts)
+    for role, path in paths.items():
+        print(f"{role}\t{path}")
+    return 0
+
+
+def cmd_preprocess(args) -> int:
+    from .data.preprocess import preprocess
+
+    spec = _dataset_spec(args)
+    preprocess(
+        spec,
+        args.raw_dir,
+        args.out_dir,
+        validation_size=args.validation_size,
+        validation_seed=args.validation_seed,
+        normalize=args.normalize,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlpsweep", description=__doc__)
+    parser = argparse.ArgumentParser(prog="mlpsweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"mlpsweep {__version__}")
-    parser.add_subparsers(dest="command", metavar="STAGE")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    sub = parser.add_subparsers(dest="command", metavar="STAGE")
+
+    p = sub.add_parser("download", help="fetch and verify a dataset's four IDX files")
+    _add_dataset_args(p)
+    p.add_argument("--dest", required=True, help="folder for the downloaded files")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds for connecting and for each read (30)")
+    p.add_argument("--retries", type=int, default=2, help="extra attempts per source on transient errors (2)")
+    p.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry, doubling (1)")
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("preprocess", help="IDX files to memory-mappable float32 arrays and a manifest")
+    _add_dataset_args(p)
+    p.add_argument("--raw-dir", required=True, help="folder with the downloaded IDX files")
+    p.add_argument("--out-dir", required=True, help="folder for images.npy, labels.npy, manifest.json")
+    p.add_argument("--validation-size", type=int, default=10_000, help="validation rows taken from training (10000)")
+    p.add_argument("--validation-seed", type=int, default=None, help="seed for a random validation split (default: the last rows)")
+    p.add_argument("--normalize", choices=["unit", "standardize"], default="unit", help="pixel scaling (unit: [0, 1])")
+    p.set_defaults(func=cmd_preprocess)
     return parser
 
 
@@ -21,4 +106,16 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    return args.func(args)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return args.func(args)
+    except _expected_errors() as exc:
+        print(f"mlpsweep {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"mlpsweep {args.command}: interrupted", file=sys.stderr)
+        return 130
