@@ -97,10 +97,10 @@ def preprocess(
     images = np.empty((total, d), dtype=np.float32)
     labels = np.empty(total, dtype=np.uint8)
     flat_train = read["train_images"].reshape(n_full, d)
-    scale = np.float32(1.0 / 255.0)
-    np.multiply(flat_train[train_idx], scale, out=images[:n_train])
-    np.multiply(flat_train[val_idx], scale, out=images[n_train : n_train + validation_size])
-    np.multiply(read["test_images"].reshape(n_test, d), scale, out=images[n_train + validation_size :])
+    full = np.float32(255)
+    np.divide(flat_train[train_idx], full, out=images[:n_train])
+    np.divide(flat_train[val_idx], full, out=images[n_train : n_train + validation_size])
+    np.divide(read["test_images"].reshape(n_test, d), full, out=images[n_train + validation_size :])
     labels[:n_train] = read["train_labels"][train_idx]
     labels[n_train : n_train + validation_size] = read["train_labels"][val_idx]
     labels[n_train + validation_size :] = read["test_labels"]
