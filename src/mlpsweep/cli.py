@@ -1,6 +1,6 @@
 """``python -m mlpsweep <stage> …``: every workflow stage, callable without Snakemake.
 
-Stages: ``download`` and ``preprocess`` (more come with the workflow).  Each
+Stages: ``download``, ``preprocess``, ``train``, ``evaluate``, ``report``.  Each
 logs its progress to stderr and, on a known failure (bad input, a corrupt
 file, no source reachable), prints one line ``mlpsweep <stage>: error: …``
 and exits with status 1 without leaving partial output.
@@ -55,8 +55,13 @@ def cmd_download(args) -> int:
     spec = _dataset_spec(args)
     opts = FetchOptions(timeout=args.timeout, retries=args.retries, backoff=args.backoff)
     paths = fetch_dataset(spec, args.dest, opts)
-    for role, path in paths.items():
-        print(f"{role}\t{path}")
+    if args.record:
+        from .data.download import write_record
+
+        write_record(args.record, spec, paths)
+    else:
+        for role, path in paths.items():
+            print(f"{role}\t{path}")
     return 0
 
 
@@ -75,6 +80,51 @@ def cmd_preprocess(args) -> int:
     return 0
 
 
+def _json_arg(text: str, what: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{what} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object")
+    return value
+
+
+def cmd_train(args) -> int:
+    from .train import run
+
+    run(
+        args.data,
+        _json_arg(args.settings, "--settings"),
+        args.seed,
+        args.out_dir,
+        name=args.name,
+        threads=args.threads,
+        fail_on_divergence=args.fail_on_divergence,
+    )
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import run
+
+    run(args.data, args.model_dir, args.out_dir)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report.build import build
+
+    build(
+        dataset=args.dataset,
+        metrics=args.metrics,
+        benchmarks=args.benchmarks or [],
+        out_dir=args.out_dir,
+        order=args.order.split(",") if args.order else None,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlpsweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"mlpsweep {__version__}")
@@ -87,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=30.0, help="seconds for connecting and for each read (30)")
     p.add_argument("--retries", type=int, default=2, help="extra attempts per source on transient errors (2)")
     p.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry, doubling (1)")
+    p.add_argument("--record", help="write a JSON record of the verified files here (the workflow's output)")
     p.set_defaults(func=cmd_download)
 
     p = sub.add_parser("preprocess", help="IDX files to memory-mappable float32 arrays and a manifest")
@@ -97,6 +148,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation-seed", type=int, default=None, help="seed for a random validation split (default: the last rows)")
     p.add_argument("--normalize", choices=["unit", "standardize"], default="unit", help="pixel scaling (unit: [0, 1])")
     p.set_defaults(func=cmd_preprocess)
+
+    p = sub.add_parser("train", help="train one network (one topology, one seed)")
+    p.add_argument("--data", required=True, help="preprocessed data folder (manifest.json, images.npy, labels.npy)")
+    p.add_argument("--settings", required=True, help="the topology's settings as JSON (hidden, activation, …)")
+    p.add_argument("--seed", type=int, required=True, help="seed of the run's random generator")
+    p.add_argument("--out-dir", required=True, help="folder for model.npz, model.json, history.csv")
+    p.add_argument("--name", help="the topology's name (for logs and metadata)")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (1)")
+    p.add_argument("--fail-on-divergence", action="store_true", help="exit non-zero when the cost becomes non-finite")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="test-set metrics and predictions of a trained model")
+    p.add_argument("--data", required=True, help="preprocessed data folder")
+    p.add_argument("--model-dir", required=True, help="folder with model.npz, model.json, history.csv")
+    p.add_argument("--out-dir", required=True, help="folder for metrics.json and predictions.npy")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="comparison tables (and plots) for one dataset")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--metrics", nargs="+", required=True, help="metrics.json of every run")
+    p.add_argument("--benchmarks", nargs="*", help="Snakemake benchmark TSVs of the training jobs")
+    p.add_argument("--order", help="comma-separated topology order for the tables")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_report)
     return parser
 
 

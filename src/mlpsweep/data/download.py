@@ -212,3 +212,20 @@ def fetch_file(
 def fetch_dataset(dataset: DatasetSpec, dest_dir, opts: FetchOptions = FetchOptions()) -> dict[str, Path]:
     """Verified copies of all four files of ``dataset`` in ``dest_dir``."""
     return {role: fetch_file(dataset, spec, dest_dir, opts) for role, spec in dataset.files.items()}
+
+
+def write_record(path, dataset: DatasetSpec, paths: dict[str, Path]) -> None:
+    """Record what was verified: name, content sha256, and the file's size and mtime.
+
+    The size and mtime let a later run notice, with a ``stat`` alone, that a
+    cached file changed since it was verified (see :func:`stale_files`).
+    """
+    from ..atomic import write_json
+
+    files = {}
+    for role, p in paths.items():
+        st = Path(p).stat()
+        spec = dataset.files[role]
+        files[role] = {"name": spec.name, "sha256": spec.sha256, "bytes": spec.bytes,
+                       "file_size": st.st_size, "file_mtime_ns": st.st_mtime_ns}
+    write_json(path, {"dataset": dataset.name, "files": files})

@@ -92,7 +92,8 @@ class History:
     """Per-epoch records, one dict per epoch with the same keys.
 
     Keys: ``epoch`` (1-based), ``train_cost``, ``train_accuracy``,
-    ``val_cost``, ``val_accuracy`` (None without validation data),
+    ``val_cost``, ``val_accuracy``, ``test_cost``, ``test_accuracy`` (None
+    without such data),
     ``penalty`` (λ Σ|w|^p at the end of the epoch), ``grad_norm_1`` …
     ``grad_norm_L`` (mean over the epoch's steps of ‖(1/|B|) Σ ∂C_x/∂b_ℓ‖),
     ``seconds`` (the SGD steps) and ``eval_seconds`` (the monitoring passes).
@@ -177,6 +178,7 @@ def train(
     rng: np.random.Generator,
     *,
     validation: tuple | None = None,
+    test: tuple | None = None,
     callback: EpochCallback | None = None,
     history: History | None = None,
     start_epoch: int = 0,
@@ -184,8 +186,9 @@ def train(
     """Train ``net`` in place with mini-batch SGD; return the per-epoch history.
 
     ``x`` is (m, d); ``y`` holds integer labels (m,) or targets (m, N_L).
-    ``validation`` is an optional ``(x_val, y_val)`` evaluated after every
-    epoch in one batched pass.  ``callback(record, state)`` runs after every
+    ``validation`` and ``test`` are optional ``(x, labels)`` pairs evaluated
+    after every epoch in batched passes (``val_*`` and ``test_*`` columns;
+    the test set is only reported, never used for any decision).  ``callback(record, state)`` runs after every
     epoch (progress lines, checkpoints).  To resume, pass the saved
     ``history``, ``start_epoch`` (epochs already done) and a generator
     restored to its state at that point.
@@ -215,12 +218,13 @@ def train(
             tr = net.evaluate(x, labels if labels is not None else targets, chunk=config.eval_chunk)
         record["train_cost"] = tr["cost"]
         record["train_accuracy"] = tr["accuracy"]
-        if validation is not None:
+        for prefix, pair in (("val", validation), ("test", test)):
+            if pair is None:
+                record[f"{prefix}_cost"] = record[f"{prefix}_accuracy"] = None
+                continue
             with np.errstate(over="ignore", invalid="ignore"):
-                va = net.evaluate(*validation, chunk=config.eval_chunk)
-            record["val_cost"], record["val_accuracy"] = va["cost"], va["accuracy"]
-        else:
-            record["val_cost"] = record["val_accuracy"] = None
+                ev = net.evaluate(*pair, chunk=config.eval_chunk)
+            record[f"{prefix}_cost"], record[f"{prefix}_accuracy"] = ev["cost"], ev["accuracy"]
         record["penalty"] = penalty.value(net.weights) if penalty.active else 0.0
         for ell, g in enumerate(grad_norms, start=1):
             record[f"grad_norm_{ell}"] = g

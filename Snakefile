@@ -1,0 +1,28 @@
+# mlpsweep: the lecture's feed-forward networks as a reproducible experiment.
+#
+#   snakemake --cores 8                       # the default run (config/config.yaml)
+#   snakemake --cores 2 --configfile config/fashion-mnist-local.yaml
+#
+# download -> preprocess -> train (dataset x topology x seed) -> evaluate -> report
+from snakemake.utils import min_version
+
+min_version("8.20")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

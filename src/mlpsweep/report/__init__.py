@@ -1,0 +1,1 @@
+"""The comparison report: tables (CSV, Markdown) and, later, plots and HTML."""

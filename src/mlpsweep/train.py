@@ -1,0 +1,141 @@
+"""The training job: one (dataset, topology, seed) from preprocessed data to a model.
+
+Writes into its output folder
+
+``history.csv``  one row per epoch (costs, accuracies, gradient norms, seconds);
+``model.npz``    the parameters (no pickle; :mod:`mlpsweep.nn.io`);
+``model.json``   what the run was: settings, seed, sizes, status (``ok`` or
+                 ``diverged`` with the epoch and last finite cost), the
+                 dataset's checksums, versions and BLAS threads.
+
+``model.json`` is written last, each file atomically.  The seed creates the
+run's one ``numpy.random.Generator``: it draws the initial weights, then
+every epoch's shuffle and dropout mask, so a (settings, seed, data) triple
+gives the same numbers bit for bit on the same machine.
+
+This module imports only NumPy and the training core: a job starts fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .atomic import write_json, write_text
+from .data import preprocess
+from .nn import Diverged, Network, SGDConfig, train
+from .provenance import blas, versions
+
+log = logging.getLogger("mlpsweep.train")
+
+OUTPUTS = ("history.csv", "model.npz", "model.json")
+
+
+def sgd_config(settings: dict) -> SGDConfig:
+    return SGDConfig(
+        epochs=int(settings["epochs"]),
+        batch_size=int(settings["batch_size"]),
+        eta=float(settings["eta"]),
+        penalty_p=float(settings["penalty"]["p"]),
+        penalty_lambda=float(settings["penalty"]["lambda"]),
+        dropout=float(settings["dropout"]),
+    )
+
+
+def build_network(settings: dict, features: int, classes: int, rng: np.random.Generator) -> Network:
+    return Network(
+        [features, *settings["hidden"], classes],
+        activation=settings["activation"],
+        output=settings["output"],
+        cost=settings["cost"],
+        dtype=settings["dtype"],
+        init=settings["init"],
+        rng=rng,
+    )
+
+
+def _pct(x) -> str:
+    return "   -   " if x is None else f"{100 * x:6.2f} %"
+
+
+def run(
+    data_dir,
+    settings: dict,
+    seed: int,
+    out_dir,
+    *,
+    name: str | None = None,
+    threads: int = 1,
+    fail_on_divergence: bool = False,
+) -> dict:
+    """Train one network and write its outputs; returns the ``model.json`` content."""
+    out_dir = Path(out_dir)
+    started = time.perf_counter()
+    with threadpool_limits(limits=threads):
+        data = preprocess.load(data_dir)
+        rng = np.random.default_rng(seed)
+        net = build_network(settings, data.features, data.classes, rng)
+        cfg = sgd_config(settings)
+        log.info(
+            "training %s: sizes %s, %s/%s/%s, init %s, eta %g, K %d, %d epochs, %s, seed %d, %d BLAS thread(s)",
+            name or "network", net.sizes, settings["activation"], settings["output"], settings["cost"],
+            settings["init"], cfg.eta, cfg.batch_size, cfg.epochs, settings["dtype"], seed, threads,
+        )
+
+        def progress(rec, state):
+            log.info(
+                "epoch %d/%d  train cost %.5f  train %s  val %s  test %s  (%.2f s + %.2f s evaluation)",
+                rec["epoch"], cfg.epochs, rec["train_cost"], _pct(rec["train_accuracy"]),
+                _pct(rec["val_accuracy"]), _pct(rec["test_accuracy"]), rec["seconds"], rec["eval_seconds"],
+            )
+
+        status: dict = {"status": "ok"}
+        try:
+            history = train(
+                net, data.x_train, data.y_train, cfg, rng,
+                validation=(data.x_val, data.y_val), test=(data.x_test, data.y_test), callback=progress,
+            )
+        except Diverged as exc:
+            if fail_on_divergence:
+                raise
+            log.warning("%s; recorded as diverged (training.fail_on_divergence is false)", exc)
+            history = exc.history
+            status = {"status": "diverged", "diverged_epoch": exc.epoch, "last_finite_cost": exc.last_finite_cost}
+        blas_info = blas()
+
+    meta = {
+        "name": name,
+        "seed": seed,
+        "settings": settings,
+        "sizes": net.sizes,
+        "n_params": net.n_params,
+        "n_weights": net.n_weights,
+        **status,
+        "epochs_completed": len(history),
+        "dataset": {
+            "name": data.name,
+            "files": data.manifest["files"],
+            "splits": data.manifest["splits"],
+        },
+        "seconds": {
+            "sgd": sum(history.column("seconds")),
+            "evaluation": sum(history.column("eval_seconds")),
+            "total": time.perf_counter() - started,
+        },
+        "threads": threads,
+        "blas": blas_info,
+        "versions": versions("threadpoolctl"),
+    }
+    write_text(out_dir / "history.csv", history.to_csv() if len(history) else "epoch\n")
+    net.save(out_dir / "model.npz", extra={"run": {k: meta[k] for k in ("name", "seed", "settings", "status")}})
+    write_json(out_dir / "model.json", meta)
+    last = history[-1] if len(history) else {}
+    log.info(
+        "done: %s, final test accuracy %s, %.1f s in all",
+        status["status"], _pct(last.get("test_accuracy")), meta["seconds"]["total"],
+    )
+    return meta

@@ -1,0 +1,43 @@
+# Helpers shared by the rules: the validated plan, wildcard constraints, paths.
+from pathlib import Path
+
+from mlpsweep.config import ConfigError, plan
+
+try:
+    PLAN = plan(
+        config, Path(workflow.current_basedir) / ".." / "schemas" / "config.schema.yaml"
+    )
+except ConfigError as exc:
+    raise WorkflowError(f"mlpsweep: {exc} (see config/README.md)") from None
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9_.-]+",
+    topology=r"[A-Za-z0-9_.-]+",
+    seed=r"\d+",
+
+
+def dataset_spec(wildcards):
+    return PLAN.dataset_json(wildcards.dataset)
+
+
+def train_settings(wildcards):
+    return PLAN.topology_json(wildcards.topology)
+
+
+def runs_of(pattern):
+    """A function of {dataset} listing ``pattern`` for every topology and seed."""
+
+    def inputs(wildcards):
+        return expand(
+            pattern,
+            dataset=wildcards.dataset,
+            topology=PLAN.topologies,
+            seed=PLAN.seeds,
+        )
+
+    return inputs
+
+
+def all_targets():
+    return expand("results/{dataset}/report/comparison.md", dataset=PLAN.datasets)

@@ -1,0 +1,25 @@
+rule evaluate:
+    input:
+        manifest="results/{dataset}/data/manifest.json",
+        images="results/{dataset}/data/images.npy",
+        labels="results/{dataset}/data/labels.npy",
+        model="results/{dataset}/models/{topology}/seed{seed}/model.npz",
+        meta="results/{dataset}/models/{topology}/seed{seed}/model.json",
+        history="results/{dataset}/models/{topology}/seed{seed}/history.csv",
+    output:
+        metrics="results/{dataset}/eval/{topology}/seed{seed}/metrics.json",
+        predictions="results/{dataset}/eval/{topology}/seed{seed}/predictions.npy",
+    log:
+        "logs/{dataset}/evaluate/{topology}/seed{seed}.log",
+    conda:
+        "../envs/mlpsweep.yaml"
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["evaluate"]["mem_mb"],
+        runtime=config["resources"]["evaluate"]["runtime"],
+    params:
+        data=lambda wildcards, input: Path(input.manifest).parent,
+        model=lambda wildcards, input: Path(input.meta).parent,
+        out=lambda wildcards, output: Path(output.metrics).parent,
+    shell:
+        "python -m mlpsweep evaluate --data {params.data} --model-dir {params.model} --out-dir {params.out} 2> {log}"
