@@ -10,6 +10,9 @@ try:
 except ConfigError as exc:
     raise WorkflowError(f"mlpsweep: {exc} (see config/README.md)") from None
 
+# The rules read the validated config, with every default the schema states.
+config.update(PLAN.config)
+
 
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_.-]+",

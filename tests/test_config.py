@@ -1,0 +1,96 @@
+"""Configuration: the schema's defaults, and every invalid value named before any job."""
+
+import pytest
+import yaml
+from workflow_helpers import REPO
+
+from mlpsweep.config import ConfigError, plan
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+SHA = "a" * 64
+
+
+def test_empty_config_is_the_lecture_table():
+    p = plan({}, SCHEMA)
+    assert p.datasets == ["mnist"] and p.seeds == [1, 2, 3, 4, 5]
+    assert list(p.topologies) == ["30", "30-30", "30-30-30"]
+    t = p.topology("30-30")
+    assert t["hidden"] == [30, 30] and t["eta"] == 3.0 and t["batch_size"] == 10 and t["epochs"] == 30
+    assert (t["activation"], t["output"], t["cost"], t["init"]) == ("sigmoid", "sigmoid", "quadratic", "normal")
+
+
+def test_shipped_config_equals_the_schema_defaults():
+    shipped = plan(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), SCHEMA)
+    assert shipped.topologies == plan({}, SCHEMA).topologies
+    assert shipped.config == plan({}, SCHEMA).config
+
+
+def test_topology_inherits_and_overrides_defaults():
+    p = plan({"defaults": {"eta": 0.5}, "topologies": {"30": {"hidden": [30], "penalty": {"lambda": 0.1}}}}, SCHEMA)
+    assert p.topology("30")["eta"] == 0.5 and p.topology("30")["penalty"] == {"p": 2, "lambda": 0.1}
+    assert p.topology("30-30")["penalty"] == {"p": 2, "lambda": 0}
+
+
+def test_strings_from_snakemake_command_line_are_coerced():
+    p = plan({"seeds": ["1", "2"], "defaults": {"epochs": "3", "eta": "0.5"}}, SCHEMA)
+    assert p.seeds == [1, 2] and p.topology("30")["epochs"] == 3 and p.topology("30")["eta"] == 0.5
+
+
+def topo(**kw):
+    return {"topologies": {"x": {"hidden": [5], **kw}}, "study_definitions": {"depth": {"topologies": ["x"]}}}
+
+
+def dataset(**kw):
+    files = {r: {"name": f"{r}.gz", "sha256": SHA, "bytes": 10} for r in ("train_images", "train_labels", "test_images", "test_labels")}
+    d = {"files": files, "sources": ["/data"], **kw}
+    return {"datasets": ["mine"], "dataset_definitions": {"mine": d}}
+
+
+INVALID = [
+    (topo(eta=0), "topologies.x.eta", "minimum of 0"),
+    (topo(eta=-1.5), "topologies.x.eta", "minimum of 0"),
+    (topo(batch_size=0), "topologies.x.batch_size", "minimum of 1"),
+    (topo(epochs=0), "topologies.x.epochs", "minimum of 1"),
+    ({"topologies": {"x": {"hidden": []}}}, "topologies.x.hidden", "should be non-empty"),
+    ({"topologies": {"x": {"hidden": [30, 0]}}}, "topologies.x.hidden[1]", "minimum of 1"),
+    (topo(activation="swish"), "topologies.x.activation", "'relu'"),
+    (topo(output="tanh"), "topologies.x.output", "'softmax'"),
+    (topo(cost="hinge"), "topologies.x.cost", "'log_likelihood'"),
+    (topo(output="softmax", cost="quadratic"), "topologies.x.cost", "needs output 'linear' or 'sigmoid'"),
+    (topo(output="linear", cost="cross_entropy"), "topologies.x.cost", "needs output 'sigmoid'"),
+    (topo(penalty={"p": 0, "lambda": 1}), "topologies.x.penalty.p", "minimum of 0"),
+    (topo(penalty={"p": 1, "lambda": -1}), "topologies.x.penalty.lambda", "minimum of 0"),
+    (topo(dropout=1.0), "topologies.x.dropout", "maximum of 1"),
+    (topo(dropout=-0.1), "topologies.x.dropout", "minimum of 0"),
+    (topo(dtype="float16"), "topologies.x.dtype", "'float32'"),
+    (topo(init="zeros"), "topologies.x.init", "'he'"),
+    (topo(etta=3), "topologies.x", "'etta' was unexpected"),
+    ({"seeds": [1, 1]}, "seeds", "non-unique"),
+    ({"seeds": []}, "seeds", "should be non-empty"),
+    ({"seeds": [-1]}, "seeds[0]", "minimum of 0"),
+    ({"datasets": ["cifar"]}, "datasets[0]", "unknown dataset 'cifar'"),
+    ({"datasets": ["../etc"]}, "datasets[0]", "does not match"),
+    ({"topologies": {"a/b": {"hidden": [3]}}}, "topologies", "does not match"),
+    ({"studies": ["nope"]}, "studies[0]", "unknown study 'nope'"),
+    ({"study_definitions": {"depth": {"topologies": ["ghost"]}}}, "study_definitions.depth.topologies[0]", "unknown topology 'ghost'"),
+    (dataset(sources=["ftp://example.org/mnist/"]), "dataset_definitions.mine.sources[0]", "does not match"),
+    ({**dataset(), "dataset_definitions": {"mine": {**dataset()["dataset_definitions"]["mine"],
+        "files": {**dataset()["dataset_definitions"]["mine"]["files"], "test_labels": {"name": "t.gz", "sha256": "abc", "bytes": 1}}}}},
+     "dataset_definitions.mine.files.test_labels.sha256", "does not match"),
+    ({"data": {"validation_size": 0}}, "data.validation_size", "minimum of 1"),
+    ({"data": {"normalize": "zscore"}}, "data.normalize", "'standardize'"),
+    ({"download": {"timeout": 0}}, "download.timeout", "minimum of 0"),
+    ({"resources": {"train": {"threads": 0}}}, "resources.train.threads", "minimum of 1"),
+    ({"datasets": ["mine"], "dataset_definitions": {"mine": {"sources": ["/x"]}}}, "dataset_definitions.mine.files", "must define"),
+    ({"epochz": 3}, "(top level)", "'epochz' was unexpected"),
+]
+
+
+@pytest.mark.parametrize("config,key,message", INVALID, ids=[f"{k}:{m}" for _, k, m in INVALID])
+def test_invalid_configs_name_the_key(config, key, message):
+    with pytest.raises(ConfigError) as info:
+        plan(config, SCHEMA)
+    text = str(info.value)
+    assert text.startswith(f"config key {key}:"), text
+    assert message in text, text
+    assert "\n" not in text

@@ -1,0 +1,154 @@
+"""The workflow end to end: snakemake on a small dataset served by a loopback mirror."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from datagen import write_dataset
+from workflow_helpers import REPO, job_counts, planned_jobs, snakemake, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def small_config(mirror_url, definition, **over):
+    config = {
+        "datasets": ["tiny"],
+        "seeds": [1, 2],
+        "studies": ["small"],
+        "study_definitions": {"small": {"topologies": ["a", "b"]}},
+        "defaults": {"epochs": 2, "eta": 3.0, "batch_size": 10},
+        "topologies": {"a": {"hidden": [8]}, "b": {"hidden": [8, 6]}},
+        "data": {"validation_size": 50},
+        "download": {"timeout": 5, "retries": 0, "backoff": 0},
+        "dataset_definitions": {"tiny": {**definition, "sources": [mirror_url + "/tiny/"]}},
+    }
+    config.update(over)
+    return config
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    from conftest import Mirror
+
+    folder = tmp_path_factory.mktemp("upstream")
+    definition = write_dataset(folder, n_train=300, n_test=100, seed=1)
+    mirror = Mirror()
+    mirror.serve_folder("/tiny", folder)
+    yield mirror, definition
+    mirror.close()
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, served):
+    mirror, definition = served
+    work = tmp_path_factory.mktemp("run")
+    write_config(work, small_config(mirror.url, definition))
+    proc = snakemake(work, "--cores", "2")
+    return work, proc
+
+
+def test_end_to_end_outputs(finished_run):
+    work, _ = finished_run
+    for topo in ("a", "b"):
+        for seed in (1, 2):
+            for f in ("model.npz", "model.json", "history.csv"):
+                assert (work / f"results/tiny/models/{topo}/seed{seed}/{f}").stat().st_size > 0
+            for f in ("metrics.json", "predictions.npy"):
+                assert (work / f"results/tiny/eval/{topo}/seed{seed}/{f}").stat().st_size > 0
+            log = (work / f"logs/tiny/train/{topo}/seed{seed}.log").read_text()
+            assert "epoch 1/2" in log and "epoch 2/2" in log
+            bench = pd.read_csv(work / f"results/tiny/benchmarks/train/{topo}/seed{seed}.tsv", sep="\t")
+            assert {"s", "max_rss"} <= set(bench.columns)
+    assert (work / "logs/tiny/download.log").exists() and (work / "logs/tiny/preprocess.log").exists()
+    table = pd.read_csv(work / "results/tiny/report/comparison.csv")
+    assert table["topology"].tolist() == ["a", "b"]
+    assert (table["seeds"] == 2).all() and table["test_accuracy_std"].notna().all()
+    for _, row in table.iterrows():
+        accs = [json.loads((work / f"results/tiny/eval/{row['topology']}/seed{s}/metrics.json").read_text())["test"]["accuracy"]
+                for s in (1, 2)]
+        assert row["test_accuracy_mean"] == pytest.approx(np.mean(accs))
+        assert row["test_accuracy_std"] == pytest.approx(np.std(accs, ddof=1))
+    md = (work / "results/tiny/report/comparison.md").read_text()
+    assert md.count("\n| a |") == 1 and md.count("\n| b |") == 1
+    # Learns something in two epochs on 250 images: above twice the 10 % of chance.
+    assert table["test_accuracy_mean"].min() > 0.2
+
+
+def test_blas_threads_follow_the_rule_threads(finished_run):
+    work, _ = finished_run
+    meta = json.loads((work / "results/tiny/models/a/seed1/model.json").read_text())
+    assert meta["threads"] == 1
+    assert meta["blas"] and all(lib["num_threads"] == 1 for lib in meta["blas"])
+
+
+def test_nothing_left_to_do_after_a_run(finished_run):
+    work, _ = finished_run
+    assert planned_jobs(work) == []
+
+
+def test_changing_one_topology_reruns_only_its_jobs(finished_run, served, tmp_path):
+    work, _ = finished_run
+    mirror, definition = served
+    copy = tmp_path / "copy"
+    shutil.copytree(work, copy, symlinks=True)
+    cfg = small_config(mirror.url, definition)
+    cfg["topologies"]["b"]["eta"] = 1.0
+    write_config(copy, cfg)
+    jobs = planned_jobs(copy)
+    assert job_counts(jobs) == {"train": 2, "evaluate": 2, "report": 1, "all": 1}
+    assert {w["topology"] for r, w in jobs if r in ("train", "evaluate")} == {"b"}
+
+
+def test_adding_a_seed_trains_only_the_new_seed(finished_run, served, tmp_path):
+    work, _ = finished_run
+    mirror, definition = served
+    copy = tmp_path / "copy"
+    shutil.copytree(work, copy, symlinks=True)
+    write_config(copy, small_config(mirror.url, definition, seeds=[1, 2, 3]))
+    jobs = planned_jobs(copy)
+    assert job_counts(jobs) == {"train": 2, "evaluate": 2, "report": 1, "all": 1}
+    assert {w["seed"] for r, w in jobs if r == "train"} == {"3"}
+
+
+def test_dry_run_of_the_default_config_needs_no_network(tmp_path):
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    counts = job_counts(planned_jobs(tmp_path))
+    assert counts == {"download": 1, "preprocess": 1, "train": 15, "evaluate": 15, "report": 1, "all": 1}
+
+
+def test_config_override_from_the_command_line(tmp_path):
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    counts = job_counts(planned_jobs(tmp_path, "--config", "seeds=[1,2]", "defaults={epochs: 3}"))
+    assert counts["train"] == 6
+
+
+def test_invalid_config_fails_before_any_job(tmp_path):
+    write_config(tmp_path, {"topologies": {"30": {"eta": -1}}})
+    proc = snakemake(tmp_path, "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert "config key topologies.30.eta" in proc.stderr + proc.stdout
+    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+
+
+def test_unreachable_mirror_stops_at_download_with_the_offline_hint(tmp_path, served):
+    _, definition = served
+    cfg = small_config("http://127.0.0.1:9", definition)
+    write_config(tmp_path, cfg)
+    proc = snakemake(tmp_path, "--cores", "1", check=False)
+    assert proc.returncode != 0
+    log = (tmp_path / "logs/tiny/download.log").read_text()
+    assert "To run offline, copy the files" in log
+    assert not (tmp_path / "results").exists()
+
+
+def test_lint_and_format_are_clean():
+    lint = snakemake(REPO, "--lint", check=False)
+    assert "Congratulations" in lint.stdout + lint.stderr, lint.stdout[-3000:]
+    import subprocess
+    import sys
+
+    fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"], cwd=REPO,
+                         capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stderr

@@ -1,0 +1,51 @@
+"""Running the real workflow (snakemake as a subprocess) in a temporary folder."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_config(workdir: Path, config: dict, name: str = "config/config.yaml") -> Path:
+    path = workdir / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, *args, check=True, timeout=600) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--workflow-profile", str(REPO / "profiles" / "default"), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=workdir)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+JOB = re.compile(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)$", re.M)
+
+
+def planned_jobs(workdir: Path, *args) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job a dry run would run."""
+    out = snakemake(workdir, "--dry-run", "--cores", "2", *args)
+    text = out.stdout + out.stderr
+    jobs = []
+    for block in re.split(r"\n(?=\[[A-Z][a-z]{2} )", text):
+        m = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        if not m:
+            continue
+        w = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+        wildcards = dict(kv.split("=", 1) for kv in w.group(1).split(", ")) if w else {}
+        jobs.append((m.group(1), wildcards))
+    return jobs
+
+
+def job_counts(jobs) -> dict:
+    counts = {}
+    for rule, _ in jobs:
+        counts[rule] = counts.get(rule, 0) + 1
+    return counts
