@@ -47,24 +47,30 @@ def _betacf(a: float, b: float, x: float) -> float:
     return h
 
 
-def betainc(a: float, b: float, x: float) -> float:
-    """The regularised incomplete beta function I_x(a, b)."""
+def betainc(a: float, b: float, x: float, y: float | None = None) -> float:
+    """The regularised incomplete beta function I_x(a, b).
+
+    ``y`` is 1 − x when the caller knows it more precisely than ``1 - x``
+    (for x near 1 the subtraction would lose digits).
+    """
     if not 0.0 <= x <= 1.0:
         raise ValueError("x must be in [0, 1]")
-    if x in (0.0, 1.0):
-        return x
-    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    y = 1.0 - x if y is None else y
+    if x == 0.0 or y == 0.0:
+        return float(x != 0.0)
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(y)
     front = math.exp(log_front)
     if x < (a + 1.0) / (a + b + 2.0):
         return front * _betacf(a, b, x) / a
-    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+    return 1.0 - front * _betacf(b, a, y) / b
 
 
 def t_sf2(t: float, df: float) -> float:
     """Two-sided tail probability P(|T| ≥ |t|) of Student's t with ``df`` degrees of freedom."""
     if math.isinf(t):
         return 0.0
-    return betainc(df / 2.0, 0.5, df / (df + t * t))
+    t2 = t * t
+    return betainc(df / 2.0, 0.5, df / (df + t2), t2 / (df + t2))
 
 
 def t_cdf(t: float, df: float) -> float:
