@@ -63,6 +63,7 @@ def test_end_to_end_outputs(finished_run):
             assert {"s", "max_rss"} <= set(bench.columns)
     assert (work / "logs/tiny/download.log").exists() and (work / "logs/tiny/preprocess.log").exists()
     table = pd.read_csv(work / "results/tiny/report/comparison.csv")
+    assert (work / "logs/tiny/report.log").exists()
     assert table["topology"].tolist() == ["a", "b"]
     assert (table["seeds"] == 2).all() and table["test_accuracy_std"].notna().all()
     for _, row in table.iterrows():
@@ -70,8 +71,10 @@ def test_end_to_end_outputs(finished_run):
                 for s in (1, 2)]
         assert row["test_accuracy_mean"] == pytest.approx(np.mean(accs))
         assert row["test_accuracy_std"] == pytest.approx(np.std(accs, ddof=1))
-    md = (work / "results/tiny/report/comparison.md").read_text()
+    md = (work / "results/tiny/report/report.md").read_text()
     assert md.count("\n| a |") == 1 and md.count("\n| b |") == 1
+    for _, row in table.iterrows():  # the Markdown shows the CSV's numbers
+        assert f"{100 * row['test_accuracy_mean']:.2f} ± {100 * row['test_accuracy_std']:.2f}" in md
     # Learns something in two epochs on 250 images: above twice the 10 % of chance.
     assert table["test_accuracy_mean"].min() > 0.2
 
@@ -152,3 +155,60 @@ def test_lint_and_format_are_clean():
     fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"], cwd=REPO,
                          capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stderr
+
+
+def test_report_plots_html_and_pairwise(finished_run):
+    from PIL import Image
+
+    from mlpsweep.report import PLOTS
+
+    work, _ = finished_run
+    report = work / "results/tiny/report"
+    for name, svg in PLOTS.items():
+        png = report / "plots" / f"{name}.png"
+        with Image.open(png) as im:
+            im.verify()
+        with Image.open(png) as im:
+            assert im.size[0] > 200 and im.size[1] > 150 and len(im.getcolors(1 << 20) or range(999)) > 10, name
+        if svg:
+            assert (report / "plots" / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+    html = (report / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(PLOTS)
+    # Self-contained: nothing to fetch when the page is opened.
+    assert 'src="http' not in html and "<link" not in html and "url(" not in html and "<script" not in html
+    summary = html[html.index("<h2>Summary</h2>"): html.index("<h2>Is the difference real?</h2>")]
+    assert summary.count("<tr") == 3  # header + one row per topology
+    pairs = pd.read_csv(report / "pairwise.csv")
+    assert len(pairs) == 1 and 0 <= pairs["welch_p"][0] <= 1 and 0 <= pairs["mcnemar_p"][0] <= 1
+    assert pairs["sentence"][0] in html
+    assert "The lecture's ranges are for MNIST" in html and "Provenance" in html
+    for f in json.loads((work / "results/tiny/data/manifest.json").read_text())["sources"].values():
+        assert f["sha256"] in html
+
+
+def test_snakemake_report_zip(finished_run, tmp_path):
+    work, _ = finished_run
+    snakemake(work, "--report", str(tmp_path / "report.zip"))
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "report.zip") as z:
+        names = z.namelist()
+    assert any(n.endswith("report.html") for n in names)
+    assert sum(n.endswith(".png") for n in names) >= 8
+
+
+def test_report_renders_in_chromium(finished_run, tmp_path):
+    from mlpsweep.report import screenshot
+
+    if screenshot.browser() is None:
+        pytest.skip("Debian's chromium is not installed")
+    from PIL import Image, ImageStat
+
+    work, _ = finished_run
+    png = screenshot.render(work / "results/tiny/report/report.html", tmp_path / "page.png", 1200, 1600)
+    with Image.open(png) as im:
+        gray = im.convert("L")
+        stat = ImageStat.Stat(gray)
+        dark = sum(gray.histogram()[:128])
+    assert stat.stddev[0] > 20  # not a blank page
+    assert dark > 2000  # text and plot lines were drawn

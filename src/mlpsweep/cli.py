@@ -113,14 +113,23 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report.build import build
+    from .report.build import RunFiles, build
 
+    lists = [args.metrics, args.histories, args.predictions, args.models]
+    if args.benchmarks:
+        lists.append(args.benchmarks)
+    if len({len(x) for x in lists}) != 1:
+        raise ValueError("--metrics, --histories, --predictions, --models (and --benchmarks) need one entry per run, in the same order")
+    benches = args.benchmarks or [None] * len(args.metrics)
+    runs = [RunFiles(*files) for files in zip(args.metrics, args.histories, args.predictions, args.models, benches)]
     build(
         dataset=args.dataset,
-        metrics=args.metrics,
-        benchmarks=args.benchmarks or [],
+        runs_files=runs,
         out_dir=args.out_dir,
+        data_dir=args.data,
         order=args.order.split(",") if args.order else None,
+        config=_json_arg(args.config_json, "--config-json") if args.config_json else None,
+        workflow_dir=args.workflow_dir,
     )
     return 0
 
@@ -165,11 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, help="folder for metrics.json and predictions.npy")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("report", help="comparison tables (and plots) for one dataset")
+    p = sub.add_parser("report", help="the comparison report (HTML, Markdown, CSV, plots) of one dataset")
     p.add_argument("--dataset", required=True)
+    p.add_argument("--data", required=True, help="preprocessed data folder (for the test images and labels)")
     p.add_argument("--metrics", nargs="+", required=True, help="metrics.json of every run")
-    p.add_argument("--benchmarks", nargs="*", help="Snakemake benchmark TSVs of the training jobs")
+    p.add_argument("--histories", nargs="+", required=True, help="history.csv of every run (same order)")
+    p.add_argument("--predictions", nargs="+", required=True, help="predictions.npy of every run (same order)")
+    p.add_argument("--models", nargs="+", required=True, help="model.npz of every run (same order; model.json beside it)")
+    p.add_argument("--benchmarks", nargs="*", help="Snakemake benchmark TSVs of the training jobs (same order)")
     p.add_argument("--order", help="comma-separated topology order for the tables")
+    p.add_argument("--config-json", help="the run's configuration, recorded in the provenance section")
+    p.add_argument("--workflow-dir", help="the workflow's folder, for its git commit")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_report)
     return parser

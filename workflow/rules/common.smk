@@ -1,7 +1,9 @@
 # Helpers shared by the rules: the validated plan, wildcard constraints, paths.
+import json
 from pathlib import Path
 
 from mlpsweep.config import ConfigError, plan
+from mlpsweep.report import PLOTS
 
 try:
     PLAN = plan(
@@ -42,5 +44,10 @@ def runs_of(pattern):
     return inputs
 
 
+# The report's figures: plots/{name}.png, and an SVG beside some of them.
+REPORT_PLOTS = list(PLOTS)
+REPORT_SVGS = [name for name, svg in PLOTS.items() if svg]
+
+
 def all_targets():
-    return expand("results/{dataset}/report/comparison.md", dataset=PLAN.datasets)
+    return expand("results/{dataset}/report/report.html", dataset=PLAN.datasets)

@@ -1,22 +1,268 @@
-"""The report job: every run of one dataset into comparison tables."""
+"""The report job: every run of one dataset into tables, plots, Markdown and HTML.
+
+Outputs in ``out_dir``: ``report.html`` (self-contained, images embedded),
+``report.md``, ``comparison.csv`` (one row per topology), ``runs.csv`` (one
+row per run), ``pairwise.csv`` and ``plots/*.png`` (+ a few SVGs).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import time
+from dataclasses import dataclass
+from importlib import resources
+from itertools import combinations
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import yaml
+
+from .. import provenance
 from ..atomic import write_text
-from . import comparison
+from ..data import preprocess
+from ..nn import History, load_network
+from ..stats import mcnemar, mean_ci, welch
+from . import comparison, html, plots
 
 log = logging.getLogger("mlpsweep.report")
 
+ALPHA = 0.05
 
-def build(dataset: str, metrics, benchmarks, out_dir, order=None) -> None:
+
+@dataclass
+class RunFiles:
+    metrics: Path
+    history: Path
+    predictions: Path
+    model: Path
+    benchmark: Path | None = None
+
+
+def reference() -> dict:
+    text = resources.files("mlpsweep.report").joinpath("reference.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def sizes_label(sizes) -> str:
+    return "[" + ",".join(str(s) for s in sizes) + "]"
+
+
+def median_seed(runs: pd.DataFrame, topology: str):
+    """The seed whose final test accuracy is the median (the lower one of two middles)."""
+    ok = runs[(runs["topology"] == topology) & (runs["status"] == "ok")].sort_values(["test_accuracy", "seed"])
+    if ok.empty:
+        return None
+    return int(ok.iloc[(len(ok) - 1) // 2]["seed"])
+
+
+def summary_table(runs: pd.DataFrame, order) -> pd.DataFrame:
+    rows = []
+    for name in order:
+        r = runs[runs["topology"] == name]
+        if r.empty:
+            continue
+        ok = r[r["status"] == "ok"]
+        final = mean_ci(ok["test_accuracy"])
+        best = mean_ci(ok["test_accuracy_at_best_val"])
+        diverged = r[r["status"] != "ok"]
+        rows.append({
+            "topology": name,
+            "sizes": r["sizes"].iloc[0],
+            "n_params": int(r["n_params"].iloc[0]),
+            "seeds": len(r),
+            "finished": len(ok),
+            "diverged": len(diverged),
+            "diverged_at": "; ".join(f"seed {s}: epoch {int(e)}" for s, e in zip(diverged["seed"], diverged["diverged_epoch"])),
+            "test_accuracy_mean": final.mean,
+            "test_accuracy_std": final.std,
+            "test_accuracy_ci_low": final.ci_low,
+            "test_accuracy_ci_high": final.ci_high,
+            "best_val_test_accuracy_mean": best.mean,
+            "best_val_epoch_mean": float(ok["best_val_epoch"].mean()) if len(ok) else np.nan,
+            "train_seconds_mean": float(r["wall_seconds"].mean()) if "wall_seconds" in r else float(r["train_seconds"].mean()),
+            "max_rss_mb": float(r["max_rss_mb"].max()) if "max_rss_mb" in r else np.nan,
+            "median_seed": median_seed(runs, name),
+        })
+    return pd.DataFrame(rows)
+
+
+def pairwise(runs: pd.DataFrame, summary: pd.DataFrame, predictions: dict, y_test, labels: dict) -> pd.DataFrame:
+    """Welch over seeds and McNemar on the median-seed models, for every pair of topologies."""
+    rows = []
+    finished = summary[summary["finished"] > 0]["topology"].tolist()
+    for a, b in combinations(finished, 2):
+        acc_a = runs[(runs["topology"] == a) & (runs["status"] == "ok")]["test_accuracy"].to_numpy()
+        acc_b = runs[(runs["topology"] == b) & (runs["status"] == "ok")]["test_accuracy"].to_numpy()
+        w = welch(acc_b, acc_a)
+        diff_pp = 100 * (acc_b.mean() - acc_a.mean())
+        sa = summary.set_index("topology").loc[a, "median_seed"]
+        sb = summary.set_index("topology").loc[b, "median_seed"]
+        m = mcnemar(predictions[(a, sa)] == y_test, predictions[(b, sb)] == y_test)
+        la, lb = labels[a], labels[b]
+        p_text = "n/a (one seed)" if np.isnan(w.p_value) else f"{w.p_value:.2g}"
+        if not np.isnan(w.p_value) and w.p_value < ALPHA:
+            win, lose = (lb, la) if diff_pp > 0 else (la, lb)
+            sentence = f"{win} beats {lose} by {abs(diff_pp):.2f} pp (Welch p = {p_text})"
+        else:
+            sentence = f"{lb} vs {la}: no significant difference ({diff_pp:+.2f} pp, Welch p = {p_text})"
+        sentence += f"; McNemar on the median seeds: p = {m.p_value:.2g}"
+        rows.append({"a": a, "b": b, "difference_pp": diff_pp, "welch_t": w.statistic, "welch_df": w.df,
+                     "welch_p": w.p_value, "median_seed_a": sa, "median_seed_b": sb,
+                     "mcnemar_only_a_right_minus_only_b_right": -m.statistic, "mcnemar_p": m.p_value,
+                     "sentence": sentence})
+    return pd.DataFrame(rows)
+
+
+def lecture_rows(dataset: str, summary: pd.DataFrame, settings: dict) -> tuple[list, str]:
+    """The lecture's stated ranges next to this run's measurements."""
+    ref = reference()["lecture"]
+    by_sizes = {row["sizes"]: row for _, row in summary.iterrows()}
+    out = []
+    for entry in ref["rows"]:
+        key = sizes_label(entry["sizes"]).replace(" ", "")
+        low, high = entry["low"], entry["high"]
+        stated = f"{100 * low:.0f}–{100 * high:.0f} %"
+        row = by_sizes.get(key)
+        if row is None or row["finished"] == 0:
+            out.append([key, stated, "not run", "", ""])
+            continue
+        mean = row["test_accuracy_mean"]
+        inside = "inside" if low <= mean <= high else ("above" if mean > high else "below")
+        s = settings.get(row["topology"], {})
+        differs = [f"{k} = {s.get(k)}" for k, v in ref["recipe"].items() if s.get(k) != v]
+        ci = "" if np.isnan(row["test_accuracy_ci_low"]) else f" (95 % CI {100 * row['test_accuracy_ci_low']:.2f}–{100 * row['test_accuracy_ci_high']:.2f})"
+        out.append([key, stated, f"{100 * mean:.2f} %{ci}", inside, ("recipe differs: " + ", ".join(differs)) if differs else ""])
+    if dataset == ref["dataset"]:
+        note = f"The lecture's table ({ref['note']}) next to this run's final-epoch test accuracy (mean over seeds)."
+    else:
+        note = (f"The lecture's ranges are for MNIST ({ref['note']}); this report is for {dataset}, "
+                "so they are shown for orientation only, not as a target.")
+    return out, note
+
+
+def build(
+    dataset: str,
+    runs_files: list[RunFiles],
+    out_dir,
+    data_dir,
+    order=None,
+    config: dict | None = None,
+    workflow_dir=None,
+) -> None:
+    started = time.perf_counter()
     out_dir = Path(out_dir)
-    runs = comparison.read_runs(metrics, benchmarks)
-    summary = comparison.summarize(runs, order)
+    plot_dir = out_dir / "plots"
+    data = preprocess.load(data_dir, check=False)
+    class_names = data.manifest["class_names"]
+    y_test = np.asarray(data.y_test)
+
+    runs = comparison.read_runs([f.metrics for f in runs_files], [f.benchmark for f in runs_files if f.benchmark])
+    order = [t for t in (order or list(dict.fromkeys(runs["topology"]))) if t in set(runs["topology"])]
+    labels = {t: runs[runs["topology"] == t]["sizes"].iloc[0] for t in order}
+    if len(set(labels.values())) < len(labels):  # same sizes, different settings: say which
+        labels = {t: f"{labels[t]} ({t})" for t in order}
+    metrics, files, histories, predictions = {}, {}, [], {}
+    for f in runs_files:
+        m = json.loads(Path(f.metrics).read_text(encoding="utf-8"))
+        key = (m["topology"], m["seed"])
+        metrics[key], files[key] = m, f
+        h = pd.DataFrame(History.from_csv(Path(f.history).read_text(encoding="utf-8")).records)
+        if len(h):
+            h["topology"], h["seed"] = m["topology"], m["seed"]
+            histories.append(h)
+        predictions[key] = np.load(f.predictions, allow_pickle=False)
+    hist = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
+    summary = summary_table(runs, order)
+    pairs = pairwise(runs, summary, predictions, y_test, labels)
+    settings = {t: metrics[next(k for k in metrics if k[0] == t)]["settings"] for t in order}
+
+    # -- plots ---------------------------------------------------------------
+    figures = {}
+    finished = summary[summary["finished"] > 0]
+    best = finished.sort_values("test_accuracy_mean", ascending=False).iloc[0] if len(finished) else None
+    plots.save(plots.test_accuracy(runs, order, labels), plot_dir / "summary_accuracy.png", svg=True)
+    figures["summary_accuracy"] = "Final-epoch test accuracy of every seed (grey) with the mean and its 95 % t interval (red)."
+    if len(hist):
+        h = hist.copy()
+        h["topology"] = h["topology"].map(labels)
+        h["val_accuracy"] = 100 * h["val_accuracy"]
+        lab_order = [labels[t] for t in order]
+        plots.save(plots.curves(h, "val_accuracy", "validation accuracy %", lab_order,
+                                title="Validation accuracy by epoch (mean over seeds, 95 % band)"),
+                   plot_dir / "validation_accuracy.png")
+        plots.save(plots.curves(h, "train_cost", "training cost (mean C_x, log scale)", lab_order, log=True,
+                                title="Training cost by epoch"), plot_dir / "training_cost.png")
+    else:
+        for name in ("validation_accuracy", "training_cost"):
+            plots.save(plots.activations(()), plot_dir / f"{name}.png")
+    figures["validation_accuracy"] = "Validation accuracy after each epoch; the band is the 95 % t interval over seeds."
+    figures["training_cost"] = "Mean training cost after each epoch, log scale: how fast and how far each topology descends."
+
+    pc_rows = []
+    for (topo, seed), m in metrics.items():
+        if m["status"] == "ok":
+            for c, acc in enumerate(m["per_class_accuracy"]):
+                pc_rows.append({"topology": labels[topo], "class": class_names[c], "accuracy %": 100 * acc})
+    if pc_rows:
+        plots.save(plots.per_class(pd.DataFrame(pc_rows), [labels[t] for t in order if labels[t] in {r["topology"] for r in pc_rows}], class_names),
+                   plot_dir / "per_class_accuracy.png")
+    figures["per_class_accuracy"] = "Test accuracy of each class, mean over seeds: which classes are hard for every topology."
+
+    if best is not None:
+        bt, bs = best["topology"], int(best["median_seed"])
+        m = metrics[(bt, bs)]
+        plots.save(plots.confusion(np.array(m["confusion_matrix"]), class_names,
+                                   f"Confusion matrix: {labels[bt]}, seed {bs} (median seed of the best topology)"),
+                   plot_dir / "confusion_matrix.png")
+        pred = predictions[(bt, bs)]
+        wrong = np.flatnonzero(pred != y_test)[:24]
+        shape = data.manifest["image_shape"]
+        images = np.asarray(data.x_test[wrong]).reshape(len(wrong), *shape)
+        plots.save(plots.gallery(images, y_test[wrong], pred[wrong], class_names,
+                                 f"First {len(wrong)} misclassified test images, {labels[bt]} seed {bs} "
+                                 f"({int(np.sum(pred != y_test)):,} errors of {len(y_test):,})"),
+                   plot_dir / "misclassified.png")
+        net, _ = load_network(files[(bt, bs)].model)
+        plots.save(plots.network(net.weights, net.sizes, f"Φ = {labels[bt]}, seed {bs} (the best topology)"),
+                   plot_dir / "network.png", dpi=90)
+        figures["confusion_matrix"] = "Rows: true class; columns: predicted class (counts on the test set)."
+        figures["misclassified"] = "Test images the best topology's median-seed model gets wrong, with true and predicted labels."
+        figures["network"] = "The trained network drawn as in the lecture's Phi.draw(): line width ∝ |w|, red positive, blue negative."
+    else:
+        for name in ("confusion_matrix", "misclassified", "network"):
+            plots.save(plots.activations(()), plot_dir / f"{name}.png")
+            figures[name] = "No topology finished (all runs diverged): nothing to show."
+    plots.save(plots.activations(), plot_dir / "activations.png", svg=True)
+    figures["activations"] = "The activation functions of the lecture: Heaviside (the first neurons), sigmoid, ReLU, and tanh."
+
+    # -- tables and provenance ------------------------------------------------
+    lecture, lecture_note = lecture_rows(dataset, summary, settings)
+    published = [p for p in reference()["published"] if p["dataset"] == dataset]
+    bench = runs[[c for c in ("topology", "seed", "status", "wall_seconds", "max_rss_mb", "train_seconds") if c in runs]]
+    model_meta = json.loads(Path(runs_files[0].model).with_suffix(".json").read_text(encoding="utf-8"))
+    prov = {
+        "versions": provenance.versions("pandas", "seaborn", "matplotlib", "snakemake", "threadpoolctl", "jsonschema"),
+        "training_versions": model_meta.get("versions"),
+        "blas": model_meta.get("blas"),
+        "threads": model_meta.get("threads"),
+        "git_commit": provenance.git_commit(workflow_dir) if workflow_dir else None,
+        "machine": provenance.machine(),
+        "dataset_sources": data.manifest["sources"],
+        "dataset_files": data.manifest["files"],
+        "config": config,
+    }
     write_text(out_dir / "runs.csv", runs.to_csv(index=False))
     write_text(out_dir / "comparison.csv", summary.to_csv(index=False))
-    md = [f"# {dataset}: accuracy by topology\n", comparison.summary_markdown(summary)]
-    write_text(out_dir / "comparison.md", "\n".join(md))
-    log.info("%s: %d runs of %d topologies summarised in %s", dataset, len(runs), len(summary), out_dir)
+    write_text(out_dir / "pairwise.csv", pairs.to_csv(index=False))
+    context = dict(
+        dataset=dataset, description=data.manifest.get("description", ""), summary=summary, labels=labels,
+        order=order, pairs=pairs, lecture=lecture, lecture_note=lecture_note, published=published, bench=bench,
+        figures=figures, plot_dir=plot_dir, provenance=prov, settings=settings, seeds=sorted(runs["seed"].unique().tolist()),
+        seconds=time.perf_counter() - started,
+    )
+    write_text(out_dir / "report.md", html.markdown(context))
+    write_text(out_dir / "report.html", html.page(context))
+    log.info("%s: report of %d runs (%d topologies) in %s, %.1f s", dataset, len(runs), len(summary), out_dir,
+             time.perf_counter() - started)
