@@ -252,3 +252,27 @@ def test_load_refuses_pickle_and_truncation(tmp_path):
     np.savez(foreign, params=net.params)
     with pytest.raises(ModelFileError, match="lacks"):
         load_network(foreign)
+
+
+def test_momentum_matches_the_heavy_ball_recursion():
+    rng = np.random.default_rng(0)
+    x, labels = blobs(rng, 30)
+    net = Network([2, 4, 2], rng=np.random.default_rng(1))
+    ref = net.copy()
+    train(net, x, labels, SGDConfig(epochs=1, batch_size=10, eta=0.5, momentum=0.9), np.random.default_rng(2))
+    order = np.random.default_rng(2).permutation(30)
+    v = np.zeros_like(ref.params)
+    for start in range(0, 30, 10):
+        idx = order[start:start + 10]
+        gw, gb = ref.backprop(x[idx], labels[idx])
+        g = np.concatenate([a.ravel() for a in gw] + [b.ravel() for b in gb])
+        v = 0.9 * v + 0.5 / 10 * g
+        ref.params -= v
+    np.testing.assert_allclose(net.params, ref.params, rtol=1e-12, atol=1e-14)
+
+
+def test_eta_decay_schedule():
+    cfg = SGDConfig(eta=0.4, eta_decay=0.5)
+    assert [cfg.eta_at(e) for e in (1, 2, 3)] == [0.4, 0.2, 0.1]
+    with pytest.raises(ValueError, match="momentum cannot be combined"):
+        SGDConfig(momentum=0.9, penalty_p=1.0, penalty_lambda=0.1)
