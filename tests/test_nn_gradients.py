@@ -12,7 +12,7 @@ from lecture_reference import LectureNetwork
 from mlpsweep.nn import LpPenalty, Network, SGDConfig, train
 from mlpsweep.nn.costs import PAIRINGS
 
-HIDDEN = ["sigmoid", "relu", "tanh", "identity"]
+HIDDEN = ["sigmoid", "relu", "tanh", "identity", "square"]
 PAIRS = [(out, cost) for cost, outs in PAIRINGS.items() for out in outs]
 PENALTIES = [None, 2.0, 1.5, 1.0]
 
@@ -95,7 +95,7 @@ def test_finite_differences_random_architectures(sizes, m, pair, hidden, seed):
     assert relative_error(num, ana) <= 1e-6 or np.abs(num - ana).max() < 1e-9
 
 
-@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("hidden", ["sigmoid", "relu", "tanh", "identity"])
 @pytest.mark.parametrize("output", ["linear", "sigmoid"])
 def test_matrix_form_equals_per_sample_reference(hidden, output):
     rng = np.random.default_rng(3)

@@ -53,6 +53,8 @@ class Activation:
     name: str = ""
     #: True when the derivative is identically one (the multiply is skipped).
     unit_derivative: bool = False
+    #: True when σ' cannot be written with a = σ(z) and needs z itself.
+    needs_z: bool = False
 
     def forward(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
@@ -103,6 +105,24 @@ class ReLU(Activation):
     def derivative(self, a, out=None):
         # a = max(z, 0) >= 0, so sign(a) is exactly the 0/1 derivative.
         return np.sign(a, out=out)
+
+
+class Square(Activation):
+    """σ(z) = z²: a *polynomial* activation, the universal-approximation counter-example.
+
+    A one-hidden-layer network with it computes a polynomial of degree 2 in
+    its input, whatever its width, so it cannot approximate sin or |x|.
+    """
+
+    name = "square"
+    needs_z = True
+
+    def forward(self, z, out=None):
+        return np.multiply(z, z, out=out)
+
+    def derivative(self, z, out=None):
+        """σ'(z) = 2z (from z, not from a = z²)."""
+        return np.multiply(z, const(z.dtype, 2.0), out=out)
 
 
 class Identity(Activation):
@@ -160,7 +180,7 @@ class Heaviside(Activation):
         raise TypeError("heaviside has zero derivative almost everywhere and cannot be trained")
 
 
-HIDDEN = {cls.name: cls() for cls in (Sigmoid, Tanh, ReLU, Identity)}
+HIDDEN = {cls.name: cls() for cls in (Sigmoid, Tanh, ReLU, Identity, Square)}
 OUTPUT = {cls.name: cls() for cls in (Linear, Sigmoid, Softmax)}
 PLOT_ONLY = {"heaviside": Heaviside()}
 

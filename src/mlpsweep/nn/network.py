@@ -358,6 +358,8 @@ class Workspace:
         self._t = [np.empty((batch_size, n), dtype=dt) for n in outs]  # σ'(z_ℓ)
         # With dropout, the masked activations that feed the next layer.
         self._am = [np.empty((batch_size, n), dtype=dt) for n in outs[:-1]] if dropout else []
+        # Pre-activations z, kept only for activations whose σ' needs them (x²).
+        self._z = [np.empty((batch_size, n), dtype=dt) for n in outs[:-1]] if net.hidden.needs_z else []
         self._ones = np.ones(batch_size, dtype=dt)
         self._frames: dict = {}
         self.grad = np.zeros(net.n_params, dtype=dt)
@@ -365,13 +367,13 @@ class Workspace:
         self._inputs = [None] * net.num_layers
 
     def frame(self, k: int):
-        """Views of the first ``k`` rows of every buffer: (a, d, t, am, ones)."""
+        """Views of the first ``k`` rows of every buffer: (a, d, t, am, z, ones)."""
         f = self._frames.get(k)
         if f is None:
             if not 1 <= k <= self.batch_size:
                 raise ValueError(f"batch of {k} rows does not fit a workspace of {self.batch_size}")
             f = self._frames[k] = tuple(
-                [buf[:k] for buf in bufs] for bufs in (self._a, self._d, self._t, self._am)
+                [buf[:k] for buf in bufs] for bufs in (self._a, self._d, self._t, self._am, self._z)
             ) + (self._ones[:k],)
         return f
 
@@ -386,7 +388,8 @@ class Workspace:
         weights, biases = net.weights, net.biases
         last = net.num_layers - 1
         inputs = self._inputs
-        a_all, _, _, am_all, _ = self.frame(k)
+        a_all, _, _, am_all, z_all, _ = self.frame(k)
+        keep_z = hidden.needs_z
         a_prev = x
         matmul, add = np.matmul, np.add
         for ell in range(last):
@@ -394,6 +397,8 @@ class Workspace:
             z = a_all[ell]
             matmul(a_prev, weights[ell].T, out=z)
             add(z, biases[ell], out=z)
+            if keep_z:
+                np.copyto(z_all[ell], z)
             hidden.forward(z, out=z)
             if masks is not None:
                 am = am_all[ell]
@@ -412,7 +417,8 @@ class Workspace:
         hidden = net.hidden
         weights = net.weights
         last = net.num_layers - 1
-        a_all, d_all, t_all, _, ones = self.frame(k)
+        a_all, d_all, t_all, _, z_all, ones = self.frame(k)
+        from_z = hidden.needs_z
         d = d_all[last]
         net.cost.delta(a_all[last], y, net.output, out=d, scratch=t_all[last])
         if scale is not None:
@@ -428,7 +434,7 @@ class Workspace:
                 matmul(d, weights[ell], out=d_prev)
                 if not unit:
                     t = t_all[ell - 1]
-                    hidden.derivative(a_all[ell - 1], out=t)
+                    hidden.derivative(z_all[ell - 1] if from_z else a_all[ell - 1], out=t)
                     multiply(d_prev, t, out=d_prev)
                 if masks is not None:
                     multiply(d_prev, masks[ell - 1], out=d_prev)
