@@ -19,10 +19,23 @@ def test_empty_config_is_the_lecture_table():
     assert (t["activation"], t["output"], t["cost"], t["init"]) == ("sigmoid", "sigmoid", "quadratic", "normal")
 
 
-def test_shipped_config_equals_the_schema_defaults():
+def test_shipped_config_runs_what_the_schema_defaults_run():
     shipped = plan(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), SCHEMA)
-    assert shipped.topologies == plan({}, SCHEMA).topologies
-    assert shipped.config == plan({}, SCHEMA).config
+    default = plan({}, SCHEMA)
+    assert shipped.topologies == default.topologies and shipped.runs == default.runs
+    assert (shipped.datasets, shipped.seeds, shipped.studies) == (default.datasets, default.seeds, default.studies)
+    assert len(shipped.runs) == 15
+
+
+def test_every_shipped_study_is_valid():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["studies"] = list(config["study_definitions"])
+    p = plan(config, SCHEMA)
+    assert set(p.study_defs) == {"depth", "depth-extended", "activations", "regularisation", "dropout",
+                                 "vanishing-gradient", "gd-vs-sgd", "universal-approximation", "best"}
+    assert p.topology("300-d0.5")["dropout"] == 0.5 and p.topology("300-d0.5")["hidden"] == [300]
+    assert p.study_defs["universal-approximation"]["widths"][-1] == 256
+    assert p.study_runs("dropout") == [(t, s) for t in p.study_defs["dropout"]["topologies"] for s in (1, 2)]
 
 
 def test_topology_inherits_and_overrides_defaults():

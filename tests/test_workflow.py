@@ -72,7 +72,9 @@ def test_end_to_end_outputs(finished_run):
         assert row["test_accuracy_mean"] == pytest.approx(np.mean(accs))
         assert row["test_accuracy_std"] == pytest.approx(np.std(accs, ddof=1))
     md = (work / "results/tiny/report/report.md").read_text()
-    assert md.count("\n| a |") == 1 and md.count("\n| b |") == 1
+    summary_md = md[md.index("## Summary"): md.index("## Is the difference real?")]
+    assert summary_md.count("\n| a |") == 1 and summary_md.count("\n| b |") == 1
+    assert "## Study: small" in md
     for _, row in table.iterrows():  # the Markdown shows the CSV's numbers
         assert f"{100 * row['test_accuracy_mean']:.2f} ± {100 * row['test_accuracy_std']:.2f}" in md
     # Learns something in two epochs on 250 images: above twice the 10 % of chance.
@@ -173,7 +175,13 @@ def test_report_plots_html_and_pairwise(finished_run):
         if svg:
             assert (report / "plots" / f"{name}.svg").read_text().lstrip().startswith("<?xml")
     html = (report / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == len(PLOTS)
+    pngs = sorted((report / "plots").glob("*.png"))
+    assert len(pngs) == len(PLOTS) + 1  # the base figures and the "small" study's accuracy plot
+    assert html.count("data:image/png;base64,") == len(pngs)
+    import base64
+
+    for png in pngs:
+        assert base64.b64encode(png.read_bytes()).decode()[:200] in html, png.name
     # Self-contained: nothing to fetch when the page is opened.
     assert 'src="http' not in html and "<link" not in html and "url(" not in html and "<script" not in html
     summary = html[html.index("<h2>Summary</h2>"): html.index("<h2>Is the difference real?</h2>")]

@@ -115,13 +115,11 @@ def cmd_evaluate(args) -> int:
 def cmd_report(args) -> int:
     from .report.build import RunFiles, build
 
-    lists = [args.metrics, args.histories, args.predictions, args.models]
-    if args.benchmarks:
-        lists.append(args.benchmarks)
-    if len({len(x) for x in lists}) != 1:
+    lists = [args.metrics or [], args.histories or [], args.predictions or [], args.models or []]
+    if len({len(x) for x in lists}) != 1 or (args.benchmarks and len(args.benchmarks) != len(lists[0])):
         raise ValueError("--metrics, --histories, --predictions, --models (and --benchmarks) need one entry per run, in the same order")
-    benches = args.benchmarks or [None] * len(args.metrics)
-    runs = [RunFiles(*files) for files in zip(args.metrics, args.histories, args.predictions, args.models, benches)]
+    benches = args.benchmarks or [None] * len(lists[0])
+    runs = [RunFiles(*files) for files in zip(*lists[:4], benches)]
     build(
         dataset=args.dataset,
         runs_files=runs,
@@ -130,7 +128,36 @@ def cmd_report(args) -> int:
         order=args.order.split(",") if args.order else None,
         config=_json_arg(args.config_json, "--config-json") if args.config_json else None,
         workflow_dir=args.workflow_dir,
+        studies=json.loads(args.studies) if args.studies else [],
+        study_files=_json_arg(args.study_files, "--study-files") if args.study_files else {},
     )
+    return 0
+
+
+def cmd_gradient_spread(args) -> int:
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from .atomic import write_json
+    from .data import preprocess
+    from .studies import gradient_spread
+    from .train import build_network
+
+    settings = _json_arg(args.settings, "--settings")
+    with threadpool_limits(limits=args.threads):
+        data = preprocess.load(args.data)
+        rng = np.random.default_rng(args.seed)
+        net = build_network({**settings, "dtype": "float64"}, data.features, data.classes, rng)
+        rows = gradient_spread.measure(net, data.x_train, data.y_train, args.batch_sizes, args.draws, rng)
+    write_json(args.out, {"m": int(data.x_train.shape[0]), "seed": args.seed, "sizes": net.sizes, "rows": rows,
+                          "slope": gradient_spread.slope(rows, m=int(data.x_train.shape[0]))})
+    return 0
+
+
+def cmd_universal(args) -> int:
+    from .studies import universal
+
+    universal.run(args.target, args.activation, args.widths, args.seed, args.out_dir, epochs=args.epochs, eta=args.eta)
     return 0
 
 
@@ -174,17 +201,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, help="folder for metrics.json and predictions.npy")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("gradient-spread", help="spread of the mini-batch gradient against K, at a fixed network")
+    p.add_argument("--data", required=True, help="preprocessed data folder")
+    p.add_argument("--settings", required=True, help="the network's settings as JSON (its initial weights are used)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--batch-sizes", type=int, nargs="+", required=True)
+    p.add_argument("--draws", type=int, default=60, help="batches drawn per K")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", required=True, help="JSON file for the measurements")
+    p.set_defaults(func=cmd_gradient_spread)
+
+    p = sub.add_parser("universal-approximation", help="fit one hidden layer of growing width to a synthetic target")
+    p.add_argument("--target", required=True, choices=["sin3x_abs", "bump2d"])
+    p.add_argument("--activation", required=True)
+    p.add_argument("--widths", type=int, nargs="+", required=True)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=1500)
+    p.add_argument("--eta", type=float, default=0.05)
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_universal)
+
     p = sub.add_parser("report", help="the comparison report (HTML, Markdown, CSV, plots) of one dataset")
     p.add_argument("--dataset", required=True)
     p.add_argument("--data", required=True, help="preprocessed data folder (for the test images and labels)")
-    p.add_argument("--metrics", nargs="+", required=True, help="metrics.json of every run")
-    p.add_argument("--histories", nargs="+", required=True, help="history.csv of every run (same order)")
-    p.add_argument("--predictions", nargs="+", required=True, help="predictions.npy of every run (same order)")
-    p.add_argument("--models", nargs="+", required=True, help="model.npz of every run (same order; model.json beside it)")
+    p.add_argument("--metrics", nargs="*", help="metrics.json of every run")
+    p.add_argument("--histories", nargs="*", help="history.csv of every run (same order)")
+    p.add_argument("--predictions", nargs="*", help="predictions.npy of every run (same order)")
+    p.add_argument("--models", nargs="*", help="model.npz of every run (same order; model.json beside it)")
     p.add_argument("--benchmarks", nargs="*", help="Snakemake benchmark TSVs of the training jobs (same order)")
     p.add_argument("--order", help="comma-separated topology order for the tables")
     p.add_argument("--config-json", help="the run's configuration, recorded in the provenance section")
     p.add_argument("--workflow-dir", help="the workflow's folder, for its git commit")
+    p.add_argument("--studies", help="JSON list of the study definitions to report (name, kind, claim, …)")
+    p.add_argument("--study-files", help="JSON object: study name -> its extra measurement files")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_report)
     return parser

@@ -23,7 +23,12 @@ import yaml
 from .data import datasets as ds
 from .nn import costs
 
-SETTINGS = ("hidden", "activation", "output", "cost", "init", "eta", "batch_size", "epochs", "penalty", "dropout", "dtype")
+SETTINGS = ("hidden", "activation", "output", "cost", "init", "eta", "batch_size", "epochs", "penalty", "dropout",
+            "dtype", "momentum", "eta_decay")
+#: Defaults of the universal-approximation study's options.
+UA_DEFAULTS = {"targets": ["sin3x_abs", "bump2d"], "activations": ["sigmoid", "square"],
+               "widths": [1, 2, 4, 8, 16, 32, 64, 128, 256], "epochs": 1500, "eta": 0.05}
+VARIANCE_DEFAULTS = {"variance_batch_sizes": [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], "variance_draws": 60}
 
 
 class ConfigError(ValueError):
@@ -50,11 +55,20 @@ def _resolve_ref(schema: dict, root: dict) -> dict:
     return schema
 
 
+def _deep_merge(base: dict, top: dict) -> dict:
+    """``top`` over ``base``, dicts merged recursively, anything else replaced."""
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = _deep_merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
+
+
 def fill_defaults(instance, schema: dict, root: dict):
     """Fill missing keys from the schema's ``default`` values, recursively.
 
-    Dict defaults merge key by key under what the config gives, so a config
-    that defines one more topology keeps the default ones.
+    Dict defaults merge (recursively) under what the config gives, so a
+    config that defines one more topology keeps the default ones, and one
+    that changes a study's topologies keeps its kind.
     """
     schema = _resolve_ref(schema, root)
     if not isinstance(instance, dict) or schema.get("type") != "object":
@@ -66,7 +80,7 @@ def fill_defaults(instance, schema: dict, root: dict):
             if key not in instance:
                 instance[key] = default
             elif isinstance(default, dict) and isinstance(instance[key], dict):
-                instance[key] = {**default, **instance[key]}
+                instance[key] = _deep_merge(default, instance[key])
         if key in instance:
             instance[key] = fill_defaults(instance[key], sub_r, root)
     extra = schema.get("additionalProperties")
@@ -126,12 +140,13 @@ def validate(config: dict, schema: dict) -> dict:
     import jsonschema
 
     config = coerce(copy.deepcopy(config or {}), schema, schema)
+    config = fill_defaults(config, schema, schema)
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         err = jsonschema.exceptions.best_match(errors)
         raise ConfigError(f"config key {_key(err.absolute_path)}: {err.message}")
-    return fill_defaults(config, schema, schema)
+    return config
 
 
 @dataclass
@@ -144,52 +159,88 @@ class Plan:
     studies: list[str]
     topologies: dict[str, dict]
     dataset_specs: dict[str, ds.DatasetSpec]
+    runs: list[tuple[str, int]]  # (topology, seed) of every enabled study, in order
+    study_defs: dict[str, dict]  # every defined study, resolved (topologies, seeds, options)
+    all_topologies: dict[str, dict]  # every topology a defined study uses, resolved
 
     def topology(self, name: str) -> dict:
-        return self.topologies[name]
+        return self.all_topologies[name]
 
     def topology_json(self, name: str) -> str:
         """The settings of one topology as canonical JSON (what a train job gets)."""
-        return json.dumps(self.topologies[name], sort_keys=True, separators=(",", ":"))
+        return json.dumps(self.all_topologies[name], sort_keys=True, separators=(",", ":"))
 
     def dataset_json(self, name: str) -> str:
         return json.dumps(self.dataset_specs[name].to_dict(), sort_keys=True, separators=(",", ":"))
 
-    def study_topologies(self, study: str) -> list[str]:
-        return list(self.config["study_definitions"][study]["topologies"])
+    def study_runs(self, study: str) -> list[tuple[str, int]]:
+        d = self.study_defs[study]
+        return [(t, s) for t in d["topologies"] for s in d["seeds"]]
+
+    def studies_json(self, studies=None) -> str:
+        names = self.studies if studies is None else studies
+        return json.dumps([{"name": n, **self.study_defs[n]} for n in names], sort_keys=True, separators=(",", ":"))
 
 
 def resolve_topology(config: dict, name: str) -> dict:
     settings = {**config["defaults"], **config["topologies"][name]}
-    missing = [k for k in SETTINGS if k not in settings]
+    missing = [k for k in SETTINGS if k not in settings and k not in ("momentum", "eta_decay")]
     if missing:
         raise ConfigError(f"config key topologies.{name}: no value for {', '.join(missing)} (set it there or under defaults)")
     settings["penalty"] = {"p": 2.0, "lambda": 0.0, **config["defaults"].get("penalty", {}), **config["topologies"][name].get("penalty", {})}
     settings["hidden"] = [int(n) for n in settings["hidden"]]
+    settings.setdefault("momentum", 0.0)
+    settings.setdefault("eta_decay", 1.0)
     try:
         costs.check_pairing(settings["cost"], settings["output"])
     except ValueError as exc:
         raise ConfigError(f"config key topologies.{name}.cost: {exc}") from None
+    if settings["momentum"] and settings["penalty"]["lambda"] and settings["penalty"]["p"] <= 1:
+        raise ConfigError(f"config key topologies.{name}.momentum: momentum cannot be combined with a penalty of p <= 1")
     return {k: settings[k] for k in SETTINGS}
+
+
+def _study(config: dict, name: str, resolved: dict) -> dict:
+    d = dict(config["study_definitions"][name])
+    d.setdefault("seeds", list(config["seeds"]))
+    kind = d["kind"]
+    if kind == "universal_approximation":
+        d = {**UA_DEFAULTS, **d}
+    elif not d["topologies"]:
+        raise ConfigError(f"config key study_definitions.{name}.topologies: a {kind} study needs at least one topology")
+    if kind == "batch_size":
+        d = {**VARIANCE_DEFAULTS, **d}
+    if kind == "regularisation":
+        d.setdefault("sparsity_threshold", 1e-3)
+    for j, topo in enumerate(d["topologies"]):
+        if topo not in config["topologies"]:
+            raise ConfigError(
+                f"config key study_definitions.{name}.topologies[{j}]: unknown topology {topo!r}; define it under topologies"
+            )
+        if topo not in resolved:
+            resolved[topo] = resolve_topology(config, topo)
+    return d
 
 
 def plan(config: dict, schema_path) -> Plan:
     """Validate ``config`` and expand it into a :class:`Plan` (or raise ConfigError)."""
     config = validate(config, load_schema(schema_path))
     studies = config["studies"]
-    topologies: dict[str, dict] = {}
     for i, study in enumerate(studies):
         if study not in config["study_definitions"]:
             raise ConfigError(
                 f"config key studies[{i}]: unknown study {study!r}; defined studies are {sorted(config['study_definitions'])}"
             )
-        for j, name in enumerate(config["study_definitions"][study]["topologies"]):
-            if name not in config["topologies"]:
-                raise ConfigError(
-                    f"config key study_definitions.{study}.topologies[{j}]: unknown topology {name!r}; define it under topologies"
-                )
-            if name not in topologies:
-                topologies[name] = resolve_topology(config, name)
+    resolved: dict[str, dict] = {}
+    study_defs = {name: _study(config, name, resolved) for name in config["study_definitions"]}
+    topologies: dict[str, dict] = {}
+    runs: list[tuple[str, int]] = []
+    for study in studies:
+        for topo in study_defs[study]["topologies"]:
+            topologies.setdefault(topo, resolved[topo])
+        for run in ((t, s) for t in study_defs[study]["topologies"] for s in study_defs[study]["seeds"]):
+            if run not in runs:
+                runs.append(run)
     specs = {}
     for i, name in enumerate(config["datasets"]):
         try:
@@ -206,4 +257,7 @@ def plan(config: dict, schema_path) -> Plan:
         studies=list(studies),
         topologies=topologies,
         dataset_specs=specs,
+        runs=runs,
+        study_defs=study_defs,
+        all_topologies=resolved,
     )

@@ -19,7 +19,10 @@ import numpy as np
 
 from .atomic import atomic_path, write_json
 from .data import preprocess
-from .nn import History, load_network
+from .nn import History, load_network, sparsity
+
+#: |w| thresholds at which the share of (near-)zero weights is reported.
+SPARSITY_THRESHOLDS = (1e-4, 1e-3, 1e-2)
 
 log = logging.getLogger("mlpsweep.evaluate")
 
@@ -89,6 +92,11 @@ def run(data_dir, model_dir, out_dir) -> dict:
             },
             per_class_accuracy=per_class,
             confusion_matrix=cm.tolist(),
+            sparsity={
+                "weights": net.n_weights,
+                "exactly_zero": sparsity(net.weights)["exactly_zero"],
+                "below": {str(t): sparsity(net.weights, t)["below_threshold"] for t in SPARSITY_THRESHOLDS},
+            },
         )
         log.info(
             "%s seed %s: test accuracy %.2f %% (final epoch %d); best validation epoch %d (test %.2f %% there)",

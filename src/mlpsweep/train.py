@@ -43,6 +43,8 @@ def sgd_config(settings: dict) -> SGDConfig:
         penalty_p=float(settings["penalty"]["p"]),
         penalty_lambda=float(settings["penalty"]["lambda"]),
         dropout=float(settings["dropout"]),
+        momentum=float(settings.get("momentum", 0.0)),
+        eta_decay=float(settings.get("eta_decay", 1.0)),
     )
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from mlpsweep.config import ConfigError, plan
 from mlpsweep.report import PLOTS
+from mlpsweep.studies import plot_names
 
 try:
     PLAN = plan(
@@ -30,23 +31,107 @@ def train_settings(wildcards):
     return PLAN.topology_json(wildcards.topology)
 
 
-def runs_of(pattern):
-    """A function of {dataset} listing ``pattern`` for every topology and seed."""
+wildcard_constraints:
+    study=r"[A-Za-z0-9_.-]+",
+    target=r"[A-Za-z0-9_]+",
+    activation=r"[a-z]+",
+
+
+def runs_of(pattern, studies=None):
+    """A function of {dataset} listing ``pattern`` for every (topology, seed) of ``studies``.
+
+    ``studies=None`` means the enabled studies (config key ``studies``).
+    """
 
     def inputs(wildcards):
-        return expand(
-            pattern,
-            dataset=wildcards.dataset,
-            topology=PLAN.topologies,
-            seed=PLAN.seeds,
-        )
+        if studies is None:
+            runs = PLAN.runs
+        else:
+            runs = list(dict.fromkeys(r for st in studies for r in PLAN.study_runs(st)))
+        return [
+            pattern.format(dataset=wildcards.dataset, topology=t, seed=s)
+            for t, s in runs
+        ]
 
     return inputs
+
+
+def study_files(studies):
+    """The extra measurements the report of ``studies`` reads, by study name."""
+    files = {}
+    for st in studies:
+        d = PLAN.study_defs[st]
+        if d["kind"] == "batch_size":
+            files[st] = [f"results/{{dataset}}/studies/{st}/gradient_spread.json"]
+        elif d["kind"] == "universal_approximation":
+            files[st] = [
+                f"results/studies/{st}/{t}-{a}/{f}"
+                for t in d["targets"]
+                for a in d["activations"]
+                for f in ("results.json", "fits.npz")
+            ]
+    return files
+
+
+def study_inputs(studies):
+    def inputs(wildcards):
+        return [
+            f.format(dataset=wildcards.dataset)
+            for fs in study_files(studies).values()
+            for f in fs
+        ]
+
+    return inputs
+
+
+def study_files_json(studies):
+    def param(wildcards):
+        return json.dumps(
+            {
+                st: [f.format(dataset=wildcards.dataset) for f in fs]
+                for st, fs in study_files(studies).items()
+            }
+        )
+
+    return param
 
 
 # The report's figures: plots/{name}.png, and an SVG beside some of them.
 REPORT_PLOTS = list(PLOTS)
 REPORT_SVGS = [name for name, svg in PLOTS.items() if svg]
+
+
+def scope_topologies(studies):
+    return list(
+        dict.fromkeys(t for st in studies for t in PLAN.study_defs[st]["topologies"])
+    )
+
+
+def report_plot_names(studies):
+    base = REPORT_PLOTS if scope_topologies(studies) else []
+    return base + [
+        n for st in studies for n in plot_names(st, PLAN.study_defs[st]["kind"])
+    ]
+
+
+def report_svg_names(studies):
+    return REPORT_SVGS if scope_topologies(studies) else []
+
+
+# One report per dataset for the enabled studies, and one per defined study
+# (built by that study's target rule, e.g. `snakemake --cores 2 dropout`).
+REPORT_SCOPES = [("report", "results/{dataset}/report", PLAN.studies)] + [
+    (
+        f"report_{st.replace('-', '_').replace('.', '_')}",
+        f"results/{{dataset}}/studies/{st}/report",
+        [st],
+    )
+    for st in PLAN.study_defs
+]
+
+
+def study_setting(key):
+    return lambda wildcards: PLAN.study_defs[wildcards.study][key]
 
 
 def all_targets():

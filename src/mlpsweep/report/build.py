@@ -24,7 +24,7 @@ from ..atomic import write_text
 from ..data import preprocess
 from ..nn import History, load_network
 from ..stats import mcnemar, mean_ci, welch
-from . import comparison, html, plots
+from . import comparison, html, plots, sections
 
 log = logging.getLogger("mlpsweep.report")
 
@@ -150,6 +150,8 @@ def build(
     order=None,
     config: dict | None = None,
     workflow_dir=None,
+    studies: list[dict] | None = None,
+    study_files: dict | None = None,
 ) -> None:
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -157,12 +159,8 @@ def build(
     data = preprocess.load(data_dir, check=False)
     class_names = data.manifest["class_names"]
     y_test = np.asarray(data.y_test)
+    studies = studies or []
 
-    runs = comparison.read_runs([f.metrics for f in runs_files], [f.benchmark for f in runs_files if f.benchmark])
-    order = [t for t in (order or list(dict.fromkeys(runs["topology"]))) if t in set(runs["topology"])]
-    labels = {t: runs[runs["topology"] == t]["sizes"].iloc[0] for t in order}
-    if len(set(labels.values())) < len(labels):  # same sizes, different settings: say which
-        labels = {t: f"{labels[t]} ({t})" for t in order}
     metrics, files, histories, predictions = {}, {}, [], {}
     for f in runs_files:
         m = json.loads(Path(f.metrics).read_text(encoding="utf-8"))
@@ -174,40 +172,88 @@ def build(
             histories.append(h)
         predictions[key] = np.load(f.predictions, allow_pickle=False)
     hist = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
-    summary = summary_table(runs, order)
-    pairs = pairwise(runs, summary, predictions, y_test, labels)
-    settings = {t: metrics[next(k for k in metrics if k[0] == t)]["settings"] for t in order}
+    have_runs = bool(runs_files)
+    if have_runs:
+        runs = comparison.read_runs([f.metrics for f in runs_files], [f.benchmark for f in runs_files if f.benchmark])
+        order = [t for t in (order or list(dict.fromkeys(runs["topology"]))) if t in set(runs["topology"])]
+        labels = {t: runs[runs["topology"] == t]["sizes"].iloc[0] for t in order}
+        if len(set(labels.values())) < len(labels):  # same sizes, different settings: say which
+            labels = {t: f"{labels[t]} ({t})" for t in order}
+        summary = summary_table(runs, order)
+        # Pairwise tests within each compared group (every pair when no study says otherwise).
+        groups = [s["topologies"] for s in studies if s["kind"] == "compare"] or [order]
+        pairs = pd.concat([pairwise(runs[runs["topology"].isin(g)], summary[summary["topology"].isin(g)], predictions, y_test, labels)
+                           for g in groups], ignore_index=True).drop_duplicates(subset=["a", "b"]) if order else pd.DataFrame()
+        settings = {t: metrics[next(k for k in metrics if k[0] == t)]["settings"] for t in order}
+    else:
+        runs = pd.DataFrame(columns=["topology", "seed", "status"])
+        order, labels, settings = [], {}, {}
+        summary, pairs = pd.DataFrame(columns=["topology", "finished"]), pd.DataFrame()
 
-    # -- plots ---------------------------------------------------------------
+    figures = base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, order, labels, data, y_test,
+                           class_names) if have_runs else {}
+
+    published = [p for p in reference()["published"] if p["dataset"] == dataset]
+    section_data = sections.Data(runs=runs, hist=hist, metrics=metrics, labels=labels, study_files=study_files or {},
+                                 plot_dir=plot_dir, dataset=dataset, published=published)
+    study_sections = sections.build_sections(studies, section_data)
+
+    lecture, lecture_note = lecture_rows(dataset, summary, settings) if have_runs else ([], "")
+    bench = runs[[c for c in ("topology", "seed", "status", "wall_seconds", "max_rss_mb", "train_seconds") if c in runs]]
+    model_meta = json.loads(Path(runs_files[0].model).with_suffix(".json").read_text(encoding="utf-8")) if have_runs else {}
+    prov = {
+        "versions": provenance.versions("pandas", "seaborn", "matplotlib", "snakemake", "threadpoolctl", "jsonschema"),
+        "training_versions": model_meta.get("versions"),
+        "blas": model_meta.get("blas"),
+        "threads": model_meta.get("threads"),
+        "git_commit": provenance.git_commit(workflow_dir) if workflow_dir else None,
+        "machine": provenance.machine(),
+        "dataset_sources": data.manifest["sources"],
+        "dataset_files": data.manifest["files"],
+        "config": config,
+    }
+    write_text(out_dir / "runs.csv", runs.to_csv(index=False))
+    write_text(out_dir / "comparison.csv", summary.to_csv(index=False))
+    write_text(out_dir / "pairwise.csv", pairs.to_csv(index=False))
+    context = dict(
+        dataset=dataset, description=data.manifest.get("description", ""), summary=summary, labels=labels,
+        order=order, pairs=pairs, lecture=lecture, lecture_note=lecture_note, published=published, bench=bench,
+        figures=figures, plot_dir=plot_dir, provenance=prov, settings=settings,
+        seeds=sorted(runs["seed"].unique().tolist()) if have_runs else [], sections=study_sections,
+        seconds=time.perf_counter() - started,
+    )
+    write_text(out_dir / "report.md", html.markdown(context))
+    write_text(out_dir / "report.html", html.page(context))
+    log.info("%s: report of %d runs (%d topologies, %d study sections) in %s, %.1f s", dataset, len(runs), len(order),
+             len(study_sections), out_dir, time.perf_counter() - started)
+
+
+def base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, order, labels, data, y_test,
+                 class_names) -> dict:
+    """The figures every report has; returns {plot name: caption}."""
     figures = {}
     finished = summary[summary["finished"] > 0]
     best = finished.sort_values("test_accuracy_mean", ascending=False).iloc[0] if len(finished) else None
     plots.save(plots.test_accuracy(runs, order, labels), plot_dir / "summary_accuracy.png", svg=True)
     figures["summary_accuracy"] = "Final-epoch test accuracy of every seed (grey) with the mean and its 95 % t interval (red)."
-    if len(hist):
-        h = hist.copy()
-        h["topology"] = h["topology"].map(labels)
-        h["val_accuracy"] = 100 * h["val_accuracy"]
-        lab_order = [labels[t] for t in order]
-        plots.save(plots.curves(h, "val_accuracy", "validation accuracy %", lab_order,
-                                title="Validation accuracy by epoch (mean over seeds, 95 % band)"),
-                   plot_dir / "validation_accuracy.png")
-        plots.save(plots.curves(h, "train_cost", "training cost (mean C_x, log scale)", lab_order, log=True,
-                                title="Training cost by epoch"), plot_dir / "training_cost.png")
-    else:
-        for name in ("validation_accuracy", "training_cost"):
-            plots.save(plots.activations(()), plot_dir / f"{name}.png")
+    h = hist.copy()
+    h["topology"] = h["topology"].map(labels)
+    h["val_accuracy"] = 100 * h["val_accuracy"]
+    lab_order = [labels[t] for t in order]
+    plots.save(plots.curves(h, "val_accuracy", "validation accuracy %", lab_order,
+                            title="Validation accuracy by epoch (mean over seeds, 95 % band)"),
+               plot_dir / "validation_accuracy.png")
+    plots.save(plots.curves(h, "train_cost", "training cost (mean C_x, log scale)", lab_order, log=True,
+                            title="Training cost by epoch"), plot_dir / "training_cost.png")
     figures["validation_accuracy"] = "Validation accuracy after each epoch; the band is the 95 % t interval over seeds."
     figures["training_cost"] = "Mean training cost after each epoch, log scale: how fast and how far each topology descends."
 
-    pc_rows = []
-    for (topo, seed), m in metrics.items():
-        if m["status"] == "ok":
-            for c, acc in enumerate(m["per_class_accuracy"]):
-                pc_rows.append({"topology": labels[topo], "class": class_names[c], "accuracy %": 100 * acc})
-    if pc_rows:
-        plots.save(plots.per_class(pd.DataFrame(pc_rows), [labels[t] for t in order if labels[t] in {r["topology"] for r in pc_rows}], class_names),
-                   plot_dir / "per_class_accuracy.png")
+    pc_rows = [{"topology": labels[topo], "class": class_names[c], "accuracy %": 100 * acc}
+               for (topo, _), m in metrics.items() if m["status"] == "ok" and topo in labels
+               for c, acc in enumerate(m["per_class_accuracy"])]
+    pc = pd.DataFrame(pc_rows if pc_rows else [{"topology": "-", "class": class_names[0], "accuracy %": 0.0}])
+    plots.save(plots.per_class(pc, [labels[t] for t in order if labels[t] in set(pc["topology"])] or ["-"], class_names),
+               plot_dir / "per_class_accuracy.png")
     figures["per_class_accuracy"] = "Test accuracy of each class, mean over seeds: which classes are hard for every topology."
 
     if best is not None:
@@ -236,33 +282,4 @@ def build(
             figures[name] = "No topology finished (all runs diverged): nothing to show."
     plots.save(plots.activations(), plot_dir / "activations.png", svg=True)
     figures["activations"] = "The activation functions of the lecture: Heaviside (the first neurons), sigmoid, ReLU, and tanh."
-
-    # -- tables and provenance ------------------------------------------------
-    lecture, lecture_note = lecture_rows(dataset, summary, settings)
-    published = [p for p in reference()["published"] if p["dataset"] == dataset]
-    bench = runs[[c for c in ("topology", "seed", "status", "wall_seconds", "max_rss_mb", "train_seconds") if c in runs]]
-    model_meta = json.loads(Path(runs_files[0].model).with_suffix(".json").read_text(encoding="utf-8"))
-    prov = {
-        "versions": provenance.versions("pandas", "seaborn", "matplotlib", "snakemake", "threadpoolctl", "jsonschema"),
-        "training_versions": model_meta.get("versions"),
-        "blas": model_meta.get("blas"),
-        "threads": model_meta.get("threads"),
-        "git_commit": provenance.git_commit(workflow_dir) if workflow_dir else None,
-        "machine": provenance.machine(),
-        "dataset_sources": data.manifest["sources"],
-        "dataset_files": data.manifest["files"],
-        "config": config,
-    }
-    write_text(out_dir / "runs.csv", runs.to_csv(index=False))
-    write_text(out_dir / "comparison.csv", summary.to_csv(index=False))
-    write_text(out_dir / "pairwise.csv", pairs.to_csv(index=False))
-    context = dict(
-        dataset=dataset, description=data.manifest.get("description", ""), summary=summary, labels=labels,
-        order=order, pairs=pairs, lecture=lecture, lecture_note=lecture_note, published=published, bench=bench,
-        figures=figures, plot_dir=plot_dir, provenance=prov, settings=settings, seeds=sorted(runs["seed"].unique().tolist()),
-        seconds=time.perf_counter() - started,
-    )
-    write_text(out_dir / "report.md", html.markdown(context))
-    write_text(out_dir / "report.html", html.page(context))
-    log.info("%s: report of %d runs (%d topologies) in %s, %.1f s", dataset, len(runs), len(summary), out_dir,
-             time.perf_counter() - started)
+    return figures

@@ -98,6 +98,13 @@ def page(ctx) -> str:
     out.append(f"<h1>Which network is better? {esc(ctx['dataset'])}</h1>")
     out.append(f"<p class='sub'>{esc(ctx['description'])} · {len(ctx['order'])} topologies × {len(ctx['seeds'])} seeds "
                f"({', '.join(map(str, ctx['seeds']))}) · {esc(_recipe(ctx))} · built {now} by mlpsweep</p>")
+    if ctx["sections"]:
+        out.append("<p>Studies: " + " · ".join(f"<a href='#study-{esc(x.name)}'>{esc(x.name)}</a>" for x in ctx["sections"]) + "</p>")
+    if not ctx["order"]:
+        out.append(_sections_html(ctx))
+        out.append(_provenance_html(ctx))
+        out.append("</body></html>")
+        return "\n".join(out)
 
     out.append("<h2>Summary</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in SUMMARY_HEADER) + "</tr>")
     for r in _summary_rows(ctx):
@@ -132,6 +139,7 @@ def page(ctx) -> str:
             out.append(f"<tr><td>{esc(p['setup'])}</td><td class='num'>{acc}</td><td>{esc(p['source'])}</td></tr>")
         out.append("</table></details>")
 
+    out.append(_sections_html(ctx))
     out.append("<h2>Figures</h2>")
     for name, caption in ctx["figures"].items():
         path = ctx["plot_dir"] / f"{name}.png"
@@ -139,6 +147,35 @@ def page(ctx) -> str:
 
     out.append(_provenance_html(ctx))
     out.append("</body></html>")
+    return "\n".join(out)
+
+
+def _table_html(header, rows) -> str:
+    out = ["<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"]
+    for row in rows:
+        out.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _sections_html(ctx) -> str:
+    out = []
+    for sec in ctx["sections"]:
+        out.append(f"<h2 id='study-{esc(sec.name)}'>Study: {esc(sec.name)}</h2>")
+        if sec.description:
+            out.append(f"<p>{esc(sec.description)}</p>")
+        if sec.claim:
+            out.append(f"<p><b>The lecture's claim.</b> {esc(sec.claim)}</p>")
+        if sec.verdict:
+            cls = "inside" if sec.verdict.startswith("Supported") else "outside"
+            out.append(f"<p><b>Verdict.</b> <span class='tag {cls}'>{esc(sec.verdict.split(':')[0])}</span> {esc(sec.verdict.split(':', 1)[-1])}</p>")
+        if sec.rows:
+            out.append(_table_html(sec.header, sec.rows))
+        if sec.findings:
+            out.append("<ul>" + "".join(f"<li>{esc(f)}</li>" for f in sec.findings) + "</ul>")
+        for name, caption in sec.figures.items():
+            path = ctx["plot_dir"] / f"{name}.png"
+            out.append(f"<figure>{_img(path)}<figcaption>{esc(caption)}</figcaption></figure>")
     return "\n".join(out)
 
 
@@ -152,7 +189,8 @@ def _provenance_html(ctx) -> str:
         out.append(f"<tr><th>software (training)</th><td>{esc(tv)}</td></tr>")
     blas = "; ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}), {b.get('num_threads')} thread(s)"
                      for b in (p.get("blas") or []))
-    out.append(f"<tr><th>BLAS, threads per training job</th><td>{esc(blas)}; {esc(p.get('threads'))}</td></tr>")
+    if blas:
+        out.append(f"<tr><th>BLAS, threads per training job</th><td>{esc(blas)}; {esc(p.get('threads'))}</td></tr>")
     out.append(f"<tr><th>git commit</th><td>{esc(p.get('git_commit') or 'not a git checkout')}</td></tr>")
     m = p["machine"]
     out.append(f"<tr><th>machine</th><td>{esc(m['system'])} {esc(m['release'])}, {esc(m['machine'])}, {esc(m['node'])}</td></tr>")
@@ -162,6 +200,8 @@ def _provenance_html(ctx) -> str:
         out.append(f"<tr><th>preprocessed {esc(name)}</th><td>sha256 <code>{esc(f['sha256'])}</code></td></tr>")
     out.append(f"<tr><th>report built in</th><td>{ctx['seconds']:.1f} s</td></tr></table>")
     bench = ctx["bench"]
+    if not len(bench):
+        return "\n".join(out)
     out.append("<details><summary>Wall time and memory of every training job</summary><table><tr>"
                + "".join(f"<th>{esc(c)}</th>" for c in bench.columns) + "</tr>")
     for _, r in bench.iterrows():
@@ -178,10 +218,30 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _sections_md(ctx) -> list[str]:
+    out = []
+    for sec in ctx["sections"]:
+        out.append(f"\n## Study: {sec.name}\n")
+        if sec.description:
+            out.append(sec.description + "\n")
+        if sec.claim:
+            out.append(f"**The lecture's claim.** {sec.claim}\n")
+        if sec.verdict:
+            out.append(f"**Verdict.** {sec.verdict}\n")
+        if sec.rows:
+            out.append(markdown_table(sec.header, sec.rows))
+        out += [f"- {f}" for f in sec.findings]
+        for name, caption in sec.figures.items():
+            out.append(f"\n![{name}](plots/{name}.png)\n\n{caption}\n")
+    return out
+
+
 def markdown(ctx) -> str:
     out = [f"# Which network is better? {ctx['dataset']}\n",
-           f"{ctx['description']}. {len(ctx['order'])} topologies × {len(ctx['seeds'])} seeds; {_recipe(ctx)}.\n",
-           "## Summary\n"]
+           f"{ctx['description']}. {len(ctx['order'])} topologies × {len(ctx['seeds'])} seeds; {_recipe(ctx)}.\n"]
+    if not ctx["order"]:
+        return "\n".join(out + _sections_md(ctx)) + "\n"
+    out.append("## Summary\n")
     rows = [[r["topology"], r["sizes"], r["params"], r["seeds"], r["acc"], r["ci"], r["at_best"], r["time"], r["note"]]
             for r in _summary_rows(ctx)]
     out.append(markdown_table(SUMMARY_HEADER, rows))
@@ -190,6 +250,7 @@ def markdown(ctx) -> str:
     out.append("\n## The lecture's table\n")
     out.append(ctx["lecture_note"] + "\n")
     out.append(markdown_table(["layer sizes", "the lecture", "this run", "within the range?", "note"], ctx["lecture"]))
+    out += _sections_md(ctx)
     out.append("\n## Figures\n")
     for name, caption in ctx["figures"].items():
         out.append(f"![{FIGURE_TITLES.get(name, name)}](plots/{name}.png)\n\n{caption}\n")

@@ -1,0 +1,63 @@
+# Measurements that studies need beyond training runs.
+
+
+rule measure_gradient_spread:
+    input:
+        manifest="results/{dataset}/data/manifest.json",
+        images="results/{dataset}/data/images.npy",
+        labels="results/{dataset}/data/labels.npy",
+    output:
+        "results/{dataset}/studies/{study}/gradient_spread.json",
+    log:
+        "logs/{dataset}/studies/{study}/gradient_spread.log",
+    benchmark:
+        "results/{dataset}/benchmarks/studies/{study}/gradient_spread.tsv"
+    conda:
+        "../envs/mlpsweep.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    params:
+        data=lambda wildcards, input: Path(input.manifest).parent,
+        # the fixed network: the study's first topology at its first seed's initialisation
+        settings=lambda wildcards: PLAN.topology_json(
+            PLAN.study_defs[wildcards.study]["topologies"][0]
+        ),
+        seed=lambda wildcards: PLAN.study_defs[wildcards.study]["seeds"][0],
+        sizes=lambda wildcards: " ".join(
+            map(str, PLAN.study_defs[wildcards.study]["variance_batch_sizes"])
+        ),
+        draws=study_setting("variance_draws"),
+    shell:
+        "python -m mlpsweep gradient-spread --data {params.data} --settings {params.settings:q}"
+        " --seed {params.seed} --batch-sizes {params.sizes} --draws {params.draws}"
+        " --threads {threads} --out {output} 2> {log}"
+
+
+rule fit_universal_approximation:
+    output:
+        results="results/studies/{study}/{target}-{activation}/results.json",
+        fits="results/studies/{study}/{target}-{activation}/fits.npz",
+    log:
+        "logs/studies/{study}/{target}-{activation}.log",
+    benchmark:
+        "results/benchmarks/studies/{study}/{target}-{activation}.tsv"
+    conda:
+        "../envs/mlpsweep.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    params:
+        widths=lambda wildcards: " ".join(
+            map(str, PLAN.study_defs[wildcards.study]["widths"])
+        ),
+        seed=lambda wildcards: PLAN.study_defs[wildcards.study]["seeds"][0],
+        epochs=study_setting("epochs"),
+        eta=study_setting("eta"),
+        out=lambda wildcards, output: Path(output.results).parent,
+    shell:
+        "python -m mlpsweep universal-approximation --target {wildcards.target}"
+        " --activation {wildcards.activation} --widths {params.widths} --seed {params.seed}"
+        " --epochs {params.epochs} --eta {params.eta} --out-dir {params.out} 2> {log}"
