@@ -101,6 +101,9 @@ def cmd_train(args) -> int:
         name=args.name,
         threads=args.threads,
         fail_on_divergence=args.fail_on_divergence,
+        checkpoint_dir=args.checkpoint_dir,
+        checkpoint_every=args.checkpoint_every,
+        keep_checkpoints=args.keep_checkpoints,
     )
     return 0
 
@@ -193,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the topology's name (for logs and metadata)")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (1)")
     p.add_argument("--fail-on-divergence", action="store_true", help="exit non-zero when the cost becomes non-finite")
+    p.add_argument("--checkpoint-dir", help="save the state here after epochs and resume from it when rerun")
+    p.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints (1)")
+    p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoint after the run completes")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="test-set metrics and predictions of a trained model")

@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 from .atomic import write_json, write_text
 from .data import preprocess
 from .nn import Diverged, Network, SGDConfig, train
+from .nn.checkpoint import Checkpointer, run_key
 from .provenance import blas, versions
 
 log = logging.getLogger("mlpsweep.train")
@@ -73,8 +74,18 @@ def run(
     name: str | None = None,
     threads: int = 1,
     fail_on_divergence: bool = False,
+    checkpoint_dir=None,
+    checkpoint_every: int = 1,
+    keep_checkpoints: bool = False,
+    callbacks=(),
 ) -> dict:
-    """Train one network and write its outputs; returns the ``model.json`` content."""
+    """Train one network and write its outputs; returns the ``model.json`` content.
+
+    With ``checkpoint_dir`` the state is saved every ``checkpoint_every``
+    epochs, and a rerun resumes from the last checkpoint of the *same* run
+    (same settings, seed and data), ending bit-identical to an uninterrupted
+    run.  ``callbacks`` are extra per-epoch hooks ``f(record, state)``.
+    """
     out_dir = Path(out_dir)
     started = time.perf_counter()
     with threadpool_limits(limits=threads):
@@ -95,11 +106,31 @@ def run(
                 _pct(rec["val_accuracy"]), _pct(rec["test_accuracy"]), rec["seconds"], rec["eval_seconds"],
             )
 
+        hooks = [progress]
+        resume = {}
+        ckpt = None
+        if checkpoint_dir is not None:
+            key = run_key(settings=settings, seed=seed, data=data.manifest["files"], sizes=net.sizes)
+            ckpt = Checkpointer(checkpoint_dir, key, checkpoint_every)
+            saved = ckpt.load()
+            if saved is not None:
+                params, velocity, epoch, history, rng_state = saved
+                net.params[...] = params
+                rng.bit_generator.state = rng_state
+                resume = {"history": history, "start_epoch": epoch, "velocity": velocity}
+                log.info("resuming from the checkpoint after epoch %d (%s)", epoch, ckpt.path)
+            hooks.append(ckpt)
+        hooks.extend(callbacks)
+
+        def on_epoch(rec, state):
+            for hook in hooks:
+                hook(rec, state)
+
         status: dict = {"status": "ok"}
         try:
             history = train(
                 net, data.x_train, data.y_train, cfg, rng,
-                validation=(data.x_val, data.y_val), test=(data.x_test, data.y_test), callback=progress,
+                validation=(data.x_val, data.y_val), test=(data.x_test, data.y_test), callback=on_epoch, **resume,
             )
         except Diverged as exc:
             if fail_on_divergence:
@@ -118,6 +149,7 @@ def run(
         "n_weights": net.n_weights,
         **status,
         "epochs_completed": len(history),
+        "resumed_from_epoch": resume.get("start_epoch"),
         "dataset": {
             "name": data.name,
             "files": data.manifest["files"],
@@ -135,6 +167,8 @@ def run(
     write_text(out_dir / "history.csv", history.to_csv() if len(history) else "epoch\n")
     net.save(out_dir / "model.npz", extra={"run": {k: meta[k] for k in ("name", "seed", "settings", "status")}})
     write_json(out_dir / "model.json", meta)
+    if ckpt is not None and not keep_checkpoints:
+        ckpt.remove_all()
     last = history[-1] if len(history) else {}
     log.info(
         "done: %s, final test accuracy %s, %.1f s in all",

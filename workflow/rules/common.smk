@@ -1,8 +1,10 @@
 # Helpers shared by the rules: the validated plan, wildcard constraints, paths.
 import json
+import sys
 from pathlib import Path
 
 from mlpsweep.config import ConfigError, plan
+from mlpsweep.data.cache import invalidate_stale
 from mlpsweep.report import PLOTS
 from mlpsweep.studies import plot_names
 
@@ -15,6 +17,13 @@ except ConfigError as exc:
 
 # The rules read the validated config, with every default the schema states.
 config.update(PLAN.config)
+
+# A cached download or preprocessed array that changed since it was verified is
+# made again rather than used: its record is deleted, so this run (a dry run
+# too) shows and makes it anew.  Only the process that plans the workflow checks.
+if workflow.is_main_process:
+    for message in invalidate_stale(PLAN.datasets):
+        print(f"mlpsweep: {message}", file=sys.stderr)
 
 
 wildcard_constraints:
@@ -135,4 +144,13 @@ def study_setting(key):
 
 
 def all_targets():
-    return expand("results/{dataset}/report/report.html", dataset=PLAN.datasets)
+    # The verified download and the preprocessed data are targets too: when a
+    # cached copy changed, its record is deleted (above) and the file made again.
+    return expand(
+        [
+            "results/{dataset}/report/report.html",
+            "resources/datasets/{dataset}/download.json",
+            "results/{dataset}/data/manifest.json",
+        ],
+        dataset=PLAN.datasets,
+    )

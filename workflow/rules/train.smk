@@ -21,9 +21,14 @@ rule train:
         settings=train_settings,
         data=lambda wildcards, input: Path(input.manifest).parent,
         out=lambda wildcards, output: Path(output.meta).parent,
+        checkpoints=lambda wildcards: (
+            f"--checkpoint-dir results/{wildcards.dataset}/checkpoints/{wildcards.topology}/seed{wildcards.seed}"
+            f" --checkpoint-every {config['training']['checkpoint_every']}"
+            + (" --keep-checkpoints" if config["training"]["keep_checkpoints"] else "")
+        ),
         divergence=(
             "--fail-on-divergence" if config["training"]["fail_on_divergence"] else ""
         ),
     shell:
         "python -m mlpsweep train --data {params.data} --settings {params.settings:q} --seed {wildcards.seed}"
-        " --name {wildcards.topology} --threads {threads} --out-dir {params.out} {params.divergence} 2> {log}"
+        " --name {wildcards.topology} --threads {threads} --out-dir {params.out} {params.checkpoints} {params.divergence} 2> {log}"

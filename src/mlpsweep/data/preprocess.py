@@ -121,7 +121,8 @@ def preprocess(
         with atomic_path(target) as tmp:
             with open(tmp, "wb") as fh:
                 np.save(fh, array, allow_pickle=False)
-            files[name] = {"sha256": file_sha256(tmp), "bytes": tmp.stat().st_size}
+            st = tmp.stat()  # the rename keeps size and mtime: later runs compare them first
+            files[name] = {"sha256": file_sha256(tmp), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
     manifest = {
         "format": FORMAT,
         "version": 1,

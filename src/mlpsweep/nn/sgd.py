@@ -174,6 +174,7 @@ class TrainingState:
     rng: np.random.Generator
     epoch: int  # epochs completed
     config: SGDConfig
+    velocity: np.ndarray | None = None  # the momentum buffer (None without momentum)
 
 
 def prepare_targets(net: Network, y) -> tuple[np.ndarray, np.ndarray | None]:
@@ -200,6 +201,7 @@ def train(
     callback: EpochCallback | None = None,
     history: History | None = None,
     start_epoch: int = 0,
+    velocity: np.ndarray | None = None,
 ) -> History:
     """Train ``net`` in place with mini-batch SGD; return the per-epoch history.
 
@@ -222,10 +224,12 @@ def train(
         raise ValueError(f"{m} inputs but {targets.shape[0]} targets")
     history = History() if history is None else history
     penalty = LpPenalty(config.penalty_p, config.penalty_lambda)
-    state = TrainingState(net, history, rng, start_epoch, config)
     last_finite = history[-1]["train_cost"] if len(history) else None
 
-    run_epoch = _epoch_runner(net, x, targets, config, rng, penalty)
+    run_epoch, buffer = _epoch_runner(net, x, targets, config, rng, penalty)
+    if buffer is not None and velocity is not None:
+        buffer[...] = velocity
+    state = TrainingState(net, history, rng, start_epoch, config, buffer)
     for epoch in range(start_epoch + 1, config.epochs + 1):
         t0 = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):
@@ -261,7 +265,8 @@ def train(
 
 
 def _epoch_runner(net, x, targets, config: SGDConfig, rng, penalty: LpPenalty):
-    """A closure that runs one epoch of SGD steps; returns the grad norms.
+    """(run_epoch, velocity): a closure that runs one epoch of SGD steps and
+    returns the grad norms, and the momentum buffer it updates (or None).
 
     Everything the steps need is allocated here once.
     """
@@ -356,4 +361,4 @@ def _epoch_runner(net, x, targets, config: SGDConfig, rng, penalty: LpPenalty):
         norms = np.sqrt(sq_norms[:steps]).mean(axis=0) / eta
         return [float(n) for n in norms]
 
-    return run_epoch
+    return run_epoch, velocity

@@ -1,0 +1,130 @@
+"""Faults: interrupted and killed training resumes bit for bit; no pickle anywhere."""
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datagen import make_arrays, write_dataset
+
+from mlpsweep import train as train_job
+from mlpsweep.data.datasets import DatasetSpec
+from mlpsweep.data.preprocess import preprocess
+from mlpsweep.nn import History, load_network
+
+REPO = Path(__file__).resolve().parents[1]
+SETTINGS = {"hidden": [16], "activation": "relu", "output": "softmax", "cost": "log_likelihood", "init": "he",
+            "eta": 0.05, "batch_size": 10, "epochs": 6, "penalty": {"p": 2, "lambda": 1e-4}, "dropout": 0.2,
+            "dtype": "float32", "momentum": 0.9, "eta_decay": 0.9}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    definition = write_dataset(root / "raw", make_arrays(n_train=600, n_test=100, seed=5))
+    preprocess(DatasetSpec.from_dict("tiny", definition), root / "raw", root / "pp", validation_size=100)
+    return root / "pp"
+
+
+def outcome(out_dir):
+    net, _ = load_network(out_dir / "model.npz")
+    hist = History.from_csv((out_dir / "history.csv").read_text())
+    return net.params.copy(), [{k: v for k, v in r.items() if "seconds" not in k} for r in hist.records]
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_after_an_exception_is_bit_identical(tmp_path, data_dir):
+    train_job.run(data_dir, SETTINGS, 3, tmp_path / "clean")
+
+    def stop_after_3(record, state):
+        if state.epoch == 3:
+            raise Interrupt
+
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(Interrupt):
+        train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after_3])
+    assert not (tmp_path / "run" / "model.json").exists()
+    assert len(list(ckpt.glob("*.npz"))) == 1
+    meta = train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt)
+    assert meta["resumed_from_epoch"] == 3
+    (p1, h1), (p2, h2) = outcome(tmp_path / "clean"), outcome(tmp_path / "run")
+    assert p1.tobytes() == p2.tobytes()
+    assert h1 == h2
+    assert not ckpt.exists()  # removed once the run completed
+
+
+def test_changed_settings_never_resume_a_stale_checkpoint(tmp_path, data_dir):
+    def stop_after_2(record, state):
+        if state.epoch == 2:
+            raise Interrupt
+
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(Interrupt):
+        train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after_2])
+    changed = {**SETTINGS, "eta": 0.02}
+    meta = train_job.run(data_dir, changed, 3, tmp_path / "run", checkpoint_dir=ckpt)
+    assert meta["resumed_from_epoch"] is None
+    train_job.run(data_dir, changed, 3, tmp_path / "clean")
+    assert outcome(tmp_path / "run")[0].tobytes() == outcome(tmp_path / "clean")[0].tobytes()
+
+
+def test_damaged_checkpoint_is_ignored(tmp_path, data_dir):
+    def stop_after_2(record, state):
+        if state.epoch == 2:
+            raise Interrupt
+
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(Interrupt):
+        train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after_2])
+    (path,) = ckpt.glob("*.npz")
+    path.write_bytes(path.read_bytes()[:100])
+    meta = train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt)
+    assert meta["resumed_from_epoch"] is None and meta["epochs_completed"] == 6
+
+
+def test_kill_9_at_a_random_moment_then_rerun_is_bit_identical(tmp_path, data_dir):
+    settings = {**SETTINGS, "hidden": [64], "epochs": 30}
+    args = [sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir), "--settings", json.dumps(settings),
+            "--seed", "7", "--checkpoint-dir", str(tmp_path / "ckpt")]
+    subprocess.run(args + ["--out-dir", str(tmp_path / "clean")], check=True)
+    start = time.monotonic()
+    subprocess.run(args[:-2] + ["--out-dir", str(tmp_path / "probe")], check=True)
+    duration = time.monotonic() - start
+    moment = random.uniform(0.35, 0.9) * duration
+    proc = subprocess.Popen(args + ["--out-dir", str(tmp_path / "run")])
+    time.sleep(moment)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    subprocess.run(args + ["--out-dir", str(tmp_path / "run")], check=True)
+    (p1, h1), (p2, h2) = outcome(tmp_path / "clean"), outcome(tmp_path / "run")
+    assert p1.tobytes() == p2.tobytes(), f"killed after {moment:.2f} s of {duration:.2f} s"
+    assert h1 == h2
+
+
+def test_no_pickle_anywhere():
+    """No pickle in the product, and every np.load refuses pickled data."""
+    offenders = []
+    for folder in ("src", "workflow", "benchmarks", "Snakefile"):
+        paths = [REPO / folder] if (REPO / folder).is_file() else (REPO / folder).rglob("*")
+        for path in paths:
+            if path.suffix not in (".py", ".smk", "") or not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if re.search(r"^\s*(import pickle|from pickle|import cPickle|import dill|import joblib)", text, re.M):
+                offenders.append(f"{path}: imports a pickle library")
+            for call in re.finditer(r"np\.load\(([^()]|\([^()]*\))*\)", text):
+                if "allow_pickle=False" not in call.group(0):
+                    offenders.append(f"{path}: {call.group(0)}")
+            if re.search(r"allow_pickle\s*=\s*True", text):
+                offenders.append(f"{path}: allow_pickle=True")
+    assert offenders == []
