@@ -276,3 +276,14 @@ def test_eta_decay_schedule():
     assert [cfg.eta_at(e) for e in (1, 2, 3)] == [0.4, 0.2, 0.1]
     with pytest.raises(ValueError, match="momentum cannot be combined"):
         SGDConfig(momentum=0.9, penalty_p=1.0, penalty_lambda=0.1)
+
+
+def test_l1_step_is_soft_thresholding():
+    w = np.array([0.5, -0.5, 0.01, 0.0, -0.015])
+    data = np.array([0.0, 0.0, 0.0, 0.0, -0.03])  # the last weight's data step crosses zero
+    LpPenalty(1.0, 0.02).step(w, data, 1.0, np.empty_like(w))
+    np.testing.assert_allclose(w, [0.48, -0.48, 0.0, 0.0, 0.0], atol=1e-15)
+    w = np.array([0.25, 0.0])
+    with np.errstate(divide="ignore"):
+        LpPenalty(0.5, 0.1).step(w, np.array([0.0, -0.1]), 1.0, np.empty_like(w))
+    np.testing.assert_allclose(w, [0.25 - 0.1 * 0.5 * 0.25**-0.5, 0.0])  # a zero weight stays zero

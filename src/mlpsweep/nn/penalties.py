@@ -7,14 +7,16 @@ Scaling of λ
     whatever the batch size.  Nielsen's L2 convention ``C0 + λ_N/(2n) Σ w²``
     (network2.py) is the case p = 2 with ``λ = λ_N / (2n)``.
 
-The gradient p|w|^{p−1} sgn(w) is the lecture's.  At w = 0 it is taken as 0
-(a subgradient for p = 1; for p < 1 the derivative is unbounded there).  For
-p ≤ 1 a plain gradient step would make small weights jump across zero and
-oscillate, never reaching it; the step is therefore *clipped at zero*: when
-the penalty's part of a step would change a weight's sign, the weight is set
-to exactly 0 (the truncated-gradient rule of Langford, Li and Zhang, 2009,
-which is the proximal step of L1 for p = 1).  That is how p ≤ 1 produces
-exact zeros; :func:`sparsity` counts them.
+The gradient p|w|^{p−1} sgn(w) is the lecture's; :meth:`LpPenalty.gradient`
+takes it as 0 at w = 0 (a subgradient for p = 1; for p < 1 the derivative is
+unbounded there).  For p > 1 a step simply adds η times it.  For p ≤ 1 a plain
+gradient step would make small weights jump across zero and oscillate, never
+reaching it; the penalty's part of the step is therefore applied as a
+*shrinkage towards zero that stops at zero*: after the data step
+``u = w − (η/|B|) Σ∇C_x``, ``w ← sgn(u) · max(|u| − η λ p |w|^{p−1}, 0)``.
+For p = 1 this is the proximal (soft-thresholding) step of L1 (ISTA); for
+p < 1 the threshold grows as |w| shrinks, so a weight at exactly zero stays
+there.  That is how p ≤ 1 produces exact zeros; :func:`sparsity` counts them.
 """
 
 from __future__ import annotations
@@ -66,23 +68,31 @@ class LpPenalty:
         return np.multiply(out, self.lam, out=out)
 
     def step(self, w: np.ndarray, data_step: np.ndarray, eta: float, scratch: np.ndarray) -> None:
-        """One SGD update of ``w`` in place: ``w −= data_step + η ∇R(w)``.
+        """One SGD update of ``w`` in place: the data step, then the penalty's.
 
         ``data_step`` is the data part of the step, already multiplied by
-        η/|B|.  For p ≤ 1 weights that the penalty would push across zero are
-        set to zero (see the module docstring).
+        η/|B|.  p > 1: ``w −= data_step + η ∇R(w)``; p ≤ 1: shrinkage towards
+        zero that stops at zero (see the module docstring).  Call it under
+        ``np.errstate(divide="ignore")`` when p < 1 (|0|^{p−1} is inf there,
+        which is meant: the weight stays at zero).
         """
-        self.gradient(w, out=scratch)
-        scratch *= eta
-        np.subtract(w, data_step, out=w)  # u = w − data step
-        if self.clips_at_zero:
-            # sign(u − s) ≠ sign(u) exactly when |s| ≥ |u| with s pushing towards 0.
-            crossed = np.abs(scratch) >= np.abs(w)
-            crossed &= np.sign(scratch) == np.sign(w)
+        if not self.clips_at_zero:
+            self.gradient(w, out=scratch)
+            np.multiply(scratch, eta, out=scratch)
+            np.subtract(w, data_step, out=w)
             np.subtract(w, scratch, out=w)
-            w[crossed] = 0.0
+            return
+        np.abs(w, out=scratch)
+        if self.p != 1:
+            np.power(scratch, self.p - 1.0, out=scratch)
+            np.multiply(scratch, eta * self.lam * self.p, out=scratch)
         else:
-            np.subtract(w, scratch, out=w)
+            scratch.fill(eta * self.lam)
+        np.subtract(w, data_step, out=w)  # u, the data step
+        shrunk = np.abs(w, out=data_step)  # data_step's buffer is free now
+        np.subtract(shrunk, scratch, out=shrunk)
+        np.maximum(shrunk, 0.0, out=shrunk)
+        np.copysign(shrunk, w, out=w)
 
 
 def sparsity(weights, threshold: float = 1e-3) -> dict:

@@ -232,7 +232,7 @@ def train(
     state = TrainingState(net, history, rng, start_epoch, config, buffer)
     for epoch in range(start_epoch + 1, config.epochs + 1):
         t0 = time.perf_counter()
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             grad_norms = run_epoch(config.eta_at(epoch))
         t1 = time.perf_counter()
         record = {"epoch": epoch}
