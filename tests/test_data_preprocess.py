@@ -110,3 +110,32 @@ def test_real_fashion_mnist_from_debian():
     assert train.shape == (60000, 28, 28) and test.shape == (10000, 28, 28)
     assert np.bincount(train_labels).tolist() == [6000] * 10
     assert np.bincount(test_labels).tolist() == [1000] * 10
+
+
+def test_quick_check_hashes_only_changed_files(tmp_path, raw, monkeypatch):
+    import mlpsweep.data.preprocess as pp
+
+    folder, spec, _ = raw
+    out = tmp_path / "data"
+    preprocess(spec, folder, out, validation_size=20)
+    calls = []
+    real = pp.file_sha256
+    monkeypatch.setattr(pp, "file_sha256", lambda p, *a: calls.append(p) or real(p, *a))
+    load(out)
+    assert calls == []  # unchanged since written: a stat is enough
+    blob = bytearray((out / "images.npy").read_bytes())
+    blob[-1] ^= 1
+    (out / "images.npy").write_bytes(bytes(blob))  # same size, new mtime
+    with pytest.raises(PreprocessedDataError):
+        load(out)
+    assert calls == [out / "images.npy"]
+
+
+def test_training_job_imports_no_plotting_or_pandas():
+    import subprocess
+    import sys
+
+    code = ("import sys, mlpsweep.cli, mlpsweep.train, mlpsweep.evaluate; "
+            "bad = [m for m in ('pandas', 'matplotlib', 'seaborn', 'scipy') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"

@@ -233,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", nargs="*", help="metrics.json of every run")
     p.add_argument("--histories", nargs="*", help="history.csv of every run (same order)")
     p.add_argument("--predictions", nargs="*", help="predictions.npy of every run (same order)")
-    p.add_argument("--models", nargs="*", help="model.npz of every run (same order; model.json beside it)")
+    p.add_argument("--models", nargs="*", help="model.npz of every run (same order)")
     p.add_argument("--benchmarks", nargs="*", help="Snakemake benchmark TSVs of the training jobs (same order)")
     p.add_argument("--order", help="comma-separated topology order for the tables")
     p.add_argument("--config-json", help="the run's configuration, recorded in the provenance section")

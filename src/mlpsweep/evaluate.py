@@ -56,6 +56,7 @@ def run(data_dir, model_dir, out_dir) -> dict:
         "epochs_completed": meta["epochs_completed"],
         "class_names": data.manifest["class_names"],
         "training_seconds": meta["seconds"],
+        "training_environment": {k: meta.get(k) for k in ("threads", "blas", "versions")},
     }
     if meta["status"] != "ok":
         metrics.update(

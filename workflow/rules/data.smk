@@ -31,6 +31,8 @@ rule preprocess:
         manifest="results/{dataset}/data/manifest.json",
     log:
         "logs/{dataset}/preprocess.log",
+    benchmark:
+        "results/{dataset}/benchmarks/preprocess.tsv"
     conda:
         "../envs/mlpsweep.yaml"
     resources:

@@ -11,6 +11,8 @@ rule evaluate:
         predictions="results/{dataset}/eval/{topology}/seed{seed}/predictions.npy",
     log:
         "logs/{dataset}/evaluate/{topology}/seed{seed}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/evaluate/{topology}/seed{seed}.tsv"
     conda:
         "../envs/mlpsweep.yaml"
     threads: 1

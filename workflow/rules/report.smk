@@ -19,9 +19,6 @@ for name, folder, scope in REPORT_SCOPES:
             models=runs_of(
                 "results/{dataset}/models/{topology}/seed{seed}/model.npz", scope
             ),
-            model_meta=runs_of(
-                "results/{dataset}/models/{topology}/seed{seed}/model.json", scope
-            ),
             benchmarks=runs_of(
                 "results/{dataset}/benchmarks/train/{topology}/seed{seed}.tsv", scope
             ),
@@ -64,6 +61,8 @@ for name, folder, scope in REPORT_SCOPES:
             svgs=[f"{folder}/plots/{plot}.svg" for plot in report_svg_names(scope)],
         log:
             f"logs/{{dataset}}/{name}.log",
+        benchmark:
+            f"results/{{dataset}}/benchmarks/{name}.tsv"
         localrule: True
         conda:
             "../envs/mlpsweep.yaml"

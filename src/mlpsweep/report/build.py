@@ -200,7 +200,7 @@ def build(
 
     lecture, lecture_note = lecture_rows(dataset, summary, settings) if have_runs else ([], "")
     bench = runs[[c for c in ("topology", "seed", "status", "wall_seconds", "max_rss_mb", "train_seconds") if c in runs]]
-    model_meta = json.loads(Path(runs_files[0].model).with_suffix(".json").read_text(encoding="utf-8")) if have_runs else {}
+    model_meta = next(iter(metrics.values())).get("training_environment") or {} if have_runs else {}
     prov = {
         "versions": provenance.versions("pandas", "seaborn", "matplotlib", "snakemake", "threadpoolctl", "jsonschema"),
         "training_versions": model_meta.get("versions"),
