@@ -111,18 +111,22 @@ def report(results: list[dict], imports: dict, dag: tuple) -> str:
     def row(label, f):
         lines.append(f"| {label} | " + " | ".join(f(r) for r in results) + " |")
 
+    def jobs(r, kind):
+        return r["jobs"][r["jobs"]["kind"] == kind]
+
     row("download + preprocess (wall)", lambda r: f"{r['prep_s']:.1f} s")
     row("**train + evaluate + report (wall)**", lambda r: f"**{r['rest_s']:.1f} s**")
     row("preprocess job", lambda r: f"{r['preprocess']['s']:.1f} s, {r['preprocess']['max_rss']:.0f} MB")
-    row("train jobs: sum of wall times", lambda r: f"{r['jobs'].query('kind == \"train\"')['s'].sum():.1f} s")
-    row("evaluate jobs: mean wall, peak RSS", lambda r: (lambda e: f"{e['s'].mean():.2f} s, {e['max_rss'].max():.0f} MB")(r['jobs'].query('kind == \"evaluate\"')))
+    row("train jobs: sum of wall times", lambda r: f"{jobs(r, 'train')['s'].sum():.1f} s")
+    row("evaluate jobs: mean wall, peak RSS",
+        lambda r: f"{jobs(r, 'evaluate')['s'].mean():.2f} s, {jobs(r, 'evaluate')['max_rss'].max():.0f} MB")
     row("report job", lambda r: f"{r['report']['s']:.1f} s, {r['report']['max_rss']:.0f} MB")
-    row("per-job fixed overhead (train: wall − SGD − monitoring)", lambda r: f"{r['jobs'].query('kind == \"train\"')['overhead_s'].mean():.2f} s")
+    row("per-job fixed overhead (train: wall − SGD − monitoring)", lambda r: f"{jobs(r, 'train')['overhead_s'].mean():.2f} s")
     if len(results) == 2:
         a, b = sorted(results, key=lambda r: r["cores"])
         lines += ["", f"Speed-up from 1 to 2 cores (train + evaluate + report): **{a['rest_s'] / b['rest_s']:.2f}×**"]
     last = results[-1]
-    t = last["jobs"].query('kind == "train"')
+    t = last["jobs"][last["jobs"]["kind"] == "train"]
     m = last["manifest"]
     n_train = m["splits"]["train"][1] - m["splits"]["train"][0]
     all_rows = m["splits"]["test"][1]
@@ -134,11 +138,11 @@ def report(results: list[dict], imports: dict, dag: tuple) -> str:
     for topo, g in t.groupby("topology", sort=False):
         model_mb = g["n_params"].iloc[0] * 4 / 1e6
         rss = g["max_rss"].max()
-        lines.append(f"| {topo} | {g['n_params'].iloc[0]:,} | {g['sgd_s_per_epoch'].mean():.3f} | {g['monitor_s_per_epoch'].mean():.3f} | "
+        lines.append(f"| {topo} | {int(g['n_params'].iloc[0]):,} | {g['sgd_s_per_epoch'].mean():.3f} | {g['monitor_s_per_epoch'].mean():.3f} | "
                      f"{g['s'].mean():.1f} | {g['overhead_s'].mean():.2f} | {rss:.0f} | {rss / (train_mb + model_mb):.2f} | "
                      f"{rss / (all_mb + model_mb):.2f} |")
-    lines += ["", f"float32 data: training split {train_mb:.0f} MB, all three splits (memory-mapped; training reads "
-              f"validation and test for its per-epoch monitoring) {all_mb:.0f} MB.", "",
+    lines += ["", f"float32 data: training split {train_mb:.0f} MB (memory-mapped), all three splits {all_mb:.0f} MB "
+              "(training streams validation and test from the file for its per-epoch monitoring).", "",
               "## Start-up and scale", "",
               "| measurement | seconds |", "|---|---:|"]
     for mod, sec in imports.items():

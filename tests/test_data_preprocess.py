@@ -139,3 +139,18 @@ def test_training_job_imports_no_plotting_or_pandas():
             "bad = [m for m in ('pandas', 'matplotlib', 'seaborn', 'scipy') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_streamed_rows_equal_the_memory_map(tmp_path, raw):
+    folder, spec, _ = raw
+    preprocess(spec, folder, tmp_path / "data", validation_size=20)
+    ds = load(tmp_path / "data")
+    for split, arr in (("validation", ds.x_val), ("test", ds.x_test)):
+        s = ds.streamed(split)
+        assert s.shape == arr.shape and len(s) == len(arr)
+        np.testing.assert_array_equal(s[:], arr)
+        np.testing.assert_array_equal(s[3:7], arr[3:7])
+    from mlpsweep.nn import Network
+
+    net = Network([784, 5, 10], dtype="float32", rng=np.random.default_rng(0))
+    assert net.evaluate(ds.streamed("test"), ds.y_test, chunk=7) == net.evaluate(ds.x_test, ds.y_test, chunk=7)

@@ -130,7 +130,10 @@ def run(
         try:
             history = train(
                 net, data.x_train, data.y_train, cfg, rng,
-                validation=(data.x_val, data.y_val), test=(data.x_test, data.y_test), callback=on_epoch, **resume,
+                # validation and test images are streamed: only the training split stays resident
+                validation=(data.streamed("validation"), np.asarray(data.y_val)),
+                test=(data.streamed("test"), np.asarray(data.y_test)),
+                callback=on_epoch, **resume,
             )
         except Diverged as exc:
             if fail_on_divergence:

@@ -151,6 +151,40 @@ def preprocess(
     return manifest
 
 
+class StreamedRows:
+    """Rows of one split of ``images.npy``, read from the file only when sliced.
+
+    Used for the validation and test sets that a training job evaluates once
+    per epoch: reading 10,000 rows at a time into a fresh array keeps them
+    out of the job's resident memory, unlike a memory map whose pages stay
+    mapped (and counted) once touched.  Supports ``shape``, ``dtype``,
+    ``len`` and slicing with step 1.
+    """
+
+    streamed = True
+
+    def __init__(self, path: Path, offset: int, start: int, stop: int, features: int, dtype):
+        self.path, self.offset, self.start = Path(path), offset, start
+        self.dtype = np.dtype(dtype)
+        self.shape = (stop - start, features)
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice):
+            raise TypeError("StreamedRows supports slices only")
+        start, stop, step = key.indices(self.shape[0])
+        if step != 1:
+            raise ValueError("StreamedRows supports step 1 only")
+        n, d = max(0, stop - start), self.shape[1]
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset + (self.start + start) * d * self.dtype.itemsize)
+            rows = np.fromfile(fh, dtype=self.dtype, count=n * d)
+        return rows.reshape(n, d)
+
+
 @dataclass
 class Dataset:
     """The splits of a preprocessed dataset, as read-only memory-mapped views."""
@@ -171,6 +205,14 @@ class Dataset:
     @property
     def features(self) -> int:
         return int(self.manifest["features"])
+
+    def streamed(self, split: str) -> StreamedRows:
+        """The images of ``split`` ("validation", "test") read on demand (see :class:`StreamedRows`)."""
+        images = self.x_train.base if isinstance(self.x_train.base, np.memmap) else self.x_train
+        if not isinstance(images, np.memmap):
+            raise ValueError("streaming needs a memory-mapped dataset (load(..., mmap=True))")
+        start, stop = self.manifest["splits"][split]
+        return StreamedRows(images.filename, images.offset, start, stop, self.features, images.dtype)
 
 
 def read_manifest(folder) -> dict:

@@ -172,6 +172,10 @@ class Network:
 
     # -- evaluation --------------------------------------------------------
     def _as_input(self, x) -> np.ndarray:
+        if getattr(x, "streamed", False):  # rows read on demand (mlpsweep.data.preprocess.StreamedRows)
+            if x.shape[1] != self.sizes[0]:
+                raise ValueError(f"inputs must have shape (m, {self.sizes[0]}), got {x.shape}")
+            return x
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(f"inputs must have shape (m, {self.sizes[0]}), got {x.shape}")

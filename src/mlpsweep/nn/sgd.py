@@ -57,7 +57,7 @@ class SGDConfig:
     momentum: float = 0.0  # μ of heavy-ball momentum (0: the lecture's plain SGD)
     eta_decay: float = 1.0  # η is multiplied by this after every epoch (1: constant)
     track_gradients: bool = True  # per-layer ‖∂C/∂b_ℓ‖, averaged over the epoch
-    eval_chunk: int = 10000  # rows per batched forward pass when monitoring
+    eval_chunk: int = 2048  # rows per batched forward pass when monitoring (bounds its memory)
 
     def __post_init__(self):
         if not (isinstance(self.epochs, int) and self.epochs >= 1):
