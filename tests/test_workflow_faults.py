@@ -84,7 +84,11 @@ def test_killed_workflow_resumes_to_the_clean_result(tmp_path, served):
     proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     models = lambda: sorted(work.glob("results/tiny/models/*/seed*/model.json"))  # noqa: E731
-    while time.monotonic() < deadline and not (models() and list(work.glob("results/tiny/checkpoints/*/*/*.npz"))):
+    # Kill once Snakemake has registered a finished training job (an evaluate job has started)
+    # while another one is mid-way (it has a checkpoint).
+    while time.monotonic() < deadline and not (
+        list(work.glob("logs/tiny/evaluate/*/*.log")) and list(work.glob("results/tiny/checkpoints/*/*/*.npz"))
+    ):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
