@@ -84,3 +84,13 @@ def mirror():
     yield m
     m.close()
 
+
+
+def serve_dataset(folder, **kwargs):
+    """A test dataset written into ``folder`` and served by a new loopback mirror under /tiny/."""
+    from datagen import write_dataset
+
+    definition = write_dataset(folder, **kwargs)
+    mirror = Mirror()
+    mirror.serve_folder("/tiny", folder)
+    return mirror, definition

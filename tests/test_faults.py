@@ -43,16 +43,21 @@ class Interrupt(Exception):
     pass
 
 
-def test_resume_after_an_exception_is_bit_identical(tmp_path, data_dir):
-    train_job.run(data_dir, SETTINGS, 3, tmp_path / "clean")
+def stop_after(epoch: int):
+    """An epoch hook that interrupts training once ``epoch`` epochs are done (and checkpointed)."""
 
-    def stop_after_3(record, state):
-        if state.epoch == 3:
+    def hook(record, state):
+        if state.epoch == epoch:
             raise Interrupt
 
+    return hook
+
+
+def test_resume_after_an_exception_is_bit_identical(tmp_path, data_dir):
+    train_job.run(data_dir, SETTINGS, 3, tmp_path / "clean")
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Interrupt):
-        train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after_3])
+        train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after(3)])
     assert not (tmp_path / "run" / "model.json").exists()
     assert len(list(ckpt.glob("*.npz"))) == 1
     meta = train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt)
@@ -64,13 +69,9 @@ def test_resume_after_an_exception_is_bit_identical(tmp_path, data_dir):
 
 
 def test_changed_settings_never_resume_a_stale_checkpoint(tmp_path, data_dir):
-    def stop_after_2(record, state):
-        if state.epoch == 2:
-            raise Interrupt
-
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Interrupt):
-        train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after_2])
+        train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after(2)])
     changed = {**SETTINGS, "eta": 0.02}
     meta = train_job.run(data_dir, changed, 3, tmp_path / "run", checkpoint_dir=ckpt)
     assert meta["resumed_from_epoch"] is None
@@ -79,13 +80,9 @@ def test_changed_settings_never_resume_a_stale_checkpoint(tmp_path, data_dir):
 
 
 def test_damaged_checkpoint_is_ignored(tmp_path, data_dir):
-    def stop_after_2(record, state):
-        if state.epoch == 2:
-            raise Interrupt
-
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Interrupt):
-        train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after_2])
+        train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after(2)])
     (path,) = ckpt.glob("*.npz")
     path.write_bytes(path.read_bytes()[:100])
     meta = train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt)

@@ -6,7 +6,6 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from datagen import write_dataset
 from workflow_helpers import REPO, job_counts, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.slow
@@ -30,12 +29,9 @@ def small_config(mirror_url, definition, **over):
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    from conftest import Mirror
+    from conftest import serve_dataset
 
-    folder = tmp_path_factory.mktemp("upstream")
-    definition = write_dataset(folder, n_train=300, n_test=100, seed=1)
-    mirror = Mirror()
-    mirror.serve_folder("/tiny", folder)
+    mirror, definition = serve_dataset(tmp_path_factory.mktemp("upstream"), n_train=300, n_test=100, seed=1)
     yield mirror, definition
     mirror.close()
 

@@ -10,7 +10,6 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from datagen import write_dataset
 from workflow_helpers import REPO, job_counts, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.slow
@@ -18,12 +17,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    from conftest import Mirror
+    from conftest import serve_dataset
 
     folder = tmp_path_factory.mktemp("upstream")
-    definition = write_dataset(folder, n_train=400, n_test=100, seed=3)
-    mirror = Mirror()
-    mirror.serve_folder("/tiny", folder)
+    mirror, definition = serve_dataset(folder, n_train=400, n_test=100, seed=3)
     yield mirror, definition, folder
     mirror.close()
 
