@@ -50,15 +50,7 @@ def sgd_config(settings: dict) -> SGDConfig:
 
 
 def build_network(settings: dict, features: int, classes: int, rng: np.random.Generator) -> Network:
-    return Network(
-        [features, *settings["hidden"], classes],
-        activation=settings["activation"],
-        output=settings["output"],
-        cost=settings["cost"],
-        dtype=settings["dtype"],
-        init=settings["init"],
-        rng=rng,
-    )
+    return Network.from_config([features, *settings["hidden"], classes], settings, rng=rng)
 
 
 def _pct(x) -> str:

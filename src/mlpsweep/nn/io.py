@@ -64,15 +64,7 @@ def load_network(path) -> tuple[Network, dict]:
     """The network stored in ``path`` and its full metadata."""
     params, meta = read_model_file(path)
     try:
-        net = Network(
-            meta["sizes"],
-            activation=meta["activation"],
-            output=meta["output"],
-            cost=meta["cost"],
-            dtype=meta["dtype"],
-            init=meta["init"],
-            params=params,
-        )
+        net = Network.from_config(meta["sizes"], meta, params=params)
     except (KeyError, ValueError, TypeError) as exc:
         raise ModelFileError(f"{path}: inconsistent model metadata ({exc})") from exc
     if params.dtype != net.dtype:

@@ -161,6 +161,12 @@ class Network:
             "init": self.init,
         }
 
+    @classmethod
+    def from_config(cls, sizes, config: dict, *, rng=None, params=None) -> Network:
+        """A network of ``sizes`` with the activation, output, cost, dtype and init named in ``config``."""
+        keys = ("activation", "output", "cost", "dtype", "init")
+        return cls(sizes, **{k: config[k] for k in keys}, rng=rng, params=params)
+
     def copy(self) -> Network:
         return Network(**{**self.config(), "params": self.params.copy()})
 
