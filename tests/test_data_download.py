@@ -1,6 +1,5 @@
 """Downloads: mirrors, fallbacks, checksums, timeouts, offline folders, caching."""
 
-import shutil
 import time
 
 import pytest
@@ -81,7 +80,7 @@ def test_all_sources_fail_names_each_source_and_reason(tmp_path, mirror, dataset
     assert f"[2] {mirror.url}/junk/{name}: content" in msg
     assert f"[3] {tmp_path / 'nowhere' / name}: no such file" in msg
     assert "[4] /nonexistent/" in msg
-    assert f"copy the files" in msg and str(dest) in msg and "dataset_definitions.tiny.sources" in msg
+    assert "copy the files" in msg and str(dest) in msg and "dataset_definitions.tiny.sources" in msg
     assert mirror.hits[f"/err/{name}"] == 2  # a 503 is retried (retries=1)
     assert not dest.exists() or list(dest.iterdir()) == []
 
@@ -134,22 +133,24 @@ def test_recompressed_copy_is_accepted(tmp_path, dataset_files):
     fetch_dataset(spec_with(definition, [str(other)]), tmp_path / "raw", FAST)
 
 
-def test_verified_file_is_not_fetched_again(tmp_path, mirror, dataset_files):
+def fetched_once(tmp_path, mirror, dataset_files):
+    """Serve the dataset, fetch it into tmp_path/raw once; return (spec, dest, upstream folder)."""
     folder, definition = dataset_files
     mirror.serve_folder("/m", folder)
     spec = spec_with(definition, [mirror.url + "/m"])
     dest = tmp_path / "raw"
     fetch_dataset(spec, dest, FAST)
+    return spec, dest, folder
+
+
+def test_verified_file_is_not_fetched_again(tmp_path, mirror, dataset_files):
+    spec, dest, _ = fetched_once(tmp_path, mirror, dataset_files)
     fetch_dataset(spec, dest, FAST)
     assert all(n == 1 for n in mirror.hits.values()) and len(mirror.hits) == 4
 
 
 def test_wrong_cached_file_is_fetched_again(tmp_path, mirror, dataset_files):
-    folder, definition = dataset_files
-    mirror.serve_folder("/m", folder)
-    spec = spec_with(definition, [mirror.url + "/m"])
-    dest = tmp_path / "raw"
-    fetch_dataset(spec, dest, FAST)
+    spec, dest, folder = fetched_once(tmp_path, mirror, dataset_files)
     name = FILES["train_images"]
     target = dest / name
     target.write_bytes(target.read_bytes()[:100])  # truncated by a crash

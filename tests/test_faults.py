@@ -1,7 +1,6 @@
 """Faults: interrupted and killed training resumes bit for bit; no pickle anywhere."""
 
 import json
-import os
 import random
 import re
 import signal
@@ -10,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from datagen import make_arrays, write_dataset
 

@@ -109,7 +109,7 @@ def page(ctx) -> str:
     out.append("<h2>Summary</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in SUMMARY_HEADER) + "</tr>")
     for r in _summary_rows(ctx):
         cls = " class='best'" if r["best"] else ""
-        acc = f"<span class='tag diverged'>diverged</span>" if r["acc"] == "diverged" else esc(r["acc"])
+        acc = "<span class='tag diverged'>diverged</span>" if r["acc"] == "diverged" else esc(r["acc"])
         out.append(f"<tr{cls}><td>{esc(r['topology'])}</td><td>{esc(r['sizes'])}</td><td class='num'>{r['params']}</td>"
                    f"<td class='num'>{r['seeds']}</td><td class='num'>{acc}</td><td class='num'>{esc(r['ci'])}</td>"
                    f"<td class='num'>{esc(r['at_best'])}</td><td class='num'>{r['time']}</td><td>{esc(r['note'])}</td></tr>")

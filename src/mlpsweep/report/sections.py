@@ -156,7 +156,6 @@ def section_compare(name: str, study: dict, data: Data) -> Section:
 
 
 def section_regularisation(name: str, study: dict, data: Data) -> Section:
-    r = _runs(data, study)
     thr = float(study.get("sparsity_threshold", 1e-3))
     sec = Section(name, study.get("description") or name, study.get("claim", ""), study.get("description", ""))
     rows, points = [], []
