@@ -13,6 +13,7 @@ from mlpsweep.nn import (
     Network,
     SGDConfig,
     load_network,
+    sgd,
     sparsity,
     train,
 )
@@ -111,6 +112,27 @@ def test_gradient_norms_are_mean_bias_gradient_norms():
     hist = train(net, x, labels, SGDConfig(epochs=1, batch_size=40, eta=0.5), np.random.default_rng(0))
     for ell, g in enumerate(gb, start=1):
         assert hist[0][f"grad_norm_{ell}"] == pytest.approx(np.linalg.norm(g) / 40, rel=1e-12)
+
+
+def test_gradient_norms_average_every_step_across_chunks(monkeypatch):
+    """Several gather chunks and a short last batch: the norm is the mean over all steps."""
+    monkeypatch.setattr(sgd, "CHUNK_ROWS", 8)  # chunks of 6 rows: 6, 6, 6, 2; batches 3, …, 3, 2
+    rng = np.random.default_rng(5)
+    x, labels = blobs(rng, 20)
+    net = Network([2, 5, 3, 2], rng=rng)
+    ref = net.copy()
+    hist = train(net, x, labels, SGDConfig(epochs=1, batch_size=3, eta=0.5), np.random.default_rng(9))
+    perm = np.random.default_rng(9).permutation(20)
+    norms = []
+    for start in range(0, 20, 3):
+        batch = perm[start : start + 3]
+        gw, gb = ref.backprop(x[batch], labels[batch])
+        norms.append([np.linalg.norm(g) / len(batch) for g in gb])
+        for p, g in zip(ref.weights + ref.biases, gw + gb):
+            p -= 0.5 / len(batch) * g
+    np.testing.assert_allclose(net.params, ref.params, rtol=1e-12, atol=1e-14)
+    for ell, expected in enumerate(np.mean(norms, axis=0), start=1):
+        assert hist[0][f"grad_norm_{ell}"] == pytest.approx(expected, rel=1e-12)
 
 
 def test_divergence_raises_with_epoch_and_last_finite_cost():

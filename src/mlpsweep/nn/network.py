@@ -356,6 +356,13 @@ class Workspace:
     A batch smaller than the workspace (the last of an epoch) uses the first
     ``k`` rows of every buffer, which are contiguous views; the views for
     each ``k`` are made once and cached.
+
+    Forward, δ and bias-gradient products go through ``np.dot`` rather than
+    ``np.matmul``: both end in the same BLAS routine, but ``np.dot`` skips the
+    generalised-ufunc machinery and costs about 0.7 µs less per call (a step
+    at K = 10 takes 40–60 µs).  The weight gradient ``δᵀ A`` stays with
+    ``np.matmul``, which runs that transposed product about 1.5 µs faster
+    for the first layer (measured at K = 10, 784 inputs, float32 and float64).
     """
 
     def __init__(self, net: Network, batch_size: int, dropout: bool = False):
@@ -401,11 +408,11 @@ class Workspace:
         a_all, _, _, am_all, z_all, _ = self.frame(k)
         keep_z = hidden.needs_z
         a_prev = x
-        matmul, add = np.matmul, np.add
+        dot, add = np.dot, np.add
         for ell in range(last):
             inputs[ell] = a_prev
             z = a_all[ell]
-            matmul(a_prev, weights[ell].T, out=z)
+            dot(a_prev, weights[ell].T, out=z)
             add(z, biases[ell], out=z)
             if keep_z:
                 np.copyto(z_all[ell], z)
@@ -417,7 +424,7 @@ class Workspace:
             a_prev = z
         inputs[last] = a_prev
         z = a_all[last]
-        matmul(a_prev, weights[last].T, out=z)
+        dot(a_prev, weights[last].T, out=z)
         add(z, biases[last], out=z)
         return net.output.forward(z, out=z)
 
@@ -434,14 +441,14 @@ class Workspace:
         if scale is not None:
             np.multiply(d, scale, out=d)
         gw, gb, inputs = self.gw, self.gb, self._inputs
-        matmul, multiply = np.matmul, np.multiply
+        dot, matmul, multiply = np.dot, np.matmul, np.multiply
         unit = hidden.unit_derivative
         for ell in range(last, -1, -1):
             matmul(d.T, inputs[ell], out=gw[ell])
-            matmul(ones, d, out=gb[ell])
+            dot(ones, d, out=gb[ell])
             if ell:
                 d_prev = d_all[ell - 1]
-                matmul(d, weights[ell], out=d_prev)
+                dot(d, weights[ell], out=d_prev)
                 if not unit:
                     t = t_all[ell - 1]
                     hidden.derivative(z_all[ell - 1] if from_z else a_all[ell - 1], out=t)

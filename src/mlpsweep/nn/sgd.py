@@ -288,11 +288,12 @@ def _epoch_runner(net, x, targets, config: SGDConfig, rng, penalty: LpPenalty):
     scratch = np.empty_like(w_block) if penalty.active else None
     track = config.track_gradients
     if track:
-        # Squared per-layer bias-gradient norms of every step, two calls a step.
-        bias_sizes = net.sizes[1:]
-        offsets = np.cumsum([0] + bias_sizes[:-1])
+        # Every step copies its bias gradient into a row of ``gb_rows`` (one
+        # call); after each chunk of batches the rows are squared and summed
+        # per layer at once into ``sq_norms``.
+        offsets = np.cumsum([0] + net.sizes[1:-1])
         steps_per_epoch = -(-m // K)
-        sq = np.empty_like(gb_block)
+        gb_rows = np.empty((-(-min(chunk, m) // K), gb_block.shape[0]), dtype=dtype)
         sq_norms = np.empty((steps_per_epoch, L), dtype=np.float64)
     rate = float(config.dropout)
     if rate > 0:
@@ -306,7 +307,7 @@ def _epoch_runner(net, x, targets, config: SGDConfig, rng, penalty: LpPenalty):
     scales = {}  # η/|B| as a 0-d array of the net's dtype, per batch size
     eta = float(config.eta)
 
-    def step(xk, yk, steps):
+    def step(xk, yk, row):
         k = xk.shape[0]
         masks = None
         if rate > 0:
@@ -323,8 +324,7 @@ def _epoch_runner(net, x, targets, config: SGDConfig, rng, penalty: LpPenalty):
             scale = scales[k] = np.array(eta / k, dtype=dtype)
         backward(yk, k, scale, masks)
         if track:
-            np.multiply(gb_block, gb_block, out=sq)
-            np.add.reduceat(sq, offsets, out=sq_norms[steps])
+            np.copyto(gb_rows[row], gb_block)
         if velocity is not None:
             if penalty.active:  # p > 1 here: the penalty's gradient joins the velocity
                 penalty.gradient(w_block, out=scratch)
@@ -338,7 +338,6 @@ def _epoch_runner(net, x, targets, config: SGDConfig, rng, penalty: LpPenalty):
             np.subtract(b_block, gb_block, out=b_block)
         else:
             np.subtract(params, grad, out=params)
-        return steps + 1
 
     def run_epoch(epoch_eta: float):
         nonlocal eta
@@ -353,8 +352,14 @@ def _epoch_runner(net, x, targets, config: SGDConfig, rng, penalty: LpPenalty):
             xc, yc = (xbuf, ybuf) if n == xbuf.shape[0] else (xbuf[:n], ybuf[:n])
             take(x, idx, axis=0, out=xc, mode="clip")
             take(targets, idx, axis=0, out=yc, mode="clip")
-            for start in range(0, n, K):
-                steps = step(xc[start : start + K], yc[start : start + K], steps)
+            for row, start in enumerate(range(0, n, K)):
+                step(xc[start : start + K], yc[start : start + K], row)
+            n_steps = -(-n // K)
+            if track:
+                rows = gb_rows[:n_steps]
+                np.multiply(rows, rows, out=rows)
+                np.add.reduceat(rows, offsets, axis=1, out=sq_norms[steps : steps + n_steps])
+            steps += n_steps
         if not track:
             return [None] * L
         # gb held (η/|B|) Σ ∂C/∂b; report the mean norm of (1/|B|) Σ ∂C/∂b.
