@@ -8,12 +8,20 @@ and, in one run (so that the ratios are fair on a noisy machine):
 * times one epoch of the per-sample reference (tests/lecture_reference.py,
   float64) on a slice of the data, scaled to 50,000 samples;
 * times one epoch of mlpsweep's SGD for [784,30,10], [784,30,30,10] and
-  [784,100,10] at K = 10, 128, 1000 in float32 and float64 (best of
-  ``--repeats`` epochs; the per-epoch monitoring pass is not included);
+  [784,100,10] at K = 10, 128, 1000 in float32 and float64 (the per-epoch
+  monitoring pass is not included);
+* times the *floor* of every case: gathering the shuffled rows and the BLAS
+  products of every step (forward, weight gradient and δ of each layer)
+  with nothing else, which is what any NumPy implementation of the step
+  has to pay.
 
-and prints a Markdown table: seconds/epoch, speed-up over the reference and
-the share of the roofline, counting 6 × (number of weights) FLOPs per sample
-(2 forward, 4 backward).
+All of it runs in ``--rounds`` interleaved rounds and the best time of each
+measurement is kept, so a slow spell of the machine hits every column alike.
+It prints a Markdown table (seconds/epoch, speed-up over the reference, the
+share of the roofline counting 6 × (number of weights) FLOPs per sample, and
+the *ceiling*: the share the floor alone would reach, and the same for the
+BLAS products without the gather) and then the issue's targets, each with
+met / not met.
 
     python benchmarks/train_speed.py            # full table (~2 minutes)
     python benchmarks/train_speed.py --quick    # [784,30,10] only
@@ -35,11 +43,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from lecture_reference import LectureNetwork  # noqa: E402
 
 from mlpsweep.nn import Network, SGDConfig, train  # noqa: E402
+from mlpsweep.nn.sgd import CHUNK_ROWS  # noqa: E402
 
 M, D, C = 50_000, 784, 10
+BATCHES = (10, 128, 1000)
+DTYPES = ("float32", "float64")
+TARGET_SECONDS, TARGET_SPEEDUP, TARGET_ROOFLINE = 0.25, 18.0, 0.70
 
 
-def gemm_rate(dtype, seconds: float = 1.0) -> float:
+def gemm_rate(dtype, seconds: float = 0.5) -> float:
     """Best FLOP/s of a (1000×784)·(784×1000) product over ~``seconds``."""
     rng = np.random.default_rng(0)
     a = rng.random((1000, 784)).astype(dtype)
@@ -57,8 +69,7 @@ def gemm_rate(dtype, seconds: float = 1.0) -> float:
 
 def reference_epoch(sizes, x, y, rows: int) -> float:
     """Seconds for one per-sample epoch, timed on ``rows`` samples, scaled to M."""
-    rng = np.random.default_rng(1)
-    net = Network(sizes, rng=rng)
+    net = Network(sizes, rng=np.random.default_rng(1))
     ref = LectureNetwork(net.weights, net.biases)
     targets = np.eye(C)[y[:rows]]
     t = time.perf_counter()
@@ -66,17 +77,62 @@ def reference_epoch(sizes, x, y, rows: int) -> float:
     return (time.perf_counter() - t) * M / rows
 
 
-def ours_epoch(sizes, dtype, k, x, y, repeats: int) -> float:
-    net = Network(sizes, dtype=dtype, rng=np.random.default_rng(1))
-    cfg = SGDConfig(epochs=repeats, batch_size=k, eta=3.0 if k < 1000 else 10.0)
-    hist = train(net, x, y, cfg, np.random.default_rng(2))
-    return min(hist.column("seconds"))
+class Case:
+    """One (topology, K, dtype): a network that keeps training, one epoch per call."""
+
+    def __init__(self, sizes, dtype, k, x, y):
+        self.sizes, self.dtype, self.k, self.x, self.y = sizes, dtype, k, x, y
+        self.net = Network(sizes, dtype=dtype, rng=np.random.default_rng(1))
+        self.rng = np.random.default_rng(2)
+        self.config = SGDConfig(epochs=1, batch_size=k, eta=3.0 if k < 1000 else 10.0)
+
+    def epoch(self) -> float:
+        return train(self.net, self.x, self.y, self.config, self.rng).column("seconds")[0]
+
+    def floor(self) -> tuple[float, float]:
+        """Seconds for the gather and the BLAS products of one epoch, nothing else,
+        and the part of them spent in the BLAS products."""
+        sizes, k, dt = self.sizes, self.k, np.dtype(self.dtype)
+        rng = np.random.default_rng(3)
+        ws = [rng.standard_normal((o, i)).astype(dt) for i, o in zip(sizes[:-1], sizes[1:])]
+        acts = [np.empty((k, o), dtype=dt) for o in sizes[1:]]
+        deltas = [np.full((k, o), 1e-3, dtype=dt) for o in sizes[1:]]
+        gws = [np.empty_like(w) for w in ws]
+        targets = np.eye(C, dtype=dt)[self.y]
+        chunk = max(1, CHUNK_ROWS // k) * k
+        xbuf = np.empty((chunk, D), dtype=dt)
+        ybuf = np.empty((chunk, C), dtype=dt)
+        matmul = np.matmul
+        t = time.perf_counter()
+        gather = 0.0
+        perm = rng.permutation(M)
+        for c0 in range(0, M, chunk):
+            g = time.perf_counter()
+            idx = perm[c0 : c0 + chunk]
+            n = idx.shape[0]
+            np.take(self.x, idx, axis=0, out=xbuf[:n], mode="clip")
+            np.take(targets, idx, axis=0, out=ybuf[:n], mode="clip")
+            gather += time.perf_counter() - g
+            for s in range(0, n, k):
+                xk = xbuf[s : s + k]
+                kk = xk.shape[0]
+                inp = xk
+                for a, w in zip(acts, ws):
+                    matmul(inp, w.T, out=a[:kk])
+                    inp = a[:kk]
+                for ell in range(len(ws) - 1, -1, -1):
+                    below = xk if ell == 0 else acts[ell - 1][:kk]
+                    matmul(deltas[ell][:kk].T, below, out=gws[ell])
+                    if ell:
+                        matmul(deltas[ell][:kk], ws[ell], out=deltas[ell - 1][:kk])
+        total = time.perf_counter() - t
+        return total, total - gather
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="only [784,30,10]")
-    ap.add_argument("--repeats", type=int, default=3, help="epochs per case (best is kept)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (the best time of each measurement is kept)")
     ap.add_argument("--reference-rows", type=int, default=5000, help="samples the per-sample loop is timed on")
     args = ap.parse_args(argv)
 
@@ -85,29 +141,63 @@ def main(argv=None) -> int:
     x64 = rng.random((M, D))
     y = rng.integers(0, C, M)
     data = {"float32": x64.astype(np.float32), "float64": x64}
-    peak = {"float32": gemm_rate(np.float32), "float64": gemm_rate(np.float64)}
 
     topologies = [[784, 30, 10]] if args.quick else [[784, 30, 10], [784, 30, 30, 10], [784, 100, 10]]
+    cases = [Case(s, dt, k, data[dt], y) for s in topologies for k in BATCHES for dt in DTYPES]
+    peak = {dt: 0.0 for dt in DTYPES}
+    ref: dict = {}
+    ours: dict = {}
+    floor: dict = {}
+    blas_only: dict = {}
+
+    def best(table, key, value):
+        table[key] = min(table.get(key, float("inf")), value)
+
+    for r in range(args.rounds):
+        for dt in DTYPES:
+            peak[dt] = max(peak[dt], gemm_rate(np.dtype(dt)))
+        for sizes in topologies:
+            best(ref, str(sizes), reference_epoch(sizes, data["float64"], y, args.reference_rows))
+        for case in cases:
+            key = (str(case.sizes), case.k, case.dtype)
+            best(ours, key, case.epoch())
+            total, products = case.floor()
+            best(floor, key, total)
+            best(blas_only, key, products)
+        print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+
     blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})" for i in threadpool_info()]
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; numpy {np.__version__}; BLAS {', '.join(blas)}; 1 thread")
     print(f"GEMM roofline: float32 {peak['float32'] / 1e9:.1f} GFLOP/s, float64 {peak['float64'] / 1e9:.1f} GFLOP/s")
-    print(f"per-sample reference timed on {args.reference_rows} samples and scaled to {M}; ours: best of {args.repeats} epochs")
+    print(f"per-sample reference timed on {args.reference_rows} samples and scaled to {M}; best of {args.rounds} interleaved rounds")
     print()
-    print("| topology | K | dtype | s/epoch | reference s/epoch | speed-up | GFLOP/s | roofline |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
-    for sizes in topologies:
-        ref = reference_epoch(sizes, data["float64"], y, args.reference_rows)
-        n_weights = sum(a * b for a, b in zip(sizes[1:], sizes[:-1]))
-        for k in (10, 128, 1000):
-            for dtype in ("float32", "float64"):
-                sec = ours_epoch(sizes, dtype, k, data[dtype], y, args.repeats)
-                rate = 6 * n_weights * M / sec
-                print(
-                    f"| {sizes} | {k} | {dtype} | {sec:.3f} | {ref:.2f} | {ref / sec:.1f}× "
-                    f"| {rate / 1e9:.1f} | {rate / peak[dtype]:.0%} |",
-                    flush=True,
-                )
+    print("| topology | K | dtype | s/epoch | reference s/epoch | speed-up | GFLOP/s | roofline | floor s/epoch | ceiling | BLAS-only ceiling |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    verdicts = []
+    for case in cases:
+        key = (str(case.sizes), case.k, case.dtype)
+        sec, fl, rs = ours[key], floor[key], ref[str(case.sizes)]
+        flops = 6 * sum(a * b for a, b in zip(case.sizes[1:], case.sizes[:-1])) * M
+        share, ceiling = flops / sec / peak[case.dtype], flops / fl / peak[case.dtype]
+        blas_ceiling = flops / blas_only[key] / peak[case.dtype]
+        print(
+            f"| {case.sizes} | {case.k} | {case.dtype} | {sec:.3f} | {rs:.2f} | {rs / sec:.1f}× "
+            f"| {flops / sec / 1e9:.1f} | {share:.0%} | {fl:.3f} | {ceiling:.0%} | {blas_ceiling:.0%} |"
+        )
+        name = str(case.sizes).replace(" ", "")
+        if name == "[784,30,10]" and case.k == 10 and case.dtype == "float32":
+            verdicts.append(_verdict(f"{name} K=10 float32: {sec:.3f} s/epoch (target ≤ {TARGET_SECONDS} s)", sec <= TARGET_SECONDS))
+            verdicts.append(_verdict(f"{name} K=10 float32: {rs / sec:.1f}× the reference (target ≥ {TARGET_SPEEDUP:.0f}×)", rs / sec >= TARGET_SPEEDUP))
+        if case.k >= 128:
+            note = "" if share >= TARGET_ROOFLINE else f" (ceiling: {ceiling:.0%}, BLAS products alone: {blas_ceiling:.0%})"
+            verdicts.append(_verdict(f"{name} K={case.k} {case.dtype}: {share:.0%} of the roofline (target ≥ 70 %){note}", share >= TARGET_ROOFLINE))
+    print()
+    print("\n".join(verdicts))
     return 0
+
+
+def _verdict(text: str, ok: bool) -> str:
+    return f"- {'met' if ok else 'NOT met'}: {text}"
 
 
 if __name__ == "__main__":
