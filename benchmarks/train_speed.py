@@ -23,7 +23,7 @@ the *ceiling*: the share the floor alone would reach, and the same for the
 BLAS products without the gather) and then the issue's targets, each with
 met / not met.
 
-    python benchmarks/train_speed.py            # full table (~2 minutes)
+    python benchmarks/train_speed.py            # full table (about a minute)
     python benchmarks/train_speed.py --quick    # [784,30,10] only
 """
 
