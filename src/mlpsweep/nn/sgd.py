@@ -159,8 +159,13 @@ class History:
         return isinstance(other, History) and self.records == other.records
 
 
-#: Rows gathered per ``take`` (a whole number of batches, at least one).
+#: About how many shuffled rows are gathered per ``take``.
 CHUNK_ROWS = 2048
+
+
+def gather_rows(batch_size: int) -> int:
+    """Rows gathered per ``take``: a whole number of batches, at least one."""
+    return max(1, CHUNK_ROWS // batch_size) * batch_size
 
 EpochCallback = Callable[[dict, "TrainingState"], None]
 
@@ -278,7 +283,7 @@ def _epoch_runner(net, x, targets, config: SGDConfig, rng, penalty: LpPenalty):
     # Shuffled rows are gathered a chunk of whole batches at a time (one
     # ``take`` per ~2,000 rows instead of two per batch); the batches, and so
     # the numbers, are exactly those of gathering batch by batch.
-    chunk = max(1, CHUNK_ROWS // K) * K
+    chunk = gather_rows(K)
     xbuf = np.empty((min(chunk, m), d), dtype=dtype)
     ybuf = np.empty((min(chunk, m), targets.shape[1]), dtype=dtype)
     params, grad = net.params, ws.grad
