@@ -12,26 +12,27 @@ from workflow_helpers import REPO, job_counts, planned_jobs, snakemake, write_co
 
 from mlpsweep.config import plan
 from mlpsweep.nn import Network
-from mlpsweep.studies import gradient_spread, universal
+from mlpsweep.verdicts import Outcome
+from mlpsweep.studies import batch_size, universal_approximation
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def test_universal_approximation_width_helps_and_x_squared_stalls():
-    wide, _ = universal.fit("sin3x_abs", "sigmoid", 64, seed=1, epochs=300)
-    narrow, _ = universal.fit("sin3x_abs", "sigmoid", 2, seed=1, epochs=300)
+    wide, _ = universal_approximation.fit("sin3x_abs", "sigmoid", 64, seed=1, epochs=300)
+    narrow, _ = universal_approximation.fit("sin3x_abs", "sigmoid", 2, seed=1, epochs=300)
     assert wide["sup_error"] < narrow["sup_error"]
     # Φ with σ(z) = z² is a quadratic polynomial in x. The best quadratic in the sup norm on
     # [−1, 1] is 0.636 away from sin 3x + |x| (a minimax fit, computed once by linear programming),
     # so no width and no training can bring x² below that bound.
     for width in (2, 16, 64):
-        sq, _ = universal.fit("sin3x_abs", "square", width, seed=1, epochs=300, eta=0.002)
+        sq, _ = universal_approximation.fit("sin3x_abs", "square", width, seed=1, epochs=300, eta=0.002)
         assert sq["sup_error"] >= 0.63
-    assert narrow["sup_error"] < 0.63 < universal.fit("sin3x_abs", "square", 64, seed=1, epochs=300, eta=0.002)[0]["sup_error"]
+    assert narrow["sup_error"] < 0.63 < universal_approximation.fit("sin3x_abs", "square", 64, seed=1, epochs=300, eta=0.002)[0]["sup_error"]
 
 
 def test_two_dimensional_target_runs():
-    row, net = universal.fit("bump2d", "sigmoid", 8, seed=1, epochs=5, train_points=9, test_points=21)
+    row, net = universal_approximation.fit("bump2d", "sigmoid", 8, seed=1, epochs=5, train_points=9, test_points=21)
     assert net.sizes == [2, 8, 1] and math.isfinite(row["sup_error"])
 
 
@@ -40,9 +41,10 @@ def test_gradient_spread_follows_one_over_root_k():
     x = arrays["train_images"].reshape(2000, -1) / 255.0
     y = arrays["train_labels"]
     net = Network([784, 16, 10], rng=np.random.default_rng(1))
-    rows = gradient_spread.measure(net, x, y, [1, 2, 4, 8, 16, 32, 64], draws=200, rng=np.random.default_rng(2))
-    slope = gradient_spread.slope(rows, m=2000, max_fraction=0.05)
-    assert abs(slope + 0.5) < 0.1  # the 1/√K law, within a stated ±0.1 on the exponent
+    rows = batch_size.measure(net, x, y, [1, 2, 4, 8, 16, 32, 64], draws=200, rng=np.random.default_rng(2))
+    verdict = batch_size.decide(rows, 2000, tolerance=0.1, alpha=0.05)
+    assert verdict.outcome is Outcome.SUPPORTED, verdict.sentence  # the 1/√K law, within ±0.1 on the exponent
+    assert abs(verdict.numbers["slope"] + 0.5) < 0.1
     for r in rows:
         assert 0.75 < r["ratio_to_law"] < 1.33
 
@@ -109,14 +111,20 @@ def test_tiny_run_of_every_study(tmp_path):
     html = (report / "report.html").read_text()
     from mlpsweep.studies import KINDS
 
+    sections = {}
     for name, study in TINY_STUDIES.items():
-        assert f"Study: {name}</h2>" in html
-        for plot in KINDS[study["kind"]]:
+        start = html.index(f'<h2 id="study-{name}">')
+        end = html.find("<h2", start + 5)
+        sections[name] = html[start:end]
+        for plot in KINDS[study["kind"]].plots:
             png = report / "plots" / f"{name}-{plot}.png"
             assert png.stat().st_size > 5000, png
-    section = html[html.index("Study: batch</h2>"):]
-    assert "slope of log spread on log K" in section
-    assert html.count("<b>Verdict.</b>") >= 5
+            assert KINDS[study["kind"]].caption(plot) in sections[name].replace("&#39;", "'")
+    # One seed: every verdict that rests on seeds is inconclusive and says why; UA declares min_seeds 1 (default 2 here).
+    for name in ("cmp", "reg", "drop", "top"):
+        assert '<b>Verdict.</b> <span class="tag inconclusive">Inconclusive</span>' in sections[name], name
+        assert "min_seeds" in sections[name] or "1 seed" in sections[name], name
+    assert "fitted exponent" in sections["batch"]
     spread = json.loads((work / "results/tiny/studies/batch/gradient_spread.json").read_text())
     assert [r["batch_size"] for r in spread["rows"]] == [1, 4, 16, 64]
     ua = json.loads((work / "results/studies/ua/sin3x_abs-square/results.json").read_text())

@@ -104,6 +104,7 @@ def cmd_train(args) -> int:
         checkpoint_dir=args.checkpoint_dir,
         checkpoint_every=args.checkpoint_every,
         keep_checkpoints=args.keep_checkpoints,
+        track_gradients=args.track_gradients,
     )
     return 0
 
@@ -129,7 +130,7 @@ def cmd_report(args) -> int:
         out_dir=args.out_dir,
         data_dir=args.data,
         order=args.order.split(",") if args.order else None,
-        config=_json_arg(args.config_json, "--config-json") if args.config_json else None,
+        config=_json_arg(args.config_json, "--config-json"),
         workflow_dir=args.workflow_dir,
         studies=json.loads(args.studies) if args.studies else [],
         study_files=_json_arg(args.study_files, "--study-files") if args.study_files else {},
@@ -138,29 +139,17 @@ def cmd_report(args) -> int:
 
 
 def cmd_gradient_spread(args) -> int:
-    import numpy as np
-    from threadpoolctl import threadpool_limits
+    from .studies import batch_size
 
-    from .atomic import write_json
-    from .data import preprocess
-    from .studies import gradient_spread
-    from .train import build_network
-
-    settings = _json_arg(args.settings, "--settings")
-    with threadpool_limits(limits=args.threads):
-        data = preprocess.load(args.data)
-        rng = np.random.default_rng(args.seed)
-        net = build_network({**settings, "dtype": "float64"}, data.features, data.classes, rng)
-        rows = gradient_spread.measure(net, data.x_train, data.y_train, args.batch_sizes, args.draws, rng)
-    write_json(args.out, {"m": int(data.x_train.shape[0]), "seed": args.seed, "sizes": net.sizes, "rows": rows,
-                          "slope": gradient_spread.slope(rows, m=int(data.x_train.shape[0]))})
+    batch_size.measure_to_file(args.data, _json_arg(args.settings, "--settings"), args.seed, args.batch_sizes,
+                               args.draws, args.out, threads=args.threads)
     return 0
 
 
 def cmd_universal(args) -> int:
-    from .studies import universal
+    from .studies import universal_approximation
 
-    universal.run(args.target, args.activation, args.widths, args.seed, args.out_dir, epochs=args.epochs, eta=args.eta)
+    universal_approximation.run(args.target, args.activation, args.widths, args.seed, args.out_dir, epochs=args.epochs, eta=args.eta)
     return 0
 
 
@@ -199,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-dir", help="save the state here after epochs and resume from it when rerun")
     p.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints (1)")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoint after the run completes")
+    p.add_argument("--track-gradients", action="store_true",
+                   help="record per-layer bias-gradient norms at initialisation and every epoch")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="test-set metrics and predictions of a trained model")
@@ -222,8 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--activation", required=True)
     p.add_argument("--widths", type=int, nargs="+", required=True)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--epochs", type=int, default=1500)
-    p.add_argument("--eta", type=float, default=0.05)
+    p.add_argument("--epochs", type=int, help="epochs per fit (default: the study kind's)")
+    p.add_argument("--eta", type=float, help="learning rate (default: the study kind's)")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_universal)
 
@@ -236,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="*", help="model.npz of every run (same order)")
     p.add_argument("--benchmarks", nargs="*", help="Snakemake benchmark TSVs of the training jobs (same order)")
     p.add_argument("--order", help="comma-separated topology order for the tables")
-    p.add_argument("--config-json", help="the run's configuration, recorded in the provenance section")
+    p.add_argument("--config-json", required=True,
+                   help="the run's validated configuration (its verdicts settings decide; recorded in the provenance)")
     p.add_argument("--workflow-dir", help="the workflow's folder, for its git commit")
     p.add_argument("--studies", help="JSON list of the study definitions to report (name, kind, claim, …)")
     p.add_argument("--study-files", help="JSON object: study name -> its extra measurement files")

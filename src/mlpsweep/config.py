@@ -25,10 +25,6 @@ from .nn import costs
 
 SETTINGS = ("hidden", "activation", "output", "cost", "init", "eta", "batch_size", "epochs", "penalty", "dropout",
             "dtype", "momentum", "eta_decay")
-#: Defaults of the universal-approximation study's options.
-UA_DEFAULTS = {"targets": ["sin3x_abs", "bump2d"], "activations": ["sigmoid", "square"],
-               "widths": [1, 2, 4, 8, 16, 32, 64, 128, 256], "epochs": 1500, "eta": 0.05}
-VARIANCE_DEFAULTS = {"variance_batch_sizes": [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], "variance_draws": 60}
 
 
 class ConfigError(ValueError):
@@ -200,23 +196,34 @@ def resolve_topology(config: dict, name: str) -> dict:
     return {k: settings[k] for k in SETTINGS}
 
 
-def _study(config: dict, name: str, resolved: dict) -> dict:
-    d = dict(config["study_definitions"][name])
+def study_schema(schema: dict, kind) -> dict:
+    """The schema of one study of ``kind``: the common keys and the kind's own options."""
+    common = schema["definitions"]["study"]
+    return {**schema, "type": "object", "additionalProperties": False,
+            "properties": {**common["properties"], **kind.options}}
+
+
+def _study(config: dict, name: str, resolved: dict, schema: dict) -> dict:
+    from .studies import KINDS
+
+    d = config["study_definitions"][name]
+    where = f"study_definitions.{name}"
+    if d["kind"] not in KINDS:
+        raise ConfigError(f"config key {where}.kind: unknown study kind {d['kind']!r}; known kinds are {sorted(KINDS)}")
+    kind = KINDS[d["kind"]]
+    try:
+        d = validate(d, study_schema(schema, kind))
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("config key ", f"config key {where}.", 1).replace(f"{where}.(top level)", where)) from None
     d.setdefault("seeds", list(config["seeds"]))
-    kind = d["kind"]
-    if kind == "universal_approximation":
-        d = {**UA_DEFAULTS, **d}
-    elif not d["topologies"]:
-        raise ConfigError(f"config key study_definitions.{name}.topologies: a {kind} study needs at least one topology")
-    if kind == "batch_size":
-        d = {**VARIANCE_DEFAULTS, **d}
-    if kind == "regularisation":
-        d.setdefault("sparsity_threshold", 1e-3)
+    for key, value in config["verdicts"].items():
+        d.setdefault(key, value)
+    problem = kind.check(name, d)
+    if problem:
+        raise ConfigError(f"config key {where}.{problem}")
     for j, topo in enumerate(d["topologies"]):
         if topo not in config["topologies"]:
-            raise ConfigError(
-                f"config key study_definitions.{name}.topologies[{j}]: unknown topology {topo!r}; define it under topologies"
-            )
+            raise ConfigError(f"config key {where}.topologies[{j}]: unknown topology {topo!r}; define it under topologies")
         if topo not in resolved:
             resolved[topo] = resolve_topology(config, topo)
     return d
@@ -224,7 +231,8 @@ def _study(config: dict, name: str, resolved: dict) -> dict:
 
 def plan(config: dict, schema_path) -> Plan:
     """Validate ``config`` and expand it into a :class:`Plan` (or raise ConfigError)."""
-    config = validate(config, load_schema(schema_path))
+    schema = load_schema(schema_path)
+    config = validate(config, schema)
     studies = config["studies"]
     for i, study in enumerate(studies):
         if study not in config["study_definitions"]:
@@ -232,7 +240,7 @@ def plan(config: dict, schema_path) -> Plan:
                 f"config key studies[{i}]: unknown study {study!r}; defined studies are {sorted(config['study_definitions'])}"
             )
     resolved: dict[str, dict] = {}
-    study_defs = {name: _study(config, name, resolved) for name in config["study_definitions"]}
+    study_defs = {name: _study(config, name, resolved, schema) for name in config["study_definitions"]}
     topologies: dict[str, dict] = {}
     runs: list[tuple[str, int]] = []
     for study in studies:

@@ -57,6 +57,7 @@ def run(data_dir, model_dir, out_dir) -> dict:
         "class_names": data.manifest["class_names"],
         "training_seconds": meta["seconds"],
         "training_environment": {k: meta.get(k) for k in ("threads", "blas", "versions")},
+        "gradient_norms_at_init": meta.get("gradient_norms_at_init"),
     }
     if meta["status"] != "ok":
         metrics.update(

@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 from .atomic import write_json, write_text
 from .data import preprocess
 from .nn import Diverged, Network, SGDConfig, train
+from .nn.sgd import gradient_norms
 from .nn.checkpoint import Checkpointer, run_key
 from .provenance import blas, versions
 
@@ -36,7 +37,7 @@ log = logging.getLogger("mlpsweep.train")
 OUTPUTS = ("history.csv", "model.npz", "model.json")
 
 
-def sgd_config(settings: dict) -> SGDConfig:
+def sgd_config(settings: dict, track_gradients: bool = False) -> SGDConfig:
     return SGDConfig(
         epochs=int(settings["epochs"]),
         batch_size=int(settings["batch_size"]),
@@ -46,6 +47,7 @@ def sgd_config(settings: dict) -> SGDConfig:
         dropout=float(settings["dropout"]),
         momentum=float(settings.get("momentum", 0.0)),
         eta_decay=float(settings.get("eta_decay", 1.0)),
+        track_gradients=track_gradients,
     )
 
 
@@ -69,6 +71,7 @@ def run(
     checkpoint_dir=None,
     checkpoint_every: int = 1,
     keep_checkpoints: bool = False,
+    track_gradients: bool = False,
     callbacks=(),
 ) -> dict:
     """Train one network and write its outputs; returns the ``model.json`` content.
@@ -84,7 +87,9 @@ def run(
         data = preprocess.load(data_dir)
         rng = np.random.default_rng(seed)
         net = build_network(settings, data.features, data.classes, rng)
-        cfg = sgd_config(settings)
+        cfg = sgd_config(settings, track_gradients)
+        initial_norms = (gradient_norms(net, data.x_train, data.y_train, cfg.batch_size)
+                         if track_gradients else None)
         log.info(
             "training %s: sizes %s, %s/%s/%s, init %s, eta %g, K %d, %d epochs, %s, seed %d, %d BLAS thread(s)",
             name or "network", net.sizes, settings["activation"], settings["output"], settings["cost"],
@@ -145,6 +150,7 @@ def run(
         **status,
         "epochs_completed": len(history),
         "resumed_from_epoch": resume.get("start_epoch"),
+        "gradient_norms_at_init": initial_norms,
         "dataset": {
             "name": data.name,
             "files": data.manifest["files"],

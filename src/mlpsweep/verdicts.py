@@ -342,3 +342,12 @@ def at_most(values, *, ceiling: float, alpha: float = 0.05, min_seeds: int = 2, 
             Outcome.CONTRADICTED: "the whole interval is above the ceiling.",
             Outcome.INCONCLUSIVE: "the interval contains the ceiling."}[flipped.outcome]
     return Verdict(flipped.outcome, f"{head}: {tail}", nums, th)
+
+
+def two_sided_p(d: Difference) -> float:
+    """Welch's two-sided p-value of mean(b) = mean(a), from a :class:`Difference`."""
+    if not d.has_interval:
+        return math.nan
+    if d.se == 0.0:
+        return 1.0 if d.diff == 0 else 0.0
+    return float(t_sf2(d.diff / d.se, d.df))

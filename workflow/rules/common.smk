@@ -5,8 +5,8 @@ from pathlib import Path
 
 from mlpsweep.config import ConfigError, plan
 from mlpsweep.data.cache import invalidate_stale
-from mlpsweep.report import PLOTS
-from mlpsweep.studies import plot_names
+from mlpsweep.report import PLOTS, caption_path
+from mlpsweep.studies import KINDS
 
 try:
     PLAN = plan(
@@ -66,20 +66,11 @@ def runs_of(pattern, studies=None):
 
 
 def study_files(studies):
-    """The extra measurements the report of ``studies`` reads, by study name."""
-    files = {}
-    for st in studies:
-        d = PLAN.study_defs[st]
-        if d["kind"] == "batch_size":
-            files[st] = [f"results/{{dataset}}/studies/{st}/gradient_spread.json"]
-        elif d["kind"] == "universal_approximation":
-            files[st] = [
-                f"results/studies/{st}/{t}-{a}/{f}"
-                for t in d["targets"]
-                for a in d["activations"]
-                for f in ("results.json", "fits.npz")
-            ]
-    return files
+    """The extra measurements the report of ``studies`` reads, by study name (the kinds say which)."""
+    return {
+        st: KINDS[PLAN.study_defs[st]["kind"]].extra_outputs(st, PLAN.study_defs[st])
+        for st in studies
+    }
 
 
 def study_inputs(studies):
@@ -116,10 +107,14 @@ def scope_topologies(studies):
     )
 
 
-def report_plot_names(studies):
+def report_plots(studies):
+    """(file stem, caption file) of every figure of the report of ``studies``."""
     base = REPORT_PLOTS if scope_topologies(studies) else []
-    return base + [
-        n for st in studies for n in plot_names(st, PLAN.study_defs[st]["kind"])
+    return [(name, str(caption_path(name))) for name in base] + [
+        (f"{st}-{plot}", str(kind.caption_path(plot)))
+        for st in studies
+        for kind in [KINDS[PLAN.study_defs[st]["kind"]]]
+        for plot in kind.plots
     ]
 
 
@@ -153,4 +148,12 @@ def all_targets():
             "results/{dataset}/data/manifest.json",
         ],
         dataset=PLAN.datasets,
+    )
+
+
+def tracks_gradients(topology):
+    """Whether a topology's runs record per-layer gradient norms (a study of a kind that reads them uses it)."""
+    return any(
+        KINDS[d["kind"]].track_gradients and topology in d["topologies"]
+        for d in PLAN.study_defs.values()
     )

@@ -52,11 +52,11 @@ for name, folder, scope in REPORT_SCOPES:
             plots=[
                 report(
                     f"{folder}/plots/{plot}.png",
-                    caption="../report/plot.rst",
+                    caption=caption,
                     category="Plots",
                     labels={"dataset": "{dataset}", "report": name, "plot": plot},
                 )
-                for plot in report_plot_names(scope)
+                for plot, caption in report_plots(scope)
             ],
             svgs=[f"{folder}/plots/{plot}.svg" for plot in report_svg_names(scope)],
         log:

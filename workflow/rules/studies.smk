@@ -1,4 +1,6 @@
-# Measurements that studies need beyond training runs.
+# Measurements that studies need beyond training runs (their paths belong to the kinds).
+from mlpsweep.studies.batch_size import SPREAD_FILE
+from mlpsweep.studies.universal_approximation import FIT_DIR
 
 
 rule measure_gradient_spread:
@@ -7,7 +9,7 @@ rule measure_gradient_spread:
         images="results/{dataset}/data/images.npy",
         labels="results/{dataset}/data/labels.npy",
     output:
-        "results/{dataset}/studies/{study}/gradient_spread.json",
+        SPREAD_FILE,
     log:
         "logs/{dataset}/studies/{study}/gradient_spread.log",
     benchmark:
@@ -37,8 +39,8 @@ rule measure_gradient_spread:
 
 rule fit_universal_approximation:
     output:
-        results="results/studies/{study}/{target}-{activation}/results.json",
-        fits="results/studies/{study}/{target}-{activation}/fits.npz",
+        results=f"{FIT_DIR}/results.json",
+        fits=f"{FIT_DIR}/fits.npz",
     log:
         "logs/studies/{study}/{target}-{activation}.log",
     benchmark:

@@ -26,9 +26,12 @@ rule train:
             f" --checkpoint-every {config['training']['checkpoint_every']}"
             + (" --keep-checkpoints" if config["training"]["keep_checkpoints"] else "")
         ),
+        gradients=lambda wildcards: (
+            "--track-gradients" if tracks_gradients(wildcards.topology) else ""
+        ),
         divergence=(
             "--fail-on-divergence" if config["training"]["fail_on_divergence"] else ""
         ),
     shell:
         "python -m mlpsweep train --data {params.data} --settings {params.settings:q} --seed {wildcards.seed}"
-        " --name {wildcards.topology} --threads {threads} --out-dir {params.out} {params.checkpoints} {params.divergence} 2> {log}"
+        " --name {wildcards.topology} --threads {threads} --out-dir {params.out} {params.checkpoints} {params.gradients} {params.divergence} 2> {log}"

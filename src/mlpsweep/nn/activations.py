@@ -22,8 +22,8 @@ training needs; costs that take logarithms are computed from ``z``.)
 
 Constants are 0-d arrays of the operand's dtype: NumPy handles those about
 three times faster than Python floats, which matters for the 10×30 arrays of
-a K = 10 training step.  ``heaviside`` exists for the lecture's
-plots only; it has no useful derivative and cannot be trained.
+a K = 10 training step.  (The Heaviside step of the first neurons cannot be
+trained: it is drawn by :mod:`mlpsweep.report.plots` only.)
 
 Output layers add ``softmax`` (max-shifted, so it never overflows) and
 ``linear`` (the lecture's affine output, an alias of ``identity``).
@@ -168,21 +168,8 @@ class Softmax(Activation):
         )
 
 
-class Heaviside(Activation):
-    """The step function H(z) of the first neurons (for plots only)."""
-
-    name = "heaviside"
-
-    def forward(self, z, out=None):
-        return np.heaviside(z, 0.5, out=out)
-
-    def derivative(self, a, out=None):
-        raise TypeError("heaviside has zero derivative almost everywhere and cannot be trained")
-
-
 HIDDEN = {cls.name: cls() for cls in (Sigmoid, Tanh, ReLU, Identity, Square)}
 OUTPUT = {cls.name: cls() for cls in (Linear, Sigmoid, Softmax)}
-PLOT_ONLY = {"heaviside": Heaviside()}
 
 
 def hidden(name: str) -> Activation:
@@ -203,12 +190,3 @@ def output(name: str) -> Activation:
         raise ValueError(
             f"unknown output layer {name!r}; choose one of {sorted(OUTPUT)}"
         ) from None
-
-
-def for_plot(name: str) -> Activation:
-    """Any activation by name, Heaviside included, for drawing."""
-    table = {**HIDDEN, **OUTPUT, **PLOT_ONLY}
-    try:
-        return table[name]
-    except KeyError:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(table)}") from None

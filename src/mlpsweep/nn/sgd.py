@@ -56,7 +56,7 @@ class SGDConfig:
     dropout: float = 0.0  # r, share of hidden units dropped
     momentum: float = 0.0  # μ of heavy-ball momentum (0: the lecture's plain SGD)
     eta_decay: float = 1.0  # η is multiplied by this after every epoch (1: constant)
-    track_gradients: bool = True  # per-layer ‖∂C/∂b_ℓ‖, averaged over the epoch
+    track_gradients: bool = False  # record per-layer ‖∂C/∂b_ℓ‖, averaged over the epoch (opt-in)
     eval_chunk: int = 2048  # rows per batched forward pass when monitoring (bounds its memory)
 
     def __post_init__(self):
@@ -180,6 +180,23 @@ class TrainingState:
     epoch: int  # epochs completed
     config: SGDConfig
     velocity: np.ndarray | None = None  # the momentum buffer (None without momentum)
+
+
+def gradient_norms(net: Network, x, y, batch_size: int, batches: int = 100) -> list[float]:
+    """Per-layer ‖(1/K) Σ_B ∂C_x/∂b_ℓ‖, averaged over the first ``batches`` batches of K rows, in order.
+
+    The same quantity as the history's ``grad_norm_ℓ``, at the network as it is
+    (e.g. at initialisation, before any step); it draws no random numbers.
+    """
+    m = min(x.shape[0], batch_size * batches)
+    targets, _ = prepare_targets(net, y[:m])
+    norms = np.zeros(net.num_layers)
+    n = 0
+    for start in range(0, m - batch_size + 1, batch_size):
+        _, gb = net.backprop(np.asarray(x[start : start + batch_size]), targets[start : start + batch_size])
+        norms += [np.linalg.norm(g) / batch_size for g in gb]
+        n += 1
+    return (norms / max(n, 1)).tolist()
 
 
 def prepare_targets(net: Network, y) -> tuple[np.ndarray, np.ndarray | None]:
@@ -366,7 +383,7 @@ def _epoch_runner(net, x, targets, config: SGDConfig, rng, penalty: LpPenalty):
                 np.add.reduceat(rows, offsets, axis=1, out=sq_norms[steps : steps + n_steps])
             steps += n_steps
         if not track:
-            return [None] * L
+            return []
         # gb held (η/|B|) Σ ∂C/∂b; report the mean norm of (1/|B|) Σ ∂C/∂b.
         norms = np.sqrt(sq_norms[:steps]).mean(axis=0) / eta
         return [float(n) for n in norms]

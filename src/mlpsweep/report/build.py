@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from importlib import resources
 from itertools import combinations
 from pathlib import Path
@@ -23,12 +25,14 @@ from .. import provenance
 from ..atomic import write_text
 from ..data import preprocess
 from ..nn import History, load_network
-from ..stats import mcnemar, mean_ci, welch
-from . import comparison, html, plots, sections
+from .. import verdicts
+from ..stats import mcnemar, mean_ci
+from ..studies import KINDS
+from ..studies.base import Data
+from . import caption, comparison, html, plots
+from .text import sizes_label
 
 log = logging.getLogger("mlpsweep.report")
-
-ALPHA = 0.05
 
 
 @dataclass
@@ -45,8 +49,11 @@ def reference() -> dict:
     return yaml.safe_load(text)
 
 
-def sizes_label(sizes) -> str:
-    return "[" + ",".join(str(s) for s in sizes) + "]"
+def build_time() -> str:
+    """When the report was built: ``SOURCE_DATE_EPOCH`` if set (reproducible builds), else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def median_seed(runs: pd.DataFrame, topology: str):
@@ -88,31 +95,46 @@ def summary_table(runs: pd.DataFrame, order) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pairwise(runs: pd.DataFrame, summary: pd.DataFrame, predictions: dict, y_test, labels: dict) -> pd.DataFrame:
-    """Welch over seeds and McNemar on the median-seed models, for every pair of topologies."""
+def pairwise(runs: pd.DataFrame, summary: pd.DataFrame, predictions: dict, y_test, labels: dict, *,
+             alpha: float, power: float) -> pd.DataFrame:
+    """Every pair of topologies: Welch's difference over seeds (Holm over the pairs) and McNemar on the median seeds."""
     rows = []
     finished = summary[summary["finished"] > 0]["topology"].tolist()
+    by_topo = summary.set_index("topology")
     for a, b in combinations(finished, 2):
         acc_a = runs[(runs["topology"] == a) & (runs["status"] == "ok")]["test_accuracy"].to_numpy()
         acc_b = runs[(runs["topology"] == b) & (runs["status"] == "ok")]["test_accuracy"].to_numpy()
-        w = welch(acc_b, acc_a)
-        diff_pp = 100 * (acc_b.mean() - acc_a.mean())
-        sa = summary.set_index("topology").loc[a, "median_seed"]
-        sb = summary.set_index("topology").loc[b, "median_seed"]
+        d = verdicts.difference(acc_a, acc_b, alpha=alpha / 2, power=power)  # (1 − α) two-sided interval
+        p = verdicts.two_sided_p(d)
+        sa, sb = by_topo.loc[a, "median_seed"], by_topo.loc[b, "median_seed"]
         m = mcnemar(predictions[(a, sa)] == y_test, predictions[(b, sb)] == y_test)
-        la, lb = labels[a], labels[b]
-        p_text = "n/a (one seed)" if np.isnan(w.p_value) else f"{w.p_value:.2g}"
-        if not np.isnan(w.p_value) and w.p_value < ALPHA:
-            win, lose = (lb, la) if diff_pp > 0 else (la, lb)
-            sentence = f"{win} beats {lose} by {abs(diff_pp):.2f} pp (Welch p = {p_text})"
-        else:
-            sentence = f"{lb} vs {la}: no significant difference ({diff_pp:+.2f} pp, Welch p = {p_text})"
-        sentence += f"; McNemar on the median seeds: p = {m.p_value:.2g}"
-        rows.append({"a": a, "b": b, "difference_pp": diff_pp, "welch_t": w.statistic, "welch_df": w.df,
-                     "welch_p": w.p_value, "median_seed_a": sa, "median_seed_b": sb,
-                     "mcnemar_only_a_right_minus_only_b_right": -m.statistic, "mcnemar_p": m.p_value,
-                     "sentence": sentence})
-    return pd.DataFrame(rows)
+        rows.append({"a": a, "b": b, "difference_pp": 100 * d.diff, "ci_low_pp": 100 * d.low, "ci_high_pp": 100 * d.high,
+                     "welch_df": d.df, "welch_p": p, "detectable_pp": 100 * d.mde,
+                     "median_seed_a": sa, "median_seed_b": sb,
+                     "mcnemar_only_a_right_minus_only_b_right": m.statistic, "mcnemar_p": m.p_value,
+                     "label_a": labels[a], "label_b": labels[b]})
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["holm_significant"] = verdicts.holm(table["welch_p"].tolist(), alpha)
+        table["sentence"] = [pair_sentence(r, alpha, len(table)) for r in table.to_dict("records")]
+        table = table.drop(columns=["label_a", "label_b"])
+    return table
+
+
+def pair_sentence(r: dict, alpha: float, k: int) -> str:
+    """One pair in words: the difference, its interval, and what the test allows to say."""
+    la, lb = r["label_a"], r["label_b"]
+    mc = f"McNemar on the median seeds: p = {r['mcnemar_p']:.2g}"
+    if not np.isfinite(r["welch_p"]):
+        return f"{lb} − {la}: {r['difference_pp']:+.2f} pp from one seed on a side: no interval, no test ({mc})."
+    head = (f"{lb} − {la}: {r['difference_pp']:+.2f} pp, {100 * (1 - alpha):.0f} % CI [{r['ci_low_pp']:+.2f}, "
+            f"{r['ci_high_pp']:+.2f}] pp, Welch p = {r['welch_p']:.2g}")
+    holm = f"Holm over {k} pair{'s' if k != 1 else ''} at α = {alpha:g}"
+    if r["holm_significant"]:
+        win, lose = (lb, la) if r["difference_pp"] > 0 else (la, lb)
+        return f"{head}: {win} is more accurate than {lose} ({holm}; {mc})."
+    return (f"{head}: not significant ({holm}); this run could only have detected differences larger than "
+            f"{r['detectable_pp']:.2f} pp ({mc}).")
 
 
 def lecture_rows(dataset: str, summary: pd.DataFrame, settings: dict) -> tuple[list, str]:
@@ -148,11 +170,13 @@ def build(
     out_dir,
     data_dir,
     order=None,
-    config: dict | None = None,
+    *,
+    config: dict,
     workflow_dir=None,
     studies: list[dict] | None = None,
     study_files: dict | None = None,
 ) -> None:
+    """Build the report of ``runs_files``; ``config`` is the validated config (its ``verdicts`` decide)."""
     started = time.perf_counter()
     out_dir = Path(out_dir)
     plot_dir = out_dir / "plots"
@@ -180,9 +204,11 @@ def build(
         if len(set(labels.values())) < len(labels):  # same sizes, different settings: say which
             labels = {t: f"{labels[t]} ({t})" for t in order}
         summary = summary_table(runs, order)
-        # Pairwise tests within each compared group (every pair when no study says otherwise).
-        groups = [s["topologies"] for s in studies if s["kind"] == "compare"] or [order]
-        pairs = pd.concat([pairwise(runs[runs["topology"].isin(g)], summary[summary["topology"].isin(g)], predictions, y_test, labels)
+        # Pairwise tests within each study whose kind compares its topologies (every pair when none does).
+        groups = [s["topologies"] for s in studies if KINDS[s["kind"]].pairwise] or [order]
+        alpha, power = config["verdicts"]["alpha"], config["verdicts"]["power"]
+        pairs = pd.concat([pairwise(runs[runs["topology"].isin(g)], summary[summary["topology"].isin(g)], predictions,
+                                    y_test, labels, alpha=alpha, power=power)
                            for g in groups], ignore_index=True).drop_duplicates(subset=["a", "b"]) if order else pd.DataFrame()
         settings = {t: metrics[next(k for k in metrics if k[0] == t)]["settings"] for t in order}
     else:
@@ -193,10 +219,11 @@ def build(
     figures = base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, order, labels, data, y_test,
                            class_names) if have_runs else {}
 
-    published = [p for p in reference()["published"] if p["dataset"] == dataset]
-    section_data = sections.Data(runs=runs, hist=hist, metrics=metrics, labels=labels, study_files=study_files or {},
-                                 plot_dir=plot_dir, dataset=dataset, published=published)
-    study_sections = sections.build_sections(studies, section_data)
+    ref = reference()
+    published = [p for p in ref["published"] if p["dataset"] == dataset]
+    section_data = Data(runs=runs, hist=hist, metrics=metrics, labels=labels, study_files=study_files or {},
+                        plot_dir=plot_dir, dataset=dataset, reference=ref)
+    study_sections = [KINDS[s["kind"]].section(s["name"], s, section_data) for s in studies]
 
     lecture, lecture_note = lecture_rows(dataset, summary, settings) if have_runs else ([], "")
     bench = runs[[c for c in ("topology", "seed", "status", "wall_seconds", "max_rss_mb", "train_seconds") if c in runs]]
@@ -220,10 +247,10 @@ def build(
         order=order, pairs=pairs, lecture=lecture, lecture_note=lecture_note, published=published, bench=bench,
         figures=figures, plot_dir=plot_dir, provenance=prov, settings=settings,
         seeds=sorted(runs["seed"].unique().tolist()) if have_runs else [], sections=study_sections,
-        seconds=time.perf_counter() - started,
+        built=build_time(), alpha=config["verdicts"]["alpha"],
     )
-    write_text(out_dir / "report.md", html.markdown(context))
-    write_text(out_dir / "report.html", html.page(context))
+    write_text(out_dir / "report.md", html.render("report.md.j2", context))
+    write_text(out_dir / "report.html", html.render("report.html.j2", context))
     log.info("%s: report of %d runs (%d topologies, %d study sections) in %s, %.1f s", dataset, len(runs), len(order),
              len(study_sections), out_dir, time.perf_counter() - started)
 
@@ -235,7 +262,7 @@ def base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, ord
     finished = summary[summary["finished"] > 0]
     best = finished.sort_values("test_accuracy_mean", ascending=False).iloc[0] if len(finished) else None
     plots.save(plots.test_accuracy(runs, order, labels), plot_dir / "summary_accuracy.png", svg=True)
-    figures["summary_accuracy"] = "Final-epoch test accuracy of every seed (grey) with the mean and its 95 % t interval (red)."
+    figures["summary_accuracy"] = caption("summary_accuracy")
     h = hist.copy()
     h["topology"] = h["topology"].map(labels)
     h["val_accuracy"] = 100 * h["val_accuracy"]
@@ -245,8 +272,8 @@ def base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, ord
                plot_dir / "validation_accuracy.png")
     plots.save(plots.curves(h, "train_cost", "training cost (mean C_x, log scale)", lab_order, log=True,
                             title="Training cost by epoch"), plot_dir / "training_cost.png")
-    figures["validation_accuracy"] = "Validation accuracy after each epoch; the band is the 95 % t interval over seeds."
-    figures["training_cost"] = "Mean training cost after each epoch, log scale: how fast and how far each topology descends."
+    figures["validation_accuracy"] = caption("validation_accuracy")
+    figures["training_cost"] = caption("training_cost")
 
     pc_rows = [{"topology": labels[topo], "class": class_names[c], "accuracy %": 100 * acc}
                for (topo, _), m in metrics.items() if m["status"] == "ok" and topo in labels
@@ -254,7 +281,7 @@ def base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, ord
     pc = pd.DataFrame(pc_rows if pc_rows else [{"topology": "-", "class": class_names[0], "accuracy %": 0.0}])
     plots.save(plots.per_class(pc, [labels[t] for t in order if labels[t] in set(pc["topology"])] or ["-"], class_names),
                plot_dir / "per_class_accuracy.png")
-    figures["per_class_accuracy"] = "Test accuracy of each class, mean over seeds: which classes are hard for every topology."
+    figures["per_class_accuracy"] = caption("per_class_accuracy")
 
     if best is not None:
         bt, bs = best["topology"], int(best["median_seed"])
@@ -273,13 +300,13 @@ def base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, ord
         net, _ = load_network(files[(bt, bs)].model)
         plots.save(plots.network(net.weights, net.sizes, f"Φ = {labels[bt]}, seed {bs} (the best topology)"),
                    plot_dir / "network.png", dpi=90)
-        figures["confusion_matrix"] = "Rows: true class; columns: predicted class (counts on the test set)."
-        figures["misclassified"] = "Test images the best topology's median-seed model gets wrong, with true and predicted labels."
-        figures["network"] = "The trained network drawn as in the lecture's Phi.draw(): line width ∝ |w|, red positive, blue negative."
+        figures["confusion_matrix"] = caption("confusion_matrix")
+        figures["misclassified"] = caption("misclassified")
+        figures["network"] = caption("network")
     else:
         for name in ("confusion_matrix", "misclassified", "network"):
             plots.save(plots.activations(()), plot_dir / f"{name}.png")
             figures[name] = "No topology finished (all runs diverged): nothing to show."
     plots.save(plots.activations(), plot_dir / "activations.png", svg=True)
-    figures["activations"] = "The activation functions of the lecture: Heaviside (the first neurons), sigmoid, ReLU, and tanh."
+    figures["activations"] = caption("activations")
     return figures

@@ -45,8 +45,3 @@ def read_runs(metrics_paths, benchmark_paths=()) -> pd.DataFrame:
             runs.loc[mask, "max_rss_mb"] = rec.get("max_rss")
     return runs.sort_values(["topology", "seed"], kind="stable").reset_index(drop=True)
 
-
-def markdown_table(header, rows) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"

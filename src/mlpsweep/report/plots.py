@@ -115,13 +115,28 @@ def gallery(images: np.ndarray, true, predicted, class_names, title: str, column
     return fig
 
 
+def heaviside(z):
+    """The step function H(z) of the first neurons (H(0) = ½); it has no useful derivative, so it is drawn only."""
+    return np.heaviside(z, 0.5)
+
+
+def activation_function(name: str):
+    """An activation by name for drawing: the trainable ones of :mod:`mlpsweep.nn`, and Heaviside."""
+    if name == "heaviside":
+        return heaviside
+    table = {**act.HIDDEN, **act.OUTPUT}
+    if name not in table:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(table) + ['heaviside']}")
+    return table[name]
+
+
 def activations(names=("sigmoid", "relu", "heaviside", "tanh"), span: float = 5.0):
     """The activation functions, as on the lecture's slide."""
     z = np.linspace(-span, span, 1001)
     fig, ax = plt.subplots(figsize=(6.5, 4))
     styles = {"heaviside": dict(drawstyle="steps-mid")}
     for name in names:
-        ax.plot(z, act.for_plot(name)(z), label=name, lw=2, **styles.get(name, {}))
+        ax.plot(z, activation_function(name)(z), label=name, lw=2, **styles.get(name, {}))
     ax.axhline(0, color="0.3", lw=0.8)
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set(xlabel="z = Σ wᵢxᵢ − b", ylabel="σ(z)", ylim=(-1.2, 2.2), title="Activation functions")
