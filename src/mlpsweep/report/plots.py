@@ -72,7 +72,10 @@ def test_accuracy(runs: pd.DataFrame, order, labels: dict):
     ok["label"] = ok["topology"].map(labels)
     label_order = [labels[t] for t in order if t in set(ok["topology"])]
     fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(label_order) + 2), 4.2))
-    sns.stripplot(data=ok, x="label", y="accuracy %", order=label_order, color="0.45", size=6, jitter=0.08, ax=ax)
+    # Seeds side by side at fixed offsets (no random jitter: the same data draw the same figure).
+    for i, label in enumerate(label_order):
+        ys = ok[ok["label"] == label].sort_values("seed")["accuracy %"].to_numpy()
+        ax.scatter(i + np.linspace(-0.08, 0.08, len(ys)) if len(ys) > 1 else [i], ys, color="0.45", s=36, zorder=2)
     sns.pointplot(data=ok, x="label", y="accuracy %", order=label_order, errorbar=t_interval, color="C3",
                   markers="D", linestyles="none", capsize=0.15, ax=ax)
     ax.set(xlabel="", ylabel="test accuracy % (final epoch)", title="Test accuracy per seed, mean ± 95 % CI")
