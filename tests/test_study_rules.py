@@ -1,0 +1,180 @@
+"""Every study kind's decision rule on synthetic measurements: each outcome, one seed, a threshold edge."""
+
+import math
+
+import numpy as np
+import pytest
+
+from mlpsweep.studies import batch_size, best, compare, dropout, regularisation, universal_approximation
+from mlpsweep.studies import vanishing_gradient as vg
+from mlpsweep.verdicts import Outcome
+
+S, C, I = Outcome.SUPPORTED, Outcome.CONTRADICTED, Outcome.INCONCLUSIVE
+TIGHT = np.array([0.850, 0.852, 0.848, 0.851, 0.849])
+ARGS = dict(alpha=0.05, min_seeds=2)
+
+
+def acc(delta, spread=1.0):
+    return 0.85 + delta + spread * (TIGHT - 0.85)
+
+
+# -- compare: deeper_not_better -------------------------------------------------------
+@pytest.mark.parametrize("deltas, outcome", [((0.0, 0.002), S), ((0.0, 0.05), C), ((0.0, 0.0095), I)])
+def test_deeper_not_better(deltas, outcome):
+    groups = [("30", 3, acc(0))] + [(f"d{i}", 4 + i, acc(d)) for i, d in enumerate(deltas)]
+    assert compare.decide_deeper_not_better(groups, margin=0.01, **ARGS).outcome is outcome
+
+
+def test_deeper_not_better_one_seed_and_one_depth():
+    one = compare.decide_deeper_not_better([("30", 3, [0.85]), ("30-30", 4, [0.87])], margin=0.01, **ARGS)
+    assert one.outcome is I and "min_seeds" in one.sentence
+    same = compare.decide_deeper_not_better([("a", 3, TIGHT), ("b", 3, TIGHT)], margin=0.01, **ARGS)
+    assert same.outcome is I and "one depth" in same.sentence
+
+
+def test_deeper_not_better_margin_edge():
+    flat = [0.85, 0.85]
+    groups = [("a", 3, flat), ("b", 4, [0.86, 0.86])]  # zero spread: the interval is the point +1 pp
+    assert compare.decide_deeper_not_better(groups, margin=0.0101, **ARGS).outcome is S
+    assert compare.decide_deeper_not_better(groups, margin=0.0099, **ARGS).outcome is C
+
+
+# -- compare: alternatives_better -----------------------------------------------------
+@pytest.mark.parametrize("deltas, outcome", [((0.0, 0.03), S), ((-0.01, -0.02), C), ((0.0, 0.0005), I)])
+def test_alternatives_better(deltas, outcome):
+    alts = [(f"alt{i}", acc(d)) for i, d in enumerate(deltas)]
+    assert compare.decide_alternatives_better(("base", acc(0)), alts, margin=0.0, **ARGS).outcome is outcome
+
+
+def test_alternatives_better_holm_edge():
+    # one alternative whose one-sided p is between α/2 and α: significant alone, not after Holm over two
+    base, alt = acc(0), acc(0.002)
+    alone = compare.decide_alternatives_better(("b", base), [("x", alt)], margin=0.0, **ARGS)
+    p = alone.numbers["comparisons"][0]["p_one_sided"]
+    assert 0.025 < p < 0.05 and alone.outcome is S
+    two = compare.decide_alternatives_better(("b", base), [("x", alt), ("y", acc(-0.001))], margin=0.0, **ARGS)
+    assert two.outcome is I
+
+
+def test_alternatives_better_one_seed():
+    assert compare.decide_alternatives_better(("b", [0.8]), [("x", [0.9])], margin=0.0, **ARGS).outcome is I
+
+
+# -- regularisation -------------------------------------------------------------------------
+def test_regularisation_outcomes():
+    zero, sparse = np.array([0.0, 0.0]), np.array([0.5, 0.52])
+    assert regularisation.decide([("L1", sparse)], [("L2", zero)], floor=0.1, **ARGS).outcome is S
+    assert regularisation.decide([("L1", np.array([0.01, 0.02]))], [("L2", zero)], floor=0.1, **ARGS).outcome is C
+    assert regularisation.decide([("L1", sparse)], [("L2", np.array([0.4, 0.42]))], floor=0.1, **ARGS).outcome is C
+    assert regularisation.decide([("L1", np.array([0.05, 0.3]))], [("L2", zero)], floor=0.1, **ARGS).outcome is I
+    assert regularisation.decide([("L1", np.array([0.5]))], [("L2", np.array([0.0]))], floor=0.1, **ARGS).outcome is I
+
+
+def test_regularisation_floor_edge():
+    shares = np.array([0.2, 0.2])
+    assert regularisation.decide([("L1", shares)], [], floor=0.2, **ARGS).outcome is S
+    assert regularisation.decide([("L1", shares)], [], floor=0.2000001, **ARGS).outcome is C
+
+
+# -- dropout -----------------------------------------------------------------------------------
+def test_dropout_outcomes():
+    g0, g_small = np.array([0.06, 0.062, 0.058]), np.array([0.02, 0.022, 0.018])
+    assert dropout.decide([("w100", g0, g_small, 0.5)], margin=0.0, **ARGS).outcome is S
+    assert dropout.decide([("w100", g_small, g0, 0.5)], margin=0.0, **ARGS).outcome is C
+    assert dropout.decide([("w100", np.array([0.06, 0.02]), np.array([0.05, 0.03]), 0.5)], margin=0.0, **ARGS).outcome is I
+    assert dropout.decide([("w100", np.array([0.06]), np.array([0.02]), 0.5)], margin=0.0, **ARGS).outcome is I
+    # every width must hold: one contradicted width contradicts
+    assert dropout.decide([("a", g0, g_small, 0.5), ("b", g_small, g0, 0.5)], margin=0.0, **ARGS).outcome is C
+
+
+def test_dropout_margin_edge():
+    g0, g1 = np.array([0.06, 0.06]), np.array([0.02, 0.02])  # reduction exactly 4 pp, no spread
+    assert dropout.decide([("w", g0, g1, 0.5)], margin=0.0399, **ARGS).outcome is S
+    assert dropout.decide([("w", g0, g1, 0.5)], margin=0.0401, **ARGS).outcome is C
+
+
+# -- vanishing gradient ---------------------------------------------------------------------------
+def points(slope, noise=0.02):
+    x = np.repeat([2.0, 3.0, 4.0, 5.0], 2)
+    return x, slope * x + noise * np.tile([1, -1], 4)
+
+
+@pytest.mark.parametrize("slope, outcome", [(-1.5, S), (0.0, C), (math.log(0.5), I)])
+def test_vanishing_gradient_outcomes(slope, outcome):
+    pts = {phase: points(slope) for phase in vg.PHASES}
+    assert vg.decide(pts, shrink=0.5, alpha=0.05).outcome is outcome
+
+
+def test_vanishing_gradient_needs_both_phases_and_enough_points():
+    mixed = {vg.PHASES[0]: points(-1.5), vg.PHASES[1]: points(0.0)}
+    assert vg.decide(mixed, shrink=0.5, alpha=0.05).outcome is C
+    few = {vg.PHASES[0]: (np.array([2.0, 3.0]), np.array([-1.0, -2.0]))}
+    assert vg.decide(few, shrink=0.5, alpha=0.05).outcome is I
+
+
+def test_ratio_points_take_log_first_over_last():
+    x, y = vg.ratio_points([(2, [0.1, 0.4]), (3, [0.0, 1.0]), (4, [0.2, 0.1, 0.4])])
+    np.testing.assert_allclose(x, [2, 4])
+    np.testing.assert_allclose(y, [math.log(0.25), math.log(0.5)])
+
+
+# -- batch size ------------------------------------------------------------------------------------
+def spread_rows(exponent, m=50_000, noise=0.0):
+    ks = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+    wiggle = noise * np.array([1, -1, 1, -1, -1, 1, -1, 1, 1, -1])
+    return [{"batch_size": k, "spread": math.exp(w) * k**exponent * batch_size.finite_population(m, k)}
+            for k, w in zip(ks, wiggle)]
+
+
+@pytest.mark.parametrize("exponent, noise, outcome", [(-0.5, 0.01, S), (-0.35, 0.01, C), (-0.5, 0.6, I)])
+def test_batch_size_outcomes(exponent, noise, outcome):
+    assert batch_size.decide(spread_rows(exponent, noise=noise), 50_000, tolerance=0.1, alpha=0.05).outcome is outcome
+
+
+def test_batch_size_divides_out_the_finite_population_factor():
+    # K up to half of m: without the factor the slope would bend away from −½
+    rows = spread_rows(-0.5, m=2000) + [{"batch_size": 1000, "spread": 1000**-0.5 * batch_size.finite_population(2000, 1000)}]
+    verdict = batch_size.decide(rows, 2000, tolerance=0.01, alpha=0.05)
+    assert verdict.outcome is S and verdict.numbers["slope"] == pytest.approx(-0.5, abs=1e-9)
+
+
+# -- universal approximation -----------------------------------------------------------------------
+def ua_rows(sig, sq, seed=1, target="sin3x_abs"):
+    return ([{"target": target, "activation": "sigmoid", "width": w, "seed": seed, "sup_error": e} for w, e in sig]
+            + [{"target": target, "activation": "square", "width": w, "seed": seed, "sup_error": e} for w, e in sq])
+
+
+def test_universal_approximation_outcomes():
+    good = ua_rows([(1, 1.0), (64, 0.1)], [(1, 1.2), (64, 1.0)])
+    assert universal_approximation.decide(good, error_reduction=0.5, min_seeds=1).outcome is S
+    stalls = ua_rows([(1, 1.0), (64, 0.8)], [(1, 1.2), (64, 1.0)])
+    assert universal_approximation.decide(stalls, error_reduction=0.5, min_seeds=1).outcome is C
+    poly_wins = ua_rows([(1, 1.0), (64, 0.3)], [(1, 1.2), (64, 0.2)])
+    assert universal_approximation.decide(poly_wins, error_reduction=0.5, min_seeds=1).outcome is C
+    diverged = ua_rows([(1, 1.0), (64, math.inf)], [(1, 1.2), (64, 1.0)])
+    assert universal_approximation.decide(diverged, error_reduction=0.5, min_seeds=1).outcome is I
+    assert universal_approximation.decide(good, error_reduction=0.5, min_seeds=2).outcome is I  # one seed of two
+
+
+def test_universal_approximation_reduction_edge():
+    rows = ua_rows([(1, 1.0), (64, 0.5)], [(1, 1.2), (64, 1.0)])
+    assert universal_approximation.decide(rows, error_reduction=0.5, min_seeds=1).outcome is S
+    assert universal_approximation.decide(rows, error_reduction=0.4999, min_seeds=1).outcome is C
+
+
+# -- best ----------------------------------------------------------------------------------------------
+TARGET = {"accuracy": 0.871, "setup": "MLPClassifier [100]", "source": "Fashion-MNIST paper"}
+
+
+def test_best_outcomes():
+    assert best.decide([0.893, 0.892, 0.894], TARGET, margin=0.0, **ARGS).outcome is S
+    assert best.decide([0.85, 0.851, 0.852], TARGET, margin=0.0, **ARGS).outcome is C
+    assert best.decide([0.86, 0.89, 0.875], TARGET, margin=0.0, **ARGS).outcome is I
+    one = best.decide([0.8937], TARGET, margin=0.0, **ARGS)
+    assert one.outcome is I and "1 seed" in one.sentence
+    assert best.decide([0.9, 0.9], None, margin=0.0, **ARGS).outcome is I
+
+
+def test_best_margin_edge():
+    assert best.decide([0.881, 0.881], TARGET, margin=0.01 - 1e-9, **ARGS).outcome is S
+    assert best.decide([0.881, 0.881], TARGET, margin=0.01 + 1e-9, **ARGS).outcome is C
