@@ -153,6 +153,12 @@ def test_universal_approximation_outcomes():
     assert universal_approximation.decide(poly_wins, error_reduction=0.5, min_seeds=1).outcome is C
     diverged = ua_rows([(1, 1.0), (64, math.inf)], [(1, 1.2), (64, 1.0)])
     assert universal_approximation.decide(diverged, error_reduction=0.5, min_seeds=1).outcome is I
+    # diverged x² fits are left out (and counted); the finite ones still decide
+    poly_diverged = ua_rows([(1, 1.0), (64, 0.1)], [(1, 1.2), (64, math.inf)])
+    verdict = universal_approximation.decide(poly_diverged, error_reduction=0.5, min_seeds=1)
+    assert verdict.outcome is S and "1 diverged fit left out" in verdict.sentence
+    all_poly_diverged = ua_rows([(1, 1.0), (64, 0.1)], [(1, math.inf), (64, math.inf)])
+    assert universal_approximation.decide(all_poly_diverged, error_reduction=0.5, min_seeds=1).outcome is I
     assert universal_approximation.decide(good, error_reduction=0.5, min_seeds=2).outcome is I  # one seed of two
 
 

@@ -127,9 +127,17 @@ def test_exponent_three_outcomes(a, noise, outcome):
 def test_exponent_tolerance_edge():
     lk = np.log([1, 2, 5, 10, 20, 50, 100, 200])
     y = -0.5 * lk + 0.05 * np.array([1, -1, 1, -1, -1, 1, -1, 1])
-    half = (v.slope(lk, y).high - v.slope(lk, y).low) / 2
-    assert v.exponent_matches(lk, y, law=-0.5, tolerance=half * 1.001).outcome is S
-    assert v.exponent_matches(lk, y, law=-0.5, tolerance=half * 0.999).outcome is I
+    s = v.slope(lk, y, alpha=0.1)  # TOST at α = 0.05 reads the 90 % interval
+    reach = max(s.high + 0.5, -0.5 - s.low)
+    assert v.exponent_matches(lk, y, law=-0.5, tolerance=reach * 1.001).outcome is S
+    assert v.exponent_matches(lk, y, law=-0.5, tolerance=reach * 0.999).outcome is I
+
+
+def test_exponent_practically_exact_but_tight_is_supported():
+    # −0.505 with a very tight interval: within a ±0.1 tolerance, not a contradiction
+    lk = np.log([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000])
+    y = -0.505 * lk + 0.001 * np.array([1, -1, 1, -1, -1, 1, -1, 1, 1, -1])
+    assert v.exponent_matches(lk, y, law=-0.5, tolerance=0.1).outcome is S
 
 
 @pytest.mark.parametrize("values, outcome", [([0.90, 0.91, 0.905], S), ([0.80, 0.81, 0.805], C), ([0.84, 0.88, 0.86], I)])

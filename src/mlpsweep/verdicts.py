@@ -278,27 +278,31 @@ def slope_below(x, y, *, bound: float, alpha: float = 0.05, min_points: int = 3,
 
 
 def exponent_matches(log_x, log_y, *, law: float, tolerance: float, alpha: float = 0.05) -> Verdict:
-    """A power law y ∝ x^a: is the fitted â the law's exponent?
+    """A power law y ∝ x^a: is the fitted exponent â the law's, within ±``tolerance``?
 
-    Supported when ``law`` lies inside the (1 − α) interval of â *and* the
-    interval is no wider than ±``tolerance``; contradicted when ``law`` lies
-    outside the interval; inconclusive when the interval contains the law but
-    is too wide to confirm it.
+    An equivalence claim, decided by two one-sided tests (Schuirmann's TOST) on
+    the least-squares slope: supported when the whole (1 − 2α) interval of â
+    lies inside [law − tolerance, law + tolerance]; contradicted when it lies
+    wholly outside that band; inconclusive otherwise.  (The narrower reading,
+    "the law lies inside the interval", would call a practically exact −0.505
+    with a very tight interval a contradiction; the tolerance is what declares
+    which deviations matter.)
     """
-    s = slope(log_x, log_y, alpha)
+    s = slope(log_x, log_y, 2 * alpha)
+    lo_band, hi_band = law - tolerance, law + tolerance
     th = {"law": law, "tolerance": tolerance, "alpha": alpha}
     if not s.has_interval:
         return Verdict(Outcome.INCONCLUSIVE, f"inconclusive: the exponent rests on {s.n} point(s); an interval needs 3.",
                        s.to_dict(), th)
     head = (f"fitted exponent {s.slope:+.3f}, {100 * s.level:.0f} % CI [{s.low:+.3f}, {s.high:+.3f}], "
-            f"law {law:+.3f}, tolerance ±{tolerance:g}")
-    if not s.low <= law <= s.high:
-        return Verdict(Outcome.CONTRADICTED, f"{head}: the law lies outside the interval.", s.to_dict(), th)
-    if (s.high - s.low) / 2 <= tolerance:
-        return Verdict(Outcome.SUPPORTED, f"{head}: the law lies inside an interval narrower than the tolerance.",
+            f"law {law:+.3f} ± {tolerance:g}")
+    if lo_band < s.low and s.high < hi_band:
+        return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval lies within the tolerance of the law.",
                        s.to_dict(), th)
-    return Verdict(Outcome.INCONCLUSIVE, f"{head}: the law lies inside the interval, but the interval is wider "
-                   "than the tolerance.", s.to_dict(), th)
+    if s.high < lo_band or s.low > hi_band:
+        return Verdict(Outcome.CONTRADICTED, f"{head}: the whole interval lies outside the tolerance of the law.",
+                       s.to_dict(), th)
+    return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval crosses the edge of the tolerance.", s.to_dict(), th)
 
 
 def at_least(values, *, floor: float, alpha: float = 0.05, min_seeds: int = 2, what: str = "the value",
@@ -330,9 +334,9 @@ def at_most(values, *, ceiling: float, alpha: float = 0.05, min_seeds: int = 2, 
             fmt=lambda v: f"{v:.4g}") -> Verdict:
     """The mirror of :func:`at_least`: the mean of ``values`` stays below ``ceiling``."""
     flipped = at_least([-v for v in np.asarray(values, dtype=np.float64)], floor=-ceiling, alpha=alpha,
-                       min_seeds=min_seeds, what=what, fmt=lambda v: fmt(-v))
+                       min_seeds=min_seeds, what=what, fmt=lambda v: fmt(0.0 - v))
     n = flipped.numbers
-    nums = {"n": n["n"], "mean": -n["mean"], "low": -n["high"], "high": -n["low"], "level": n["level"]}
+    nums = {"n": n["n"], "mean": 0.0 - n["mean"], "low": 0.0 - n["high"], "high": 0.0 - n["low"], "level": n["level"]}
     th = {"ceiling": ceiling, "alpha": alpha, "min_seeds": min_seeds}
     if n["n"] < max(2, min_seeds):
         return Verdict(flipped.outcome, flipped.sentence, nums, th)

@@ -10,9 +10,10 @@ each K many batches B of K distinct samples are drawn and the spread
 theory says ``s_K = s_1 · sqrt((m − K) / ((m − 1) K))`` — the lecture's
 1/√K law, with the finite-population factor that matters only as K → m.
 Dividing the factor out, log(s_K / √((m − K)/(m − 1))) against log K has
-slope −1/2 exactly.  The verdict fits that slope with its (1 − α) interval:
-supported when −½ lies inside an interval no wider than ±``exponent_tolerance``,
-contradicted when −½ lies outside it, inconclusive when the interval is wider.
+slope −1/2 exactly.  The verdict fits that slope and asks whether it is −½
+within ±``exponent_tolerance`` (an equivalence test, TOST): supported when
+its (1 − 2α) interval lies inside the band, contradicted when it lies wholly
+outside, inconclusive when it crosses an edge.
 """
 
 from __future__ import annotations
@@ -110,8 +111,8 @@ class BatchSize(StudyKind):
                                  "description": "The K at which the spread of the mini-batch gradient is measured."},
         "variance_draws": {"type": "integer", "minimum": 2, "default": 60, "description": "Batches drawn per K."},
         "exponent_tolerance": {"type": "number", "exclusiveMinimum": 0, "default": 0.1,
-                               "description": "The verdict's tolerance: the fitted exponent's interval must lie "
-                                              "within ±this of its own centre and contain −½."},
+                               "description": "The verdict's tolerance: the fitted exponent's (1 − 2α) interval "
+                                              "must lie within −½ ± this."},
     }
     plots = ("cost_by_epoch", "cost_by_update", "spread")  # captions: studies/captions/{kind}-{plot}.rst
 

@@ -18,7 +18,8 @@ every non-polynomial activation's sup error at the widest N is at most
 ``error_reduction`` × its error at the narrowest N *and* the polynomial never
 gets below the widest non-polynomial fit; contradicted when a non-polynomial
 error does not fall that far, or the polynomial does as well; inconclusive
-when a fit diverged, only one width ran, or there is no polynomial to compare.
+when a non-polynomial fit at either end diverged, only one width ran, or no
+polynomial fit is left to compare.  Diverged fits are left out and counted.
 """
 
 from __future__ import annotations
@@ -132,19 +133,20 @@ def decide(results: list[dict], *, error_reduction: float, min_seeds: int) -> Ve
 
 
 def _decide_one(target: str, seed: int, rows: list[dict], reduction: float) -> Verdict:
-    widths = sorted({r["width"] for r in rows})
     what = f"{target} (seed {seed})"
-    if len(widths) < 2:
-        return Verdict(Outcome.INCONCLUSIVE, f"{what}: one width only.")
-    if any(not math.isfinite(r["sup_error"]) for r in rows):
-        return Verdict(Outcome.INCONCLUSIVE, f"{what}: a fit diverged.")
-    err = {(r["activation"], r["width"]): r["sup_error"] for r in rows}
+    finite = [r for r in rows if math.isfinite(r["sup_error"])]
+    dropped = len(rows) - len(finite)
+    note = f" ({dropped} diverged fit{'s' if dropped != 1 else ''} left out.)" if dropped else ""
+    err = {(r["activation"], r["width"]): r["sup_error"] for r in finite}
+    widths = sorted({r["width"] for r in rows})
     acts = sorted({r["activation"] for r in rows})
     non = [a for a in acts if a not in POLYNOMIAL]
     poly = [a for a in acts if a in POLYNOMIAL]
-    if not non:
-        return Verdict(Outcome.INCONCLUSIVE, f"{what}: no non-polynomial activation.")
+    if len(widths) < 2 or not non:
+        return Verdict(Outcome.INCONCLUSIVE, f"{what}: needs two widths and a non-polynomial activation.{note}")
     lo, hi = widths[0], widths[-1]
+    if any((a, w) not in err for a in non for w in (lo, hi)):
+        return Verdict(Outcome.INCONCLUSIVE, f"{what}: a non-polynomial fit at N = {lo} or N = {hi} diverged.{note}")
     texts, falls = [], []
     for a in non:
         ratio = err[(a, hi)] / err[(a, lo)] if err[(a, lo)] > 0 else 0.0
@@ -152,15 +154,15 @@ def _decide_one(target: str, seed: int, rows: list[dict], reduction: float) -> V
         texts.append(f"{what}, {a}: sup error {err[(a, lo)]:.3g} at N = {lo} → {err[(a, hi)]:.3g} at N = {hi} "
                      f"(× {ratio:.3g}, declared at most × {reduction:g}).")
     if not all(falls):
-        return Verdict(Outcome.CONTRADICTED, " ".join(texts))
-    if not poly:
-        return Verdict(Outcome.INCONCLUSIVE, " ".join(texts) + " No polynomial activation ran to compare.")
-    best_non = min(err[(a, hi)] for a in non)
-    best_poly = min(err[(a, w)] for a in poly for w in widths)
+        return Verdict(Outcome.CONTRADICTED, " ".join(texts) + note)
+    poly_errors = [e for (a, _), e in err.items() if a in poly]
+    if not poly_errors:
+        return Verdict(Outcome.INCONCLUSIVE, " ".join(texts) + " No polynomial fit to compare." + note)
+    best_non, best_poly = min(err[(a, hi)] for a in non), min(poly_errors)
     texts.append(f"{what}, x²: never below {best_poly:.3g} at any N.")
     if best_poly <= best_non:
-        return Verdict(Outcome.CONTRADICTED, " ".join(texts) + " The polynomial did as well as the widest fit.")
-    return Verdict(Outcome.SUPPORTED, " ".join(texts))
+        return Verdict(Outcome.CONTRADICTED, " ".join(texts) + " The polynomial did as well as the widest fit." + note)
+    return Verdict(Outcome.SUPPORTED, " ".join(texts) + note)
 
 
 class UniversalApproximation(StudyKind):
