@@ -28,7 +28,7 @@ from ..nn import History, load_network
 from .. import verdicts
 from ..stats import mcnemar, mean_ci
 from ..studies import KINDS
-from ..studies.base import Data
+from ..studies.base import Data, settings_of
 from . import caption, comparison, html, plots
 from .text import sizes_label
 
@@ -210,7 +210,7 @@ def build(
         pairs = pd.concat([pairwise(runs[runs["topology"].isin(g)], summary[summary["topology"].isin(g)], predictions,
                                     y_test, labels, alpha=alpha, power=power)
                            for g in groups], ignore_index=True).drop_duplicates(subset=["a", "b"]) if order else pd.DataFrame()
-        settings = {t: metrics[next(k for k in metrics if k[0] == t)]["settings"] for t in order}
+        settings = {t: settings_of(metrics, t) for t in order}
     else:
         runs = pd.DataFrame(columns=["topology", "seed", "status"])
         order, labels, settings = [], {}, {}

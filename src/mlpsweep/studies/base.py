@@ -122,13 +122,14 @@ def accuracies(runs, topology: str):
     return ok["test_accuracy"].to_numpy()
 
 
-def settings_of(data: Data, topology: str) -> dict | None:
-    return next((m["settings"] for k, m in data.metrics.items() if k[0] == topology), None)
+def settings_of(metrics: dict, topology: str) -> dict | None:
+    """The settings of a topology's runs, from {(topology, seed): metrics.json}."""
+    return next((m["settings"] for k, m in metrics.items() if k[0] == topology), None)
 
 
 def settings_note(data: Data, topology: str, base: str | None) -> str:
-    s = settings_of(data, topology)
-    b = settings_of(data, base) if base else None
+    s = settings_of(data.metrics, topology)
+    b = settings_of(data.metrics, base) if base else None
     if s is None:
         return ""
     if b is None or topology == base:

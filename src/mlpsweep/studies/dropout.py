@@ -48,7 +48,7 @@ class Dropout(StudyKind):
 
         from ..report import plots
         from ..report.text import pct
-        from .base import accuracies
+        from .base import accuracies, settings_of
 
         r = runs_of(data, study)
         sec = self.new_section(name, study)
@@ -60,7 +60,7 @@ class Dropout(StudyKind):
                 continue
             last = ht.sort_values("epoch").groupby("seed").tail(1)
             gap = (last["train_accuracy"] - last["val_accuracy"]).to_numpy()
-            s = next(m for k, m in data.metrics.items() if k[0] == topo)["settings"]
+            s = settings_of(data.metrics, topo)
             gaps[topo] = (tuple(s["hidden"]), s["dropout"], gap)
             acc = accuracies(r, topo)
             rows.append([topo, data.labels.get(topo, topo), f"{s['dropout']:g}", pct(last["train_accuracy"].mean()),
