@@ -252,3 +252,25 @@ def test_one_seed_makes_every_verdict_inconclusive_and_says_why(finished_run, se
     assert '<b>Verdict.</b> <span class="tag inconclusive">Inconclusive</span>' in section
     assert "1 finished seed" in section and "min_seeds" in section
     assert "no interval, no test" in html  # the pairwise sentence with one seed
+
+
+def test_enabling_a_study_trains_exactly_its_runs_and_disabling_it_only_rebuilds(finished_run, served, tmp_path):
+    work, _ = finished_run
+    mirror, definition = served
+    copy = tmp_path / "copy"
+    shutil.copytree(work, copy, symlinks=True)
+    base = small_config(mirror.url, definition)
+    base["study_definitions"]["extra"] = {"kind": "dropout", "topologies": ["a", "c"]}
+    base["topologies"]["c"] = {"hidden": [8], "dropout": 0.5}
+    write_config(copy, {**base, "studies": ["small"]})
+    assert job_counts(planned_jobs(copy)) == {"report": 1, "all": 1}  # a defined study changes nothing …
+    write_config(copy, {**base, "studies": ["small", "extra"]})
+    jobs = planned_jobs(copy)
+    assert job_counts(jobs) == {"train": 2, "evaluate": 2, "report": 1, "all": 1}  # … enabled, its new runs
+    assert {w["topology"] for r, w in jobs if r == "train"} == {"c"}
+    snakemake(copy, "--cores", "2")
+    assert "Study: extra" in (copy / "results/tiny/report/report.html").read_text()
+    write_config(copy, {**base, "studies": ["small"]})
+    assert job_counts(planned_jobs(copy)) == {"report": 1, "all": 1}  # disabled: the report without it
+    snakemake(copy, "--cores", "2")
+    assert "Study: extra" not in (copy / "results/tiny/report/report.html").read_text()

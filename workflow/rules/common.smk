@@ -138,12 +138,24 @@ def study_setting(key):
     return lambda wildcards: PLAN.study_defs[wildcards.study][key]
 
 
+def report_files(folder, studies):
+    """Every file the report of ``studies`` in ``folder`` writes ({dataset} left as a wildcard)."""
+    return [
+        f"{folder}/{name}"
+        for name in ("report.html", "report.md", "comparison.csv", "runs.csv", "pairwise.csv")
+    ] + [f"{folder}/plots/{plot}.png" for plot, _ in report_plots(studies)] + [
+        f"{folder}/plots/{plot}.svg" for plot in report_svg_names(studies)
+    ]
+
+
 def all_targets():
-    # The verified download and the preprocessed data are targets too: when a
-    # cached copy changed, its record is deleted (above) and the file made again.
+    # Every file of the report, not only report.html: enabling a study adds outputs (its plots) to the
+    # report job, and Snakemake can judge a job's changed inputs only from the metadata of outputs that
+    # exist; asking for the new outputs makes them missing, so the report and the study's runs are made.
+    # The verified download and the preprocessed data are targets too: their jobs check the caches.
     return expand(
-        [
-            "results/{dataset}/report/report.html",
+        report_files("results/{dataset}/report", PLAN.studies)
+        + [
             "resources/datasets/{dataset}/download.json",
             "results/{dataset}/data/manifest.json",
         ],
