@@ -126,7 +126,7 @@ def test_gradient_norms_are_mean_bias_gradient_norms():
 def test_gradient_norms_are_opt_in():
     rng = np.random.default_rng(4)
     x, labels = blobs(rng, 40)
-    hist = train(Network([2, 5, 2], rng=rng), x, labels, SGDConfig(epochs=1, batch_size=8), rng)
+    hist = train(Network([2, 5, 2], rng=rng), x, labels, SGDConfig(epochs=1, batch_size=8, eta=1.0), rng)
     assert not any(k.startswith("grad_norm_") for k in hist[0])
 
 
@@ -215,7 +215,7 @@ def test_invalid_network_configurations(kwargs, match):
 )
 def test_invalid_sgd_configurations(kwargs):
     with pytest.raises(ValueError):
-        SGDConfig(**kwargs)
+        SGDConfig(**{"epochs": 1, "batch_size": 10, "eta": 1.0, **kwargs})
 
 
 @pytest.mark.parametrize("p", [1.0, 0.5])
@@ -313,10 +313,10 @@ def test_momentum_matches_the_heavy_ball_recursion():
 
 
 def test_eta_decay_schedule():
-    cfg = SGDConfig(eta=0.4, eta_decay=0.5)
+    cfg = SGDConfig(epochs=3, batch_size=10, eta=0.4, eta_decay=0.5)
     assert [cfg.eta_at(e) for e in (1, 2, 3)] == [0.4, 0.2, 0.1]
     with pytest.raises(ValueError, match="momentum cannot be combined"):
-        SGDConfig(momentum=0.9, penalty_p=1.0, penalty_lambda=0.1)
+        SGDConfig(epochs=1, batch_size=10, eta=1.0, momentum=0.9, penalty_p=1.0, penalty_lambda=0.1)
 
 
 def test_l1_step_is_soft_thresholding():

@@ -1,9 +1,11 @@
 """``python -m mlpsweep <stage> …``: every workflow stage, callable without Snakemake.
 
 Stages: ``download``, ``preprocess``, ``train``, ``evaluate``, ``report``.  Each
-logs its progress to stderr and, on a known failure (bad input, a corrupt
+logs its progress to stderr and, on a known failure (bad settings, a corrupt
 file, no source reachable), prints one line ``mlpsweep <stage>: error: …``
-and exits with status 1 without leaving partial output.
+and exits without leaving partial output.  Exit status: 0 done, 1 an expected
+error (the line says what and how to fix it), 2 a usage error, 3 a training
+run that diverged under ``--fail-on-divergence``, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 
 from . import __version__
 
+EXIT_ERROR, EXIT_USAGE, EXIT_DIVERGED = 1, 2, 3
 
 
 def _expected_errors() -> tuple:
@@ -24,6 +27,7 @@ def _expected_errors() -> tuple:
     from .data.preprocess import PreprocessedDataError
     from .nn.io import ModelFileError
 
+    # ValueError covers the settings (SettingsError), the config and invalid arguments.
     return (DatasetSpecError, DownloadError, IdxError, PreprocessedDataError, ModelFileError, ValueError)
 
 
@@ -153,6 +157,20 @@ def cmd_universal(args) -> int:
     return 0
 
 
+def default(key: str):
+    """A command-line default: the config schema's default of ``key`` (one source for both)."""
+    from .config import schema_default
+
+    return schema_default(key)
+
+
+def kind_default(kind: str, option: str):
+    """A command-line default: a study kind's option default."""
+    from .studies import KINDS
+
+    return KINDS[kind].options[option]["default"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlpsweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"mlpsweep {__version__}")
@@ -162,9 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="fetch and verify a dataset's four IDX files")
     _add_dataset_args(p)
     p.add_argument("--dest", required=True, help="folder for the downloaded files")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds for connecting and for each read (30)")
-    p.add_argument("--retries", type=int, default=2, help="extra attempts per source on transient errors (2)")
-    p.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry, doubling (1)")
+    p.add_argument("--timeout", type=float, default=default("download.timeout"),
+                   help="seconds for connecting and for each read (%(default)s)")
+    p.add_argument("--retries", type=int, default=default("download.retries"),
+                   help="extra attempts per source on transient errors (%(default)s)")
+    p.add_argument("--backoff", type=float, default=default("download.backoff"),
+                   help="seconds before the first retry, doubling (%(default)s)")
     p.add_argument("--record", help="write a JSON record of the verified files here (the workflow's output)")
     p.set_defaults(func=cmd_download)
 
@@ -172,9 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataset_args(p)
     p.add_argument("--raw-dir", required=True, help="folder with the downloaded IDX files")
     p.add_argument("--out-dir", required=True, help="folder for images.npy, labels.npy, manifest.json")
-    p.add_argument("--validation-size", type=int, default=10_000, help="validation rows taken from training (10000)")
-    p.add_argument("--validation-seed", type=int, default=None, help="seed for a random validation split (default: the last rows)")
-    p.add_argument("--normalize", choices=["unit", "standardize"], default="unit", help="pixel scaling (unit: [0, 1])")
+    p.add_argument("--validation-size", type=int, default=default("data.validation_size"),
+                   help="validation rows taken from training (%(default)s)")
+    p.add_argument("--validation-seed", type=int, default=default("data.validation_seed"),
+                   help="seed for a random validation split (default: the last rows)")
+    p.add_argument("--normalize", choices=["unit", "standardize"], default=default("data.normalize"),
+                   help="pixel scaling (%(default)s; unit: [0, 1])")
     p.set_defaults(func=cmd_preprocess)
 
     p = sub.add_parser("train", help="train one network (one topology, one seed)")
@@ -183,10 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, required=True, help="seed of the run's random generator")
     p.add_argument("--out-dir", required=True, help="folder for model.npz, model.json, history.csv")
     p.add_argument("--name", help="the topology's name (for logs and metadata)")
-    p.add_argument("--threads", type=int, default=1, help="BLAS threads (1)")
+    p.add_argument("--threads", type=int, default=default("resources.train.threads"), help="BLAS threads (%(default)s)")
     p.add_argument("--fail-on-divergence", action="store_true", help="exit non-zero when the cost becomes non-finite")
     p.add_argument("--checkpoint-dir", help="save the state here after epochs and resume from it when rerun")
-    p.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints (1)")
+    p.add_argument("--checkpoint-every", type=int, default=default("training.checkpoint_every"),
+                   help="epochs between checkpoints (%(default)s)")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoint after the run completes")
     p.add_argument("--track-gradients", action="store_true",
                    help="record per-layer bias-gradient norms at initialisation and every epoch")
@@ -201,10 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gradient-spread", help="spread of the mini-batch gradient against K, at a fixed network")
     p.add_argument("--data", required=True, help="preprocessed data folder")
     p.add_argument("--settings", required=True, help="the network's settings as JSON (its initial weights are used)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, required=True, help="the seed whose initial network is measured")
     p.add_argument("--batch-sizes", type=int, nargs="+", required=True)
-    p.add_argument("--draws", type=int, default=60, help="batches drawn per K")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--draws", type=int, default=kind_default("batch_size", "variance_draws"),
+                   help="batches drawn per K (%(default)s)")
+    p.add_argument("--threads", type=int, default=default("resources.train.threads"))
     p.add_argument("--out", required=True, help="JSON file for the measurements")
     p.set_defaults(func=cmd_gradient_spread)
 
@@ -212,9 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", required=True, choices=["sin3x_abs", "bump2d"])
     p.add_argument("--activation", required=True)
     p.add_argument("--widths", type=int, nargs="+", required=True)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--epochs", type=int, help="epochs per fit (default: the study kind's)")
-    p.add_argument("--eta", type=float, help="learning rate (default: the study kind's)")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--epochs", type=int, default=kind_default("universal_approximation", "epochs"),
+                   help="epochs per fit (%(default)s)")
+    p.add_argument("--eta", type=float, default=kind_default("universal_approximation", "eta"),
+                   help="learning rate (%(default)s)")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_universal)
 
@@ -242,17 +270,23 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
-        return 2
+        return EXIT_USAGE
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from .nn import Diverged
+
     try:
         return args.func(args)
+    except Diverged as exc:
+        print(f"mlpsweep {args.command}: error: {exc} (--fail-on-divergence; without it the run is recorded as "
+              "diverged)", file=sys.stderr)
+        return EXIT_DIVERGED
     except _expected_errors() as exc:
         print(f"mlpsweep {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"mlpsweep {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -1,11 +1,15 @@
 """The experiment's configuration: schema validation, defaults and the run plan.
 
-``workflow/schemas/config.schema.yaml`` describes every key.  :func:`plan`
-checks a config against it (JSON Schema, draft 7), fills in the defaults the
-schema states, then checks what a schema cannot express (output layer and
-cost pairings, study and dataset references, dataset definitions).  Any
-problem raises :class:`ConfigError` with one line that names the key, e.g.
+``schemas/config.schema.yaml`` (in this package; ``workflow/schemas/`` links to
+it) describes every key and is the only place where a default is written.
+:func:`plan` checks a config against it with the ``jsonschema`` library
+(draft 7, extended to fill in the schema's defaults), then checks what a
+schema cannot express (output layer and cost pairings, study and dataset
+references, dataset definitions).  Any problem raises :class:`ConfigError`
+with one line that names the key, e.g.
 ``config key topologies.30.eta: -1 is less than or equal to the minimum of 0``.
+Training settings on their own (the ``train`` command, :meth:`Network.from_config`)
+go through :mod:`mlpsweep.settings`, against the same schema.
 
 The :class:`Plan` it returns is what the workflow expands: datasets, seeds and
 the resolved settings of every topology that an enabled study uses.
@@ -16,16 +20,13 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import yaml
 
 from .data import datasets as ds
-from .nn import costs
-
-SETTINGS = ("hidden", "activation", "output", "cost", "init", "eta", "batch_size", "epochs", "penalty", "dropout",
-            "dtype", "momentum", "eta_decay")
-
 
 class ConfigError(ValueError):
     """An invalid configuration (the message names the key)."""
@@ -38,8 +39,25 @@ def _key(path) -> str:
     return out or "(top level)"
 
 
-def load_schema(path) -> dict:
+SCHEMA_PATH = Path(str(resources.files(__package__).joinpath("schemas", "config.schema.yaml")))
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> dict:
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+
+
+def load_schema(path=None) -> dict:
+    """The config schema (a fresh copy): the package's, or the one at ``path``."""
+    return copy.deepcopy(_load(str(path or SCHEMA_PATH)))
+
+
+def schema_default(dotted: str):
+    """The schema's default of a top-level key path, e.g. ``download.timeout`` (for command-line defaults)."""
+    node = _load(str(SCHEMA_PATH))
+    for part in dotted.split("."):
+        node = node["properties"][part]
+    return copy.deepcopy(node["default"])
 
 
 def _resolve_ref(schema: dict, root: dict) -> dict:
@@ -59,32 +77,30 @@ def _deep_merge(base: dict, top: dict) -> dict:
     return out
 
 
-def fill_defaults(instance, schema: dict, root: dict):
-    """Fill missing keys from the schema's ``default`` values, recursively.
+@lru_cache(maxsize=1)
+def _validator_class():
+    """Draft 7 validation that fills in each property's ``default`` before checking it.
 
-    Dict defaults merge (recursively) under what the config gives, so a
-    config that defines one more topology keeps the default ones, and one
-    that changes a study's topologies keeps its kind.
+    A dict default merges (recursively) under what the config gives, so a
+    config that defines one more topology keeps the default ones, and one that
+    changes a study's topologies keeps its kind.
     """
-    schema = _resolve_ref(schema, root)
-    if not isinstance(instance, dict) or schema.get("type") != "object":
-        return instance
-    for key, sub in schema.get("properties", {}).items():
-        sub_r = _resolve_ref(sub, root)
-        if "default" in sub_r:
-            default = copy.deepcopy(sub_r["default"])
-            if key not in instance:
-                instance[key] = default
-            elif isinstance(default, dict) and isinstance(instance[key], dict):
-                instance[key] = _deep_merge(default, instance[key])
-        if key in instance:
-            instance[key] = fill_defaults(instance[key], sub_r, root)
-    extra = schema.get("additionalProperties")
-    if isinstance(extra, dict):
-        for key in instance:
-            if key not in schema.get("properties", {}):
-                instance[key] = fill_defaults(instance[key], extra, root)
-    return instance
+    from jsonschema import Draft7Validator, validators
+
+    check_properties = Draft7Validator.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in props.items():
+                if "default" in sub:
+                    default = copy.deepcopy(sub["default"])
+                    if key not in instance:
+                        instance[key] = default
+                    elif isinstance(default, dict) and isinstance(instance[key], dict):
+                        instance[key] = _deep_merge(default, instance[key])
+        yield from check_properties(validator, props, instance, schema)
+
+    return validators.extend(Draft7Validator, {"properties": properties})
 
 
 def _scalar(text: str, types: list):
@@ -131,17 +147,26 @@ def coerce(instance, schema: dict, root: dict):
     return instance
 
 
-def validate(config: dict, schema: dict) -> dict:
-    """A validated deep copy of ``config`` with defaults filled in."""
+def validate(config: dict, schema: dict, *, what: str = "config key", prefix: str = "",
+             coerce_strings: bool = True, error=None) -> dict:
+    """A validated deep copy of ``config`` with the schema's defaults filled in.
+
+    Raises ``error`` (default :class:`ConfigError`) with one line naming the key
+    (``{what} {prefix}.{path}``), the value and what is allowed.
+    ``coerce_strings`` turns strings into the numbers and booleans the schema
+    asks for (``snakemake --config`` delivers strings).
+    """
     import jsonschema
 
-    config = coerce(copy.deepcopy(config or {}), schema, schema)
-    config = fill_defaults(config, schema, schema)
-    validator = jsonschema.Draft7Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    config = copy.deepcopy(config if config is not None else {})
+    if coerce_strings:
+        config = coerce(config, schema, schema)
+    errors = list(_validator_class()(schema).iter_errors(config))
     if errors:
         err = jsonschema.exceptions.best_match(errors)
-        raise ConfigError(f"config key {_key(err.absolute_path)}: {err.message}")
+        path = _key(err.absolute_path) if err.absolute_path else ""
+        key = ".".join(p for p in (prefix, path) if p) or "(top level)"
+        raise (error or ConfigError)(f"{what} {key}: {err.message}")
     return config
 
 
@@ -179,21 +204,11 @@ class Plan:
 
 
 def resolve_topology(config: dict, name: str) -> dict:
-    settings = {**config["defaults"], **config["topologies"][name]}
-    missing = [k for k in SETTINGS if k not in settings and k not in ("momentum", "eta_decay")]
-    if missing:
-        raise ConfigError(f"config key topologies.{name}: no value for {', '.join(missing)} (set it there or under defaults)")
-    settings["penalty"] = {"p": 2.0, "lambda": 0.0, **config["defaults"].get("penalty", {}), **config["topologies"][name].get("penalty", {})}
-    settings["hidden"] = [int(n) for n in settings["hidden"]]
-    settings.setdefault("momentum", 0.0)
-    settings.setdefault("eta_decay", 1.0)
-    try:
-        costs.check_pairing(settings["cost"], settings["output"])
-    except ValueError as exc:
-        raise ConfigError(f"config key topologies.{name}.cost: {exc}") from None
-    if settings["momentum"] and settings["penalty"]["lambda"] and settings["penalty"]["p"] <= 1:
-        raise ConfigError(f"config key topologies.{name}.momentum: momentum cannot be combined with a penalty of p <= 1")
-    return {k: settings[k] for k in SETTINGS}
+    """A topology's complete settings: its own keys over the config's ``defaults``, checked."""
+    from . import settings
+
+    return settings.resolve(config["topologies"][name], base=config["defaults"], what="config key",
+                            prefix=f"topologies.{name}")
 
 
 def study_schema(schema: dict, kind) -> dict:
@@ -211,10 +226,7 @@ def _study(config: dict, name: str, resolved: dict, schema: dict) -> dict:
     if d["kind"] not in KINDS:
         raise ConfigError(f"config key {where}.kind: unknown study kind {d['kind']!r}; known kinds are {sorted(KINDS)}")
     kind = KINDS[d["kind"]]
-    try:
-        d = validate(d, study_schema(schema, kind))
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace("config key ", f"config key {where}.", 1).replace(f"{where}.(top level)", where)) from None
+    d = validate(d, study_schema(schema, kind), prefix=where)
     d.setdefault("seeds", list(config["seeds"]))
     for key, value in config["verdicts"].items():
         d.setdefault(key, value)
@@ -229,7 +241,7 @@ def _study(config: dict, name: str, resolved: dict, schema: dict) -> dict:
     return d
 
 
-def plan(config: dict, schema_path) -> Plan:
+def plan(config: dict, schema_path=None) -> Plan:
     """Validate ``config`` and expand it into a :class:`Plan` (or raise ConfigError)."""
     schema = load_schema(schema_path)
     config = validate(config, schema)

@@ -31,6 +31,7 @@ from .nn import Diverged, Network, SGDConfig, train
 from .nn.sgd import gradient_norms
 from .nn.checkpoint import Checkpointer, run_key
 from .provenance import blas, versions
+from .settings import resolve as resolve_settings
 
 log = logging.getLogger("mlpsweep.train")
 
@@ -38,15 +39,16 @@ OUTPUTS = ("history.csv", "model.npz", "model.json")
 
 
 def sgd_config(settings: dict, track_gradients: bool = False) -> SGDConfig:
+    """The optimiser's settings from checked, complete settings (:func:`mlpsweep.settings.resolve`)."""
     return SGDConfig(
-        epochs=int(settings["epochs"]),
-        batch_size=int(settings["batch_size"]),
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
         eta=float(settings["eta"]),
         penalty_p=float(settings["penalty"]["p"]),
         penalty_lambda=float(settings["penalty"]["lambda"]),
         dropout=float(settings["dropout"]),
-        momentum=float(settings.get("momentum", 0.0)),
-        eta_decay=float(settings.get("eta_decay", 1.0)),
+        momentum=float(settings["momentum"]),
+        eta_decay=float(settings["eta_decay"]),
         track_gradients=track_gradients,
     )
 
@@ -83,6 +85,7 @@ def run(
     """
     out_dir = Path(out_dir)
     started = time.perf_counter()
+    settings = resolve_settings(settings)  # the schema's checks and defaults, before anything is read or written
     with threadpool_limits(limits=threads):
         data = preprocess.load(data_dir)
         rng = np.random.default_rng(seed)

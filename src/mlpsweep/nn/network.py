@@ -163,9 +163,14 @@ class Network:
 
     @classmethod
     def from_config(cls, sizes, config: dict, *, rng=None, params=None) -> Network:
-        """A network of ``sizes`` with the activation, output, cost, dtype and init named in ``config``."""
-        keys = ("activation", "output", "cost", "dtype", "init")
-        return cls(sizes, **{k: config[k] for k in keys}, rng=rng, params=params)
+        """A network of ``sizes`` with the activation, output, cost, dtype and init named in ``config``.
+
+        ``config`` is checked against the config schema (:func:`mlpsweep.settings.network`):
+        a key left out takes the schema's default, a bad one raises ``SettingsError``.
+        """
+        from ..settings import network
+
+        return cls(sizes, **network(config), rng=rng, params=params)
 
     def copy(self) -> Network:
         return Network(**{**self.config(), "params": self.params.copy()})

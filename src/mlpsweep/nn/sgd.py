@@ -46,11 +46,17 @@ from .penalties import LpPenalty
 
 @dataclass(frozen=True)
 class SGDConfig:
-    """The hyper-parameters of a training run (the lecture's names)."""
+    """The hyper-parameters of a training run (the lecture's names).
 
-    epochs: int = 30
-    batch_size: int = 10  # K
-    eta: float = 3.0  # η
+    ``epochs``, ``batch_size`` and ``eta`` are the experiment's choice and have
+    no default here (the workflow's recipe lives in the config schema); the
+    other fields default to *off*: no penalty, no dropout, no momentum, a
+    constant η.
+    """
+
+    epochs: int
+    batch_size: int  # K
+    eta: float  # η
     penalty_p: float = 2.0  # p of λ Σ|w|^p
     penalty_lambda: float = 0.0  # λ (0: no penalty)
     dropout: float = 0.0  # r, share of hidden units dropped

@@ -90,7 +90,9 @@ def measure_to_file(data_dir, settings: dict, seed: int, batch_sizes, draws: int
 
     from ..atomic import write_json
     from ..data import preprocess
+    from ..settings import resolve
 
+    settings = resolve(settings)
     with threadpool_limits(limits=threads):
         data = preprocess.load(data_dir)
         rng = np.random.default_rng(seed)
