@@ -105,25 +105,38 @@ def test_killed_workflow_resumes_to_the_clean_result(tmp_path, served):
         assert np.array_equal(np.load(p, allow_pickle=False), np.load(q, allow_pickle=False))
 
 
+def _tree_state(root):
+    """Every path under ``root`` (Snakemake's own folder aside) with its size and mtime."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file() and ".snakemake" not in p.parts}
+
+
 def test_damaged_caches_are_made_again(tmp_path, served):
     mirror, definition, folder = served
     write_config(tmp_path, config(mirror, definition, {"a": {"hidden": [8]}}, seeds=(1,)))
     snakemake(tmp_path, "--cores", "2")
+    model = tmp_path / "results/tiny/models/a/seed1/model.npz"
+    trained = model.stat().st_mtime_ns
     name = definition["files"]["train_labels"]["name"]
     hits = mirror.hits[f"/tiny/{name}"]
     cached = tmp_path / "resources/datasets/tiny" / name
     cached.write_bytes(cached.read_bytes()[:50])  # an older run crashed mid-write
-    snakemake(tmp_path, "--cores", "2")
-    assert mirror.hits[f"/tiny/{name}"] == hits + 1
-    assert cached.read_bytes() == (folder / name).read_bytes()
-
     images = tmp_path / "results/tiny/data/images.npy"
     blob = bytearray(images.read_bytes())
     blob[-3] ^= 0x40
     images.write_bytes(bytes(blob))
+
+    # Planning reads and changes nothing, a dry run included …
+    before = _tree_state(tmp_path)
+    assert job_counts(planned_jobs(tmp_path)) == {"check_caches": 1, "all": 1}
+    assert _tree_state(tmp_path) == before
+    # … the real run repairs both caches, byte for byte, and re-trains nothing.
     proc = snakemake(tmp_path, "--cores", "2")
-    assert "will rebuild it" in proc.stderr
+    assert mirror.hits[f"/tiny/{name}"] == hits + 1
+    assert cached.read_bytes() == (folder / name).read_bytes()
     from mlpsweep.data.preprocess import verify
 
     assert verify(tmp_path / "results/tiny/data") is None
+    assert "rebuilt byte for byte" in (tmp_path / "logs/tiny/check_caches.log").read_text()
+    assert "rule train" not in proc.stdout + proc.stderr and model.stat().st_mtime_ns == trained
     assert job_counts(planned_jobs(tmp_path)) == {}

@@ -84,6 +84,30 @@ def cmd_preprocess(args) -> int:
     return 0
 
 
+def cmd_check_caches(args) -> int:
+    from pathlib import Path
+
+    from .atomic import write_json
+    from .data import cache
+    from .data.download import FetchOptions
+
+    spec = _dataset_spec(args)
+    record, data_dir = Path(args.record), Path(args.data_dir)
+    done = cache.repair(spec, record, data_dir, FetchOptions(timeout=args.timeout, retries=args.retries,
+                                                             backoff=args.backoff),
+                        validation_size=args.validation_size, validation_seed=args.validation_seed,
+                        normalize=args.normalize)
+    for line in done:
+        logging.getLogger("mlpsweep.cache").warning("%s", line)
+    left = cache.problem(record, data_dir / "manifest.json")
+    if left:
+        raise ValueError(f"the caches are still damaged after the repair: {left}")
+    write_json(args.out, {"dataset": spec.name, "state": args.state, "repaired": done})
+    logging.getLogger("mlpsweep.cache").info("%s: download and arrays verified%s", spec.name,
+                                             f"; repaired {len(done)}" if done else "")
+    return 0
+
+
 def _json_arg(text: str, what: str) -> dict:
     try:
         value = json.loads(text)
@@ -171,6 +195,24 @@ def kind_default(kind: str, option: str):
     return KINDS[kind].options[option]["default"]
 
 
+def _add_download_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timeout", type=float, default=default("download.timeout"),
+                   help="seconds for connecting and for each read (%(default)s)")
+    p.add_argument("--retries", type=int, default=default("download.retries"),
+                   help="extra attempts per source on transient errors (%(default)s)")
+    p.add_argument("--backoff", type=float, default=default("download.backoff"),
+                   help="seconds before the first retry, doubling (%(default)s)")
+
+
+def _add_preprocess_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--validation-size", type=int, default=default("data.validation_size"),
+                   help="validation rows taken from training (%(default)s)")
+    p.add_argument("--validation-seed", type=int, default=default("data.validation_seed"),
+                   help="seed for a random validation split (default: the last rows)")
+    p.add_argument("--normalize", choices=["unit", "standardize"], default=default("data.normalize"),
+                   help="pixel scaling (%(default)s; unit: [0, 1])")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlpsweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"mlpsweep {__version__}")
@@ -180,12 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="fetch and verify a dataset's four IDX files")
     _add_dataset_args(p)
     p.add_argument("--dest", required=True, help="folder for the downloaded files")
-    p.add_argument("--timeout", type=float, default=default("download.timeout"),
-                   help="seconds for connecting and for each read (%(default)s)")
-    p.add_argument("--retries", type=int, default=default("download.retries"),
-                   help="extra attempts per source on transient errors (%(default)s)")
-    p.add_argument("--backoff", type=float, default=default("download.backoff"),
-                   help="seconds before the first retry, doubling (%(default)s)")
+    _add_download_args(p)
     p.add_argument("--record", help="write a JSON record of the verified files here (the workflow's output)")
     p.set_defaults(func=cmd_download)
 
@@ -193,13 +230,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataset_args(p)
     p.add_argument("--raw-dir", required=True, help="folder with the downloaded IDX files")
     p.add_argument("--out-dir", required=True, help="folder for images.npy, labels.npy, manifest.json")
-    p.add_argument("--validation-size", type=int, default=default("data.validation_size"),
-                   help="validation rows taken from training (%(default)s)")
-    p.add_argument("--validation-seed", type=int, default=default("data.validation_seed"),
-                   help="seed for a random validation split (default: the last rows)")
-    p.add_argument("--normalize", choices=["unit", "standardize"], default=default("data.normalize"),
-                   help="pixel scaling (%(default)s; unit: [0, 1])")
+    _add_preprocess_args(p)
     p.set_defaults(func=cmd_preprocess)
+
+    p = sub.add_parser("check-caches", help="verify a dataset's cached download and arrays; repair what changed")
+    _add_dataset_args(p)
+    _add_download_args(p)
+    _add_preprocess_args(p)
+    p.add_argument("--record", required=True, help="the download's record (download.json)")
+    p.add_argument("--data-dir", required=True, help="the preprocessed data folder")
+    p.add_argument("--state", default="ok", help="what the workflow saw when it planned this check (recorded)")
+    p.add_argument("--out", required=True, help="JSON file written when every cache is right")
+    p.set_defaults(func=cmd_check_caches)
 
     p = sub.add_parser("train", help="train one network (one topology, one seed)")
     p.add_argument("--data", required=True, help="preprocessed data folder (manifest.json, images.npy, labels.npy)")

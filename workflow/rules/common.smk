@@ -1,10 +1,9 @@
 # Helpers shared by the rules: the validated plan, wildcard constraints, paths.
 import json
-import sys
 from pathlib import Path
 
 from mlpsweep.config import ConfigError, plan
-from mlpsweep.data.cache import invalidate_stale
+from mlpsweep.data import cache
 from mlpsweep.report import PLOTS, caption_path
 from mlpsweep.studies import KINDS
 
@@ -18,14 +17,6 @@ except ConfigError as exc:
 # The rules read the validated config, with every default the schema states.
 config.update(PLAN.config)
 
-# A cached download or preprocessed array that changed since it was verified is
-# made again rather than used: its record is deleted, so this run (a dry run
-# too) shows and makes it anew.  Only the process that plans the workflow checks.
-if workflow.is_main_process:
-    for message in invalidate_stale(PLAN.datasets):
-        print(f"mlpsweep: {message}", file=sys.stderr)
-
-
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_.-]+",
     topology=r"[A-Za-z0-9_.-]+",
@@ -34,6 +25,33 @@ wildcard_constraints:
 
 def dataset_spec(wildcards):
     return PLAN.dataset_json(wildcards.dataset)
+
+
+# The options of the download and of preprocessing (the check_caches job repeats both).
+DOWNLOAD_OPTIONS = " ".join(
+    f"--{key} {config['download'][key]}" for key in ("timeout", "retries", "backoff")
+)
+PREPROCESS_OPTIONS = (
+    f"--validation-size {config['data']['validation_size']} --normalize {config['data']['normalize']}"
+    + (
+        ""
+        if config["data"]["validation_seed"] is None
+        else f" --validation-seed {config['data']['validation_seed']}"
+    )
+)
+
+
+def cache_state(wildcards):
+    """Damage of the dataset's caches, or the state their last check ran for (reads only)."""
+    return cache.state(
+        Path(f"resources/datasets/{wildcards.dataset}/download.json"),
+        Path(f"results/{wildcards.dataset}/data/manifest.json"),
+        Path(f"results/{wildcards.dataset}/data/checked.json"),
+    )
+
+
+#: Every job that reads a dataset's arrays waits for their check (ancient: a check alone re-runs nothing).
+CHECKED = ancient("results/{dataset}/data/checked.json")
 
 
 def train_settings(wildcards):
@@ -152,13 +170,10 @@ def all_targets():
     # Every file of the report, not only report.html: enabling a study adds outputs (its plots) to the
     # report job, and Snakemake can judge a job's changed inputs only from the metadata of outputs that
     # exist; asking for the new outputs makes them missing, so the report and the study's runs are made.
-    # The verified download and the preprocessed data are targets too: their jobs check the caches.
+    # The check of the cached download and arrays is a target too: it repairs a damaged cache.
     return expand(
         report_files("results/{dataset}/report", PLAN.studies)
-        + [
-            "resources/datasets/{dataset}/download.json",
-            "results/{dataset}/data/manifest.json",
-        ],
+        + ["results/{dataset}/data/checked.json"],
         dataset=PLAN.datasets,
     )
 

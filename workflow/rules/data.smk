@@ -1,5 +1,6 @@
 localrules:
     download,
+    check_caches,
 
 
 rule download:
@@ -12,12 +13,10 @@ rule download:
     params:
         spec=dataset_spec,
         dest=lambda wildcards, output: Path(output[0]).parent,
-        timeout=config["download"]["timeout"],
-        retries=config["download"]["retries"],
-        backoff=config["download"]["backoff"],
+        options=DOWNLOAD_OPTIONS,
     shell:
         "python -m mlpsweep download --spec {params.spec:q} --dest {params.dest} --record {output}"
-        " --timeout {params.timeout} --retries {params.retries} --backoff {params.backoff} 2> {log}"
+        " {params.options} 2> {log}"
 
 
 rule preprocess:
@@ -42,13 +41,34 @@ rule preprocess:
         spec=dataset_spec,
         raw=lambda wildcards, input: Path(input[0]).parent,
         out=lambda wildcards, output: Path(output.manifest).parent,
-        validation_size=config["data"]["validation_size"],
-        seed=(
-            ""
-            if config["data"]["validation_seed"] is None
-            else f"--validation-seed {config['data']['validation_seed']}"
-        ),
-        normalize=config["data"]["normalize"],
+        options=PREPROCESS_OPTIONS,
     shell:
         "python -m mlpsweep preprocess --spec {params.spec:q} --raw-dir {params.raw} --out-dir {params.out}"
-        " --validation-size {params.validation_size} {params.seed} --normalize {params.normalize} 2> {log}"
+        " {params.options} 2> {log}"
+
+
+# Cached downloads and arrays can be damaged after they were made (a crash mid-write,
+# an edit).  Planning only reads them: `state` is the damage it found (or the state the
+# last check ran for), so a damage changes the parameter and this job repairs the caches
+# in place, byte for byte; everything that reads the data waits for it.
+rule check_caches:
+    input:
+        record="resources/datasets/{dataset}/download.json",
+        manifest="results/{dataset}/data/manifest.json",
+        images="results/{dataset}/data/images.npy",
+        labels="results/{dataset}/data/labels.npy",
+    output:
+        "results/{dataset}/data/checked.json",
+    log:
+        "logs/{dataset}/check_caches.log",
+    conda:
+        "../envs/mlpsweep.yaml"
+    params:
+        spec=dataset_spec,
+        state=cache_state,
+        data=lambda wildcards, input: Path(input.manifest).parent,
+        download=DOWNLOAD_OPTIONS,
+        preprocess=PREPROCESS_OPTIONS,
+    shell:
+        "python -m mlpsweep check-caches --spec {params.spec:q} --record {input.record} --data-dir {params.data}"
+        " --state {params.state:q} --out {output} {params.download} {params.preprocess} 2> {log}"

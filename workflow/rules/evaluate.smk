@@ -1,5 +1,6 @@
 rule evaluate:
     input:
+        checked=CHECKED,
         manifest="results/{dataset}/data/manifest.json",
         images="results/{dataset}/data/images.npy",
         labels="results/{dataset}/data/labels.npy",

@@ -4,6 +4,7 @@ for name, folder, scope in REPORT_SCOPES:
         name:
             name
         input:
+            checked=CHECKED,
             data="results/{dataset}/data/manifest.json",
             images="results/{dataset}/data/images.npy",
             labels="results/{dataset}/data/labels.npy",

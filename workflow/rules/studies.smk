@@ -5,6 +5,7 @@ from mlpsweep.studies.universal_approximation import FIT_DIR
 
 rule measure_gradient_spread:
     input:
+        checked=CHECKED,
         manifest="results/{dataset}/data/manifest.json",
         images="results/{dataset}/data/images.npy",
         labels="results/{dataset}/data/labels.npy",

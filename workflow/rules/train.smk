@@ -1,5 +1,6 @@
 rule train:
     input:
+        checked=CHECKED,
         images="results/{dataset}/data/images.npy",
         labels="results/{dataset}/data/labels.npy",
         manifest="results/{dataset}/data/manifest.json",
