@@ -1,0 +1,3 @@
+from mlpsweep.cli import main
+
+raise SystemExit(main())

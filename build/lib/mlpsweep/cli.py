@@ -1,0 +1,334 @@
+"""``python -m mlpsweep <stage> …``: every workflow stage, callable without Snakemake.
+
+Stages: ``download``, ``preprocess``, ``train``, ``evaluate``, ``report``.  Each
+logs its progress to stderr and, on a known failure (bad settings, a corrupt
+file, no source reachable), prints one line ``mlpsweep <stage>: error: …``
+and exits without leaving partial output.  Exit status: 0 done, 1 an expected
+error (the line says what and how to fix it), 2 a usage error, 3 a training
+run that diverged under ``--fail-on-divergence``, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from . import __version__
+
+EXIT_ERROR, EXIT_USAGE, EXIT_DIVERGED = 1, 2, 3
+
+
+def _expected_errors() -> tuple:
+    from .data.datasets import DatasetSpecError
+    from .data.download import DownloadError
+    from .data.idx import IdxError
+    from .data.preprocess import PreprocessedDataError
+    from .nn.io import ModelFileError
+
+    # ValueError covers the settings (SettingsError), the config and invalid arguments.
+    return (DatasetSpecError, DownloadError, IdxError, PreprocessedDataError, ModelFileError, ValueError)
+
+
+def _dataset_spec(args):
+    from .data import datasets
+
+    if args.spec:
+        try:
+            raw = json.loads(args.spec)
+        except ValueError as exc:
+            raise datasets.DatasetSpecError(f"--spec is not valid JSON ({exc})") from None
+        name = raw.pop("name", args.dataset)
+        if not name:
+            raise datasets.DatasetSpecError("--spec needs a 'name' (or give --dataset)")
+        return datasets.DatasetSpec.from_dict(name, raw)
+    if not args.dataset:
+        raise datasets.DatasetSpecError("give --dataset NAME (mnist, fashion-mnist) or --spec JSON")
+    return datasets.resolve(args.dataset)
+
+
+def _add_dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", help="a built-in dataset: mnist or fashion-mnist")
+    p.add_argument("--spec", help="a full dataset definition as JSON (what the workflow passes)")
+
+
+def cmd_download(args) -> int:
+    from .data.download import FetchOptions, fetch_dataset
+
+    spec = _dataset_spec(args)
+    opts = FetchOptions(timeout=args.timeout, retries=args.retries, backoff=args.backoff)
+    paths = fetch_dataset(spec, args.dest, opts)
+    if args.record:
+        from .data.download import write_record
+
+        write_record(args.record, spec, paths)
+    else:
+        for role, path in paths.items():
+            print(f"{role}\t{path}")
+    return 0
+
+
+def cmd_preprocess(args) -> int:
+    from .data.preprocess import preprocess
+
+    spec = _dataset_spec(args)
+    preprocess(
+        spec,
+        args.raw_dir,
+        args.out_dir,
+        validation_size=args.validation_size,
+        validation_seed=args.validation_seed,
+        normalize=args.normalize,
+    )
+    return 0
+
+
+def cmd_check_caches(args) -> int:
+    from pathlib import Path
+
+    from .atomic import write_json
+    from .data import cache
+    from .data.download import FetchOptions
+
+    spec = _dataset_spec(args)
+    record, data_dir = Path(args.record), Path(args.data_dir)
+    done = cache.repair(spec, record, data_dir, FetchOptions(timeout=args.timeout, retries=args.retries,
+                                                             backoff=args.backoff),
+                        validation_size=args.validation_size, validation_seed=args.validation_seed,
+                        normalize=args.normalize)
+    for line in done:
+        logging.getLogger("mlpsweep.cache").warning("%s", line)
+    left = cache.problem(record, data_dir / "manifest.json")
+    if left:
+        raise ValueError(f"the caches are still damaged after the repair: {left}")
+    write_json(args.out, {"dataset": spec.name, "state": args.state, "repaired": done})
+    logging.getLogger("mlpsweep.cache").info("%s: download and arrays verified%s", spec.name,
+                                             f"; repaired {len(done)}" if done else "")
+    return 0
+
+
+def _json_arg(text: str, what: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{what} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object")
+    return value
+
+
+def cmd_train(args) -> int:
+    from .train import run
+
+    run(
+        args.data,
+        _json_arg(args.settings, "--settings"),
+        args.seed,
+        args.out_dir,
+        name=args.name,
+        threads=args.threads,
+        fail_on_divergence=args.fail_on_divergence,
+        checkpoint_dir=args.checkpoint_dir,
+        checkpoint_every=args.checkpoint_every,
+        keep_checkpoints=args.keep_checkpoints,
+        track_gradients=args.track_gradients,
+    )
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import run
+
+    run(args.data, args.model_dir, args.out_dir)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report.build import RunFiles, build
+
+    lists = [args.metrics or [], args.histories or [], args.predictions or [], args.models or []]
+    if len({len(x) for x in lists}) != 1 or (args.benchmarks and len(args.benchmarks) != len(lists[0])):
+        raise ValueError("--metrics, --histories, --predictions, --models (and --benchmarks) need one entry per run, in the same order")
+    benches = args.benchmarks or [None] * len(lists[0])
+    runs = [RunFiles(*files) for files in zip(*lists[:4], benches)]
+    build(
+        dataset=args.dataset,
+        runs_files=runs,
+        out_dir=args.out_dir,
+        data_dir=args.data,
+        order=args.order.split(",") if args.order else None,
+        config=_json_arg(args.config_json, "--config-json"),
+        workflow_dir=args.workflow_dir,
+        studies=json.loads(args.studies) if args.studies else [],
+        study_files=_json_arg(args.study_files, "--study-files") if args.study_files else {},
+    )
+    return 0
+
+
+def cmd_gradient_spread(args) -> int:
+    from .studies import batch_size
+
+    batch_size.measure_to_file(args.data, _json_arg(args.settings, "--settings"), args.seed, args.batch_sizes,
+                               args.draws, args.out, threads=args.threads)
+    return 0
+
+
+def cmd_universal(args) -> int:
+    from .studies import universal_approximation
+
+    universal_approximation.run(args.target, args.activation, args.widths, args.seed, args.out_dir, epochs=args.epochs, eta=args.eta)
+    return 0
+
+
+def default(key: str):
+    """A command-line default: the config schema's default of ``key`` (one source for both)."""
+    from .config import schema_default
+
+    return schema_default(key)
+
+
+def kind_default(kind: str, option: str):
+    """A command-line default: a study kind's option default."""
+    from .studies import KINDS
+
+    return KINDS[kind].options[option]["default"]
+
+
+def _add_download_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timeout", type=float, default=default("download.timeout"),
+                   help="seconds for connecting and for each read (%(default)s)")
+    p.add_argument("--retries", type=int, default=default("download.retries"),
+                   help="extra attempts per source on transient errors (%(default)s)")
+    p.add_argument("--backoff", type=float, default=default("download.backoff"),
+                   help="seconds before the first retry, doubling (%(default)s)")
+
+
+def _add_preprocess_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--validation-size", type=int, default=default("data.validation_size"),
+                   help="validation rows taken from training (%(default)s)")
+    p.add_argument("--validation-seed", type=int, default=default("data.validation_seed"),
+                   help="seed for a random validation split (default: the last rows)")
+    p.add_argument("--normalize", choices=["unit", "standardize"], default=default("data.normalize"),
+                   help="pixel scaling (%(default)s; unit: [0, 1])")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlpsweep", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"mlpsweep {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    sub = parser.add_subparsers(dest="command", metavar="STAGE")
+
+    p = sub.add_parser("download", help="fetch and verify a dataset's four IDX files")
+    _add_dataset_args(p)
+    p.add_argument("--dest", required=True, help="folder for the downloaded files")
+    _add_download_args(p)
+    p.add_argument("--record", help="write a JSON record of the verified files here (the workflow's output)")
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("preprocess", help="IDX files to memory-mappable float32 arrays and a manifest")
+    _add_dataset_args(p)
+    p.add_argument("--raw-dir", required=True, help="folder with the downloaded IDX files")
+    p.add_argument("--out-dir", required=True, help="folder for images.npy, labels.npy, manifest.json")
+    _add_preprocess_args(p)
+    p.set_defaults(func=cmd_preprocess)
+
+    p = sub.add_parser("check-caches", help="verify a dataset's cached download and arrays; repair what changed")
+    _add_dataset_args(p)
+    _add_download_args(p)
+    _add_preprocess_args(p)
+    p.add_argument("--record", required=True, help="the download's record (download.json)")
+    p.add_argument("--data-dir", required=True, help="the preprocessed data folder")
+    p.add_argument("--state", default="ok", help="what the workflow saw when it planned this check (recorded)")
+    p.add_argument("--out", required=True, help="JSON file written when every cache is right")
+    p.set_defaults(func=cmd_check_caches)
+
+    p = sub.add_parser("train", help="train one network (one topology, one seed)")
+    p.add_argument("--data", required=True, help="preprocessed data folder (manifest.json, images.npy, labels.npy)")
+    p.add_argument("--settings", required=True, help="the topology's settings as JSON (hidden, activation, …)")
+    p.add_argument("--seed", type=int, required=True, help="seed of the run's random generator")
+    p.add_argument("--out-dir", required=True, help="folder for model.npz, model.json, history.csv")
+    p.add_argument("--name", help="the topology's name (for logs and metadata)")
+    p.add_argument("--threads", type=int, default=default("resources.train.threads"), help="BLAS threads (%(default)s)")
+    p.add_argument("--fail-on-divergence", action="store_true", help="exit non-zero when the cost becomes non-finite")
+    p.add_argument("--checkpoint-dir", help="save the state here after epochs and resume from it when rerun")
+    p.add_argument("--checkpoint-every", type=int, default=default("training.checkpoint_every"),
+                   help="epochs between checkpoints (%(default)s)")
+    p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoint after the run completes")
+    p.add_argument("--track-gradients", action="store_true",
+                   help="record per-layer bias-gradient norms at initialisation and every epoch")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="test-set metrics and predictions of a trained model")
+    p.add_argument("--data", required=True, help="preprocessed data folder")
+    p.add_argument("--model-dir", required=True, help="folder with model.npz, model.json, history.csv")
+    p.add_argument("--out-dir", required=True, help="folder for metrics.json and predictions.npy")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("gradient-spread", help="spread of the mini-batch gradient against K, at a fixed network")
+    p.add_argument("--data", required=True, help="preprocessed data folder")
+    p.add_argument("--settings", required=True, help="the network's settings as JSON (its initial weights are used)")
+    p.add_argument("--seed", type=int, required=True, help="the seed whose initial network is measured")
+    p.add_argument("--batch-sizes", type=int, nargs="+", required=True)
+    p.add_argument("--draws", type=int, default=kind_default("batch_size", "variance_draws"),
+                   help="batches drawn per K (%(default)s)")
+    p.add_argument("--threads", type=int, default=default("resources.train.threads"))
+    p.add_argument("--out", required=True, help="JSON file for the measurements")
+    p.set_defaults(func=cmd_gradient_spread)
+
+    p = sub.add_parser("universal-approximation", help="fit one hidden layer of growing width to a synthetic target")
+    p.add_argument("--target", required=True, choices=["sin3x_abs", "bump2d"])
+    p.add_argument("--activation", required=True)
+    p.add_argument("--widths", type=int, nargs="+", required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--epochs", type=int, default=kind_default("universal_approximation", "epochs"),
+                   help="epochs per fit (%(default)s)")
+    p.add_argument("--eta", type=float, default=kind_default("universal_approximation", "eta"),
+                   help="learning rate (%(default)s)")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_universal)
+
+    p = sub.add_parser("report", help="the comparison report (HTML, Markdown, CSV, plots) of one dataset")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--data", required=True, help="preprocessed data folder (for the test images and labels)")
+    p.add_argument("--metrics", nargs="*", help="metrics.json of every run")
+    p.add_argument("--histories", nargs="*", help="history.csv of every run (same order)")
+    p.add_argument("--predictions", nargs="*", help="predictions.npy of every run (same order)")
+    p.add_argument("--models", nargs="*", help="model.npz of every run (same order)")
+    p.add_argument("--benchmarks", nargs="*", help="Snakemake benchmark TSVs of the training jobs (same order)")
+    p.add_argument("--order", help="comma-separated topology order for the tables")
+    p.add_argument("--config-json", required=True,
+                   help="the run's validated configuration (its verdicts settings decide; recorded in the provenance)")
+    p.add_argument("--workflow-dir", help="the workflow's folder, for its git commit")
+    p.add_argument("--studies", help="JSON list of the study definitions to report (name, kind, claim, …)")
+    p.add_argument("--study-files", help="JSON object: study name -> its extra measurement files")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from .nn import Diverged
+
+    try:
+        return args.func(args)
+    except Diverged as exc:
+        print(f"mlpsweep {args.command}: error: {exc} (--fail-on-divergence; without it the run is recorded as "
+              "diverged)", file=sys.stderr)
+        return EXIT_DIVERGED
+    except _expected_errors() as exc:
+        print(f"mlpsweep {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"mlpsweep {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,28 @@
+"""The NumPy training core: the lecture's network, backprop and mini-batch SGD.
+
+Split as in numpy-ml: :mod:`.activations` (σ and derivatives), :mod:`.costs`
+(C_x and δ_L), :mod:`.penalties` (Lp weight penalties), :mod:`.network` (Φ,
+parameters, matrix-form backprop), :mod:`.sgd` (the optimiser and its
+history) and :mod:`.io` (``.npz`` + JSON persistence, no pickle).
+"""
+
+from .io import ModelFileError, load_network, save_network
+from .network import Network, Workspace, one_hot
+from .penalties import LpPenalty, sparsity
+from .sgd import Diverged, History, SGDConfig, TrainingState, train
+
+__all__ = [
+    "Diverged",
+    "History",
+    "LpPenalty",
+    "ModelFileError",
+    "Network",
+    "SGDConfig",
+    "TrainingState",
+    "Workspace",
+    "load_network",
+    "one_hot",
+    "save_network",
+    "sparsity",
+    "train",
+]

@@ -1,0 +1,114 @@
+"""Lp weight penalties  R(W) = λ Σ_ℓ Σ_ij |w_ij|^p  (weights only, never biases).
+
+Scaling of λ
+    The objective minimised is ``J = (1/n) Σ_x C_x + λ Σ |w|^p``: λ multiplies
+    the penalty of the *per-sample average* cost.  One mini-batch step is
+    therefore ``W ← W − η [(1/|B|) Σ_{x∈B} ∇C_x + λ p |W|^{p−1} sgn W]``,
+    whatever the batch size.  Nielsen's L2 convention ``C0 + λ_N/(2n) Σ w²``
+    (network2.py) is the case p = 2 with ``λ = λ_N / (2n)``.
+
+The gradient p|w|^{p−1} sgn(w) is the lecture's; :meth:`LpPenalty.gradient`
+takes it as 0 at w = 0 (a subgradient for p = 1; for p < 1 the derivative is
+unbounded there).  For p > 1 a step simply adds η times it.  For p ≤ 1 a plain
+gradient step would make small weights jump across zero and oscillate, never
+reaching it; the penalty's part of the step is therefore applied as a
+*shrinkage towards zero that stops at zero*: after the data step
+``u = w − (η/|B|) Σ∇C_x``, ``w ← sgn(u) · max(|u| − η λ p |w|^{p−1}, 0)``.
+For p = 1 this is the proximal (soft-thresholding) step of L1 (ISTA); for
+p < 1 the threshold grows as |w| shrinks, so a weight at exactly zero stays
+there.  That is how p ≤ 1 produces exact zeros; :func:`sparsity` counts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LpPenalty:
+    p: float
+    lam: float
+
+    def __post_init__(self):
+        if not (self.p > 0 and np.isfinite(self.p)):
+            raise ValueError(f"penalty exponent p must be > 0, got {self.p!r}")
+        if not (self.lam >= 0 and np.isfinite(self.lam)):
+            raise ValueError(f"penalty strength lambda must be >= 0, got {self.lam!r}")
+
+    @property
+    def active(self) -> bool:
+        return self.lam > 0
+
+    @property
+    def clips_at_zero(self) -> bool:
+        return self.p <= 1
+
+    def value(self, weights) -> float:
+        """λ Σ |w|^p over a list of weight arrays (float64)."""
+        total = 0.0
+        for w in weights:
+            total += float(np.sum(np.abs(w, dtype=np.float64) ** self.p))
+        return self.lam * total
+
+    def gradient(self, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """λ p |w|^{p−1} sgn(w), zero where w = 0."""
+        out = np.abs(w, out=out)
+        if self.p == 1:
+            np.sign(w, out=out)
+        elif self.p == 2:
+            np.multiply(w, 2.0, out=out)
+            return np.multiply(out, self.lam, out=out)
+        else:
+            nonzero = out != 0
+            np.power(out, self.p - 1.0, out=out, where=nonzero)
+            out *= np.sign(w)
+            out *= self.p
+        return np.multiply(out, self.lam, out=out)
+
+    def step(self, w: np.ndarray, data_step: np.ndarray, eta: float, scratch: np.ndarray) -> None:
+        """One SGD update of ``w`` in place: the data step, then the penalty's.
+
+        ``data_step`` is the data part of the step, already multiplied by
+        η/|B|.  p > 1: ``w −= data_step + η ∇R(w)``; p ≤ 1: shrinkage towards
+        zero that stops at zero (see the module docstring).  Call it under
+        ``np.errstate(divide="ignore")`` when p < 1 (|0|^{p−1} is inf there,
+        which is meant: the weight stays at zero).
+        """
+        if not self.clips_at_zero:
+            self.gradient(w, out=scratch)
+            np.multiply(scratch, eta, out=scratch)
+            np.subtract(w, data_step, out=w)
+            np.subtract(w, scratch, out=w)
+            return
+        np.abs(w, out=scratch)
+        if self.p != 1:
+            np.power(scratch, self.p - 1.0, out=scratch)
+            np.multiply(scratch, eta * self.lam * self.p, out=scratch)
+        else:
+            scratch.fill(eta * self.lam)
+        np.subtract(w, data_step, out=w)  # u, the data step
+        shrunk = np.abs(w, out=data_step)  # data_step's buffer is free now
+        np.subtract(shrunk, scratch, out=shrunk)
+        np.maximum(shrunk, 0.0, out=shrunk)
+        np.copysign(shrunk, w, out=w)
+
+
+def sparsity(weights, threshold: float = 1e-3) -> dict:
+    """How sparse a list of weight arrays is.
+
+    Returns the total count, how many are exactly zero, and how many have
+    |w| < ``threshold`` (the share of each as a fraction).
+    """
+    total = sum(int(np.size(w)) for w in weights)
+    zero = sum(int(np.count_nonzero(np.asarray(w) == 0)) for w in weights)
+    small = sum(int(np.count_nonzero(np.abs(w) < threshold)) for w in weights)
+    return {
+        "weights": total,
+        "exactly_zero": zero,
+        "below_threshold": small,
+        "threshold": threshold,
+        "zero_fraction": zero / total if total else 0.0,
+        "below_threshold_fraction": small / total if total else 0.0,
+    }

@@ -1,0 +1,312 @@
+"""The report job: every run of one dataset into tables, plots, Markdown and HTML.
+
+Outputs in ``out_dir``: ``report.html`` (self-contained, images embedded),
+``report.md``, ``comparison.csv`` (one row per topology), ``runs.csv`` (one
+row per run), ``pairwise.csv`` and ``plots/*.png`` (+ a few SVGs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .. import provenance
+from ..atomic import write_text
+from ..data import preprocess
+from ..nn import History, load_network
+from .. import verdicts
+from ..stats import mcnemar, mean_ci
+from ..studies import KINDS
+from ..studies.base import Data, settings_of
+from . import caption, comparison, html, plots
+from .text import sizes_label
+
+log = logging.getLogger("mlpsweep.report")
+
+
+@dataclass
+class RunFiles:
+    metrics: Path
+    history: Path
+    predictions: Path
+    model: Path
+    benchmark: Path | None = None
+
+
+def reference() -> dict:
+    text = resources.files("mlpsweep.report").joinpath("reference.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def build_time() -> str:
+    """When the report was built: ``SOURCE_DATE_EPOCH`` if set (reproducible builds), else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def median_seed(runs: pd.DataFrame, topology: str):
+    """The seed whose final test accuracy is the median (the lower one of two middles)."""
+    ok = runs[(runs["topology"] == topology) & (runs["status"] == "ok")].sort_values(["test_accuracy", "seed"])
+    if ok.empty:
+        return None
+    return int(ok.iloc[(len(ok) - 1) // 2]["seed"])
+
+
+def summary_table(runs: pd.DataFrame, order) -> pd.DataFrame:
+    rows = []
+    for name in order:
+        r = runs[runs["topology"] == name]
+        if r.empty:
+            continue
+        ok = r[r["status"] == "ok"]
+        final = mean_ci(ok["test_accuracy"])
+        best = mean_ci(ok["test_accuracy_at_best_val"])
+        diverged = r[r["status"] != "ok"]
+        rows.append({
+            "topology": name,
+            "sizes": r["sizes"].iloc[0],
+            "n_params": int(r["n_params"].iloc[0]),
+            "seeds": len(r),
+            "finished": len(ok),
+            "diverged": len(diverged),
+            "diverged_at": "; ".join(f"seed {s}: epoch {int(e)}" for s, e in zip(diverged["seed"], diverged["diverged_epoch"])),
+            "test_accuracy_mean": final.mean,
+            "test_accuracy_std": final.std,
+            "test_accuracy_ci_low": final.ci_low,
+            "test_accuracy_ci_high": final.ci_high,
+            "best_val_test_accuracy_mean": best.mean,
+            "best_val_epoch_mean": float(ok["best_val_epoch"].mean()) if len(ok) else np.nan,
+            "train_seconds_mean": float(r["wall_seconds"].mean()) if "wall_seconds" in r else float(r["train_seconds"].mean()),
+            "max_rss_mb": float(r["max_rss_mb"].max()) if "max_rss_mb" in r else np.nan,
+            "median_seed": median_seed(runs, name),
+        })
+    return pd.DataFrame(rows)
+
+
+def pairwise(runs: pd.DataFrame, summary: pd.DataFrame, predictions: dict, y_test, labels: dict, *,
+             alpha: float, power: float) -> pd.DataFrame:
+    """Every pair of topologies: Welch's difference over seeds (Holm over the pairs) and McNemar on the median seeds."""
+    rows = []
+    finished = summary[summary["finished"] > 0]["topology"].tolist()
+    by_topo = summary.set_index("topology")
+    for a, b in combinations(finished, 2):
+        acc_a = runs[(runs["topology"] == a) & (runs["status"] == "ok")]["test_accuracy"].to_numpy()
+        acc_b = runs[(runs["topology"] == b) & (runs["status"] == "ok")]["test_accuracy"].to_numpy()
+        d = verdicts.difference(acc_a, acc_b, alpha=alpha / 2, power=power)  # (1 − α) two-sided interval
+        p = verdicts.two_sided_p(d)
+        sa, sb = by_topo.loc[a, "median_seed"], by_topo.loc[b, "median_seed"]
+        m = mcnemar(predictions[(a, sa)] == y_test, predictions[(b, sb)] == y_test)
+        rows.append({"a": a, "b": b, "difference_pp": 100 * d.diff, "ci_low_pp": 100 * d.low, "ci_high_pp": 100 * d.high,
+                     "welch_df": d.df, "welch_p": p, "detectable_pp": 100 * d.mde,
+                     "median_seed_a": sa, "median_seed_b": sb,
+                     "mcnemar_only_a_right_minus_only_b_right": m.statistic, "mcnemar_p": m.p_value,
+                     "label_a": labels[a], "label_b": labels[b]})
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["holm_significant"] = verdicts.holm(table["welch_p"].tolist(), alpha)
+        table["sentence"] = [pair_sentence(r, alpha, len(table)) for r in table.to_dict("records")]
+        table = table.drop(columns=["label_a", "label_b"])
+    return table
+
+
+def pair_sentence(r: dict, alpha: float, k: int) -> str:
+    """One pair in words: the difference, its interval, and what the test allows to say."""
+    la, lb = r["label_a"], r["label_b"]
+    mc = f"McNemar on the median seeds: p = {r['mcnemar_p']:.2g}"
+    if not np.isfinite(r["welch_p"]):
+        return f"{lb} − {la}: {r['difference_pp']:+.2f} pp from one seed on a side: no interval, no test ({mc})."
+    head = (f"{lb} − {la}: {r['difference_pp']:+.2f} pp, {100 * (1 - alpha):.0f} % CI [{r['ci_low_pp']:+.2f}, "
+            f"{r['ci_high_pp']:+.2f}] pp, Welch p = {r['welch_p']:.2g}")
+    holm = f"Holm over {k} pair{'s' if k != 1 else ''} at α = {alpha:g}"
+    if r["holm_significant"]:
+        win, lose = (lb, la) if r["difference_pp"] > 0 else (la, lb)
+        return f"{head}: {win} is more accurate than {lose} ({holm}; {mc})."
+    return (f"{head}: not significant ({holm}); this run could only have detected differences larger than "
+            f"{r['detectable_pp']:.2f} pp ({mc}).")
+
+
+def lecture_rows(dataset: str, summary: pd.DataFrame, settings: dict) -> tuple[list, str]:
+    """The lecture's stated ranges next to this run's measurements."""
+    ref = reference()["lecture"]
+    by_sizes = {row["sizes"]: row for _, row in summary.iterrows()}
+    out = []
+    for entry in ref["rows"]:
+        key = sizes_label(entry["sizes"]).replace(" ", "")
+        low, high = entry["low"], entry["high"]
+        stated = f"{100 * low:.0f}–{100 * high:.0f} %"
+        row = by_sizes.get(key)
+        if row is None or row["finished"] == 0:
+            out.append([key, stated, "not run", "", ""])
+            continue
+        mean = row["test_accuracy_mean"]
+        inside = "inside" if low <= mean <= high else ("above" if mean > high else "below")
+        s = settings.get(row["topology"], {})
+        differs = [f"{k} = {s.get(k)}" for k, v in ref["recipe"].items() if s.get(k) != v]
+        ci = "" if np.isnan(row["test_accuracy_ci_low"]) else f" (95 % CI {100 * row['test_accuracy_ci_low']:.2f}–{100 * row['test_accuracy_ci_high']:.2f})"
+        out.append([key, stated, f"{100 * mean:.2f} %{ci}", inside, ("recipe differs: " + ", ".join(differs)) if differs else ""])
+    if dataset == ref["dataset"]:
+        note = f"The lecture's table ({ref['note']}) next to this run's final-epoch test accuracy (mean over seeds)."
+    else:
+        note = (f"The lecture's ranges are for MNIST ({ref['note']}); this report is for {dataset}, "
+                "so they are shown for orientation only, not as a target.")
+    return out, note
+
+
+def build(
+    dataset: str,
+    runs_files: list[RunFiles],
+    out_dir,
+    data_dir,
+    order=None,
+    *,
+    config: dict,
+    workflow_dir=None,
+    studies: list[dict] | None = None,
+    study_files: dict | None = None,
+) -> None:
+    """Build the report of ``runs_files``; ``config`` is the validated config (its ``verdicts`` decide)."""
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    plot_dir = out_dir / "plots"
+    data = preprocess.load(data_dir, check=False)
+    class_names = data.manifest["class_names"]
+    y_test = np.asarray(data.y_test)
+    studies = studies or []
+
+    metrics, files, histories, predictions = {}, {}, [], {}
+    for f in runs_files:
+        m = json.loads(Path(f.metrics).read_text(encoding="utf-8"))
+        key = (m["topology"], m["seed"])
+        metrics[key], files[key] = m, f
+        h = pd.DataFrame(History.from_csv(Path(f.history).read_text(encoding="utf-8")).records)
+        if len(h):
+            h["topology"], h["seed"] = m["topology"], m["seed"]
+            histories.append(h)
+        predictions[key] = np.load(f.predictions, allow_pickle=False)
+    hist = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
+    have_runs = bool(runs_files)
+    if have_runs:
+        runs = comparison.read_runs([f.metrics for f in runs_files], [f.benchmark for f in runs_files if f.benchmark])
+        order = [t for t in (order or list(dict.fromkeys(runs["topology"]))) if t in set(runs["topology"])]
+        labels = {t: runs[runs["topology"] == t]["sizes"].iloc[0] for t in order}
+        if len(set(labels.values())) < len(labels):  # same sizes, different settings: say which
+            labels = {t: f"{labels[t]} ({t})" for t in order}
+        summary = summary_table(runs, order)
+        # Pairwise tests within each study whose kind compares its topologies (every pair when none does).
+        groups = [s["topologies"] for s in studies if KINDS[s["kind"]].pairwise] or [order]
+        alpha, power = config["verdicts"]["alpha"], config["verdicts"]["power"]
+        pairs = pd.concat([pairwise(runs[runs["topology"].isin(g)], summary[summary["topology"].isin(g)], predictions,
+                                    y_test, labels, alpha=alpha, power=power)
+                           for g in groups], ignore_index=True).drop_duplicates(subset=["a", "b"]) if order else pd.DataFrame()
+        settings = {t: settings_of(metrics, t) for t in order}
+    else:
+        runs = pd.DataFrame(columns=["topology", "seed", "status"])
+        order, labels, settings = [], {}, {}
+        summary, pairs = pd.DataFrame(columns=["topology", "finished"]), pd.DataFrame()
+
+    figures = base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, order, labels, data, y_test,
+                           class_names) if have_runs else {}
+
+    ref = reference()
+    published = [p for p in ref["published"] if p["dataset"] == dataset]
+    section_data = Data(runs=runs, hist=hist, metrics=metrics, labels=labels, study_files=study_files or {},
+                        plot_dir=plot_dir, dataset=dataset, reference=ref)
+    study_sections = [KINDS[s["kind"]].section(s["name"], s, section_data) for s in studies]
+
+    lecture, lecture_note = lecture_rows(dataset, summary, settings) if have_runs else ([], "")
+    bench = runs[[c for c in ("topology", "seed", "status", "wall_seconds", "max_rss_mb", "train_seconds") if c in runs]]
+    model_meta = next(iter(metrics.values())).get("training_environment") or {} if have_runs else {}
+    prov = {
+        "versions": provenance.versions("pandas", "seaborn", "matplotlib", "snakemake", "threadpoolctl", "jsonschema"),
+        "training_versions": model_meta.get("versions"),
+        "blas": model_meta.get("blas"),
+        "threads": model_meta.get("threads"),
+        "git_commit": provenance.git_commit(workflow_dir) if workflow_dir else None,
+        "machine": provenance.machine(),
+        "dataset_sources": data.manifest["sources"],
+        "dataset_files": data.manifest["files"],
+        "config": config,
+    }
+    write_text(out_dir / "runs.csv", runs.to_csv(index=False))
+    write_text(out_dir / "comparison.csv", summary.to_csv(index=False))
+    write_text(out_dir / "pairwise.csv", pairs.to_csv(index=False))
+    context = dict(
+        dataset=dataset, description=data.manifest.get("description", ""), summary=summary, labels=labels,
+        order=order, pairs=pairs, lecture=lecture, lecture_note=lecture_note, published=published, bench=bench,
+        figures=figures, plot_dir=plot_dir, provenance=prov, settings=settings,
+        seeds=sorted(runs["seed"].unique().tolist()) if have_runs else [], sections=study_sections,
+        built=build_time(), alpha=config["verdicts"]["alpha"],
+    )
+    write_text(out_dir / "report.md", html.render("report.md.j2", context))
+    write_text(out_dir / "report.html", html.render("report.html.j2", context))
+    log.info("%s: report of %d runs (%d topologies, %d study sections) in %s, %.1f s", dataset, len(runs), len(order),
+             len(study_sections), out_dir, time.perf_counter() - started)
+
+
+def base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, order, labels, data, y_test,
+                 class_names) -> dict:
+    """The figures every report has; returns {plot name: caption}."""
+    figures = {}
+    finished = summary[summary["finished"] > 0]
+    best = finished.sort_values("test_accuracy_mean", ascending=False).iloc[0] if len(finished) else None
+    plots.save(plots.test_accuracy(runs, order, labels), plot_dir / "summary_accuracy.png", svg=True)
+    figures["summary_accuracy"] = caption("summary_accuracy")
+    h = hist.copy()
+    h["topology"] = h["topology"].map(labels)
+    h["val_accuracy"] = 100 * h["val_accuracy"]
+    lab_order = [labels[t] for t in order]
+    plots.save(plots.curves(h, "val_accuracy", "validation accuracy %", lab_order,
+                            title="Validation accuracy by epoch (mean over seeds, 95 % band)"),
+               plot_dir / "validation_accuracy.png")
+    plots.save(plots.curves(h, "train_cost", "training cost (mean C_x, log scale)", lab_order, log=True,
+                            title="Training cost by epoch"), plot_dir / "training_cost.png")
+    figures["validation_accuracy"] = caption("validation_accuracy")
+    figures["training_cost"] = caption("training_cost")
+
+    pc_rows = [{"topology": labels[topo], "class": class_names[c], "accuracy %": 100 * acc}
+               for (topo, _), m in metrics.items() if m["status"] == "ok" and topo in labels
+               for c, acc in enumerate(m["per_class_accuracy"])]
+    pc = pd.DataFrame(pc_rows if pc_rows else [{"topology": "-", "class": class_names[0], "accuracy %": 0.0}])
+    plots.save(plots.per_class(pc, [labels[t] for t in order if labels[t] in set(pc["topology"])] or ["-"], class_names),
+               plot_dir / "per_class_accuracy.png")
+    figures["per_class_accuracy"] = caption("per_class_accuracy")
+
+    if best is not None:
+        bt, bs = best["topology"], int(best["median_seed"])
+        m = metrics[(bt, bs)]
+        plots.save(plots.confusion(np.array(m["confusion_matrix"]), class_names,
+                                   f"Confusion matrix: {labels[bt]}, seed {bs} (median seed of the best topology)"),
+                   plot_dir / "confusion_matrix.png")
+        pred = predictions[(bt, bs)]
+        wrong = np.flatnonzero(pred != y_test)[:24]
+        shape = data.manifest["image_shape"]
+        images = np.asarray(data.x_test[wrong]).reshape(len(wrong), *shape)
+        plots.save(plots.gallery(images, y_test[wrong], pred[wrong], class_names,
+                                 f"First {len(wrong)} misclassified test images, {labels[bt]} seed {bs} "
+                                 f"({int(np.sum(pred != y_test)):,} errors of {len(y_test):,})"),
+                   plot_dir / "misclassified.png")
+        net, _ = load_network(files[(bt, bs)].model)
+        plots.save(plots.network(net.weights, net.sizes, f"Φ = {labels[bt]}, seed {bs} (the best topology)"),
+                   plot_dir / "network.png", dpi=90)
+        figures["confusion_matrix"] = caption("confusion_matrix")
+        figures["misclassified"] = caption("misclassified")
+        figures["network"] = caption("network")
+    else:
+        for name in ("confusion_matrix", "misclassified", "network"):
+            plots.save(plots.activations(()), plot_dir / f"{name}.png")
+            figures[name] = "No topology finished (all runs diverged): nothing to show."
+    plots.save(plots.activations(), plot_dir / "activations.png", svg=True)
+    figures["activations"] = caption("activations")
+    return figures

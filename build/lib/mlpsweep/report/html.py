@@ -1,0 +1,138 @@
+"""Rendering the report: Jinja2 templates for the HTML page and its Markdown twin.
+
+``templates/report.html.j2`` makes one self-contained page (CSS inline, every
+plot a base64 PNG) that can be mailed, archived or opened offline;
+``templates/report.md.j2`` the same content as Markdown.  Both put the summary
+first, then the comparisons, the lecture's table, the studies (claim,
+verdict with its declared thresholds, table, figures), the figures and the
+provenance.  This module turns the report's data into rows of text the
+templates print; it builds no markup itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from .text import markdown_table, pct
+
+FIGURE_TITLES = {
+    "summary_accuracy": "Test accuracy by topology",
+    "validation_accuracy": "Validation accuracy by epoch",
+    "training_cost": "Training cost by epoch",
+    "per_class_accuracy": "Per-class accuracy",
+    "confusion_matrix": "Confusion matrix of the best topology",
+    "misclassified": "Misclassified test images",
+    "network": "The trained network",
+    "activations": "Activation functions",
+}
+
+SUMMARY_HEADER = ["topology", "layer sizes", "parameters", "seeds finished",
+                  "test accuracy % — final epoch, mean ± std", "95 % CI (t)",
+                  "test accuracy % at the best validation epoch", "training s per job", "note"]
+
+
+@lru_cache(maxsize=1)
+def environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("mlpsweep.report", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["pct"] = pct
+    env.filters["data_uri"] = data_uri
+    env.filters["fmt"] = _fmt
+    env.filters["capfirst"] = lambda text: text[:1].upper() + text[1:]
+    env.globals["markdown_table"] = markdown_table
+    return env
+
+
+def render(template: str, ctx: dict) -> str:
+    """Render ``templates/{template}`` with the report's context (see :func:`view`)."""
+    return environment().get_template(template).render(**view(ctx))
+
+
+def data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "" if math.isnan(v) else f"{v:.2f}"
+    return str(v)
+
+
+def summary_rows(summary) -> list[dict]:
+    rows = []
+    fin = summary[summary["finished"] > 0]
+    best = fin.sort_values("test_accuracy_mean", ascending=False).iloc[0]["topology"] if len(fin) else None
+    for _, s in summary.iterrows():
+        if s["finished"] == 0:
+            acc, ci, at_best = "diverged", "", ""
+        else:
+            acc = f"{pct(s['test_accuracy_mean'])} ± {pct(s['test_accuracy_std'])}"
+            ci = f"{pct(s['test_accuracy_ci_low'])}–{pct(s['test_accuracy_ci_high'])}"
+            at_best = f"{pct(s['best_val_test_accuracy_mean'])} (epoch ≈ {s['best_val_epoch_mean']:.0f})"
+        note = f"{s['diverged']} diverged ({s['diverged_at']}); excluded from the mean" if s["diverged"] else ""
+        rows.append(dict(cells=[s["topology"], s["sizes"], f"{s['n_params']:,}", f"{s['finished']}/{s['seeds']}", acc, ci,
+                                at_best, f"{s['train_seconds_mean']:.1f}", note],
+                         diverged=acc == "diverged", best=s["topology"] == best))
+    return rows
+
+
+def recipe(settings: dict) -> str:
+    """The settings every topology of the report shares, in words."""
+    first = next(iter(settings.values()), {})
+    keys = ("activation", "output", "cost", "init", "eta", "batch_size", "epochs", "dtype")
+    return ", ".join(f"{k} {first.get(k)}" for k in keys if all(s.get(k) == first.get(k) for s in settings.values()))
+
+
+def published_rows(published) -> list[list[str]]:
+    return [[p["setup"], f"{pct(p['accuracy'])} %" if "accuracy" in p else
+             f"{pct(p['accuracy_range'][0], 1)}–{pct(p['accuracy_range'][1], 1)} %", p["source"]] for p in published]
+
+
+def provenance_rows(p: dict) -> list[tuple[str, str]]:
+    rows = [("software (report)", ", ".join(f"{k} {v}" for k, v in (p["versions"] or {}).items() if v))]
+    if p.get("training_versions"):
+        rows.append(("software (training)", ", ".join(f"{k} {v}" for k, v in p["training_versions"].items() if v)))
+    blas = "; ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}), {b.get('num_threads')} thread(s)"
+                     for b in (p.get("blas") or []))
+    if blas:
+        rows.append(("BLAS, threads per training job", f"{blas}; {p.get('threads')}"))
+    rows.append(("git commit", p.get("git_commit") or "not a git checkout"))
+    m = p["machine"]
+    rows.append(("machine", f"{m['system']} {m['release']}, {m['machine']}, {m['node']}"))
+    for role, f in p["dataset_sources"].items():
+        rows.append((role, f"{f['name']}: content sha256 {f['sha256']}, {f['bytes']:,} bytes"))
+    for name, f in p["dataset_files"].items():
+        rows.append((f"preprocessed {name}", f"sha256 {f['sha256']}"))
+    return rows
+
+
+def view(ctx: dict) -> dict:
+    """The template's variables: the context plus the rows of text it prints."""
+    bench = ctx["bench"]
+    config = ctx["provenance"].get("config")
+    return {
+        **ctx,
+        "recipe": recipe(ctx["settings"]),
+        "summary_header": SUMMARY_HEADER,
+        "summary_rows": summary_rows(ctx["summary"]) if ctx["order"] else [],
+        "pair_sentences": list(ctx["pairs"]["sentence"]) if len(ctx["pairs"]) else [],
+        "published_rows": published_rows(ctx["published"]),
+        "figure_titles": FIGURE_TITLES,
+        "provenance_rows": provenance_rows(ctx["provenance"]),
+        "bench_header": list(bench.columns),
+        "bench_rows": [[_fmt(v) for v in r] for r in bench.itertuples(index=False)] if len(bench) else [],
+        "config_yaml": yaml.safe_dump(config, sort_keys=False, allow_unicode=True) if config is not None else "",
+    }

@@ -1,0 +1,168 @@
+"""What every study kind is made of, and what its report section reads.
+
+A kind (one module in this package, registered in ``__init__``) declares
+
+``name``             the ``kind:`` value in the config;
+``options``          JSON-schema properties of its own config keys, each with a
+                     description and (where it has one) a default — the only
+                     place those defaults are written;
+``plots``            its figures, ``plots/{study}-{plot}.png``; each one's caption
+                     is ``studies/captions/{kind}-{plot}.rst``, which the HTML
+                     report and ``snakemake --report`` both show;
+``needs_runs``       whether it needs training runs (``topologies``);
+``pairwise``         whether the report tests every pair of its topologies;
+``track_gradients``  whether its runs record per-layer gradient norms;
+``extra_outputs``    measurement files beyond training runs (for the rules);
+``section``          its report section: the claim, a table, figures, findings
+                     and a :class:`~mlpsweep.verdicts.Verdict` from its
+                     ``decide`` function, which is pure and unit-tested.
+
+This module imports neither pandas nor matplotlib: the workflow imports the
+registry while it builds the DAG.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..verdicts import Verdict
+
+
+@dataclass
+class Section:
+    """One study's part of the report."""
+
+    name: str
+    kind: str
+    title: str
+    claim: str
+    description: str
+    header: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    figures: dict = field(default_factory=dict)  # plot file stem -> caption
+    findings: list = field(default_factory=list)
+    verdict: Verdict | None = None
+    thresholds: dict = field(default_factory=dict)  # declared numbers the verdict used, as shown
+
+
+@dataclass
+class Data:
+    """What the sections read (gathered once by the report job)."""
+
+    runs: Any  # pandas frame, one row per run (report.comparison.read_runs)
+    hist: Any  # pandas frame, one row per run and epoch
+    metrics: dict  # (topology, seed) -> metrics.json
+    labels: dict  # topology -> display label
+    study_files: dict  # study -> [paths of its extra measurements]
+    plot_dir: Path
+    dataset: str
+    reference: dict  # reference.yaml (published results and targets, with sources)
+
+
+class StudyKind:
+    name: str = ""
+    summary: str = ""  # one line for config/README and error messages
+    options: dict = {}
+    plots: tuple = ()
+    needs_runs: bool = True
+    pairwise: bool = False
+    track_gradients: bool = False
+
+    def extra_outputs(self, study: str, definition: dict) -> list[str]:
+        """Files (``{dataset}`` left as a placeholder) that the section reads besides the runs."""
+        return []
+
+    def check(self, study: str, definition: dict) -> str | None:
+        """A problem with a valid-by-schema definition, as '<key>: <message>', or None."""
+        if self.needs_runs and not definition.get("topologies"):
+            return f"topologies: a {self.name} study needs at least one topology"
+        return None
+
+    def plot_names(self, study: str) -> list[str]:
+        return [f"{study}-{p}" for p in self.plots]
+
+    def caption_path(self, plot: str) -> Path:
+        """The caption file of one of this kind's plots (inside the installed package)."""
+        return Path(str(resources.files(__package__).joinpath("captions", f"{self.name}-{plot}.rst")))
+
+    def caption(self, plot: str) -> str:
+        return self.caption_path(plot).read_text(encoding="utf-8").strip()
+
+    def section(self, name: str, study: dict, data: Data) -> Section:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # helpers for sections
+    def new_section(self, name: str, study: dict) -> Section:
+        return Section(name, self.name, study.get("description") or name, study.get("claim", ""),
+                       study.get("description", ""))
+
+    def figure(self, sec: Section, name: str, plot: str, fig, data: Data) -> None:
+        from ..report import plots
+
+        plots.save(fig, data.plot_dir / f"{name}-{plot}.png")
+        sec.figures[f"{name}-{plot}"] = self.caption(plot)
+
+
+#: Keys whose values a verdict reads, shown next to it (common to every kind).
+COMMON_THRESHOLDS = ("alpha", "min_seeds")
+
+
+def runs_of(data: Data, study: dict):
+    r = data.runs
+    return r[r["topology"].isin(study["topologies"]) & r["seed"].isin(study["seeds"])]
+
+
+def accuracies(runs, topology: str):
+    """Final-epoch test accuracies of the finished (not diverged) runs of ``topology``."""
+    ok = runs[(runs["topology"] == topology) & (runs["status"] == "ok")]
+    return ok["test_accuracy"].to_numpy()
+
+
+def settings_of(metrics: dict, topology: str) -> dict | None:
+    """The settings of a topology's runs, from {(topology, seed): metrics.json}."""
+    return next((m["settings"] for k, m in metrics.items() if k[0] == topology), None)
+
+
+def settings_note(data: Data, topology: str, base: str | None) -> str:
+    s = settings_of(data.metrics, topology)
+    b = settings_of(data.metrics, base) if base else None
+    if s is None:
+        return ""
+    if b is None or topology == base:
+        return ", ".join(f"{k} {s.get(k)}" for k in ("activation", "output", "cost", "init", "eta"))
+    keys = ("activation", "output", "cost", "init", "eta", "batch_size", "epochs", "dropout", "momentum")
+    diff = [f"{k} {s.get(k)}" for k in keys if s.get(k) != b.get(k)]
+    if s.get("penalty") != b.get("penalty"):
+        diff.append(f"penalty p {s['penalty']['p']}, λ {s['penalty']['lambda']:g}")
+    return ", ".join(diff) or "same settings"
+
+
+ACC_HEADER = ["topology", "layer sizes", "settings (vs the first row)", "seeds finished",
+              "test accuracy % (final epoch)", "95 % CI"]
+
+
+def accuracy_rows(data: Data, study: dict, runs, base: str | None):
+    from ..report.text import pct
+    from ..stats import mean_ci
+
+    rows = []
+    for topo in study["topologies"]:
+        rt = runs[runs["topology"] == topo]
+        acc = accuracies(runs, topo)
+        s = mean_ci(acc)
+        div = rt[rt["status"] != "ok"]
+        status = f"{len(acc)}/{len(rt)}" + (
+            f"; diverged at epoch {', '.join(str(int(e)) for e in div['diverged_epoch'])}" if len(div) else "")
+        acc_text = "diverged" if not len(acc) else f"{pct(s.mean)} ± {pct(s.std)}"
+        ci = "" if math.isnan(s.ci_low) else f"{pct(s.ci_low)}–{pct(s.ci_high)}"
+        rows.append([topo, data.labels.get(topo, topo), settings_note(data, topo, base), status, acc_text, ci])
+    return rows
+
+
+def thresholds(study: dict, keys) -> dict:
+    """The declared numbers a verdict used, by config key, for the report."""
+    return {k: study[k] for k in (*COMMON_THRESHOLDS, *keys) if k in study}

@@ -1,0 +1,240 @@
+"""Kind ``universal_approximation``, measured: one hidden layer of N units fitting f on a compact set.
+
+The theorem: a network with one hidden layer of enough units of a continuous,
+non-polynomial activation approximates any continuous function on a compact
+set as closely as asked (in the sup norm).  Here f is known and synthetic:
+
+``sin3x_abs``   f(x) = sin(3x) + |x| on [−1, 1]                 (1-D)
+``bump2d``      f(x, y) = sin(πx)·cos(πy) + |x·y| on [−1, 1]²   (2-D)
+
+For each width N a network [d, N, 1] (given activation, linear output,
+quadratic cost) is trained with :func:`mlpsweep.nn.train` on a sample grid and
+its sup-norm error is measured on a much denser grid.  With σ(z) = z² the
+network is a polynomial of degree 2 whatever N, so its error stops falling:
+the theorem's condition is not a technicality.
+
+The verdict, per target, with the declared ``error_reduction``: supported when
+every non-polynomial activation's sup error at the widest N is at most
+``error_reduction`` × its error at the narrowest N *and* the polynomial never
+gets below the widest non-polynomial fit; contradicted when a non-polynomial
+error does not fall that far, or the polynomial does as well; inconclusive
+when a non-polynomial fit at either end diverged, only one width ran, or no
+polynomial fit is left to compare.  Diverged fits are left out and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_path, write_text
+from ..nn import Network, SGDConfig, train
+from ..verdicts import Outcome, Verdict, combine
+from .base import Data, Section, StudyKind, thresholds
+
+log = logging.getLogger("mlpsweep.studies.universal_approximation")
+
+#: One fit job's folder (the rule's outputs and the section's inputs).
+FIT_DIR = "results/studies/{study}/{target}-{activation}"
+FIT_FILES = ("results.json", "fits.npz")
+POLYNOMIAL = {"square"}
+
+TARGETS = {
+    "sin3x_abs": (1, lambda x: np.sin(3 * x[:, 0]) + np.abs(x[:, 0])),
+    "bump2d": (2, lambda x: np.sin(np.pi * x[:, 0]) * np.cos(np.pi * x[:, 1]) + np.abs(x[:, 0] * x[:, 1])),
+}
+
+
+def grid(dim: int, points: int) -> np.ndarray:
+    """A regular grid on [−1, 1]^dim with ``points`` per axis, as (n, dim) rows."""
+    axis = np.linspace(-1.0, 1.0, points)
+    if dim == 1:
+        return axis[:, None]
+    xx, yy = np.meshgrid(axis, axis, indexing="ij")
+    return np.column_stack([xx.ravel(), yy.ravel()])
+
+
+def fit(target: str, activation: str, width: int, seed: int, *, epochs: int | None = None, eta: float | None = None,
+        batch_size: int = 16, momentum: float = 0.9, train_points: int | None = None,
+        test_points: int | None = None) -> tuple[dict, Network]:
+    """Train [d, width, 1] on ``target`` and measure its errors on a dense grid.
+
+    ``epochs`` and ``eta`` default to the study kind's options.
+    """
+    opts = UniversalApproximation.options
+    epochs = opts["epochs"]["default"] if epochs is None else epochs
+    eta = opts["eta"]["default"] if eta is None else eta
+    dim, f = TARGETS[target]
+    train_points = train_points or (256 if dim == 1 else 33)
+    test_points = test_points or (4001 if dim == 1 else 201)
+    x = grid(dim, train_points)
+    y = f(x)[:, None]
+    rng = np.random.default_rng(seed)
+    net = Network([dim, width, 1], activation=activation, output="linear", cost="quadratic", init="xavier", rng=rng)
+    cfg = SGDConfig(epochs=epochs, batch_size=batch_size, eta=eta, momentum=momentum, eta_decay=0.995,
+                    track_gradients=False)
+    started = time.perf_counter()
+    status = "ok"
+    try:
+        train(net, x, y, cfg, rng)
+    except Exception as exc:  # Diverged: recorded, the sweep goes on
+        status = f"diverged: {exc}"
+    xt = grid(dim, test_points)
+    err = np.abs(net(xt)[:, 0] - f(xt)) if status == "ok" else np.array([np.inf])
+    return {
+        "target": target, "dim": dim, "activation": activation, "width": width, "seed": seed,
+        "status": status, "sup_error": float(err.max()), "rmse": float(np.sqrt(np.mean(err**2))),
+        "seconds": time.perf_counter() - started, "epochs": epochs,
+    }, net
+
+
+def run(target: str, activation: str, widths, seed: int, out_dir, **kwargs) -> list[dict]:
+    """Every width for one (target, activation): ``results.json`` and ``fits.npz`` in ``out_dir``."""
+    out_dir = Path(out_dir)
+    dim = TARGETS[target][0]
+    show = grid(dim, 401 if dim == 1 else 2)
+    rows, curves = [], {}
+    for width in widths:
+        row, net = fit(target, activation, int(width), seed, **kwargs)
+        rows.append(row)
+        if dim == 1 and row["status"] == "ok":
+            curves[f"width_{width}"] = net(show)[:, 0]
+        log.info("%s, %s, N = %d: sup error %.4f, rmse %.4f (%.1f s)", target, activation, width,
+                 row["sup_error"], row["rmse"], row["seconds"])
+    write_text(out_dir / "results.json", json.dumps(rows, indent=1, allow_nan=True) + "\n")
+    with atomic_path(out_dir / "fits.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, x=show[:, 0], target=TARGETS[target][1](show), **curves)
+    return rows
+
+
+def decide(results: list[dict], *, error_reduction: float, min_seeds: int) -> Verdict:
+    """``results``: rows of results.json (target, activation, width, seed, sup_error)."""
+    th = {"error_reduction": error_reduction, "min_seeds": min_seeds}
+    seeds = sorted({r["seed"] for r in results})
+    if len(seeds) < min_seeds:
+        return Verdict(Outcome.INCONCLUSIVE, f"inconclusive: {len(seeds)} seed(s) of fits, and the study declares "
+                       f"min_seeds = {min_seeds}.", {}, th)
+    parts = []
+    for target in sorted({r["target"] for r in results}):
+        for seed in seeds:
+            rows = [r for r in results if r["target"] == target and r["seed"] == seed]
+            parts.append(_decide_one(target, seed, rows, error_reduction))
+    verdict = combine(parts)
+    lead = {Outcome.SUPPORTED: "the error of non-polynomial units falls with N while x² stalls.",
+            Outcome.CONTRADICTED: "the errors do not behave as the theorem predicts.",
+            Outcome.INCONCLUSIVE: "the fits cannot decide the claim."}[verdict.outcome]
+    return Verdict(verdict.outcome, f"{lead} {verdict.sentence}", {"fits": len(results)}, th)
+
+
+def _decide_one(target: str, seed: int, rows: list[dict], reduction: float) -> Verdict:
+    what = f"{target} (seed {seed})"
+    finite = [r for r in rows if math.isfinite(r["sup_error"])]
+    dropped = len(rows) - len(finite)
+    note = f" ({dropped} diverged fit{'s' if dropped != 1 else ''} left out.)" if dropped else ""
+    err = {(r["activation"], r["width"]): r["sup_error"] for r in finite}
+    widths = sorted({r["width"] for r in rows})
+    acts = sorted({r["activation"] for r in rows})
+    non = [a for a in acts if a not in POLYNOMIAL]
+    poly = [a for a in acts if a in POLYNOMIAL]
+    if len(widths) < 2 or not non:
+        return Verdict(Outcome.INCONCLUSIVE, f"{what}: needs two widths and a non-polynomial activation.{note}")
+    lo, hi = widths[0], widths[-1]
+    if any((a, w) not in err for a in non for w in (lo, hi)):
+        return Verdict(Outcome.INCONCLUSIVE, f"{what}: a non-polynomial fit at N = {lo} or N = {hi} diverged.{note}")
+    texts, falls = [], []
+    for a in non:
+        ratio = err[(a, hi)] / err[(a, lo)] if err[(a, lo)] > 0 else 0.0
+        falls.append(ratio <= reduction)
+        texts.append(f"{what}, {a}: sup error {err[(a, lo)]:.3g} at N = {lo} → {err[(a, hi)]:.3g} at N = {hi} "
+                     f"(× {ratio:.3g}, declared at most × {reduction:g}).")
+    if not all(falls):
+        return Verdict(Outcome.CONTRADICTED, " ".join(texts) + note)
+    poly_errors = [e for (a, _), e in err.items() if a in poly]
+    if not poly_errors:
+        return Verdict(Outcome.INCONCLUSIVE, " ".join(texts) + " No polynomial fit to compare." + note)
+    best_non, best_poly = min(err[(a, hi)] for a in non), min(poly_errors)
+    texts.append(f"{what}, x²: never below {best_poly:.3g} at any N.")
+    if best_poly <= best_non:
+        return Verdict(Outcome.CONTRADICTED, " ".join(texts) + " The polynomial did as well as the widest fit." + note)
+    return Verdict(Outcome.SUPPORTED, " ".join(texts) + note)
+
+
+class UniversalApproximation(StudyKind):
+    name = "universal_approximation"
+    summary = "one hidden layer of growing width on synthetic targets; x² as the polynomial counter-example"
+    needs_runs = False
+    options = {
+        "targets": {"type": "array", "items": {"enum": sorted(TARGETS)}, "minItems": 1,
+                    "default": ["sin3x_abs", "bump2d"],
+                    "description": "Target functions: sin3x_abs on [-1,1], bump2d on [-1,1]^2."},
+        "activations": {"type": "array", "items": {"enum": ["sigmoid", "tanh", "relu", "square"]}, "minItems": 1,
+                        "default": ["sigmoid", "square"],
+                        "description": "Hidden activations (square is the polynomial counter-example)."},
+        "widths": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2,
+                   "default": [1, 2, 4, 8, 16, 32, 64, 128, 256], "description": "Hidden layer widths N."},
+        "epochs": {"type": "integer", "minimum": 1, "default": 1500, "description": "Epochs per fit."},
+        "eta": {"type": "number", "exclusiveMinimum": 0, "default": 0.05, "description": "Learning rate of the fits."},
+        "error_reduction": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.5,
+                            "description": "The verdict's factor: the widest fit's sup error must be at most this "
+                                           "times the narrowest fit's."},
+    }
+    plots = ("error", "fits")  # captions: studies/captions/{kind}-{plot}.rst
+
+    def extra_outputs(self, study: str, definition: dict) -> list[str]:
+        return [f"{FIT_DIR}/{f}".format(study=study, target=t, activation=a)
+                for t in definition["targets"] for a in definition["activations"] for f in FIT_FILES]
+
+    def section(self, name: str, study: dict, data: Data) -> Section:
+        import matplotlib.pyplot as plt
+        import pandas as pd
+        import seaborn as sns
+
+        from ..report import plots
+
+        sec = self.new_section(name, study)
+        files = data.study_files.get(name, [])
+        results = []
+        for f in files:
+            if f.endswith("results.json"):
+                results += json.loads(Path(f).read_text(encoding="utf-8"))
+        df = pd.DataFrame(results)
+        fig, ax = plt.subplots(figsize=(7, 4.3))
+        if len(df):
+            ok = df[np.isfinite(df["sup_error"])]
+            sns.lineplot(data=ok, x="width", y="sup_error", hue="activation", style="target", markers=True,
+                         palette=plots.PALETTE, ax=ax)
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+        ax.set(xlabel="hidden units N", ylabel="sup-norm error on a dense grid",
+               title="One hidden layer: error against width")
+        self.figure(sec, name, "error", fig, data)
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+        fits = [f for f in files if f.endswith("fits.npz") and "sin3x_abs" in f]
+        for ax, f in zip(axes, fits[:2]):
+            with np.load(f, allow_pickle=False) as z:
+                ax.plot(z["x"], z["target"], color="black", lw=2.5, label="f(x) = sin 3x + |x|")
+                widths = sorted(int(k.split("_")[1]) for k in z.files if k.startswith("width_"))
+                for w in [w for w in widths if w in (1, 4, 16, 64, 256) or w == widths[-1]]:
+                    ax.plot(z["x"], z[f"width_{w}"], lw=1.2, label=f"N = {w}")
+            ax.set(title=Path(f).parent.name.split("-", 1)[1], xlabel="x")
+            ax.legend(fontsize="x-small")
+        self.figure(sec, name, "fits", fig, data)
+        rows = []
+        for (target, act), g in df.groupby(["target", "activation"], sort=False) if len(df) else []:
+            g = g.sort_values("width")
+            rows.append([target, act] + [("diverged" if not np.isfinite(e) else f"{e:.3g}") for e in g["sup_error"]])
+        widths = sorted(df["width"].unique().tolist()) if len(df) else []
+        sec.header = ["target", "activation"] + [f"N = {w}" for w in widths]
+        sec.rows = rows
+        sec.verdict = decide(results, error_reduction=study["error_reduction"], min_seeds=study["min_seeds"])
+        sec.thresholds = thresholds(study, ("error_reduction",))
+        return sec
+
+
+KIND = UniversalApproximation()

@@ -1,0 +1,181 @@
+"""The training job: one (dataset, topology, seed) from preprocessed data to a model.
+
+Writes into its output folder
+
+``history.csv``  one row per epoch (costs, accuracies, gradient norms, seconds);
+``model.npz``    the parameters (no pickle; :mod:`mlpsweep.nn.io`);
+``model.json``   what the run was: settings, seed, sizes, status (``ok`` or
+                 ``diverged`` with the epoch and last finite cost), the
+                 dataset's checksums, versions and BLAS threads.
+
+``model.json`` is written last, each file atomically.  The seed creates the
+run's one ``numpy.random.Generator``: it draws the initial weights, then
+every epoch's shuffle and dropout mask, so a (settings, seed, data) triple
+gives the same numbers bit for bit on the same machine.
+
+This module imports only NumPy and the training core: a job starts fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .atomic import write_json, write_text
+from .data import preprocess
+from .nn import Diverged, Network, SGDConfig, train
+from .nn.sgd import gradient_norms
+from .nn.checkpoint import Checkpointer, run_key
+from .provenance import blas, versions
+from .settings import resolve as resolve_settings
+
+log = logging.getLogger("mlpsweep.train")
+
+OUTPUTS = ("history.csv", "model.npz", "model.json")
+
+
+def sgd_config(settings: dict, track_gradients: bool = False) -> SGDConfig:
+    """The optimiser's settings from checked, complete settings (:func:`mlpsweep.settings.resolve`)."""
+    return SGDConfig(
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        eta=float(settings["eta"]),
+        penalty_p=float(settings["penalty"]["p"]),
+        penalty_lambda=float(settings["penalty"]["lambda"]),
+        dropout=float(settings["dropout"]),
+        momentum=float(settings["momentum"]),
+        eta_decay=float(settings["eta_decay"]),
+        track_gradients=track_gradients,
+    )
+
+
+def build_network(settings: dict, features: int, classes: int, rng: np.random.Generator) -> Network:
+    return Network.from_config([features, *settings["hidden"], classes], settings, rng=rng)
+
+
+def _pct(x) -> str:
+    return "   -   " if x is None else f"{100 * x:6.2f} %"
+
+
+def run(
+    data_dir,
+    settings: dict,
+    seed: int,
+    out_dir,
+    *,
+    name: str | None = None,
+    threads: int = 1,
+    fail_on_divergence: bool = False,
+    checkpoint_dir=None,
+    checkpoint_every: int = 1,
+    keep_checkpoints: bool = False,
+    track_gradients: bool = False,
+    callbacks=(),
+) -> dict:
+    """Train one network and write its outputs; returns the ``model.json`` content.
+
+    With ``checkpoint_dir`` the state is saved every ``checkpoint_every``
+    epochs, and a rerun resumes from the last checkpoint of the *same* run
+    (same settings, seed and data), ending bit-identical to an uninterrupted
+    run.  ``callbacks`` are extra per-epoch hooks ``f(record, state)``.
+    """
+    out_dir = Path(out_dir)
+    started = time.perf_counter()
+    settings = resolve_settings(settings)  # the schema's checks and defaults, before anything is read or written
+    with threadpool_limits(limits=threads):
+        data = preprocess.load(data_dir)
+        rng = np.random.default_rng(seed)
+        net = build_network(settings, data.features, data.classes, rng)
+        cfg = sgd_config(settings, track_gradients)
+        initial_norms = (gradient_norms(net, data.x_train, data.y_train, cfg.batch_size)
+                         if track_gradients else None)
+        log.info(
+            "training %s: sizes %s, %s/%s/%s, init %s, eta %g, K %d, %d epochs, %s, seed %d, %d BLAS thread(s)",
+            name or "network", net.sizes, settings["activation"], settings["output"], settings["cost"],
+            settings["init"], cfg.eta, cfg.batch_size, cfg.epochs, settings["dtype"], seed, threads,
+        )
+
+        def progress(rec, state):
+            log.info(
+                "epoch %d/%d  train cost %.5f  train %s  val %s  test %s  (%.2f s + %.2f s evaluation)",
+                rec["epoch"], cfg.epochs, rec["train_cost"], _pct(rec["train_accuracy"]),
+                _pct(rec["val_accuracy"]), _pct(rec["test_accuracy"]), rec["seconds"], rec["eval_seconds"],
+            )
+
+        hooks = [progress]
+        resume = {}
+        ckpt = None
+        if checkpoint_dir is not None:
+            key = run_key(settings=settings, seed=seed, data=data.manifest["files"], sizes=net.sizes)
+            ckpt = Checkpointer(checkpoint_dir, key, checkpoint_every)
+            saved = ckpt.load()
+            if saved is not None:
+                params, velocity, epoch, history, rng_state = saved
+                net.params[...] = params
+                rng.bit_generator.state = rng_state
+                resume = {"history": history, "start_epoch": epoch, "velocity": velocity}
+                log.info("resuming from the checkpoint after epoch %d (%s)", epoch, ckpt.path)
+            hooks.append(ckpt)
+        hooks.extend(callbacks)
+
+        def on_epoch(rec, state):
+            for hook in hooks:
+                hook(rec, state)
+
+        status: dict = {"status": "ok"}
+        try:
+            history = train(
+                net, data.x_train, data.y_train, cfg, rng,
+                # validation and test images are streamed: only the training split stays resident
+                validation=(data.streamed("validation"), np.asarray(data.y_val)),
+                test=(data.streamed("test"), np.asarray(data.y_test)),
+                callback=on_epoch, **resume,
+            )
+        except Diverged as exc:
+            if fail_on_divergence:
+                raise
+            log.warning("%s; recorded as diverged (training.fail_on_divergence is false)", exc)
+            history = exc.history
+            status = {"status": "diverged", "diverged_epoch": exc.epoch, "last_finite_cost": exc.last_finite_cost}
+        blas_info = blas()
+
+    meta = {
+        "name": name,
+        "seed": seed,
+        "settings": settings,
+        "sizes": net.sizes,
+        "n_params": net.n_params,
+        "n_weights": net.n_weights,
+        **status,
+        "epochs_completed": len(history),
+        "resumed_from_epoch": resume.get("start_epoch"),
+        "gradient_norms_at_init": initial_norms,
+        "dataset": {
+            "name": data.name,
+            "files": data.manifest["files"],
+            "splits": data.manifest["splits"],
+        },
+        "seconds": {
+            "sgd": sum(history.column("seconds")),
+            "evaluation": sum(history.column("eval_seconds")),
+            "total": time.perf_counter() - started,
+        },
+        "threads": threads,
+        "blas": blas_info,
+        "versions": versions("threadpoolctl"),
+    }
+    write_text(out_dir / "history.csv", history.to_csv() if len(history) else "epoch\n")
+    net.save(out_dir / "model.npz", extra={"run": {k: meta[k] for k in ("name", "seed", "settings", "status")}})
+    write_json(out_dir / "model.json", meta)
+    if ckpt is not None and not keep_checkpoints:
+        ckpt.remove_all()
+    last = history[-1] if len(history) else {}
+    log.info(
+        "done: %s, final test accuracy %s, %.1f s in all",
+        status["status"], _pct(last.get("test_accuracy")), meta["seconds"]["total"],
+    )
+    return meta

@@ -1,0 +1,357 @@
+"""Verdicts: what the measurements allow a report to say about a claim.
+
+A :class:`Verdict` is one of three outcomes — *supported*, *contradicted*,
+*inconclusive* — with the sentence that explains it, the numbers it used and
+the declared thresholds it was decided on.  Nothing downstream parses a
+verdict's text: the report reads :attr:`Verdict.outcome`.
+
+The decision rules follow ``STATISTICS.md`` (the project's statistics
+reference; Wellek 2010 for margins, Holm 1979 for several tests):
+
+* :func:`difference` — Welch's difference of two groups of seeds, its
+  (1 − 2α) interval and the smallest difference the run could have detected.
+* :func:`not_better` — non-superiority of B over A with a margin δ.
+* :func:`better` — superiority of B over A by at least δ.
+* :func:`holm` — Holm's step-down rejections for a family of p-values.
+* :func:`slope` / :func:`slope_below` — a least-squares trend and the claim
+  that it lies below a declared value (e.g. "compounds with depth").
+* :func:`exponent_matches` — a fitted power-law exponent against its law.
+* :func:`at_least` — a measured share or score against a declared floor.
+
+Every rule says *inconclusive* when there are fewer seeds than the declared
+minimum, and says why.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .stats import mean_ci, t_ppf, t_sf2
+
+
+class Outcome(enum.Enum):
+    SUPPORTED = "supported"
+    CONTRADICTED = "contradicted"
+    INCONCLUSIVE = "inconclusive"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A decided claim: the outcome, why, and the numbers and thresholds behind it."""
+
+    outcome: Outcome
+    sentence: str
+    numbers: dict = field(default_factory=dict)
+    thresholds: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.outcome.value.capitalize()
+
+    def to_dict(self) -> dict:
+        return {"outcome": self.outcome.value, "sentence": self.sentence, "numbers": self.numbers,
+                "thresholds": self.thresholds}
+
+
+def combine(parts: list[Verdict], sentence: str = "", **thresholds) -> Verdict:
+    """All parts must hold: supported if every part is, contradicted if any part is, else inconclusive."""
+    if not parts:
+        return Verdict(Outcome.INCONCLUSIVE, "nothing was measured that could decide the claim.", {}, thresholds)
+    outcomes = {p.outcome for p in parts}
+    if Outcome.CONTRADICTED in outcomes:
+        outcome = Outcome.CONTRADICTED
+    elif outcomes == {Outcome.SUPPORTED}:
+        outcome = Outcome.SUPPORTED
+    else:
+        outcome = Outcome.INCONCLUSIVE
+    text = " ".join(p.sentence for p in parts)
+    return Verdict(outcome, (sentence + " " + text).strip(), {}, thresholds or parts[0].thresholds)
+
+
+def pp(x: float) -> str:
+    """A difference of accuracies (fractions) in signed percentage points."""
+    return f"{100 * x:+.2f} pp"
+
+
+# -- two groups of seeds -------------------------------------------------------
+@dataclass(frozen=True)
+class Difference:
+    """mean(b) − mean(a) over seeds (Welch), with its (1 − 2α) interval and power."""
+
+    n_a: int
+    n_b: int
+    diff: float
+    se: float
+    df: float
+    low: float
+    high: float
+    level: float  # two-sided level of [low, high], 1 − 2α
+    mde: float  # smallest |difference| a two-sided α test detects with the stated power
+    power: float
+
+    @property
+    def has_interval(self) -> bool:
+        return math.isfinite(self.low) and math.isfinite(self.high)
+
+    def interval_text(self) -> str:
+        if not self.has_interval:
+            return "no interval"
+        return f"{100 * self.level:.0f} % CI [{100 * self.low:+.2f}, {100 * self.high:+.2f}] pp"
+
+    def mde_text(self) -> str:
+        if not math.isfinite(self.mde):
+            return ""
+        return f"this run could only have detected differences larger than {100 * self.mde:.2f} pp ({100 * self.power:.0f} % power)"
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("n_a", "n_b", "diff", "se", "df", "low", "high", "level", "mde", "power")}
+
+
+def difference(a, b, alpha: float = 0.05, power: float = 0.8) -> Difference:
+    """Welch's mean(b) − mean(a): (1 − 2α) interval and minimum detectable difference.
+
+    ``MDE = (t(1 − α/2, ν) + t(power, ν)) · SE`` (two-sided level α, power
+    1 − β).  With fewer than two values on a side there is no interval.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    na, nb = a.size, b.size
+    diff = float(b.mean() - a.mean()) if na and nb else math.nan
+    if na < 2 or nb < 2:
+        return Difference(na, nb, diff, math.nan, math.nan, math.nan, math.nan, 1 - 2 * alpha, math.nan, power)
+    va, vb = a.var(ddof=1) / na, b.var(ddof=1) / nb
+    se = math.sqrt(va + vb)
+    if se == 0.0:
+        return Difference(na, nb, diff, 0.0, math.inf, diff, diff, 1 - 2 * alpha, 0.0, power)
+    df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+    half = t_ppf(1 - alpha, df) * se
+    mde = (t_ppf(1 - alpha / 2, df) + t_ppf(power, df)) * se
+    return Difference(na, nb, diff, se, df, diff - half, diff + half, 1 - 2 * alpha, mde, power)
+
+
+def one_sided_p(d: Difference, margin: float, greater: bool) -> float:
+    """p-value of H0: diff ≤ margin (``greater``) or diff ≥ margin, from Welch's t."""
+    if not d.has_interval:
+        return math.nan
+    if d.se == 0.0:
+        return 0.0 if (d.diff > margin if greater else d.diff < margin) else 1.0
+    t = (d.diff - margin) / d.se
+    tail = 0.5 * t_sf2(t, d.df)  # P(T ≥ |t|)
+    return tail if (t > 0) == greater else 1.0 - tail
+
+
+def _too_few(n_a: int, n_b: int, min_seeds: int, what: str) -> str | None:
+    need = max(2, min_seeds)
+    if min(n_a, n_b) < need:
+        return (f"inconclusive: {what} has {min(n_a, n_b)} finished seed{'s' if min(n_a, n_b) != 1 else ''} on its "
+                f"smaller side, and a verdict needs at least {need} per side (min_seeds).")
+    return None
+
+
+def not_better(a, b, *, margin: float, alpha: float = 0.05, min_seeds: int = 2, power: float = 0.8,
+               what: str = "B vs A") -> Verdict:
+    """The claim "B is not better than A by more than ``margin``" (non-superiority).
+
+    Supported when the upper end of the (1 − 2α) interval of mean(b) − mean(a)
+    is below the margin; contradicted when its lower end is above the margin;
+    inconclusive otherwise, or with fewer than ``min_seeds`` seeds a side.
+    """
+    d = difference(a, b, alpha, power)
+    th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
+    nums = d.to_dict()
+    reason = _too_few(d.n_a, d.n_b, min_seeds, what)
+    if reason:
+        return Verdict(Outcome.INCONCLUSIVE, f"{what}: {pp(d.diff) if math.isfinite(d.diff) else 'no difference'}; {reason}", nums, th)
+    head = f"{what}: {pp(d.diff)}, {d.interval_text()}, margin {100 * margin:.2f} pp"
+    if d.high < margin:
+        return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval is below the margin.", nums, th)
+    if d.low > margin:
+        return Verdict(Outcome.CONTRADICTED, f"{head}: better by more than the margin (the whole interval is above it).", nums, th)
+    return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval contains the margin; {d.mde_text()}.", nums, th)
+
+
+def better(a, b, *, margin: float = 0.0, alpha: float = 0.05, min_seeds: int = 2, power: float = 0.8,
+           what: str = "B vs A") -> Verdict:
+    """The claim "B is better than A by at least ``margin``" (superiority).
+
+    Supported when the lower end of the (1 − 2α) interval is above the
+    margin; contradicted when its upper end is below the margin (the data
+    exclude an improvement of that size); inconclusive otherwise.
+    """
+    d = difference(a, b, alpha, power)
+    th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
+    nums = {**d.to_dict(), "p_one_sided": one_sided_p(d, margin, greater=True)}
+    reason = _too_few(d.n_a, d.n_b, min_seeds, what)
+    if reason:
+        return Verdict(Outcome.INCONCLUSIVE, f"{what}: {pp(d.diff) if math.isfinite(d.diff) else 'no difference'}; {reason}", nums, th)
+    head = f"{what}: {pp(d.diff)}, {d.interval_text()}, margin {100 * margin:.2f} pp"
+    if d.low > margin:
+        return Verdict(Outcome.SUPPORTED, f"{head}: better by more than the margin.", nums, th)
+    if d.high < margin:
+        return Verdict(Outcome.CONTRADICTED, f"{head}: the data exclude an improvement of the margin.", nums, th)
+    return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval contains the margin; {d.mde_text()}.", nums, th)
+
+
+def holm(p_values, alpha: float = 0.05) -> list[bool]:
+    """Holm's step-down procedure: which hypotheses are rejected at family-wise level α.
+
+    Sort p₍₁₎ ≤ … ≤ p₍ₖ₎; reject while p₍ᵢ₎ ≤ α / (k − i + 1).  NaN p-values are
+    never rejected and count in k.
+    """
+    p = [math.inf if (v is None or math.isnan(v)) else float(v) for v in p_values]
+    k = len(p)
+    reject = [False] * k
+    for rank, i in enumerate(sorted(range(k), key=lambda j: p[j])):
+        if p[i] <= alpha / (k - rank):
+            reject[i] = True
+        else:
+            break
+    return reject
+
+
+# -- trends ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Slope:
+    """Least-squares slope b̂ of y on x with its two-sided (1 − α) interval."""
+
+    slope: float
+    se: float
+    low: float
+    high: float
+    level: float
+    n: int
+
+    @property
+    def has_interval(self) -> bool:
+        return math.isfinite(self.low) and math.isfinite(self.high)
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("slope", "se", "low", "high", "level", "n")}
+
+
+def slope(x, y, alpha: float = 0.05) -> Slope:
+    """OLS slope, SE = √(Σr²/(m−2)) / √(Σ(x−x̄)²), interval b̂ ± t(1−α/2, m−2)·SE."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    m = x.size
+    sxx = float(np.sum((x - x.mean()) ** 2)) if m else 0.0
+    if m < 2 or sxx == 0.0:
+        return Slope(math.nan, math.nan, math.nan, math.nan, 1 - alpha, m)
+    b = float(np.sum((x - x.mean()) * (y - y.mean())) / sxx)
+    if m < 3:
+        return Slope(b, math.nan, math.nan, math.nan, 1 - alpha, m)
+    resid = y - (y.mean() + b * (x - x.mean()))
+    se = math.sqrt(float(np.sum(resid**2)) / (m - 2)) / math.sqrt(sxx)
+    half = t_ppf(1 - alpha / 2, m - 2) * se if se > 0 else 0.0
+    return Slope(b, se, b - half, b + half, 1 - alpha, m)
+
+
+def slope_below(x, y, *, bound: float, alpha: float = 0.05, min_points: int = 3, what: str = "the slope",
+                unit: str = "") -> Verdict:
+    """The claim "the trend's slope is below ``bound``".
+
+    Supported when the whole (1 − α) interval of the slope lies below the
+    bound; contradicted when it lies wholly above; inconclusive otherwise.
+    """
+    s = slope(x, y, alpha)
+    th = {"bound": bound, "alpha": alpha, "min_points": min_points}
+    if s.n < max(3, min_points) or not s.has_interval:
+        return Verdict(Outcome.INCONCLUSIVE, f"inconclusive: {what} rests on {s.n} point(s); an interval needs at least "
+                       f"{max(3, min_points)} at two or more x values.", s.to_dict(), th)
+    head = (f"{what} = {s.slope:+.3f}{unit}, {100 * s.level:.0f} % CI [{s.low:+.3f}, {s.high:+.3f}], "
+            f"against the declared bound {bound:+.3f}")
+    if s.high < bound:
+        return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval is below the bound.", s.to_dict(), th)
+    if s.low > bound:
+        return Verdict(Outcome.CONTRADICTED, f"{head}: the whole interval is above the bound.", s.to_dict(), th)
+    return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval contains the bound.", s.to_dict(), th)
+
+
+def exponent_matches(log_x, log_y, *, law: float, tolerance: float, alpha: float = 0.05) -> Verdict:
+    """A power law y ∝ x^a: is the fitted exponent â the law's, within ±``tolerance``?
+
+    An equivalence claim, decided by two one-sided tests (Schuirmann's TOST) on
+    the least-squares slope: supported when the whole (1 − 2α) interval of â
+    lies inside [law − tolerance, law + tolerance]; contradicted when it lies
+    wholly outside that band; inconclusive otherwise.  (The narrower reading,
+    "the law lies inside the interval", would call a practically exact −0.505
+    with a very tight interval a contradiction; the tolerance is what declares
+    which deviations matter.)
+    """
+    s = slope(log_x, log_y, 2 * alpha)
+    lo_band, hi_band = law - tolerance, law + tolerance
+    th = {"law": law, "tolerance": tolerance, "alpha": alpha}
+    if not s.has_interval:
+        return Verdict(Outcome.INCONCLUSIVE, f"inconclusive: the exponent rests on {s.n} point(s); an interval needs 3.",
+                       s.to_dict(), th)
+    head = (f"fitted exponent {s.slope:+.3f}, {100 * s.level:.0f} % CI [{s.low:+.3f}, {s.high:+.3f}], "
+            f"law {law:+.3f} ± {tolerance:g}")
+    if lo_band < s.low and s.high < hi_band:
+        return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval lies within the tolerance of the law.",
+                       s.to_dict(), th)
+    if s.high < lo_band or s.low > hi_band:
+        return Verdict(Outcome.CONTRADICTED, f"{head}: the whole interval lies outside the tolerance of the law.",
+                       s.to_dict(), th)
+    return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval crosses the edge of the tolerance.", s.to_dict(), th)
+
+
+def at_least(values, *, floor: float, alpha: float = 0.05, min_seeds: int = 2, what: str = "the value",
+             fmt=lambda v: f"{v:.4g}") -> Verdict:
+    """The claim "the mean of ``values`` is at least ``floor``" (one sample, t interval).
+
+    Supported when the lower end of the (1 − 2α) interval of the mean is at
+    or above the floor; contradicted when its upper end is below the floor;
+    inconclusive otherwise, or with fewer than ``min_seeds`` values.
+    """
+    s = mean_ci(values, level=1 - 2 * alpha)
+    th = {"floor": floor, "alpha": alpha, "min_seeds": min_seeds}
+    nums = {"n": s.n, "mean": s.mean, "low": s.ci_low, "high": s.ci_high, "level": s.level}
+    need = max(2, min_seeds)
+    if s.n < need:
+        shown = fmt(s.mean) if s.n else "nothing"
+        return Verdict(Outcome.INCONCLUSIVE, f"{what}: {shown} from {s.n} seed(s); inconclusive: a verdict needs at "
+                       f"least {need} seeds (min_seeds) for an interval.", nums, th)
+    head = (f"{what}: mean {fmt(s.mean)}, {100 * s.level:.0f} % CI [{fmt(s.ci_low)}, {fmt(s.ci_high)}], "
+            f"declared floor {fmt(floor)}")
+    if s.ci_low >= floor:
+        return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval is at or above the floor.", nums, th)
+    if s.ci_high < floor:
+        return Verdict(Outcome.CONTRADICTED, f"{head}: the whole interval is below the floor.", nums, th)
+    return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval contains the floor.", nums, th)
+
+
+def at_most(values, *, ceiling: float, alpha: float = 0.05, min_seeds: int = 2, what: str = "the value",
+            fmt=lambda v: f"{v:.4g}") -> Verdict:
+    """The mirror of :func:`at_least`: the mean of ``values`` stays below ``ceiling``."""
+    flipped = at_least([-v for v in np.asarray(values, dtype=np.float64)], floor=-ceiling, alpha=alpha,
+                       min_seeds=min_seeds, what=what, fmt=lambda v: fmt(0.0 - v))
+    n = flipped.numbers
+    nums = {"n": n["n"], "mean": 0.0 - n["mean"], "low": 0.0 - n["high"], "high": 0.0 - n["low"], "level": n["level"]}
+    th = {"ceiling": ceiling, "alpha": alpha, "min_seeds": min_seeds}
+    if n["n"] < max(2, min_seeds):
+        return Verdict(flipped.outcome, flipped.sentence, nums, th)
+    head = (f"{what}: mean {fmt(nums['mean'])}, {100 * nums['level']:.0f} % CI [{fmt(nums['low'])}, {fmt(nums['high'])}], "
+            f"declared ceiling {fmt(ceiling)}")
+    tail = {Outcome.SUPPORTED: "the whole interval is at or below the ceiling.",
+            Outcome.CONTRADICTED: "the whole interval is above the ceiling.",
+            Outcome.INCONCLUSIVE: "the interval contains the ceiling."}[flipped.outcome]
+    return Verdict(flipped.outcome, f"{head}: {tail}", nums, th)
+
+
+def two_sided_p(d: Difference) -> float:
+    """Welch's two-sided p-value of mean(b) = mean(a), from a :class:`Difference`."""
+    if not d.has_interval:
+        return math.nan
+    if d.se == 0.0:
+        return 1.0 if d.diff == 0 else 0.0
+    return float(t_sf2(d.diff / d.se, d.df))
