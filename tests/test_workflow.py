@@ -116,7 +116,8 @@ def test_adding_a_seed_trains_only_the_new_seed(finished_run, served, tmp_path):
 def test_dry_run_of_the_default_config_needs_no_network(tmp_path):
     shutil.copytree(REPO / "config", tmp_path / "config")
     counts = job_counts(planned_jobs(tmp_path))
-    assert counts == {"download": 1, "preprocess": 1, "train": 15, "evaluate": 15, "report": 1, "all": 1}
+    assert counts == {"download": 1, "preprocess": 1, "check_caches": 1, "train": 15, "evaluate": 15, "report": 1,
+                      "all": 1}
 
 
 def test_config_override_from_the_command_line(tmp_path):

@@ -1,5 +1,6 @@
 """Faults in the whole workflow: divergence, a killed run, damaged caches."""
 
+import base64
 import json
 import os
 import signal
@@ -81,12 +82,17 @@ def test_killed_workflow_resumes_to_the_clean_result(tmp_path, served):
     proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     models = lambda: sorted(work.glob("results/tiny/models/*/seed*/model.json"))  # noqa: E731
-    # Kill once Snakemake has registered a finished training job (an evaluate job has started)
-    # while another one is mid-way (it has a checkpoint).
+    # Kill once Snakemake has registered a finished training job (its metadata is written when it
+    # records the job as done) while another one is mid-way (it has a checkpoint).
+    def registered():
+        folder = work / ".snakemake/metadata"
+        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        return any("/models/" in base64.b64decode(n.replace("@", "/") + "==").decode(errors="ignore") for n in names)
+
     while time.monotonic() < deadline and not (
-        list(work.glob("logs/tiny/evaluate/*/*.log")) and list(work.glob("results/tiny/checkpoints/*/*/*.npz"))
+        registered() and list(work.glob("results/tiny/checkpoints/*/*/*.npz"))
     ):
-        time.sleep(0.05)
+        time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     snakemake(work, "--unlock")  # a killed Snakemake leaves its lock behind

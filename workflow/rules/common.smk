@@ -8,14 +8,13 @@ from mlpsweep.report import PLOTS, caption_path
 from mlpsweep.studies import KINDS
 
 try:
-    PLAN = plan(
-        config, Path(workflow.current_basedir) / ".." / "schemas" / "config.schema.yaml"
-    )
+    PLAN = plan(config)  # against the schema the mlpsweep package ships
 except ConfigError as exc:
     raise WorkflowError(f"mlpsweep: {exc} (see config/README.md)") from None
 
 # The rules read the validated config, with every default the schema states.
 config.update(PLAN.config)
+
 
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_.-]+",
@@ -158,12 +157,20 @@ def study_setting(key):
 
 def report_files(folder, studies):
     """Every file the report of ``studies`` in ``folder`` writes ({dataset} left as a wildcard)."""
-    return [
-        f"{folder}/{name}"
-        for name in ("report.html", "report.md", "comparison.csv", "runs.csv", "pairwise.csv")
-    ] + [f"{folder}/plots/{plot}.png" for plot, _ in report_plots(studies)] + [
-        f"{folder}/plots/{plot}.svg" for plot in report_svg_names(studies)
-    ]
+    return (
+        [
+            f"{folder}/{name}"
+            for name in (
+                "report.html",
+                "report.md",
+                "comparison.csv",
+                "runs.csv",
+                "pairwise.csv",
+            )
+        ]
+        + [f"{folder}/plots/{plot}.png" for plot, _ in report_plots(studies)]
+        + [f"{folder}/plots/{plot}.svg" for plot in report_svg_names(studies)]
+    )
 
 
 def all_targets():
