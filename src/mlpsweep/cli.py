@@ -146,22 +146,20 @@ def cmd_evaluate(args) -> int:
 
 def cmd_report(args) -> int:
     from .report.build import RunFiles, build
+    from .report.inputs import read_report_inputs
 
-    lists = [args.metrics or [], args.histories or [], args.predictions or [], args.models or []]
-    if len({len(x) for x in lists}) != 1 or (args.benchmarks and len(args.benchmarks) != len(lists[0])):
-        raise ValueError("--metrics, --histories, --predictions, --models (and --benchmarks) need one entry per run, in the same order")
-    benches = args.benchmarks or [None] * len(lists[0])
-    runs = [RunFiles(*files) for files in zip(*lists[:4], benches)]
+    doc = read_report_inputs(args.inputs)
     build(
-        dataset=args.dataset,
-        runs_files=runs,
-        out_dir=args.out_dir,
-        data_dir=args.data,
-        order=args.order.split(",") if args.order else None,
-        config=_json_arg(args.config_json, "--config-json"),
-        workflow_dir=args.workflow_dir,
-        studies=json.loads(args.studies) if args.studies else [],
-        study_files=_json_arg(args.study_files, "--study-files") if args.study_files else {},
+        dataset=doc["dataset"],
+        runs_files=[RunFiles(r["metrics"], r["history"], r["predictions"], r["model"], r.get("benchmark"))
+                    for r in doc["runs"]],
+        out_dir=doc["out_dir"],
+        data_dir=doc["data"],
+        order=doc.get("order") or None,
+        config=doc["config"],
+        workflow_dir=doc.get("workflow_dir"),
+        studies=doc.get("studies") or [],
+        study_files=doc.get("study_files") or {},
     )
     return 0
 
@@ -289,20 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_universal)
 
     p = sub.add_parser("report", help="the comparison report (HTML, Markdown, CSV, plots) of one dataset")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--data", required=True, help="preprocessed data folder (for the test images and labels)")
-    p.add_argument("--metrics", nargs="*", help="metrics.json of every run")
-    p.add_argument("--histories", nargs="*", help="history.csv of every run (same order)")
-    p.add_argument("--predictions", nargs="*", help="predictions.npy of every run (same order)")
-    p.add_argument("--models", nargs="*", help="model.npz of every run (same order)")
-    p.add_argument("--benchmarks", nargs="*", help="Snakemake benchmark TSVs of the training jobs (same order)")
-    p.add_argument("--order", help="comma-separated topology order for the tables")
-    p.add_argument("--config-json", required=True,
-                   help="the run's validated configuration (its verdicts settings decide; recorded in the provenance)")
-    p.add_argument("--workflow-dir", help="the workflow's folder, for its git commit")
-    p.add_argument("--studies", help="JSON list of the study definitions to report (name, kind, claim, …)")
-    p.add_argument("--study-files", help="JSON object: study name -> its extra measurement files")
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--inputs", required=True,
+                   help="JSON file naming every run's files, the studies and the config (see mlpsweep.report.inputs)")
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -1,10 +1,10 @@
 # Helpers shared by the rules: the validated plan, wildcard constraints, paths.
-import json
 from pathlib import Path
 
 from mlpsweep.config import ConfigError, plan
 from mlpsweep.data import cache
 from mlpsweep.report import PLOTS, caption_path
+from mlpsweep.report.inputs import write_report_inputs
 from mlpsweep.studies import KINDS
 
 try:
@@ -101,14 +101,12 @@ def study_inputs(studies):
     return inputs
 
 
-def study_files_json(studies):
+def study_files_of(studies):
     def param(wildcards):
-        return json.dumps(
-            {
-                st: [f.format(dataset=wildcards.dataset) for f in fs]
-                for st, fs in study_files(studies).items()
-            }
-        )
+        return {
+            st: [f.format(dataset=wildcards.dataset) for f in fs]
+            for st, fs in study_files(studies).items()
+        }
 
     return param
 

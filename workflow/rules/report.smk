@@ -60,6 +60,7 @@ for name, folder, scope in REPORT_SCOPES:
                 for plot, caption in report_plots(scope)
             ],
             svgs=[f"{folder}/plots/{plot}.svg" for plot in report_svg_names(scope)],
+            inputs=f"{folder}/inputs.json",
         log:
             f"logs/{{dataset}}/{name}.log",
         benchmark:
@@ -68,19 +69,17 @@ for name, folder, scope in REPORT_SCOPES:
         conda:
             "../envs/mlpsweep.yaml"
         params:
-            order=",".join(scope_topologies(scope)) or "-",
-            studies=lambda wildcards, scope=scope: PLAN.studies_json(scope),
-            study_files=study_files_json(scope),
-            config=lambda wildcards: json.dumps(PLAN.config, sort_keys=True),
+            order=lambda wildcards, scope=scope: scope_topologies(scope),
+            studies=lambda wildcards, scope=scope: PLAN.studies_list(scope),
+            study_files=study_files_of(scope),
+            config=lambda wildcards: PLAN.config,
             workflow_dir=workflow.basedir,
-            out=lambda wildcards, output: Path(output.csv).parent,
-            data=lambda wildcards, input: Path(input.data).parent,
-        shell:
-            "python -m mlpsweep report --dataset {wildcards.dataset} --data {params.data}"
-            " --metrics {input.metrics} --histories {input.histories} --predictions {input.predictions}"
-            " --models {input.models} --benchmarks {input.benchmarks} --order {params.order:q} --studies {params.studies:q}"
-            " --study-files {params.study_files:q} --config-json {params.config:q}"
-            " --workflow-dir {params.workflow_dir:q} --out-dir {params.out} 2> {log}"
+            out=lambda wildcards, output: str(Path(output.csv).parent),
+            data=lambda wildcards, input: str(Path(input.data).parent),
+        run:
+            # Every file and setting goes into one JSON file, not onto the command line.
+            write_report_inputs(output.inputs, wildcards.dataset, input, params)
+            shell("python -m mlpsweep report --inputs {output.inputs:q} 2> {log:q}")
 
 
 for name, folder, scope in REPORT_SCOPES[1:]:

@@ -1,5 +1,6 @@
 # Measurements that studies need beyond training runs (their paths belong to the kinds).
 from mlpsweep.studies.batch_size import SPREAD_FILE
+from mlpsweep.studies.sweep import POINTS_FILE, write_points
 from mlpsweep.studies.universal_approximation import FIT_DIR
 
 
@@ -64,3 +65,21 @@ rule fit_universal_approximation:
         "python -m mlpsweep universal-approximation --target {wildcards.target}"
         " --activation {wildcards.activation} --widths {params.widths} --seed {params.seed}"
         " --epochs {params.epochs} --eta {params.eta} --out-dir {params.out} 2> {log}"
+
+
+localrules:
+    list_sweep_points,
+
+
+rule list_sweep_points:
+    output:
+        POINTS_FILE,
+    log:
+        "logs/sweeps/{study}/points.log",
+    params:
+        points=lambda wildcards: PLAN.study_defs[wildcards.study]["points"],
+        seeds=lambda wildcards: PLAN.study_defs[wildcards.study]["seeds"],
+    run:
+        write_points(
+            output[0], wildcards.study, params.points, params.seeds, log=log[0]
+        )
