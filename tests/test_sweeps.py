@@ -132,3 +132,47 @@ def test_a_grid_and_a_random_sweep_end_to_end(tmp_path):
     inputs = (work / "results/tiny/report/inputs.json").read_text()
     assert inputs.count('"metrics"') == 17  # the report read its files from inputs.json
     assert np.isfinite(float(rows[0]["eta"]))
+
+
+@pytest.mark.slow
+def test_successive_halving_keeps_the_best_share_and_resumes_bit_for_bit(tmp_path):
+    import json
+
+    from mlpsweep import train as train_job
+    from mlpsweep.nn import load_network
+
+    folder = tmp_path / "upstream"
+    definition = write_dataset(folder, n_train=300, n_test=100, seed=2)
+    halving = {"kind": "sweep", "base": "s", "seeds": [1, 2], "grid": {"eta": [0.3, 1.0, 3.0], "batch_size": [10, 50]},
+               "halving": {"rungs": [1, 2, 3], "keep": 0.5}}
+    work = tmp_path / "run"
+    write_config(work, {
+        "datasets": ["tiny"], "seeds": [1], "studies": ["h"], "study_definitions": {"h": halving},
+        "topologies": {"s": {"hidden": [8]}}, "data": {"validation_size": 50},
+        "dataset_definitions": {"tiny": {**definition, "sources": [str(folder)]}},
+    })
+    counts = job_counts(planned_jobs(work))
+    assert counts["train_rung"] == 12 and "train" not in counts  # the first rung is known before anything runs
+    snakemake(work, "--cores", "2")
+    rungs = work / "results/tiny/rungs/h"
+    picked = [json.loads((rungs / f"r{r}/selected.json").read_text())["selected"] for r in (0, 1)]
+    assert len(picked[0]) == 3 and len(picked[1]) == 2 and set(picked[1]) <= set(picked[0])  # 6 → 3 → 2
+    trained = {r: sorted(p.parent.parent.name for p in rungs.glob(f"r{r}/*/seed1/model.json")) for r in (0, 1, 2)}
+    assert len(trained[0]) == 6 and trained[1] == sorted(picked[0]) and trained[2] == sorted(picked[1])
+    # the report marks where each point stopped
+    runs = {(r["topology"], r["seed"]): r for r in csv.DictReader(open(work / "results/tiny/report/runs.csv"))}
+    assert len(runs) == 12
+    epochs = {p: json.loads((rungs / f"r{max(r for r in (0, 1, 2) if p in trained[r])}/eval/{p}/seed1/metrics.json")
+                            .read_text())["epochs_completed"] for p in trained[0]}
+    assert sorted(epochs.values()) == [1, 1, 1, 2, 3, 3]
+    assert "stopped at epoch" in (work / "results/tiny/report/report.html").read_text()
+    # a resumed point ends bit for bit where a point trained straight through to that epoch ends
+    winner = picked[1][0]
+    from mlpsweep.config import plan
+    import yaml
+
+    settings = plan(yaml.safe_load((work / "config/config.yaml").read_text())).topology(winner)
+    train_job.run(work / "results/tiny/data", settings, 1, tmp_path / "straight")
+    straight, _ = load_network(tmp_path / "straight/model.npz")
+    resumed, _ = load_network(rungs / f"r2/{winner}/seed1/model.npz")
+    assert straight.params.tobytes() == resumed.params.tobytes()

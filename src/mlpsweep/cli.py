@@ -133,6 +133,7 @@ def cmd_train(args) -> int:
         checkpoint_every=args.checkpoint_every,
         keep_checkpoints=args.keep_checkpoints,
         track_gradients=args.track_gradients,
+        stop_at_epoch=args.stop_at_epoch,
     )
     return 0
 
@@ -169,6 +170,26 @@ def cmd_gradient_spread(args) -> int:
 
     batch_size.measure_to_file(args.data, _json_arg(args.settings, "--settings"), args.seed, args.batch_sizes,
                                args.draws, args.out, threads=args.threads)
+    return 0
+
+
+def cmd_halving_select(args) -> int:
+    from pathlib import Path
+
+    from .atomic import write_json
+    from .nn import History
+    from .studies.sweep import select
+
+    runs: dict = {}
+    for path in map(Path, args.models):
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        records = History.from_csv((path.parent / "history.csv").read_text(encoding="utf-8")).records
+        runs.setdefault(path.parent.parent.name, []).append((meta, records))
+    selected, scores = select(runs, args.keep, args.select_on)
+    write_json(args.out, {"epoch": args.epoch, "keep": args.keep, "select_on": args.select_on, "scores": scores,
+                          "selected": selected})
+    logging.getLogger("mlpsweep.halving").info("epoch %d: %d of %d points go on: %s", args.epoch, len(selected),
+                                               len(runs), ", ".join(selected))
     return 0
 
 
@@ -253,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=int, default=default("training.checkpoint_every"),
                    help="epochs between checkpoints (%(default)s)")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoint after the run completes")
+    p.add_argument("--stop-at-epoch", type=int,
+                   help="train only up to this epoch and keep the checkpoint (a rung of successive halving)")
     p.add_argument("--track-gradients", action="store_true",
                    help="record per-layer bias-gradient norms at initialisation and every epoch")
     p.set_defaults(func=cmd_train)
@@ -273,6 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=default("resources.train.threads"))
     p.add_argument("--out", required=True, help="JSON file for the measurements")
     p.set_defaults(func=cmd_gradient_spread)
+
+    p = sub.add_parser("halving-select", help="successive halving: the points that go on to the next rung")
+    p.add_argument("--models", nargs="+", required=True, help="model.json of every run at the rung (history.csv beside it)")
+    p.add_argument("--keep", type=float, required=True, help="share of the points that go on")
+    p.add_argument("--select-on", choices=["best_epoch", "final_epoch"], required=True)
+    p.add_argument("--epoch", type=int, required=True, help="the rung's epoch (recorded)")
+    p.add_argument("--out", required=True, help="JSON file: scores and the selected points")
+    p.set_defaults(func=cmd_halving_select)
 
     p = sub.add_parser("universal-approximation", help="fit one hidden layer of growing width to a synthetic target")
     p.add_argument("--target", required=True, choices=["sin3x_abs", "bump2d"])

@@ -195,7 +195,12 @@ class Plan:
         return json.dumps(self.dataset_specs[name].to_dict(), sort_keys=True, separators=(",", ":"))
 
     def study_runs(self, study: str) -> list[tuple[str, int]]:
+        """The (topology, seed) runs the plain train rule makes for ``study`` (none if it trains itself)."""
+        from .studies import KINDS
+
         d = self.study_defs[study]
+        if KINDS[d["kind"]].trains_itself(d):
+            return []
         return [(t, s) for t in d["topologies"] for s in d["seeds"]]
 
     def studies_list(self, studies=None) -> list[dict]:
@@ -262,6 +267,8 @@ def plan(config: dict, schema_path=None) -> Plan:
             raise ConfigError(
                 f"config key studies[{i}]: unknown study {study!r}; defined studies are {sorted(config['study_definitions'])}"
             )
+    from .studies import KINDS
+
     resolved: dict[str, dict] = {}
     study_defs = {name: _study(config, name, resolved, schema) for name in config["study_definitions"]}
     topologies: dict[str, dict] = {}
@@ -269,6 +276,8 @@ def plan(config: dict, schema_path=None) -> Plan:
     for study in studies:
         for topo in study_defs[study]["topologies"]:
             topologies.setdefault(topo, resolved[topo])
+        if KINDS[study_defs[study]["kind"]].trains_itself(study_defs[study]):
+            continue  # its runs come from rules of its own (successive halving)
         for run in ((t, s) for t in study_defs[study]["topologies"] for s in study_defs[study]["seeds"]):
             if run not in runs:
                 runs.append(run)

@@ -1,4 +1,5 @@
 # Helpers shared by the rules: the validated plan, wildcard constraints, paths.
+import json
 from pathlib import Path
 
 from mlpsweep.config import ConfigError, plan
@@ -61,23 +62,53 @@ wildcard_constraints:
     study=r"[A-Za-z0-9_.-]+",
     target=r"[A-Za-z0-9_]+",
     activation=r"[a-z]+",
+    rung=r"\d+",
 
 
-def runs_of(pattern, studies=None):
-    """A function of {dataset} listing ``pattern`` for every (topology, seed) of ``studies``.
+# Where each file of a run lives: a plain run, and a run of a successive-halving sweep at the
+# rung where it stopped.
+RUN_FILES = {
+    "metrics": (
+        "results/{dataset}/eval/{topology}/seed{seed}/metrics.json",
+        "results/{dataset}/rungs/{study}/r{rung}/eval/{topology}/seed{seed}/metrics.json",
+    ),
+    "predictions": (
+        "results/{dataset}/eval/{topology}/seed{seed}/predictions.npy",
+        "results/{dataset}/rungs/{study}/r{rung}/eval/{topology}/seed{seed}/predictions.npy",
+    ),
+    "histories": (
+        "results/{dataset}/models/{topology}/seed{seed}/history.csv",
+        "results/{dataset}/rungs/{study}/r{rung}/{topology}/seed{seed}/history.csv",
+    ),
+    "models": (
+        "results/{dataset}/models/{topology}/seed{seed}/model.npz",
+        "results/{dataset}/rungs/{study}/r{rung}/{topology}/seed{seed}/model.npz",
+    ),
+    "benchmarks": (
+        "results/{dataset}/benchmarks/train/{topology}/seed{seed}.tsv",
+        "results/{dataset}/benchmarks/rungs/{study}/r{rung}/{topology}/seed{seed}.tsv",
+    ),
+}
 
-    ``studies=None`` means the enabled studies (config key ``studies``).
-    """
+
+def runs_of(name, studies):
+    """A function of {dataset} listing the ``name`` file (RUN_FILES) of every run of ``studies``."""
+    plain, at_rung = RUN_FILES[name]
 
     def inputs(wildcards):
-        if studies is None:
-            runs = PLAN.runs
-        else:
-            runs = list(dict.fromkeys(r for st in studies for r in PLAN.study_runs(st)))
-        return [
-            pattern.format(dataset=wildcards.dataset, topology=t, seed=s)
-            for t, s in runs
+        runs = list(dict.fromkeys(r for st in studies for r in PLAN.study_runs(st)))
+        files = [
+            plain.format(dataset=wildcards.dataset, topology=t, seed=s) for t, s in runs
         ]
+        for st in studies:
+            if KINDS[PLAN.study_defs[st]["kind"]].trains_itself(PLAN.study_defs[st]):
+                files += [
+                    at_rung.format(
+                        dataset=wildcards.dataset, study=st, rung=r, topology=t, seed=s
+                    )
+                    for t, s, r in final_rungs(wildcards.dataset, st)
+                ]
+        return files
 
     return inputs
 
@@ -189,3 +220,37 @@ def tracks_gradients(topology):
         KINDS[d["kind"]].track_gradients and topology in d["topologies"]
         for d in PLAN.study_defs.values()
     )
+
+
+# Successive halving: which points train at which rung (read from the checkpoint jobs' picks).
+def rung_epoch(wildcards):
+    return PLAN.study_defs[wildcards.study]["halving"]["rungs"][int(wildcards.rung)]
+
+
+def alive(dataset, study, rung):
+    """The points that train at ``rung`` (all at rung 0; then the previous rung's pick)."""
+    if rung == 0:
+        return list(PLAN.study_defs[study]["points"])
+    picked = checkpoints.halving_select.get(dataset=dataset, study=study, rung=rung - 1)
+    with open(picked.output[0], encoding="utf-8") as fh:
+        return json.load(fh)["selected"]
+
+
+def final_rungs(dataset, study):
+    """(point, seed, the last rung it trained at) of every run of a halving sweep."""
+    d = PLAN.study_defs[study]
+    last = {}
+    for rung in range(len(d["halving"]["rungs"])):
+        for point in alive(dataset, study, rung):
+            last[point] = rung
+    return [(p, s, last[p]) for p in d["points"] for s in d["seeds"]]
+
+
+def previous_rung(wildcards):
+    rung = int(wildcards.rung)
+    if rung == 0:
+        return []
+    alive(wildcards.dataset, wildcards.study, rung)  # waits for the pick
+    return [
+        f"results/{wildcards.dataset}/rungs/{wildcards.study}/r{rung - 1}/{wildcards.topology}/seed{wildcards.seed}/model.json"
+    ]

@@ -8,21 +8,11 @@ for name, folder, scope in REPORT_SCOPES:
             data="results/{dataset}/data/manifest.json",
             images="results/{dataset}/data/images.npy",
             labels="results/{dataset}/data/labels.npy",
-            metrics=runs_of(
-                "results/{dataset}/eval/{topology}/seed{seed}/metrics.json", scope
-            ),
-            predictions=runs_of(
-                "results/{dataset}/eval/{topology}/seed{seed}/predictions.npy", scope
-            ),
-            histories=runs_of(
-                "results/{dataset}/models/{topology}/seed{seed}/history.csv", scope
-            ),
-            models=runs_of(
-                "results/{dataset}/models/{topology}/seed{seed}/model.npz", scope
-            ),
-            benchmarks=runs_of(
-                "results/{dataset}/benchmarks/train/{topology}/seed{seed}.tsv", scope
-            ),
+            metrics=runs_of("metrics", scope),
+            predictions=runs_of("predictions", scope),
+            histories=runs_of("histories", scope),
+            models=runs_of("models", scope),
+            benchmarks=runs_of("benchmarks", scope),
             studies=study_inputs(scope),
         output:
             html=report(

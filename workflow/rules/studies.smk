@@ -83,3 +83,68 @@ rule list_sweep_points:
         write_points(
             output[0], wildcards.study, params.points, params.seeds, log=log[0]
         )
+
+
+# Successive halving (a sweep with `halving:`): every point trains to the first rung's epoch;
+# a checkpoint job picks the best share on validation, which resumes to the next rung; and so on.
+# Which points train at a rung is known only once the previous rung is picked: Snakemake's
+# checkpoints re-plan then, so the same rules run locally and on a cluster.
+
+
+use rule train as train_rung with:
+    input:
+        checked=CHECKED,
+        images="results/{dataset}/data/images.npy",
+        labels="results/{dataset}/data/labels.npy",
+        manifest="results/{dataset}/data/manifest.json",
+        previous=previous_rung,
+    output:
+        model="results/{dataset}/rungs/{study}/r{rung}/{topology}/seed{seed}/model.npz",
+        meta="results/{dataset}/rungs/{study}/r{rung}/{topology}/seed{seed}/model.json",
+        history="results/{dataset}/rungs/{study}/r{rung}/{topology}/seed{seed}/history.csv",
+    log:
+        "logs/{dataset}/rungs/{study}/r{rung}/{topology}/seed{seed}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/rungs/{study}/r{rung}/{topology}/seed{seed}.tsv"
+    params:
+        rung=lambda wildcards: f"--stop-at-epoch {rung_epoch(wildcards)}",
+
+
+use rule evaluate as evaluate_rung with:
+    input:
+        checked=CHECKED,
+        manifest="results/{dataset}/data/manifest.json",
+        images="results/{dataset}/data/images.npy",
+        labels="results/{dataset}/data/labels.npy",
+        model="results/{dataset}/rungs/{study}/r{rung}/{topology}/seed{seed}/model.npz",
+        meta="results/{dataset}/rungs/{study}/r{rung}/{topology}/seed{seed}/model.json",
+        history="results/{dataset}/rungs/{study}/r{rung}/{topology}/seed{seed}/history.csv",
+    output:
+        metrics="results/{dataset}/rungs/{study}/r{rung}/eval/{topology}/seed{seed}/metrics.json",
+        predictions="results/{dataset}/rungs/{study}/r{rung}/eval/{topology}/seed{seed}/predictions.npy",
+    log:
+        "logs/{dataset}/rungs/{study}/r{rung}/evaluate/{topology}/seed{seed}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/rungs/{study}/r{rung}/evaluate/{topology}/seed{seed}.tsv"
+
+
+checkpoint halving_select:
+    input:
+        models=lambda wildcards: [
+            f"results/{wildcards.dataset}/rungs/{wildcards.study}/r{wildcards.rung}/{p}/seed{s}/model.json"
+            for p in alive(wildcards.dataset, wildcards.study, int(wildcards.rung))
+            for s in PLAN.study_defs[wildcards.study]["seeds"]
+        ],
+    output:
+        "results/{dataset}/rungs/{study}/r{rung}/selected.json",
+    log:
+        "logs/{dataset}/rungs/{study}/r{rung}/select.log",
+    conda:
+        "../envs/mlpsweep.yaml"
+    params:
+        keep=lambda wildcards: PLAN.study_defs[wildcards.study]["halving"]["keep"],
+        select_on=study_setting("select_on"),
+        epoch=rung_epoch,
+    shell:
+        "python -m mlpsweep halving-select --models {input.models} --keep {params.keep}"
+        " --select-on {params.select_on} --epoch {params.epoch} --out {output} 2> {log}"

@@ -30,9 +30,10 @@ rule train:
         gradients=lambda wildcards: (
             "--track-gradients" if tracks_gradients(wildcards.topology) else ""
         ),
+        rung="",
         divergence=(
             "--fail-on-divergence" if config["training"]["fail_on_divergence"] else ""
         ),
     shell:
         "python -m mlpsweep train --data {params.data} --settings {params.settings:q} --seed {wildcards.seed}"
-        " --name {wildcards.topology} --threads {threads} --out-dir {params.out} {params.checkpoints} {params.gradients} {params.divergence} 2> {log}"
+        " --name {wildcards.topology} --threads {threads} --out-dir {params.out} {params.checkpoints} {params.gradients} {params.rung} {params.divergence} 2> {log}"

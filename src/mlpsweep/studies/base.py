@@ -77,6 +77,10 @@ class StudyKind:
         """Topologies this study makes itself (name -> topology), e.g. a sweep's points; none by default."""
         return {}
 
+    def trains_itself(self, definition: dict) -> bool:
+        """Whether the study's runs come from rules of its own (successive halving), not the plain train rule."""
+        return False
+
     def extra_outputs(self, study: str, definition: dict) -> list[str]:
         """Files (``{dataset}`` left as a placeholder) that the section reads besides the runs."""
         return []

@@ -187,6 +187,7 @@ def ranking(points: dict, metrics: dict, seeds, select_on: str) -> list[dict]:
         test = np.array([m["test"]["accuracy"] for m in ok])
         t = mean_ci(test)
         rows.append({"point": name, **{f"{k}": _fmt(x) for k, x in values.items()}, "values": values,
+                     "epochs": min((m["epochs_completed"] for m in ms), default=0),
                      "finished": len(ok), "runs": len(ms), "val_mean": float(val.mean()) if len(val) else math.nan,
                      "test": test, "test_mean": t.mean, "test_low": t.ci_low, "test_high": t.ci_high})
     rows.sort(key=lambda r: (-r["val_mean"] if math.isfinite(r["val_mean"]) else math.inf, r["point"]))
@@ -220,6 +221,18 @@ class Sweep(StudyKind):
                                      "epoch, or at its final epoch (never the test set)."},
         "max_runs": {"type": "integer", "minimum": 1, "default": 5000,
                      "description": "Refuse a sweep of more runs (points × seeds) than this."},
+        "halving": {
+            "type": "object", "additionalProperties": False, "required": ["rungs"],
+            "description": "Successive halving: every point trains to the first rung's epoch; the best share "
+                           "(keep) on validation continues to the next rung, resuming from its checkpoint, and so "
+                           "on.  The last rung is the points' number of epochs.",
+            "properties": {
+                "rungs": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2,
+                          "description": "Epochs at which points are compared, rising."},
+                "keep": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.33,
+                         "description": "Share of the points at a rung that go on (at least one)."},
+            },
+        },
         "margin_pp": {"type": "number", "minimum": 0, "default": 0.0,
                       "description": "The verdict's margin: by how many percentage points of test accuracy the "
                                      "chosen point must beat the runner-up."},
@@ -242,14 +255,26 @@ class Sweep(StudyKind):
         if runs > definition["max_runs"]:
             raise SweepError(f"{where}: {len(points)} points × {len(definition['seeds'])} seeds = {runs} runs, more "
                              f"than max_runs = {definition['max_runs']}; shrink the space or raise max_runs")
+        halving = definition.get("halving")
+        if halving:
+            rungs = halving["rungs"]
+            if any(b <= a for a, b in zip(rungs, rungs[1:])):
+                raise SweepError(f"{where}.halving.rungs: the epochs must rise, got {rungs}")
+            if "epochs" in (definition.get("grid") or {}) or "epochs" in ((definition.get("random") or {}).get("space") or {}):
+                raise SweepError(f"{where}.halving: epochs cannot be swept with halving (the rungs set them)")
         out = {}
         for p in points:
             name = point_name(study, p)
             if name in out or name in config["topologies"]:
                 raise SweepError(f"{where}: two points share the name {name!r}")
             out[name] = point_topology(config["topologies"][base], p)
+            if halving:
+                out[name]["epochs"] = halving["rungs"][-1]
         definition["points"] = {point_name(study, p): p for p in points}
         return out
+
+    def trains_itself(self, definition: dict) -> bool:
+        return bool(definition.get("halving"))
 
     def extra_outputs(self, study: str, definition: dict) -> list[str]:
         return [POINTS_FILE.format(study=study)]
@@ -266,9 +291,9 @@ class Sweep(StudyKind):
         points = study["points"]
         keys = list(next(iter(points.values())).keys()) if points else []
         rows = ranking(points, data.metrics, study["seeds"], study["select_on"])
-        sec.header = ["rank", "point", *keys, "seeds finished", f"validation accuracy % ({study['select_on']})",
-                      "test accuracy % (mean)", "95 % CI"]
-        sec.rows = [[r["rank"], r["point"], *[r[k] for k in keys], f"{r['finished']}/{r['runs']}",
+        sec.header = ["rank", "point", *keys, "trained to epoch", "seeds finished",
+                      f"validation accuracy % ({study['select_on']})", "test accuracy % (mean)", "95 % CI"]
+        sec.rows = [[r["rank"], r["point"], *[r[k] for k in keys], r["epochs"], f"{r['finished']}/{r['runs']}",
                      pct(r["val_mean"]), pct(r["test_mean"]),
                      "" if math.isnan(r["test_low"]) else f"{pct(r['test_low'])}–{pct(r['test_high'])}"]
                     for r in rows[:10]]
@@ -282,6 +307,14 @@ class Sweep(StudyKind):
                                 "winner's validation score is biased upwards).")
         sec.findings.append(f"{len(points)} points × {len(study['seeds'])} seeds; the table shows the top "
                             f"{min(10, len(rows))}; sweep.csv lists every point.")
+        if study.get("halving"):
+            rungs = study["halving"]["rungs"]
+            stopped = {e: sum(1 for r in rows if r["epochs"] == e) for e in rungs}
+            sec.findings.append(
+                f"Successive halving at epochs {rungs}, keeping {study['halving']['keep']:g} of the points at each "
+                "rung (on validation): " + ", ".join(f"{n} stopped at epoch {e}" for e, n in stopped.items() if n)
+                + ". Points compared at a rung have trained the same number of epochs; the ranking above mixes "
+                "rungs, so it favours the points that went on.")
         sec.verdict = decide((done[0]["point"], done[0]["test"]) if done else ("-", []),
                              (done[1]["point"], done[1]["test"]) if len(done) > 1 else None,
                              margin=study["margin_pp"] / 100, alpha=study["alpha"], min_seeds=study["min_seeds"],
@@ -334,6 +367,29 @@ class Sweep(StudyKind):
         ax.set(title="Validation accuracy of the five best points (mean over seeds, 95 % band)")
         self.figure(sec, name, "curves", fig, data)
         return sec
+
+
+def select(runs: dict, keep: float, select_on: str) -> tuple[list[str], dict]:
+    """Successive halving's choice at a rung: the best ``keep`` share of the points on validation.
+
+    ``runs``: point -> list of (model.json, history records) of its seeds.  A
+    point's score is its mean validation accuracy over seeds (best epoch so far,
+    or the last epoch); a point with a diverged seed scores -inf.  At least one
+    point goes on; ties go to the name that sorts first.
+    """
+    scores = {}
+    for point, seeds in runs.items():
+        vals = []
+        for meta, records in seeds:
+            acc = [r["val_accuracy"] for r in records if r.get("val_accuracy") is not None]
+            if meta["status"] != "ok" or not acc:
+                vals = [-math.inf]
+                break
+            vals.append(max(acc) if select_on == "best_epoch" else acc[-1])
+        scores[point] = float(np.mean(vals)) if vals else -math.inf
+    n_keep = max(1, math.ceil(keep * len(scores) - 1e-9))
+    order = sorted(scores, key=lambda p: (-scores[p], p))
+    return [p for p in order[:n_keep] if math.isfinite(scores[p])] or order[:1], scores
 
 
 def write_points(path, study: str, points: dict, seeds, log=None) -> None:
