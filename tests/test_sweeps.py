@@ -95,7 +95,8 @@ def test_winner_verdict_outcomes():
 
 
 def test_ranking_uses_validation_never_test():
-    metrics = {(p, s): {"status": "ok", "best_validation_epoch": {"val_accuracy": val}, "final_epoch": {"val_accuracy": val},
+    metrics = {(p, s): {"status": "ok", "epochs_completed": 3, "best_validation_epoch": {"val_accuracy": val},
+                        "final_epoch": {"val_accuracy": val},
                         "test": {"accuracy": test}}
                for p, val, test in (("p1", 0.80, 0.99), ("p2", 0.90, 0.50)) for s in (1, 2)}
     rows = sweep.ranking({"p1": {"eta": 1}, "p2": {"eta": 2}}, metrics, [1, 2], "best_epoch")
