@@ -202,6 +202,15 @@ def report_files(folder, studies):
     )
 
 
+def study_targets(studies):
+    """Files the kinds of ``studies`` ask to be made themselves (e.g. successive halving's last pick)."""
+    return [
+        f
+        for st in studies
+        for f in KINDS[PLAN.study_defs[st]["kind"]].targets(st, PLAN.study_defs[st])
+    ]
+
+
 def all_targets():
     # Every file of the report, not only report.html: enabling a study adds outputs (its plots) to the
     # report job, and Snakemake can judge a job's changed inputs only from the metadata of outputs that
@@ -209,6 +218,7 @@ def all_targets():
     # The check of the cached download and arrays is a target too: it repairs a damaged cache.
     return expand(
         report_files("results/{dataset}/report", PLAN.studies)
+        + study_targets(PLAN.studies)
         + ["results/{dataset}/data/checked.json"],
         dataset=PLAN.datasets,
     )

@@ -78,5 +78,7 @@ for name, folder, scope in REPORT_SCOPES[1:]:
         name:
             name.removeprefix("report_")
         input:
-            expand(f"{folder}/report.html", dataset=PLAN.datasets),
+            expand(
+                [f"{folder}/report.html"] + study_targets(scope), dataset=PLAN.datasets
+            ),
         localrule: True

@@ -1,6 +1,6 @@
 # Measurements that studies need beyond training runs (their paths belong to the kinds).
 from mlpsweep.studies.batch_size import SPREAD_FILE
-from mlpsweep.studies.sweep import POINTS_FILE, write_points
+from mlpsweep.studies.sweep import PICK_FILE, POINTS_FILE, write_points
 from mlpsweep.studies.universal_approximation import FIT_DIR
 
 
@@ -136,7 +136,7 @@ checkpoint halving_select:
             for s in PLAN.study_defs[wildcards.study]["seeds"]
         ],
     output:
-        "results/{dataset}/rungs/{study}/r{rung}/selected.json",
+        PICK_FILE,
     log:
         "logs/{dataset}/rungs/{study}/r{rung}/select.log",
     conda:

@@ -81,6 +81,10 @@ class StudyKind:
         """Whether the study's runs come from rules of its own (successive halving), not the plain train rule."""
         return False
 
+    def targets(self, study: str, definition: dict) -> list[str]:
+        """Files (``{dataset}`` a placeholder) the workflow must ask for itself, besides the report's inputs."""
+        return []
+
     def extra_outputs(self, study: str, definition: dict) -> list[str]:
         """Files (``{dataset}`` left as a placeholder) that the section reads besides the runs."""
         return []

@@ -41,6 +41,8 @@ DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice")
 NAME_LIMIT = 80
 SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 POINTS_FILE = "results/sweeps/{study}/sweep.csv"
+#: Successive halving's pick at a rung (the checkpoint job's output).
+PICK_FILE = "results/{dataset}/rungs/{study}/r{rung}/selected.json"
 
 _pair = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
 
@@ -275,6 +277,13 @@ class Sweep(StudyKind):
 
     def trains_itself(self, definition: dict) -> bool:
         return bool(definition.get("halving"))
+
+    def targets(self, study: str, definition: dict) -> list[str]:
+        if not definition.get("halving"):
+            return []
+        # The last pick: asking for it starts every rung before it, also under a report that exists already.
+        last = len(definition["halving"]["rungs"]) - 2
+        return [PICK_FILE.replace("{study}", study).replace("{rung}", str(last))]
 
     def extra_outputs(self, study: str, definition: dict) -> list[str]:
         return [POINTS_FILE.format(study=study)]
