@@ -41,7 +41,8 @@ def main() -> None:
               "study_definitions": {"big": {"kind": "sweep", "base": "s", "seeds": [1, 2], "max_runs": 10 ** 6,
                                             "random": {"n": points, "seed": 1,
                                                        "space": {"eta": {"loguniform": [0.01, 10]},
-                                                                 "dropout": {"uniform": [0.0, 0.5]}}}}}}
+                                                                 "dropout": {"uniform": [0.0, 0.5]},
+                                                                 "penalty.lambda": {"loguniform": [1e-7, 1e-3]}}}}}}
     started = time.perf_counter()
     p = plan(config)
     planned = time.perf_counter() - started
