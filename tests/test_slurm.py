@@ -42,8 +42,11 @@ def test_slurm_run_equals_local_run(tmp_path, cluster, monkeypatch):
     folder = tmp_path / "upstream"
     definition = write_dataset(folder, n_train=300, n_test=100, seed=1)
     config = {
-        "datasets": ["tiny"], "seeds": [1, 2], "studies": ["s"],
-        "study_definitions": {"s": {"topologies": ["a", "b"]}},
+        "datasets": ["tiny"], "seeds": [1, 2], "studies": ["s", "sw"],
+        # and a sweep with successive halving: its checkpoint job re-plans on the cluster too
+        "study_definitions": {"s": {"topologies": ["a", "b"]},
+                              "sw": {"kind": "sweep", "base": "a", "seeds": [1], "grid": {"eta": [1.0, 3.0]},
+                                     "halving": {"rungs": [1, 2], "keep": 0.5}}},
         "defaults": {"epochs": 2}, "topologies": {"a": {"hidden": [8]}, "b": {"hidden": [8, 6]}},
         "data": {"validation_size": 50},
         "dataset_definitions": {"tiny": {**definition, "sources": [str(folder)]}},
@@ -63,11 +66,17 @@ def test_slurm_run_equals_local_run(tmp_path, cluster, monkeypatch):
     assert sum(line.endswith("|COMPLETED") for line in acct) >= 9, acct
     runs = sorted((tmp_path / "local/results/tiny/eval").glob("*/seed*/metrics.json"))
     assert len(runs) == 4
+    rungs = sorted((tmp_path / "local/results/tiny/rungs").glob("sw/r*/eval/*/seed*/metrics.json"))
+    assert len(rungs) == 2  # the point that stopped at rung 0 and the one that went on to rung 1
+    assert (tmp_path / "slurm/results/tiny/rungs/sw/r0/selected.json").read_text() == \
+        (tmp_path / "local/results/tiny/rungs/sw/r0/selected.json").read_text()
+    runs += rungs
     for local in runs:
         remote = tmp_path / "slurm" / local.relative_to(tmp_path / "local")
         assert comparable(json.loads(remote.read_text())) == comparable(json.loads(local.read_text()))
         assert np.load(remote.with_name("predictions.npy")).tobytes() == np.load(local.with_name("predictions.npy")).tobytes()
-    for local in sorted((tmp_path / "local/results/tiny/models").glob("*/seed*/model.npz")):
+    for local in sorted((tmp_path / "local/results/tiny/models").glob("*/seed*/model.npz")) + \
+            sorted((tmp_path / "local/results/tiny/rungs").glob("sw/r*/*/seed*/model.npz")):
         remote = tmp_path / "slurm" / local.relative_to(tmp_path / "local")
         with np.load(local, allow_pickle=False) as a, np.load(remote, allow_pickle=False) as b:
             assert a["params"].tobytes() == b["params"].tobytes()

@@ -171,7 +171,8 @@ def decide(winner, runner_up, *, margin: float, alpha: float, min_seeds: int, po
     """Is the chosen point better than the runner-up on the test set?  ``(name, test accuracies)`` each."""
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
     if runner_up is None:
-        return Verdict(Outcome.INCONCLUSIVE, "inconclusive: only one point finished.", {}, th)
+        return Verdict(Outcome.INCONCLUSIVE, "inconclusive: only one point finished (with successive halving: "
+                       "reached the last rung), so there is no runner-up to compare.", {}, th)
     return v.better(runner_up[1], winner[1], margin=margin, alpha=alpha, min_seeds=min_seeds, power=power,
                     what=f"test accuracy, {winner[0]} − {runner_up[0]}")
 
@@ -324,8 +325,10 @@ class Sweep(StudyKind):
                 "rung (on validation): " + ", ".join(f"{n} stopped at epoch {e}" for e, n in stopped.items() if n)
                 + ". Points compared at a rung have trained the same number of epochs; the ranking above mixes "
                 "rungs, so it favours the points that went on.")
-        sec.verdict = decide((done[0]["point"], done[0]["test"]) if done else ("-", []),
-                             (done[1]["point"], done[1]["test"]) if len(done) > 1 else None,
+        # Winner and runner-up must have trained alike: under halving, among the points of the last rung.
+        final = [r for r in done if r["epochs"] == max(x["epochs"] for x in done)] if done else []
+        sec.verdict = decide((final[0]["point"], final[0]["test"]) if final else ("-", []),
+                             (final[1]["point"], final[1]["test"]) if len(final) > 1 else None,
                              margin=study["margin_pp"] / 100, alpha=study["alpha"], min_seeds=study["min_seeds"],
                              power=study["power"])
         sec.thresholds = thresholds(study, ("margin_pp", "select_on"))
