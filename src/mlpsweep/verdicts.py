@@ -55,6 +55,12 @@ class Verdict:
     def label(self) -> str:
         return self.outcome.value.capitalize()
 
+    @property
+    def text(self) -> str:
+        """The sentence for display beside the label: without a leading "inconclusive: ", capitalised."""
+        body = self.sentence.removeprefix(f"{self.outcome.value}: ")
+        return body[:1].upper() + body[1:]
+
     def to_dict(self) -> dict:
         return {"outcome": self.outcome.value, "sentence": self.sentence, "numbers": self.numbers,
                 "thresholds": self.thresholds}

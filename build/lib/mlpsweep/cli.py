@@ -133,6 +133,7 @@ def cmd_train(args) -> int:
         checkpoint_every=args.checkpoint_every,
         keep_checkpoints=args.keep_checkpoints,
         track_gradients=args.track_gradients,
+        stop_at_epoch=args.stop_at_epoch,
     )
     return 0
 
@@ -146,22 +147,20 @@ def cmd_evaluate(args) -> int:
 
 def cmd_report(args) -> int:
     from .report.build import RunFiles, build
+    from .report.inputs import read_report_inputs
 
-    lists = [args.metrics or [], args.histories or [], args.predictions or [], args.models or []]
-    if len({len(x) for x in lists}) != 1 or (args.benchmarks and len(args.benchmarks) != len(lists[0])):
-        raise ValueError("--metrics, --histories, --predictions, --models (and --benchmarks) need one entry per run, in the same order")
-    benches = args.benchmarks or [None] * len(lists[0])
-    runs = [RunFiles(*files) for files in zip(*lists[:4], benches)]
+    doc = read_report_inputs(args.inputs)
     build(
-        dataset=args.dataset,
-        runs_files=runs,
-        out_dir=args.out_dir,
-        data_dir=args.data,
-        order=args.order.split(",") if args.order else None,
-        config=_json_arg(args.config_json, "--config-json"),
-        workflow_dir=args.workflow_dir,
-        studies=json.loads(args.studies) if args.studies else [],
-        study_files=_json_arg(args.study_files, "--study-files") if args.study_files else {},
+        dataset=doc["dataset"],
+        runs_files=[RunFiles(r["metrics"], r["history"], r["predictions"], r["model"], r.get("benchmark"))
+                    for r in doc["runs"]],
+        out_dir=doc["out_dir"],
+        data_dir=doc["data"],
+        order=doc.get("order") or None,
+        config=doc["config"],
+        workflow_dir=doc.get("workflow_dir"),
+        studies=doc.get("studies") or [],
+        study_files=doc.get("study_files") or {},
     )
     return 0
 
@@ -171,6 +170,26 @@ def cmd_gradient_spread(args) -> int:
 
     batch_size.measure_to_file(args.data, _json_arg(args.settings, "--settings"), args.seed, args.batch_sizes,
                                args.draws, args.out, threads=args.threads)
+    return 0
+
+
+def cmd_halving_select(args) -> int:
+    from pathlib import Path
+
+    from .atomic import write_json
+    from .nn import History
+    from .studies.sweep import select
+
+    runs: dict = {}
+    for path in map(Path, args.models):
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        records = History.from_csv((path.parent / "history.csv").read_text(encoding="utf-8")).records
+        runs.setdefault(path.parent.parent.name, []).append((meta, records))
+    selected, scores = select(runs, args.keep, args.select_on)
+    write_json(args.out, {"epoch": args.epoch, "keep": args.keep, "select_on": args.select_on, "scores": scores,
+                          "selected": selected})
+    logging.getLogger("mlpsweep.halving").info("epoch %d: %d of %d points go on: %s", args.epoch, len(selected),
+                                               len(runs), ", ".join(selected))
     return 0
 
 
@@ -255,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=int, default=default("training.checkpoint_every"),
                    help="epochs between checkpoints (%(default)s)")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoint after the run completes")
+    p.add_argument("--stop-at-epoch", type=int,
+                   help="train only up to this epoch and keep the checkpoint (a rung of successive halving)")
     p.add_argument("--track-gradients", action="store_true",
                    help="record per-layer bias-gradient norms at initialisation and every epoch")
     p.set_defaults(func=cmd_train)
@@ -276,6 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="JSON file for the measurements")
     p.set_defaults(func=cmd_gradient_spread)
 
+    p = sub.add_parser("halving-select", help="successive halving: the points that go on to the next rung")
+    p.add_argument("--models", nargs="+", required=True, help="model.json of every run at the rung (history.csv beside it)")
+    p.add_argument("--keep", type=float, required=True, help="share of the points that go on")
+    p.add_argument("--select-on", choices=["best_epoch", "final_epoch"], required=True)
+    p.add_argument("--epoch", type=int, required=True, help="the rung's epoch (recorded)")
+    p.add_argument("--out", required=True, help="JSON file: scores and the selected points")
+    p.set_defaults(func=cmd_halving_select)
+
     p = sub.add_parser("universal-approximation", help="fit one hidden layer of growing width to a synthetic target")
     p.add_argument("--target", required=True, choices=["sin3x_abs", "bump2d"])
     p.add_argument("--activation", required=True)
@@ -289,20 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_universal)
 
     p = sub.add_parser("report", help="the comparison report (HTML, Markdown, CSV, plots) of one dataset")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--data", required=True, help="preprocessed data folder (for the test images and labels)")
-    p.add_argument("--metrics", nargs="*", help="metrics.json of every run")
-    p.add_argument("--histories", nargs="*", help="history.csv of every run (same order)")
-    p.add_argument("--predictions", nargs="*", help="predictions.npy of every run (same order)")
-    p.add_argument("--models", nargs="*", help="model.npz of every run (same order)")
-    p.add_argument("--benchmarks", nargs="*", help="Snakemake benchmark TSVs of the training jobs (same order)")
-    p.add_argument("--order", help="comma-separated topology order for the tables")
-    p.add_argument("--config-json", required=True,
-                   help="the run's validated configuration (its verdicts settings decide; recorded in the provenance)")
-    p.add_argument("--workflow-dir", help="the workflow's folder, for its git commit")
-    p.add_argument("--studies", help="JSON list of the study definitions to report (name, kind, claim, …)")
-    p.add_argument("--study-files", help="JSON object: study name -> its extra measurement files")
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--inputs", required=True,
+                   help="JSON file naming every run's files, the studies and the config (see mlpsweep.report.inputs)")
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -195,20 +195,29 @@ class Plan:
         return json.dumps(self.dataset_specs[name].to_dict(), sort_keys=True, separators=(",", ":"))
 
     def study_runs(self, study: str) -> list[tuple[str, int]]:
+        """The (topology, seed) runs the plain train rule makes for ``study`` (none if it trains itself)."""
+        from .studies import KINDS
+
         d = self.study_defs[study]
+        if KINDS[d["kind"]].trains_itself(d):
+            return []
         return [(t, s) for t in d["topologies"] for s in d["seeds"]]
 
-    def studies_json(self, studies=None) -> str:
+    def studies_list(self, studies=None) -> list[dict]:
+        """The resolved definitions of ``studies`` (default: the enabled ones), each with its name."""
         names = self.studies if studies is None else studies
-        return json.dumps([{"name": n, **self.study_defs[n]} for n in names], sort_keys=True, separators=(",", ":"))
+        return [{"name": n, **self.study_defs[n]} for n in names]
 
 
-def resolve_topology(config: dict, name: str) -> dict:
-    """A topology's complete settings: its own keys over the config's ``defaults``, checked."""
+def resolve_topology(config: dict, name: str, prefix: str | None = None) -> dict:
+    """A topology's complete settings: its own keys over the config's ``defaults``, checked.
+
+    Errors name ``prefix`` (default ``topologies.<name>``).
+    """
     from . import settings
 
     return settings.resolve(config["topologies"][name], base=config["defaults"], what="config key",
-                            prefix=f"topologies.{name}")
+                            prefix=prefix or f"topologies.{name}")
 
 
 def study_schema(schema: dict, kind) -> dict:
@@ -230,6 +239,13 @@ def _study(config: dict, name: str, resolved: dict, schema: dict) -> dict:
     d.setdefault("seeds", list(config["seeds"]))
     for key, value in config["verdicts"].items():
         d.setdefault(key, value)
+    try:
+        generated = kind.generate(name, d, config)
+    except ValueError as exc:
+        raise ConfigError(f"config key {exc}") from None
+    if generated:
+        config["topologies"].update(generated)
+        d["topologies"] = list(generated)
     problem = kind.check(name, d)
     if problem:
         raise ConfigError(f"config key {where}.{problem}")
@@ -237,7 +253,7 @@ def _study(config: dict, name: str, resolved: dict, schema: dict) -> dict:
         if topo not in config["topologies"]:
             raise ConfigError(f"config key {where}.topologies[{j}]: unknown topology {topo!r}; define it under topologies")
         if topo not in resolved:
-            resolved[topo] = resolve_topology(config, topo)
+            resolved[topo] = resolve_topology(config, topo, f"{where}.points.{topo}" if generated else None)
     return d
 
 
@@ -251,6 +267,8 @@ def plan(config: dict, schema_path=None) -> Plan:
             raise ConfigError(
                 f"config key studies[{i}]: unknown study {study!r}; defined studies are {sorted(config['study_definitions'])}"
             )
+    from .studies import KINDS
+
     resolved: dict[str, dict] = {}
     study_defs = {name: _study(config, name, resolved, schema) for name in config["study_definitions"]}
     topologies: dict[str, dict] = {}
@@ -258,6 +276,8 @@ def plan(config: dict, schema_path=None) -> Plan:
     for study in studies:
         for topo in study_defs[study]["topologies"]:
             topologies.setdefault(topo, resolved[topo])
+        if KINDS[study_defs[study]["kind"]].trains_itself(study_defs[study]):
+            continue  # its runs come from rules of its own (successive halving)
         for run in ((t, s) for t in study_defs[study]["topologies"] for s in study_defs[study]["seeds"]):
             if run not in runs:
                 runs.append(run)

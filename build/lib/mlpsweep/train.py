@@ -18,6 +18,7 @@ This module imports only NumPy and the training core: a job starts fast.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -74,6 +75,7 @@ def run(
     checkpoint_every: int = 1,
     keep_checkpoints: bool = False,
     track_gradients: bool = False,
+    stop_at_epoch: int | None = None,
     callbacks=(),
 ) -> dict:
     """Train one network and write its outputs; returns the ``model.json`` content.
@@ -91,6 +93,12 @@ def run(
         rng = np.random.default_rng(seed)
         net = build_network(settings, data.features, data.classes, rng)
         cfg = sgd_config(settings, track_gradients)
+        if stop_at_epoch is not None:
+            if not 1 <= stop_at_epoch <= cfg.epochs:
+                raise ValueError(f"--stop-at-epoch must be between 1 and the run's {cfg.epochs} epochs, got {stop_at_epoch}")
+            # the schedule is the run's; only the end moves, and the checkpoint stays for the next rung
+            keep_checkpoints = keep_checkpoints or stop_at_epoch < cfg.epochs
+            cfg = dataclasses.replace(cfg, epochs=stop_at_epoch)
         initial_norms = (gradient_norms(net, data.x_train, data.y_train, cfg.batch_size)
                          if track_gradients else None)
         log.info(
@@ -153,6 +161,7 @@ def run(
         **status,
         "epochs_completed": len(history),
         "resumed_from_epoch": resume.get("start_epoch"),
+        "stopped_at_epoch": stop_at_epoch,
         "gradient_norms_at_init": initial_norms,
         "dataset": {
             "name": data.name,

@@ -51,7 +51,6 @@ def environment():
     env.filters["pct"] = pct
     env.filters["data_uri"] = data_uri
     env.filters["fmt"] = _fmt
-    env.filters["capfirst"] = lambda text: text[:1].upper() + text[1:]
     env.globals["markdown_table"] = markdown_table
     return env
 

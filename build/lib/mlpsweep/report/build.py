@@ -204,20 +204,27 @@ def build(
         if len(set(labels.values())) < len(labels):  # same sizes, different settings: say which
             labels = {t: f"{labels[t]} ({t})" for t in order}
         summary = summary_table(runs, order)
-        # Pairwise tests within each study whose kind compares its topologies (every pair when none does).
-        groups = [s["topologies"] for s in studies if KINDS[s["kind"]].pairwise] or [order]
+        # Pairwise tests within each study whose kind compares its topologies (every pair when the report
+        # has no studies at all; a sweep of thousands of points is ranked, not tested pair by pair).
+        groups = [s["topologies"] for s in studies if KINDS[s["kind"]].pairwise] if studies else [order]
         alpha, power = config["verdicts"]["alpha"], config["verdicts"]["power"]
         pairs = pd.concat([pairwise(runs[runs["topology"].isin(g)], summary[summary["topology"].isin(g)], predictions,
                                     y_test, labels, alpha=alpha, power=power)
-                           for g in groups], ignore_index=True).drop_duplicates(subset=["a", "b"]) if order else pd.DataFrame()
+                           for g in groups], ignore_index=True).drop_duplicates(subset=["a", "b"]) \
+            if order and groups else pd.DataFrame()
         settings = {t: settings_of(metrics, t) for t in order}
     else:
         runs = pd.DataFrame(columns=["topology", "seed", "status"])
         order, labels, settings = [], {}, {}
         summary, pairs = pd.DataFrame(columns=["topology", "finished"]), pd.DataFrame()
 
-    figures = base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, order, labels, data, y_test,
+    shown = figure_topologies(order, metrics)
+    figures = base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, shown, labels, data, y_test,
                            class_names) if have_runs else {}
+    if len(shown) < len(order):
+        for name in ("summary_accuracy", "validation_accuracy", "training_cost", "per_class_accuracy"):
+            figures[name] += (f" It shows {len(shown)} of the {len(order)} topologies: those with the highest mean "
+                              "validation accuracy.")
 
     ref = reference()
     published = [p for p in ref["published"] if p["dataset"] == dataset]
@@ -253,6 +260,22 @@ def build(
     write_text(out_dir / "report.html", html.render("report.html.j2", context))
     log.info("%s: report of %d runs (%d topologies, %d study sections) in %s, %.1f s", dataset, len(runs), len(order),
              len(study_sections), out_dir, time.perf_counter() - started)
+
+
+#: Per-topology figures show at most this many topologies (a sweep can have thousands).
+FIGURE_TOPOLOGIES = 30
+
+
+def figure_topologies(order: list, metrics: dict) -> list:
+    """The topologies the per-topology figures show: all, or the best on validation (never on test)."""
+    if len(order) <= FIGURE_TOPOLOGIES:
+        return list(order)
+    val: dict = {}
+    for (topo, _), m in metrics.items():
+        if m["status"] == "ok":
+            val.setdefault(topo, []).append(m["best_validation_epoch"]["val_accuracy"])
+    best = sorted((t for t in order if t in val), key=lambda t: (-float(np.mean(val[t])), t))[:FIGURE_TOPOLOGIES]
+    return [t for t in order if t in set(best)]
 
 
 def base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, order, labels, data, y_test,

@@ -13,7 +13,7 @@ that kind in the config (``config/README.md`` walks through an example).
 
 from __future__ import annotations
 
-from . import batch_size, best, compare, dropout, regularisation, universal_approximation, vanishing_gradient
+from . import batch_size, best, compare, dropout, regularisation, sweep, universal_approximation, vanishing_gradient
 from .base import StudyKind
 
 KINDS: dict[str, StudyKind] = {
@@ -26,6 +26,7 @@ KINDS: dict[str, StudyKind] = {
         batch_size.KIND,
         universal_approximation.KIND,
         best.KIND,
+        sweep.KIND,
     )
 }
 

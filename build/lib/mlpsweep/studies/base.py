@@ -12,6 +12,7 @@ A kind (one module in this package, registered in ``__init__``) declares
 ``needs_runs``       whether it needs training runs (``topologies``);
 ``pairwise``         whether the report tests every pair of its topologies;
 ``track_gradients``  whether its runs record per-layer gradient norms;
+``generate``         topologies the study makes itself (a sweep's points);
 ``extra_outputs``    measurement files beyond training runs (for the rules);
 ``section``          its report section: the claim, a table, figures, findings
                      and a :class:`~mlpsweep.verdicts.Verdict` from its
@@ -71,6 +72,18 @@ class StudyKind:
     needs_runs: bool = True
     pairwise: bool = False
     track_gradients: bool = False
+
+    def generate(self, study: str, definition: dict, config: dict) -> dict:
+        """Topologies this study makes itself (name -> topology), e.g. a sweep's points; none by default."""
+        return {}
+
+    def trains_itself(self, definition: dict) -> bool:
+        """Whether the study's runs come from rules of its own (successive halving), not the plain train rule."""
+        return False
+
+    def targets(self, study: str, definition: dict) -> list[str]:
+        """Files (``{dataset}`` a placeholder) the workflow must ask for itself, besides the report's inputs."""
+        return []
 
     def extra_outputs(self, study: str, definition: dict) -> list[str]:
         """Files (``{dataset}`` left as a placeholder) that the section reads besides the runs."""
