@@ -1,6 +1,7 @@
 """mlpsweep as others use it: a wheel in a fresh environment, and the workflow as a Snakemake module."""
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -31,7 +32,11 @@ def run(cmd, **kw):
 
 def test_a_wheel_in_a_fresh_venv_builds_the_report(tmp_path):
     wheels = tmp_path / "wheels"
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)])
+    # a copy of the source: building in place would leave build/ in the checkout
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", ".snakemake", "results",
+                                                                  "resources", "logs", ".pytest_cache", "__pycache__"))
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)])
     (wheel,) = wheels.glob("mlpsweep-*.whl")
     venv = tmp_path / "venv"
     # the dependencies come from this interpreter's site-packages; mlpsweep itself only from the wheel

@@ -1,3 +1,0 @@
-from mlpsweep.cli import main
-
-raise SystemExit(main())
