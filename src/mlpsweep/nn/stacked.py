@@ -1,0 +1,234 @@
+"""Training several runs at once as stacked arrays, bit for bit the same as one at a time.
+
+Runs that share layer sizes, activation, output layer, cost, dtype, batch size
+and epochs (seeds, and sweep points that differ in η, η decay, λ, p, dropout
+rate, init or momentum) train together: every step gathers all runs' rows in
+one ``take``, runs one batched product per layer and direction over the
+stack ``(S, K, n)`` and, when no run has a penalty or momentum, one update.
+Each run keeps its own generator (its shuffles and dropout masks are drawn
+exactly as alone), its own η schedule and its own penalty and velocity.
+
+Why the numbers are identical: a batched ``np.matmul`` over ``(S, K, n)``
+calls the same BLAS routine with the same shapes and transposes for each
+slice as the single-run step does for its one matrix (checked bit for bit in
+``tests/test_stacked.py`` for float32 and float64), and everything else is
+element-wise.  (One wide product ``X @ [W₁ … W_S]`` would *not* be: OpenBLAS
+sums in another order for a wider matrix, so monitoring evaluates each run on
+its own.)
+
+A run whose cost becomes non-finite is marked diverged at that epoch and
+stops updating; the others go on unchanged.
+
+This is the training core of the stacked path; the workflow still trains one
+run per job (see the throughput issue).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .network import Network
+from .penalties import LpPenalty
+from .sgd import Diverged, History, SGDConfig, gather_rows, prepare_targets
+
+#: What every run of a stack must share.
+SHARED = ("sizes", "activation_name", "output_name", "cost_name", "dtype")
+
+
+def check_stackable(nets: list[Network], configs: list[SGDConfig]) -> None:
+    first, cfg0 = nets[0], configs[0]
+    for i, (net, cfg) in enumerate(zip(nets, configs)):
+        for key in SHARED:
+            if getattr(net, key) != getattr(first, key):
+                raise ValueError(f"run {i} differs from run 0 in {key}; only runs that share {SHARED} stack")
+        for key in ("batch_size", "epochs"):
+            if getattr(cfg, key) != getattr(cfg0, key):
+                raise ValueError(f"run {i} differs from run 0 in {key}; stacked runs share batch size and epochs")
+        if cfg.track_gradients:
+            raise ValueError("gradient-norm tracking is not supported in a stack; train such runs alone")
+
+
+def train_stacked(nets: list[Network], x, y, configs: list[SGDConfig], rngs: list[np.random.Generator], *,
+                  validation: tuple | None = None, test: tuple | None = None) -> list:
+    """Train ``nets`` together in place; return each run's :class:`History` or :class:`Diverged`.
+
+    Each run ``s`` ends exactly where ``train(nets[s], x, y, configs[s], rngs[s], …)`` ends.
+    """
+    S = len(nets)
+    if not (S == len(configs) == len(rngs)) or S == 0:
+        raise ValueError("one config and one generator per network")
+    check_stackable(nets, configs)
+    net0, cfg0 = nets[0], configs[0]
+    dtype = net0.dtype
+    x = np.ascontiguousarray(x, dtype=dtype)
+    m, d = x.shape
+    targets, labels = prepare_targets(net0, y)
+    K = min(cfg0.batch_size, m)
+    sizes = net0.sizes
+    L = net0.num_layers
+    hidden, output, cost = net0.hidden, net0.output, net0.cost
+
+    # One parameter matrix (S, P); every network's params become a view of its row.
+    P = np.stack([net.params for net in nets])
+    for s, net in enumerate(nets):
+        net.params = P[s]
+        net.weights, net.biases = net.views(net.params)
+    G = np.zeros_like(P)
+    shapes = list(zip(sizes[1:], sizes[:-1]))
+    W, B, GW, GB = [], [], [], []
+    for ell, (n_out, n_in) in enumerate(shapes):
+        ws, bs = net0._w_slices[ell], net0._b_slices[ell]
+        W.append(P[:, ws].reshape(S, n_out, n_in))
+        B.append(P[:, bs].reshape(S, 1, n_out))
+        GW.append(G[:, ws].reshape(S, n_out, n_in))
+        GB.append(G[:, bs])  # (S, n_out): the bias gradient is a vector-matrix product per run, as alone
+    for arr in W + B + GW:
+        assert np.shares_memory(arr, P) or np.shares_memory(arr, G)
+    nw = net0.n_weights
+
+    outs = sizes[1:]
+    A = [np.empty((S, K, n), dtype=dtype) for n in outs]
+    D = [np.empty((S, K, n), dtype=dtype) for n in outs]
+    T = [np.empty((S, K, n), dtype=dtype) for n in outs]
+    Z = [np.empty((S, K, n), dtype=dtype) for n in outs[:-1]] if hidden.needs_z else []
+    rates = np.array([c.dropout for c in configs])
+    dropping = bool((rates > 0).any())
+    AM = [np.empty((S, K, n), dtype=dtype) for n in outs[:-1]] if dropping else []
+    masks = [np.ones((S, K, n), dtype=dtype) for n in outs[:-1]] if dropping else []
+    keep = [np.empty((K, n), dtype=bool) for n in outs[:-1]] if dropping else []
+    ones = np.ones(K, dtype=dtype)
+    chunk = gather_rows(K)
+    cap = min(chunk, m)
+    XB = np.empty((S, cap, d), dtype=dtype)
+    YB = np.empty((S, cap, targets.shape[1]), dtype=dtype)
+
+    penalties = [LpPenalty(c.penalty_p, c.penalty_lambda) for c in configs]
+    plain = not any(p.active for p in penalties) and all(c.momentum == 0 for c in configs)
+    velocity = [np.zeros_like(P[s]) if configs[s].momentum > 0 else None for s in range(S)]
+    scratch = [np.empty(nw, dtype=dtype) if penalties[s].active else None for s in range(S)]
+    mus = [np.array(c.momentum, dtype=dtype) for c in configs]
+    alive = np.ones(S, dtype=bool)
+    histories = [History() for _ in range(S)]
+    results: list = [None] * S
+    last_finite: list = [None] * S
+
+    def step(xk, yk, k, scale):
+        a_prev = xk
+        for ell in range(L - 1):
+            z = A[ell][:, :k]
+            np.matmul(a_prev, W[ell].transpose(0, 2, 1), out=z)
+            np.add(z, B[ell], out=z)
+            if Z:
+                np.copyto(Z[ell][:, :k], z)
+            hidden.forward(z, out=z)
+            if dropping:
+                am = AM[ell][:, :k]
+                np.multiply(z, masks[ell][:, :k], out=am)
+                z = am
+            a_prev = z
+        inputs_last = a_prev
+        z = A[L - 1][:, :k]
+        np.matmul(a_prev, W[L - 1].transpose(0, 2, 1), out=z)
+        np.add(z, B[L - 1], out=z)
+        output.forward(z, out=z)
+        delta = D[L - 1][:, :k]
+        cost.delta(z, yk, output, out=delta, scratch=T[L - 1][:, :k])
+        np.multiply(delta, scale, out=delta)
+        for ell in range(L - 1, -1, -1):
+            a_in = xk if ell == 0 else (AM[ell - 1][:, :k] if dropping else A[ell - 1][:, :k])
+            if ell == L - 1:
+                a_in = inputs_last
+            np.matmul(delta.transpose(0, 2, 1), a_in, out=GW[ell])
+            np.matmul(ones[:k], delta, out=GB[ell])
+            if ell:
+                d_prev = D[ell - 1][:, :k]
+                np.matmul(delta, W[ell], out=d_prev)
+                if not hidden.unit_derivative:
+                    t = T[ell - 1][:, :k]
+                    hidden.derivative(Z[ell - 1][:, :k] if Z else A[ell - 1][:, :k], out=t)
+                    np.multiply(d_prev, t, out=d_prev)
+                if dropping:
+                    np.multiply(d_prev, masks[ell - 1][:, :k], out=d_prev)
+                delta = d_prev
+        if plain and alive.all():
+            np.subtract(P, G, out=P)
+            return
+        for s in np.flatnonzero(alive):
+            p, g, pen = P[s], G[s], penalties[s]
+            if velocity[s] is not None:
+                if pen.active:
+                    pen.gradient(p[:nw], out=scratch[s])
+                    np.multiply(scratch[s], etas[s], out=scratch[s])
+                    np.add(g[:nw], scratch[s], out=g[:nw])
+                np.multiply(velocity[s], mus[s], out=velocity[s])
+                np.add(velocity[s], g, out=velocity[s])
+                np.subtract(p, velocity[s], out=p)
+            elif pen.active:
+                pen.step(p[:nw], g[:nw], etas[s], scratch[s])
+                np.subtract(p[nw:], g[nw:], out=p[nw:])
+            else:
+                np.subtract(p, g, out=p)
+
+    etas = [c.eta for c in configs]
+    for epoch in range(1, cfg0.epochs + 1):
+        t0 = time.perf_counter()
+        etas = [c.eta_at(epoch) for c in configs]
+        scales = {}
+        perms = np.stack([rng.permutation(m) for rng in rngs])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for c0 in range(0, m, chunk):
+                idx = perms[:, c0:c0 + chunk]
+                n = idx.shape[1]
+                xc, yc = (XB, YB) if n == cap else (XB[:, :n], YB[:, :n])
+                np.take(x, idx, axis=0, out=xc, mode="clip")
+                np.take(targets, idx, axis=0, out=yc, mode="clip")
+                for start in range(0, n, K):
+                    k = min(K, n - start)
+                    if dropping:  # each run draws its masks from its own generator, as alone
+                        for s in range(S):
+                            if rates[s] > 0:
+                                for buf, kp in zip(masks, keep):
+                                    u = buf[s, :k]
+                                    rngs[s].random(out=u, dtype=dtype)
+                                    np.greater_equal(u, rates[s], out=kp[:k])
+                                    np.multiply(kp[:k], 1.0 / (1.0 - rates[s]), out=u)
+                    scale = scales.get(k)
+                    if scale is None:
+                        scale = scales[k] = np.array([[[e / k]] for e in etas], dtype=dtype)
+                    step(xc[:, start:start + k], yc[:, start:start + k], k, scale)
+        t1 = time.perf_counter()
+        for s in np.flatnonzero(alive):
+            net = nets[s]
+            rec = {"epoch": epoch}
+            with np.errstate(over="ignore", invalid="ignore"):
+                tr = net.evaluate(x, labels if labels is not None else targets, chunk=configs[s].eval_chunk)
+            rec["train_cost"], rec["train_accuracy"] = tr["cost"], tr["accuracy"]
+            for prefix, pair in (("val", validation), ("test", test)):
+                if pair is None:
+                    rec[f"{prefix}_cost"] = rec[f"{prefix}_accuracy"] = None
+                    continue
+                with np.errstate(over="ignore", invalid="ignore"):
+                    ev = net.evaluate(*pair, chunk=configs[s].eval_chunk)
+                rec[f"{prefix}_cost"], rec[f"{prefix}_accuracy"] = ev["cost"], ev["accuracy"]
+            rec["penalty"] = penalties[s].value(net.weights) if penalties[s].active else 0.0
+            rec["seconds"] = t1 - t0
+            rec["eval_seconds"] = time.perf_counter() - t1
+            finite = math.isfinite(rec["train_cost"]) and np.isfinite(net.params).all()
+            if finite and rec["val_cost"] is not None and not math.isfinite(rec["val_cost"]):
+                finite = False
+            if not finite:
+                results[s] = Diverged(epoch, last_finite[s], histories[s])
+                alive[s] = False
+                continue
+            last_finite[s] = rec["train_cost"]
+            histories[s].append(rec)
+        if not alive.any():
+            break
+    # each network keeps its own parameters (no longer a view of the stack)
+    for s, net in enumerate(nets):
+        net.params = P[s].copy()
+        net.weights, net.biases = net.views(net.params)
+    return [results[s] if results[s] is not None else histories[s] for s in range(S)]
