@@ -51,3 +51,13 @@ def write_dataset(folder, arrays=None, compress=True, **kwargs):
 
 def gunzip(path):
     return gzip.decompress(path.read_bytes())
+
+
+def preprocessed(root, n_train: int, n_test: int, validation_size: int, seed: int = 5):
+    """A tiny dataset written as IDX files under ``root/raw`` and preprocessed into ``root/pp``."""
+    from mlpsweep.data.datasets import DatasetSpec
+    from mlpsweep.data.preprocess import preprocess
+
+    definition = write_dataset(root / "raw", make_arrays(n_train=n_train, n_test=n_test, seed=seed))
+    preprocess(DatasetSpec.from_dict("tiny", definition), root / "raw", root / "pp", validation_size=validation_size)
+    return root / "pp"

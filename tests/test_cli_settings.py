@@ -5,20 +5,15 @@ import subprocess
 import sys
 
 import pytest
-from datagen import make_arrays, write_dataset
+from datagen import preprocessed
 
 from mlpsweep import settings as st
-from mlpsweep.data.datasets import DatasetSpec
-from mlpsweep.data.preprocess import preprocess
 from mlpsweep.nn import Network
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    definition = write_dataset(root / "raw", make_arrays(n_train=200, n_test=50, seed=5))
-    preprocess(DatasetSpec.from_dict("tiny", definition), root / "raw", root / "pp", validation_size=50)
-    return root / "pp"
+    return preprocessed(tmp_path_factory.mktemp("data"), 200, 50, 50)
 
 
 def train(data_dir, out, settings, *extra):

@@ -10,11 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from datagen import make_arrays, write_dataset
+from datagen import preprocessed
 
 from mlpsweep import train as train_job
-from mlpsweep.data.datasets import DatasetSpec
-from mlpsweep.data.preprocess import preprocess
 from mlpsweep.nn import History, load_network
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,10 +23,7 @@ SETTINGS = {"hidden": [16], "activation": "relu", "output": "softmax", "cost": "
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    definition = write_dataset(root / "raw", make_arrays(n_train=600, n_test=100, seed=5))
-    preprocess(DatasetSpec.from_dict("tiny", definition), root / "raw", root / "pp", validation_size=100)
-    return root / "pp"
+    return preprocessed(tmp_path_factory.mktemp("data"), 600, 100, 100)
 
 
 def outcome(out_dir):

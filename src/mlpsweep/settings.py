@@ -12,6 +12,8 @@ allowed, e.g. ``settings key epochs: 2.7 is not of type 'integer'``.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .config import ConfigError, _deep_merge, load_schema, schema_default, validate
 
 #: The keys that define a network (the rest drive its training).
@@ -22,8 +24,13 @@ class SettingsError(ConfigError):
     """Training settings the schema does not allow (the message names the key)."""
 
 
-def keys() -> tuple[str, ...]:
-    return tuple(load_schema()["definitions"]["settings"]["properties"])
+@lru_cache(maxsize=1)
+def _run_schema() -> dict:
+    """The schema of one run's settings: every key required, penalty complete (built once)."""
+    schema = load_schema()
+    spec = schema["definitions"]["settings"]
+    props = {**spec["properties"], "penalty": {**spec["properties"]["penalty"], "required": ["p", "lambda"]}}
+    return {**schema, **spec, "properties": props, "required": list(spec["properties"])}
 
 
 def defaults() -> dict:
@@ -40,14 +47,10 @@ def resolve(settings, *, base: dict | None = None, what: str = "settings key", p
     if not isinstance(settings, dict):
         raise SettingsError(f"{what} {prefix or '(top level)'}: settings must be an object of named values, "
                             f"got {type(settings).__name__}")
-    schema = load_schema()
-    spec = schema["definitions"]["settings"]
     # A topology may leave keys to the defaults; a run's settings are complete (penalty too).
-    complete = {**spec, "required": list(spec["properties"])}
-    complete["properties"] = {**spec["properties"], "penalty": {**spec["properties"]["penalty"], "required": ["p", "lambda"]}}
     merged = _deep_merge(defaults() if base is None else base, settings)
-    checked = validate(merged, {**schema, **complete}, what=what, prefix=prefix, coerce_strings=False,
-                       error=SettingsError)
+    run_schema = _run_schema()
+    checked = validate(merged, run_schema, what=what, prefix=prefix, coerce_strings=False, error=SettingsError)
     where = f"{what} {prefix + '.' if prefix else ''}"
     from .nn import costs
 
@@ -59,7 +62,7 @@ def resolve(settings, *, base: dict | None = None, what: str = "settings key", p
     if checked["momentum"] and pen["lambda"] and pen["p"] <= 1:
         raise SettingsError(f"{where}momentum: momentum cannot be combined with a penalty of p <= 1 "
                             "(its steps stop at zero); set momentum to 0 or p above 1")
-    return {k: checked[k] for k in spec["properties"]}
+    return {k: checked[k] for k in run_schema["required"]}
 
 
 def network(config: dict) -> dict:

@@ -66,10 +66,10 @@ class Verdict:
                 "thresholds": self.thresholds}
 
 
-def combine(parts: list[Verdict], sentence: str = "", **thresholds) -> Verdict:
+def combine(parts: list[Verdict]) -> Verdict:
     """All parts must hold: supported if every part is, contradicted if any part is, else inconclusive."""
     if not parts:
-        return Verdict(Outcome.INCONCLUSIVE, "nothing was measured that could decide the claim.", {}, thresholds)
+        return Verdict(Outcome.INCONCLUSIVE, "nothing was measured that could decide the claim.")
     outcomes = {p.outcome for p in parts}
     if Outcome.CONTRADICTED in outcomes:
         outcome = Outcome.CONTRADICTED
@@ -77,8 +77,7 @@ def combine(parts: list[Verdict], sentence: str = "", **thresholds) -> Verdict:
         outcome = Outcome.SUPPORTED
     else:
         outcome = Outcome.INCONCLUSIVE
-    text = " ".join(p.sentence for p in parts)
-    return Verdict(outcome, (sentence + " " + text).strip(), {}, thresholds or parts[0].thresholds)
+    return Verdict(outcome, " ".join(p.sentence for p in parts), {}, parts[0].thresholds)
 
 
 def pp(x: float) -> str:
