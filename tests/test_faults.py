@@ -118,3 +118,95 @@ def test_no_pickle_anywhere():
             if re.search(r"allow_pickle\s*=\s*True", text):
                 offenders.append(f"{path}: allow_pickle=True")
     assert offenders == []
+
+
+# ---- stacked jobs (several runs in one process): the same guarantees -------------------------------------------
+
+STACK = [
+    {"name": "a", "seed": 3, "settings": SETTINGS},
+    {"name": "b", "seed": 4, "settings": {**SETTINGS, "eta": 0.03, "momentum": 0.0, "penalty": {"p": 1, "lambda": 1e-4}}},
+    {"name": "c", "seed": 5, "settings": {**SETTINGS, "dropout": 0.0, "eta_decay": 1.0}},
+]
+
+
+def stack_runs(root):
+    return [{**r, "out_dir": str(root / r["name"])} for r in STACK]
+
+
+def solo_outcomes(tmp_path, data_dir):
+    for r in STACK:
+        train_job.run(data_dir, r["settings"], r["seed"], tmp_path / "solo" / r["name"])
+    return [outcome(tmp_path / "solo" / r["name"]) for r in STACK]
+
+
+def stop_stack_after(epoch: int):
+    def hook(records, state):
+        if state.epoch == epoch:
+            raise Interrupt
+
+    return hook
+
+
+def test_stacked_job_resumes_after_an_exception_bit_identical_to_solo_runs(tmp_path, data_dir, monkeypatch):
+    solo = solo_outcomes(tmp_path, data_dir)
+    ckpt = tmp_path / "ckpt"
+    import mlpsweep.nn.checkpoint as checkpoint_module
+
+    calls = []
+    real = checkpoint_module.StackCheckpointer.__call__
+
+    def checkpoint_then_stop(self, records, state):  # checkpoint after epoch 4, then interrupt
+        real(self, records, state)
+        calls.append(state.epoch)
+        if state.epoch == 4:
+            raise Interrupt
+
+    monkeypatch.setattr(checkpoint_module.StackCheckpointer, "__call__", checkpoint_then_stop)
+    with pytest.raises(Interrupt):
+        train_job.run_stack(data_dir, stack_runs(tmp_path / "run"), checkpoint_dir=ckpt)
+    monkeypatch.setattr(checkpoint_module.StackCheckpointer, "__call__", real)
+    assert calls == [1, 2, 3, 4] and len(list(ckpt.glob("*.npz"))) == 1
+    assert not any((tmp_path / "run" / r["name"] / "model.json").exists() for r in STACK)
+    metas = train_job.run_stack(data_dir, stack_runs(tmp_path / "run"), checkpoint_dir=ckpt)
+    assert [m["resumed_from_epoch"] for m in metas] == [4, 4, 4]
+    for r, (p1, h1) in zip(STACK, solo):
+        p2, h2 = outcome(tmp_path / "run" / r["name"])
+        assert p1.tobytes() == p2.tobytes(), r["name"]
+        assert h1 == h2
+    assert not ckpt.exists()
+
+
+def test_kill_9_of_a_stacked_job_then_rerun_is_bit_identical_to_solo_runs(tmp_path, data_dir):
+    runs = [{**r, "settings": {**r["settings"], "hidden": [64], "epochs": 20}} for r in STACK]
+    for r in runs:
+        train_job.run(data_dir, r["settings"], r["seed"], tmp_path / "solo" / r["name"])
+
+    def args(root, ckpt=True):
+        a = [sys.executable, "-m", "mlpsweep", "-q", "train-stack", "--data", str(data_dir),
+             "--runs", json.dumps([{**r, "out_dir": str(root / r["name"])} for r in runs])]
+        return a + (["--checkpoint-dir", str(tmp_path / "ckpt")] if ckpt else [])
+
+    start = time.monotonic()
+    subprocess.run(args(tmp_path / "probe", ckpt=False), check=True)
+    duration = time.monotonic() - start
+    moment = random.uniform(0.35, 0.9) * duration
+    proc = subprocess.Popen(args(tmp_path / "run"))
+    time.sleep(moment)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    subprocess.run(args(tmp_path / "run"), check=True)
+    for r in runs:
+        (p1, h1), (p2, h2) = outcome(tmp_path / "solo" / r["name"]), outcome(tmp_path / "run" / r["name"])
+        assert p1.tobytes() == p2.tobytes(), f"{r['name']}: killed after {moment:.2f} s of {duration:.2f} s"
+        assert h1 == h2
+
+
+def test_stacked_job_refuses_runs_of_different_shapes(tmp_path, data_dir):
+    runs = [{"name": "a", "seed": 1, "settings": SETTINGS, "out_dir": str(tmp_path / "a")},
+            {"name": "b", "seed": 1, "settings": {**SETTINGS, "hidden": [8]}, "out_dir": str(tmp_path / "b")}]
+    proc = subprocess.run([sys.executable, "-m", "mlpsweep", "train-stack", "--data", str(data_dir),
+                           "--runs", json.dumps(runs)], capture_output=True, text=True)
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert "b differs from a in sizes" in line
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

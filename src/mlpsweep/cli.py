@@ -138,6 +138,27 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_train_stack(args) -> int:
+    from .train import run_stack
+
+    try:
+        runs = json.loads(args.runs)
+    except ValueError as exc:
+        raise ValueError(f"--runs is not valid JSON ({exc})") from None
+    keys = {"name", "seed", "settings", "out_dir"}
+    if not (isinstance(runs, list) and runs and all(isinstance(r, dict) and set(r) == keys for r in runs)):
+        raise ValueError(f"--runs must be a non-empty JSON list of objects with the keys {sorted(keys)}")
+    for i, r in enumerate(runs):
+        if not isinstance(r["settings"], dict) or isinstance(r["seed"], bool) or not isinstance(r["seed"], int):
+            raise ValueError(f"--runs[{i}]: seed must be an integer and settings an object")
+    run_stack(
+        args.data, runs, name=args.name, threads=args.threads, fail_on_divergence=args.fail_on_divergence,
+        checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+        keep_checkpoints=args.keep_checkpoints,
+    )
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from .evaluate import run
 
@@ -279,6 +300,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--track-gradients", action="store_true",
                    help="record per-layer bias-gradient norms at initialisation and every epoch")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("train-stack", help="train several runs of one shape in one process, each as it would train alone")
+    p.add_argument("--data", required=True, help="preprocessed data folder (manifest.json, images.npy, labels.npy)")
+    p.add_argument("--runs", required=True,
+                   help='the runs as a JSON list: [{"name": …, "seed": …, "settings": {…}, "out_dir": …}, …]')
+    p.add_argument("--name", help="the stack's name (for logs, metadata and the checkpoint)")
+    p.add_argument("--threads", type=int, default=default("resources.train.threads"), help="BLAS threads (%(default)s)")
+    p.add_argument("--fail-on-divergence", action="store_true", help="exit non-zero when a run's cost becomes non-finite")
+    p.add_argument("--checkpoint-dir", help="save the whole stack here after epochs and resume from it when rerun")
+    p.add_argument("--checkpoint-every", type=int, default=default("training.checkpoint_every"),
+                   help="epochs between checkpoints (%(default)s)")
+    p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoint after the runs complete")
+    p.set_defaults(func=cmd_train_stack)
 
     p = sub.add_parser("evaluate", help="test-set metrics and predictions of a trained model")
     p.add_argument("--data", required=True, help="preprocessed data folder")

@@ -30,7 +30,8 @@ from .atomic import write_json, write_text
 from .data import preprocess
 from .nn import Diverged, Network, SGDConfig, train
 from .nn.sgd import gradient_norms
-from .nn.checkpoint import Checkpointer, run_key
+from .nn.checkpoint import Checkpointer, StackCheckpointer, run_key
+from .nn.stacked import check_stackable, train_stacked
 from .provenance import blas, versions
 from .settings import resolve as resolve_settings
 
@@ -148,10 +149,31 @@ def run(
                 raise
             log.warning("%s; recorded as diverged (training.fail_on_divergence is false)", exc)
             history = exc.history
-            status = {"status": "diverged", "diverged_epoch": exc.epoch, "last_finite_cost": exc.last_finite_cost}
+            status = _diverged_status(exc)
         blas_info = blas()
 
-    meta = {
+    meta = _meta(name, seed, settings, net, status, history, data, started, threads, blas_info)
+    meta["resumed_from_epoch"] = resume.get("start_epoch")
+    meta["stopped_at_epoch"] = stop_at_epoch
+    meta["gradient_norms_at_init"] = initial_norms
+    _write_outputs(out_dir, net, history, meta)
+    if ckpt is not None and not keep_checkpoints:
+        ckpt.remove_all()
+    _log_done(name, status, history, meta)
+    return meta
+
+
+def _log_done(name, status, history, meta) -> None:
+    last = history[-1] if len(history) else {}
+    log.info(
+        "done%s: %s, final test accuracy %s, %.1f s in all",
+        f" {name}" if name else "", status["status"], _pct(last.get("test_accuracy")), meta["seconds"]["total"],
+    )
+
+
+def _meta(name, seed, settings, net, status, history, data, started, threads, blas_info) -> dict:
+    """``model.json`` of a finished run (what it was, how it ended, on which data)."""
+    return {
         "name": name,
         "seed": seed,
         "settings": settings,
@@ -160,9 +182,9 @@ def run(
         "n_weights": net.n_weights,
         **status,
         "epochs_completed": len(history),
-        "resumed_from_epoch": resume.get("start_epoch"),
-        "stopped_at_epoch": stop_at_epoch,
-        "gradient_norms_at_init": initial_norms,
+        "resumed_from_epoch": None,
+        "stopped_at_epoch": None,
+        "gradient_norms_at_init": None,
         "dataset": {
             "name": data.name,
             "files": data.manifest["files"],
@@ -177,14 +199,115 @@ def run(
         "blas": blas_info,
         "versions": versions("threadpoolctl"),
     }
+
+
+def _write_outputs(out_dir: Path, net: Network, history, meta: dict) -> None:
+    """history.csv, model.npz, then model.json (last: its presence means the run is complete)."""
+    out_dir = Path(out_dir)
     write_text(out_dir / "history.csv", history.to_csv() if len(history) else "epoch\n")
     net.save(out_dir / "model.npz", extra={"run": {k: meta[k] for k in ("name", "seed", "settings", "status")}})
     write_json(out_dir / "model.json", meta)
+
+
+def _diverged_status(exc: Diverged) -> dict:
+    return {"status": "diverged", "diverged_epoch": exc.epoch, "last_finite_cost": exc.last_finite_cost}
+
+
+def run_stack(
+    data_dir,
+    runs: list[dict],
+    *,
+    name: str | None = None,
+    threads: int = 1,
+    fail_on_divergence: bool = False,
+    checkpoint_dir=None,
+    checkpoint_every: int = 1,
+    keep_checkpoints: bool = False,
+) -> list[dict]:
+    """Train several runs in one process as a stack; write each run's outputs exactly as :func:`run` does.
+
+    ``runs`` holds one dict per run: ``name``, ``seed``, ``settings`` and
+    ``out_dir``.  The runs must share layer sizes, activation, output layer,
+    cost, dtype, batch size and epochs (:mod:`mlpsweep.nn.stacked`); each
+    ends with the weights and history it has when trained alone.  With
+    ``checkpoint_dir`` the whole stack is saved every ``checkpoint_every``
+    epochs and a rerun resumes it.  Returns each run's ``model.json`` content.
+    """
+    started = time.perf_counter()
+    if not runs:
+        raise ValueError("a stack needs at least one run")
+    resolved = [resolve_settings(r["settings"], prefix=f"runs[{i}].settings") for i, r in enumerate(runs)]
+    label = name or "stack"
+    with threadpool_limits(limits=threads):
+        data = preprocess.load(data_dir)
+        rngs = [np.random.default_rng(r["seed"]) for r in runs]
+        nets = [build_network(st, data.features, data.classes, rng) for st, rng in zip(resolved, rngs)]
+        cfgs = [sgd_config(st) for st in resolved]
+        names = [r.get("name") or f"run{i}" for i, r in enumerate(runs)]
+        check_stackable(nets, cfgs, names)
+        log.info("training %s: %d runs stacked (%s), sizes %s, %s/%s/%s, K %d, %d epochs, %s, %d BLAS thread(s)",
+                 label, len(runs), ", ".join(f"{n} seed {r['seed']}" for n, r in zip(names, runs)), nets[0].sizes,
+                 resolved[0]["activation"], resolved[0]["output"], resolved[0]["cost"], cfgs[0].batch_size,
+                 cfgs[0].epochs, resolved[0]["dtype"], threads)
+        epochs = cfgs[0].epochs
+
+        def progress(records, state):
+            live = [(n, r) for n, r in zip(names, records) if r is not None]
+            if not live:
+                return
+            rec = live[0][1]
+            log.info("epoch %d/%d  %.2f s + %.2f s evaluation  val %s", state.epoch, epochs, rec["seconds"],
+                     rec["eval_seconds"],
+                     "  ".join(f"{n}#{runs[names.index(n)]['seed']} {_pct(r['val_accuracy']).strip()}" for n, r in live))
+
+        hooks = [progress]
+        resume = {}
+        ckpt = None
+        if checkpoint_dir is not None:
+            key = run_key(stack=[
+                run_key(settings=st, seed=r["seed"], data=data.manifest["files"], sizes=net.sizes)
+                for st, r, net in zip(resolved, runs, nets)])
+            ckpt = StackCheckpointer(checkpoint_dir, key, checkpoint_every)
+            saved = ckpt.load(len(runs))
+            if saved is not None:
+                params, velocities, epoch, histories, rng_states, diverged = saved
+                for net, p, rng, st in zip(nets, params, rngs, rng_states):
+                    net.params[...] = p
+                    rng.bit_generator.state = st
+                resume = {"start_epoch": epoch, "histories": histories, "velocities": velocities,
+                          "diverged": diverged}
+                log.info("resuming %s from the checkpoint after epoch %d (%s)", label, epoch, ckpt.path)
+            hooks.append(ckpt)
+
+        def on_epoch(records, state):
+            for hook in hooks:
+                hook(records, state)
+
+        results = train_stacked(
+            nets, data.x_train, data.y_train, cfgs, rngs,
+            validation=(data.streamed("validation"), np.asarray(data.y_val)),
+            test=(data.streamed("test"), np.asarray(data.y_test)),
+            callback=on_epoch, **resume,
+        )
+        blas_info = blas()
+    if fail_on_divergence:
+        for result in results:
+            if isinstance(result, Diverged):
+                raise result
+    metas = []
+    for i, (r, st, net, result) in enumerate(zip(runs, resolved, nets, results)):
+        if isinstance(result, Diverged):
+            log.warning("%s seed %d: %s; recorded as diverged (training.fail_on_divergence is false)",
+                        names[i], r["seed"], result)
+            history, status = result.history, _diverged_status(result)
+        else:
+            history, status = result, {"status": "ok"}
+        meta = _meta(r.get("name"), r["seed"], st, net, status, history, data, started, threads, blas_info)
+        meta["resumed_from_epoch"] = resume.get("start_epoch")
+        meta["stack"] = {"name": name, "index": i, "runs": [{"name": n, "seed": q["seed"]} for n, q in zip(names, runs)]}
+        _write_outputs(r["out_dir"], net, history, meta)
+        _log_done(names[i], status, history, meta)
+        metas.append(meta)
     if ckpt is not None and not keep_checkpoints:
         ckpt.remove_all()
-    last = history[-1] if len(history) else {}
-    log.info(
-        "done: %s, final test accuracy %s, %.1f s in all",
-        status["status"], _pct(last.get("test_accuracy")), meta["seconds"]["total"],
-    )
-    return meta
+    return metas

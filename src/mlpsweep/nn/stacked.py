@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,24 +39,52 @@ from .sgd import Diverged, History, SGDConfig, gather_rows, prepare_targets
 SHARED = ("sizes", "activation_name", "output_name", "cost_name", "dtype")
 
 
-def check_stackable(nets: list[Network], configs: list[SGDConfig]) -> None:
+def check_stackable(nets: list[Network], configs: list[SGDConfig], names: list[str] | None = None) -> None:
+    """Raise ValueError (one line naming the runs and the setting) unless the runs can train as one stack."""
+    names = names or [f"run {i}" for i in range(len(nets))]
     first, cfg0 = nets[0], configs[0]
     for i, (net, cfg) in enumerate(zip(nets, configs)):
         for key in SHARED:
             if getattr(net, key) != getattr(first, key):
-                raise ValueError(f"run {i} differs from run 0 in {key}; only runs that share {SHARED} stack")
+                raise ValueError(f"{names[i]} differs from {names[0]} in {key.removesuffix('_name')} "
+                                 f"({getattr(net, key)} vs {getattr(first, key)}); only runs that share layer sizes, "
+                                 "activation, output, cost and dtype train as one stack")
         for key in ("batch_size", "epochs"):
             if getattr(cfg, key) != getattr(cfg0, key):
-                raise ValueError(f"run {i} differs from run 0 in {key}; stacked runs share batch size and epochs")
+                raise ValueError(f"{names[i]} differs from {names[0]} in {key} ({getattr(cfg, key)} vs "
+                                 f"{getattr(cfg0, key)}); stacked runs share batch size and epochs")
         if cfg.track_gradients:
-            raise ValueError("gradient-norm tracking is not supported in a stack; train such runs alone")
+            raise ValueError(f"{names[i]}: gradient-norm tracking is not supported in a stack; train it alone")
+
+
+@dataclass
+class StackState:
+    """What the per-epoch callback sees (enough to checkpoint the whole stack)."""
+
+    nets: list[Network]
+    histories: list[History]
+    rngs: list[np.random.Generator]
+    epoch: int  # epochs completed
+    configs: list[SGDConfig]
+    velocities: list  # each run's momentum buffer or None
+    diverged: list  # None, or (epoch, last finite cost) of a run that diverged
+
+    @property
+    def alive(self) -> list[bool]:
+        return [d is None for d in self.diverged]
 
 
 def train_stacked(nets: list[Network], x, y, configs: list[SGDConfig], rngs: list[np.random.Generator], *,
-                  validation: tuple | None = None, test: tuple | None = None) -> list:
+                  validation: tuple | None = None, test: tuple | None = None, callback=None,
+                  start_epoch: int = 0, histories: list[History] | None = None, velocities: list | None = None,
+                  diverged: list | None = None) -> list:
     """Train ``nets`` together in place; return each run's :class:`History` or :class:`Diverged`.
 
     Each run ``s`` ends exactly where ``train(nets[s], x, y, configs[s], rngs[s], …)`` ends.
+    ``callback(records, state)`` runs after every epoch with the epoch's record
+    of each run (None for a run that has diverged).  To resume, pass
+    ``start_epoch``, each run's saved ``histories``, ``velocities`` and
+    ``diverged`` entries and generators restored to their saved states.
     """
     S = len(nets)
     if not (S == len(configs) == len(rngs)) or S == 0:
@@ -108,12 +137,17 @@ def train_stacked(nets: list[Network], x, y, configs: list[SGDConfig], rngs: lis
     penalties = [LpPenalty(c.penalty_p, c.penalty_lambda) for c in configs]
     plain = not any(p.active for p in penalties) and all(c.momentum == 0 for c in configs)
     velocity = [np.zeros_like(P[s]) if configs[s].momentum > 0 else None for s in range(S)]
+    if velocities is not None:
+        for buf, saved in zip(velocity, velocities):
+            if buf is not None and saved is not None:
+                buf[...] = saved
     scratch = [np.empty(nw, dtype=dtype) if penalties[s].active else None for s in range(S)]
     mus = [np.array(c.momentum, dtype=dtype) for c in configs]
-    alive = np.ones(S, dtype=bool)
-    histories = [History() for _ in range(S)]
-    results: list = [None] * S
-    last_finite: list = [None] * S
+    histories = [History() for _ in range(S)] if histories is None else histories
+    status = [None] * S if diverged is None else [None if d is None else tuple(d) for d in diverged]
+    alive = np.array([d is None for d in status])
+    last_finite: list = [h[-1]["train_cost"] if len(h) else None for h in histories]
+    state = StackState(nets, histories, rngs, start_epoch, configs, velocity, status)
 
     def step(xk, yk, k, scale):
         a_prev = xk
@@ -173,7 +207,9 @@ def train_stacked(nets: list[Network], x, y, configs: list[SGDConfig], rngs: lis
                 np.subtract(p, g, out=p)
 
     etas = [c.eta for c in configs]
-    for epoch in range(1, cfg0.epochs + 1):
+    for epoch in range(start_epoch + 1, cfg0.epochs + 1):
+        if not alive.any():
+            break
         t0 = time.perf_counter()
         etas = [c.eta_at(epoch) for c in configs]
         scales = {}
@@ -200,6 +236,7 @@ def train_stacked(nets: list[Network], x, y, configs: list[SGDConfig], rngs: lis
                         scale = scales[k] = np.array([[[e / k]] for e in etas], dtype=dtype)
                     step(xc[:, start:start + k], yc[:, start:start + k], k, scale)
         t1 = time.perf_counter()
+        records: list = [None] * S
         for s in np.flatnonzero(alive):
             net = nets[s]
             rec = {"epoch": epoch}
@@ -220,15 +257,18 @@ def train_stacked(nets: list[Network], x, y, configs: list[SGDConfig], rngs: lis
             if finite and rec["val_cost"] is not None and not math.isfinite(rec["val_cost"]):
                 finite = False
             if not finite:
-                results[s] = Diverged(epoch, last_finite[s], histories[s])
+                status[s] = (epoch, last_finite[s])
                 alive[s] = False
                 continue
             last_finite[s] = rec["train_cost"]
             histories[s].append(rec)
-        if not alive.any():
-            break
+            records[s] = rec
+        state.epoch = epoch
+        if callback is not None:
+            callback(records, state)
     # each network keeps its own parameters (no longer a view of the stack)
     for s, net in enumerate(nets):
         net.params = P[s].copy()
         net.weights, net.biases = net.views(net.params)
-    return [results[s] if results[s] is not None else histories[s] for s in range(S)]
+    return [histories[s] if status[s] is None else Diverged(status[s][0], status[s][1], histories[s])
+            for s in range(S)]
