@@ -60,13 +60,23 @@ def test_dry_run_of_every_study(tmp_path):
     p = plan(config, SCHEMA)
     write_config(tmp_path, config)
     counts = job_counts(planned_jobs(tmp_path))
-    assert counts["train"] == counts["evaluate"] == len(p.runs)
+    stacks = {s.rule_name("mnist"): s for s in p.stacks()}
+    assert stacks, "the shipped config trains seeds as stacks (runs_per_job: auto)"
+    # every run is trained once: alone by `train`, or in exactly one stacked job
+    stacked = [run for name, s in stacks.items() if counts.get(name) == 1 for run in s.runs]
+    assert sorted(stacked + [r for r in p.runs if r not in stacked]) == sorted(p.runs)
+    assert len(set(stacked)) == len(stacked)
+    assert counts["train"] == len(p.runs) - len(stacked) and counts["evaluate"] == len(p.runs)
+    assert all(counts.get(n) == 1 for n in stacks)
     assert counts["fit_universal_approximation"] == 4 and counts["measure_gradient_spread"] == 1
     assert counts["report"] == 1
-    # One study through its own target rule.
+    # One study through its own target rule: its 12 runs, in stacks of 3 (auto: 2 seeds × 6 points, ≤ 5 per job)
     shutil.copytree(REPO / "config", tmp_path / "other" / "config")
     dropout = job_counts(planned_jobs(tmp_path / "other", "dropout"))
-    assert dropout["train"] == 12 and dropout["report_dropout"] == 1 and dropout["dropout"] == 1
+    dropout_stacks = [n for n in dropout if n.startswith("train_stack_")]
+    assert sum(len(stacks[n].runs) for n in dropout_stacks) + dropout.get("train", 0) == 12
+    assert sorted(len(stacks[n].runs) for n in dropout_stacks) == [3, 3, 3, 3]
+    assert dropout["evaluate"] == 12 and dropout["report_dropout"] == 1 and dropout["dropout"] == 1
 
 
 TINY_STUDIES = {

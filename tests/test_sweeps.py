@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 from datagen import write_dataset
-from workflow_helpers import job_counts, planned_jobs, snakemake, write_config
+from workflow_helpers import planned_trainings, trained_runs, job_counts, planned_jobs, snakemake, write_config
 
 from mlpsweep.config import ConfigError, plan
 from mlpsweep.studies import sweep
@@ -118,7 +118,12 @@ def test_a_grid_and_a_random_sweep_end_to_end(tmp_path):
     })
     jobs = planned_jobs(work)
     counts = job_counts(jobs)
-    assert counts["train"] == 12 + 5 and counts["evaluate"] == 17 and counts["list_sweep_points"] == 2
+    trainings = planned_trainings(work)
+    runs = trained_runs(trainings)
+    assert len(runs) == len(set(runs)) == 12 + 5 and counts["evaluate"] == 17 and counts["list_sweep_points"] == 2
+    # points of one shape and batch size train together (runs_per_job: auto): η-points with K = 10 in one job
+    stacked = [r for rule, rs in trainings.items() if rule.startswith("train_stack_") for r in rs]
+    assert ("grid__batch_size-10__eta-0.5", 1) in stacked and len(stacked) >= 12
     assert "grid__batch_size-10__eta-0.5" in {w.get("topology") for _, w in jobs}  # the dry run lists the points
     snakemake(work, "--cores", "2")
     with open(work / "results/sweeps/grid/sweep.csv") as fh:

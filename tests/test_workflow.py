@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from workflow_helpers import REPO, job_counts, planned_jobs, snakemake, write_config
+from workflow_helpers import REPO, job_counts, planned_jobs, planned_trainings, snakemake, trained_runs, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -53,9 +53,15 @@ def test_end_to_end_outputs(finished_run):
                 assert (work / f"results/tiny/models/{topo}/seed{seed}/{f}").stat().st_size > 0
             for f in ("metrics.json", "predictions.npy"):
                 assert (work / f"results/tiny/eval/{topo}/seed{seed}/{f}").stat().st_size > 0
-            log = (work / f"logs/tiny/train/{topo}/seed{seed}.log").read_text()
-            assert "epoch 1/2" in log and "epoch 2/2" in log
-            bench = pd.read_csv(work / f"results/tiny/benchmarks/train/{topo}/seed{seed}.tsv", sep="\t")
+            meta = json.loads((work / f"results/tiny/models/{topo}/seed{seed}/model.json").read_text())
+            # runs_per_job: auto trains the two seeds of a topology as one stack, named after the study
+            stack = {"a": "small.1", "b": "small.2"}[topo]
+            assert meta["stack"]["name"] == stack and meta["stack"]["runs"] == [{"name": topo, "seed": 1},
+                                                                              {"name": topo, "seed": 2}]
+            log = (work / f"logs/tiny/train/stacks/{stack}.log").read_text()
+            assert "2 runs stacked" in log and "epoch 1/2" in log and "epoch 2/2" in log
+            assert f"done {topo}: ok" in log
+            bench = pd.read_csv(work / f"results/tiny/benchmarks/train/stacks/{stack}.tsv", sep="\t")
             assert {"s", "max_rss"} <= set(bench.columns)
     assert (work / "logs/tiny/download.log").exists() and (work / "logs/tiny/preprocess.log").exists()
     table = pd.read_csv(work / "results/tiny/report/comparison.csv")
@@ -98,32 +104,67 @@ def test_changing_one_topology_reruns_only_its_jobs(finished_run, served, tmp_pa
     cfg["topologies"]["b"]["eta"] = 1.0
     write_config(copy, cfg)
     jobs = planned_jobs(copy)
-    assert job_counts(jobs) == {"train": 2, "evaluate": 2, "report": 1, "all": 1}
-    assert {w["topology"] for r, w in jobs if r in ("train", "evaluate")} == {"b"}
+    # b's stack (both seeds, one job) is trained again; a's is not
+    assert job_counts(jobs) == {"train_stack_tiny_small_2": 1, "evaluate": 2, "report": 1, "all": 1}
+    assert {w["topology"] for r, w in jobs if r == "evaluate"} == {"b"}
 
 
-def test_adding_a_seed_trains_only_the_new_seed(finished_run, served, tmp_path):
+def test_adding_a_seed_trains_the_stack_it_joins(finished_run, served, tmp_path):
     work, _ = finished_run
     mirror, definition = served
     copy = tmp_path / "copy"
     shutil.copytree(work, copy, symlinks=True)
     write_config(copy, small_config(mirror.url, definition, seeds=[1, 2, 3]))
-    jobs = planned_jobs(copy)
-    assert job_counts(jobs) == {"train": 2, "evaluate": 2, "report": 1, "all": 1}
-    assert {w["seed"] for r, w in jobs if r == "train"} == {"3"}
+    # auto cuts each topology's seeds into jobs of up to 5: seed 3 joins seeds 1 and 2, and their stack is
+    # trained again (to the same numbers); with one run per job only the new seed would train
+    assert planned_trainings(copy) == {"train_stack_tiny_small_1": [("a", 1), ("a", 2), ("a", 3)],
+                                       "train_stack_tiny_small_2": [("b", 1), ("b", 2), ("b", 3)]}
+    per_run = small_config(mirror.url, definition, seeds=[1, 2, 3], training={"runs_per_job": 1})
+    write_config(copy, per_run)
+    snakemake(copy, "--cores", "2")  # the grouping changed: every run is trained again, now one per job
+    write_config(copy, {**per_run, "seeds": [1, 2, 3, 4]})
+    assert planned_trainings(copy) == {"train": [("a", 4), ("b", 4)]}
+
+
+def test_stacked_jobs_give_the_runs_of_one_run_per_job_bit_for_bit(finished_run, served, tmp_path):
+    """The workflow's stacked jobs (auto) and one run per job: the same weights, histories and metrics."""
+    work, _ = finished_run
+    mirror, definition = served
+    solo = tmp_path / "solo"
+    write_config(solo, small_config(mirror.url, definition, training={"runs_per_job": 1}))
+    assert set(planned_trainings(solo)) == {"train"}
+    snakemake(solo, "--cores", "2")
+    for topo in ("a", "b"):
+        for seed in (1, 2):
+            run = f"results/tiny/models/{topo}/seed{seed}"
+            with np.load(work / run / "model.npz") as x, np.load(solo / run / "model.npz") as y:
+                assert sorted(x.files) == sorted(y.files)
+                for key in x.files:
+                    assert x[key].tobytes() == y[key].tobytes(), (run, key)
+            h1, h2 = (pd.read_csv(w / run / "history.csv") for w in (work, solo))
+            keep = [c for c in h1.columns if "seconds" not in c]
+            pd.testing.assert_frame_equal(h1[keep], h2[keep], check_exact=True)
+            assert "stack" in json.loads((work / run / "model.json").read_text())
+            assert "stack" not in json.loads((solo / run / "model.json").read_text())
+            ev = f"results/tiny/eval/{topo}/seed{seed}"
+            assert np.array_equal(np.load(work / ev / "predictions.npy"), np.load(solo / ev / "predictions.npy"))
+    a, b = (pd.read_csv(w / "results/tiny/report/comparison.csv") for w in (work, solo))
+    assert a["test_accuracy_mean"].tolist() == b["test_accuracy_mean"].tolist()
 
 
 def test_dry_run_of_the_default_config_needs_no_network(tmp_path):
     shutil.copytree(REPO / "config", tmp_path / "config")
     counts = job_counts(planned_jobs(tmp_path))
-    assert counts == {"download": 1, "preprocess": 1, "check_caches": 1, "train": 15, "evaluate": 15, "report": 1,
-                      "all": 1}
+    # the lecture's 3 topologies × 5 seeds: one stacked job of 5 seeds per topology
+    assert counts == {"download": 1, "preprocess": 1, "check_caches": 1, "train_stack_mnist_depth_1": 1,
+                      "train_stack_mnist_depth_2": 1, "train_stack_mnist_depth_3": 1, "evaluate": 15,
+                      "report": 1, "all": 1}
 
 
 def test_config_override_from_the_command_line(tmp_path):
     shutil.copytree(REPO / "config", tmp_path / "config")
-    counts = job_counts(planned_jobs(tmp_path, "--config", "seeds=[1,2]", "defaults={epochs: 3}"))
-    assert counts["train"] == 6
+    trainings = planned_trainings(tmp_path, "--config", "seeds=[1,2]", "defaults={epochs: 3}")
+    assert len(trained_runs(trainings)) == 6 and {s for _, s in trained_runs(trainings)} == {1, 2}
 
 
 def test_invalid_config_fails_before_any_job(tmp_path):
@@ -266,9 +307,9 @@ def test_enabling_a_study_trains_exactly_its_runs_and_disabling_it_only_rebuilds
     write_config(copy, {**base, "studies": ["small"]})
     assert job_counts(planned_jobs(copy)) == {"report": 1, "all": 1}  # a defined study changes nothing …
     write_config(copy, {**base, "studies": ["small", "extra"]})
-    jobs = planned_jobs(copy)
-    assert job_counts(jobs) == {"train": 2, "evaluate": 2, "report": 1, "all": 1}  # … enabled, its new runs
-    assert {w["topology"] for r, w in jobs if r == "train"} == {"c"}
+    # … enabled, its new runs (c's two seeds, one stack; a's runs belong to the study defined first)
+    assert planned_trainings(copy) == {"train_stack_tiny_extra_1": [("c", 1), ("c", 2)]}
+    assert job_counts(planned_jobs(copy)) == {"train_stack_tiny_extra_1": 1, "evaluate": 2, "report": 1, "all": 1}
     snakemake(copy, "--cores", "2")
     assert "Study: extra" in (copy / "results/tiny/report/report.html").read_text()
     write_config(copy, {**base, "studies": ["small"]})

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from workflow_helpers import REPO, job_counts, planned_jobs, snakemake, write_config
+from workflow_helpers import REPO, job_counts, planned_jobs, planned_trainings, snakemake, trained_runs, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,8 @@ def test_fail_on_divergence_fails_the_job(tmp_path, served):
 
 def test_killed_workflow_resumes_to_the_clean_result(tmp_path, served):
     mirror, definition, _ = served
-    topologies = {"a": {"hidden": [64]}, "b": {"hidden": [64, 32]}}
+    # a's stack (its seeds train as one job) ends well before b's, so the kill can land between them
+    topologies = {"a": {"hidden": [64], "epochs": 8}, "b": {"hidden": [64, 32]}}
     cfg = config(mirror, definition, topologies, epochs=40)
     write_config(tmp_path / "clean", cfg)
     snakemake(tmp_path / "clean", "--cores", "2")
@@ -97,8 +98,8 @@ def test_killed_workflow_resumes_to_the_clean_result(tmp_path, served):
     proc.wait()
     snakemake(work, "--unlock")  # a killed Snakemake leaves its lock behind
     # What Snakemake recorded as finished is not run again; the rest (incomplete or not started) is.
-    again = {(w["topology"], w["seed"]) for r, w in planned_jobs(work, "--rerun-incomplete") if r == "train"}
-    finished = {p: p.stat().st_mtime_ns for p in models() if (p.parent.parent.name, p.parent.name[4:]) not in again}
+    again = set(trained_runs(planned_trainings(work, "--rerun-incomplete")))
+    finished = {p: p.stat().st_mtime_ns for p in models() if (p.parent.parent.name, int(p.parent.name[4:])) not in again}
     assert finished and again, f"the kill should land while some jobs are done and others are not ({again})"
     snakemake(work, "--cores", "2", "--rerun-incomplete")
     for p, mtime in finished.items():

@@ -51,3 +51,24 @@ def job_counts(jobs) -> dict:
     for rule, _ in jobs:
         counts[rule] = counts.get(rule, 0) + 1
     return counts
+
+
+MODEL = re.compile(r"results/[^/,\s]+/models/([^/,\s]+)/seed(\d+)/model\.npz")
+
+
+def planned_trainings(workdir: Path, *args) -> dict[str, list[tuple[str, int]]]:
+    """The runs each planned training job makes, by rule name (``train``, ``train_stack_…``), from the dry run's
+    ``output:`` lines: a run trained alone or in a stack of runs is listed once under its job's rule."""
+    out = snakemake(workdir, "--dry-run", "--cores", "2", *args)
+    found: dict[str, list[tuple[str, int]]] = {}
+    for block in re.split(r"\n(?=\[[A-Z][a-z]{2} )", out.stdout + out.stderr):
+        m = re.search(r"^(?:local)?rule (train\w*):", block, re.M)
+        o = re.search(r"^\s+output: (.*)$", block, re.M)
+        if m and o:
+            found.setdefault(m.group(1), []).extend((t, int(s)) for t, s in MODEL.findall(o.group(1)))
+    return found
+
+
+def trained_runs(trainings: dict) -> list[tuple[str, int]]:
+    """Every run of ``planned_trainings``, sorted (a run planned twice would appear twice)."""
+    return sorted(run for runs in trainings.values() for run in runs)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -170,6 +171,31 @@ def validate(config: dict, schema: dict, *, what: str = "config key", prefix: st
     return config
 
 
+#: The settings every run of a stack shares (the rest, e.g. η, λ, p, dropout, init, momentum, seed, may differ).
+STACK_KEY = ("hidden", "activation", "output", "cost", "dtype", "batch_size", "epochs")
+
+#: ``runs_per_job: auto`` trains at most this many runs per job (README, Throughput: where the gain levels off).
+AUTO_RUNS_PER_JOB = 5
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One training job of several runs: its name (``{study}.{k}``) and its (topology, seed) runs."""
+
+    name: str
+    runs: list
+
+    def rule_name(self, dataset: str) -> str:
+        return "train_stack_" + re.sub(r"\W", "_", f"{dataset}_{self.name}")
+
+
+def split_runs(runs: list, per_job) -> list[list]:
+    """``runs`` cut in order into jobs of ``per_job`` runs (``"auto"``: :data:`AUTO_RUNS_PER_JOB`), the last
+    one shorter.  Cutting in order keeps full jobs as they are when runs are added at the end (a new seed)."""
+    size = AUTO_RUNS_PER_JOB if per_job == "auto" else per_job
+    return [runs[i:i + size] for i in range(0, len(runs), size)]
+
+
 @dataclass
 class Plan:
     """What the workflow runs: every (dataset, topology, seed), resolved."""
@@ -202,6 +228,42 @@ class Plan:
         if KINDS[d["kind"]].trains_itself(d):
             return []
         return [(t, s) for t in d["topologies"] for s in d["seeds"]]
+
+    def tracks_gradients(self, topology: str) -> bool:
+        """Whether a topology's runs record per-layer gradient norms (a study of a kind that reads them uses it)."""
+        from .studies import KINDS
+
+        return any(KINDS[d["kind"]].track_gradients and topology in d["topologies"] for d in self.study_defs.values())
+
+    def stacks(self) -> list[Stack]:
+        """The training jobs of more than one run (``training.runs_per_job``), in a fixed order.
+
+        Every defined study's runs, in definition order, are claimed once;
+        within a study the runs with the same :data:`STACK_KEY` settings form
+        a stack, cut in order into jobs (:func:`split_runs`).  Neither the
+        enabled studies nor ``--cores`` change the grouping: a new grouping
+        would re-train finished runs.  Runs that
+        record gradient norms, runs of studies that train themselves
+        (successive halving) and stacks of one run train alone.
+        """
+        per_job = self.config["training"]["runs_per_job"]
+        claimed: set = set()
+        stacks: list[Stack] = []
+        for study in self.study_defs:
+            groups: dict[tuple, list[tuple[str, int]]] = {}
+            for run in self.study_runs(study):
+                if run in claimed or self.tracks_gradients(run[0]):
+                    continue
+                claimed.add(run)
+                settings = self.topology(run[0])
+                groups.setdefault(tuple(json.dumps(settings[k], sort_keys=True) for k in STACK_KEY), []).append(run)
+            index = 0
+            for runs in groups.values():
+                for chunk in split_runs(runs, per_job):
+                    index += 1
+                    if len(chunk) > 1:
+                        stacks.append(Stack(f"{study}.{index}", chunk))
+        return stacks
 
     def studies_list(self, studies=None) -> list[dict]:
         """The resolved definitions of ``studies`` (default: the enabled ones), each with its name."""

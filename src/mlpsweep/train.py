@@ -304,6 +304,8 @@ def run_stack(
             history, status = result, {"status": "ok"}
         meta = _meta(r.get("name"), r["seed"], st, net, status, history, data, started, threads, blas_info)
         meta["resumed_from_epoch"] = resume.get("start_epoch")
+        meta["seconds"]["job_total"] = meta["seconds"]["total"]
+        meta["seconds"]["total"] /= len(runs)  # this run's share of the job
         meta["stack"] = {"name": name, "index": i, "runs": [{"name": n, "seed": q["seed"]} for n, q in zip(names, runs)]}
         _write_outputs(r["out_dir"], net, history, meta)
         _log_done(names[i], status, history, meta)

@@ -98,7 +98,12 @@ def runs_of(name, studies):
     def inputs(wildcards):
         runs = list(dict.fromkeys(r for st in studies for r in PLAN.study_runs(st)))
         files = [
-            plain.format(dataset=wildcards.dataset, topology=t, seed=s) for t, s in runs
+            (
+                stack_benchmark(wildcards.dataset, STACK_OF[(t, s)])
+                if name == "benchmarks" and (t, s) in STACK_OF
+                else plain.format(dataset=wildcards.dataset, topology=t, seed=s)
+            )
+            for t, s in runs
         ]
         for st in studies:
             if KINDS[PLAN.study_defs[st]["kind"]].trains_itself(PLAN.study_defs[st]):
@@ -225,10 +230,43 @@ def all_targets():
 
 
 def tracks_gradients(topology):
-    """Whether a topology's runs record per-layer gradient norms (a study of a kind that reads them uses it)."""
-    return any(
-        KINDS[d["kind"]].track_gradients and topology in d["topologies"]
-        for d in PLAN.study_defs.values()
+    return PLAN.tracks_gradients(topology)
+
+
+# Training jobs of several runs (training.runs_per_job): each stack's runs, and which stack trains a run.
+STACKS = PLAN.stacks()
+STACK_OF = {run: stack for stack in STACKS for run in stack.runs}
+
+
+def run_dir(dataset, topology, seed):
+    return f"results/{dataset}/models/{topology}/seed{seed}"
+
+
+def stack_benchmark(dataset, stack):
+    return f"results/{dataset}/benchmarks/train/stacks/{stack.name}.tsv"
+
+
+def stack_runs_json(dataset, stack):
+    """The --runs of a stacked training job: each run's name, seed, settings and output folder."""
+    return json.dumps(
+        [
+            {
+                "name": t,
+                "seed": s,
+                "settings": PLAN.topology(t),
+                "out_dir": run_dir(dataset, t, s),
+            }
+            for t, s in stack.runs
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def checkpoint_options(folder):
+    return (
+        f"--checkpoint-dir {folder} --checkpoint-every {config['training']['checkpoint_every']}"
+        + (" --keep-checkpoints" if config["training"]["keep_checkpoints"] else "")
     )
 
 

@@ -117,7 +117,8 @@ class History:
     without such data),
     ``penalty`` (λ Σ|w|^p at the end of the epoch), ``grad_norm_1`` …
     ``grad_norm_L`` (mean over the epoch's steps of ‖(1/|B|) Σ ∂C_x/∂b_ℓ‖),
-    ``seconds`` (the SGD steps) and ``eval_seconds`` (the monitoring passes).
+    ``seconds`` (the SGD steps; in a stack, the stack's SGD time divided by the
+    runs it trained that epoch) and ``eval_seconds`` (the run's monitoring passes).
     """
 
     def __init__(self, records: list[dict] | None = None):
@@ -169,9 +170,10 @@ class History:
 CHUNK_ROWS = 2048
 
 
-def gather_rows(batch_size: int) -> int:
-    """Rows gathered per ``take``: a whole number of batches, at least one."""
-    return max(1, CHUNK_ROWS // batch_size) * batch_size
+def gather_rows(batch_size: int, runs: int = 1) -> int:
+    """Rows gathered per ``take`` and run: a whole number of batches, at least one (about
+    :data:`CHUNK_ROWS` in all for a stack of ``runs``; the batches are the same for any value)."""
+    return max(1, CHUNK_ROWS // runs // batch_size) * batch_size
 
 EpochCallback = Callable[[dict, "TrainingState"], None]
 

@@ -129,7 +129,7 @@ def train_stacked(nets: list[Network], x, y, configs: list[SGDConfig], rngs: lis
     masks = [np.ones((S, K, n), dtype=dtype) for n in outs[:-1]] if dropping else []
     keep = [np.empty((K, n), dtype=bool) for n in outs[:-1]] if dropping else []
     ones = np.ones(K, dtype=dtype)
-    chunk = gather_rows(K)
+    chunk = gather_rows(K, S)
     cap = min(chunk, m)
     XB = np.empty((S, cap, d), dtype=dtype)
     YB = np.empty((S, cap, targets.shape[1]), dtype=dtype)
@@ -237,8 +237,10 @@ def train_stacked(nets: list[Network], x, y, configs: list[SGDConfig], rngs: lis
                     step(xc[:, start:start + k], yc[:, start:start + k], k, scale)
         t1 = time.perf_counter()
         records: list = [None] * S
+        sgd_share = (t1 - t0) / int(alive.sum())
         for s in np.flatnonzero(alive):
             net = nets[s]
+            t_eval = time.perf_counter()
             rec = {"epoch": epoch}
             with np.errstate(over="ignore", invalid="ignore"):
                 tr = net.evaluate(x, labels if labels is not None else targets, chunk=configs[s].eval_chunk)
@@ -251,8 +253,8 @@ def train_stacked(nets: list[Network], x, y, configs: list[SGDConfig], rngs: lis
                     ev = net.evaluate(*pair, chunk=configs[s].eval_chunk)
                 rec[f"{prefix}_cost"], rec[f"{prefix}_accuracy"] = ev["cost"], ev["accuracy"]
             rec["penalty"] = penalties[s].value(net.weights) if penalties[s].active else 0.0
-            rec["seconds"] = t1 - t0
-            rec["eval_seconds"] = time.perf_counter() - t1
+            rec["seconds"] = sgd_share  # the stack's SGD time, shared out over the runs it trained
+            rec["eval_seconds"] = time.perf_counter() - t_eval
             finite = math.isfinite(rec["train_cost"]) and np.isfinite(net.params).all()
             if finite and rec["val_cost"] is not None and not math.isfinite(rec["val_cost"]):
                 finite = False

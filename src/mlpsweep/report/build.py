@@ -198,7 +198,7 @@ def build(
     hist = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
     have_runs = bool(runs_files)
     if have_runs:
-        runs = comparison.read_runs([f.metrics for f in runs_files], [f.benchmark for f in runs_files if f.benchmark])
+        runs = comparison.read_runs([f.metrics for f in runs_files], [f.benchmark for f in runs_files])
         order = [t for t in (order or list(dict.fromkeys(runs["topology"]))) if t in set(runs["topology"])]
         labels = {t: runs[runs["topology"] == t]["sizes"].iloc[0] for t in order}
         if len(set(labels.values())) < len(labels):  # same sizes, different settings: say which
@@ -233,7 +233,7 @@ def build(
     study_sections = [KINDS[s["kind"]].section(s["name"], s, section_data) for s in studies]
 
     lecture, lecture_note = lecture_rows(dataset, summary, settings) if have_runs else ([], "")
-    bench = runs[[c for c in ("topology", "seed", "status", "wall_seconds", "max_rss_mb", "train_seconds") if c in runs]]
+    bench = runs[[c for c in ("topology", "seed", "status", "runs_in_job", "wall_seconds", "max_rss_mb", "train_seconds") if c in runs]]
     model_meta = next(iter(metrics.values())).get("training_environment") or {} if have_runs else {}
     prov = {
         "versions": provenance.versions("pandas", "seaborn", "matplotlib", "snakemake", "threadpoolctl", "jsonschema"),

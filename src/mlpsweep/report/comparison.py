@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,19 @@ import pandas as pd
 
 
 def read_runs(metrics_paths, benchmark_paths=()) -> pd.DataFrame:
-    """One row per (topology, seed) from metrics.json files (and benchmark TSVs)."""
+    """One row per (topology, seed) from metrics.json files and, aligned with them, the training jobs'
+    benchmark TSVs (None where a run has none).
+
+    A job that trained several runs as a stack has one benchmark file for all of
+    them: each of its runs gets ``wall_seconds`` = the job's wall time divided by
+    ``runs_in_job``, and the job's peak memory.
+    """
+    benchmark_paths = list(benchmark_paths) or [None] * len(metrics_paths)
+    if len(benchmark_paths) != len(metrics_paths):
+        raise ValueError("one benchmark path (or None) per metrics file")
+    shared = Counter(str(p) for p in benchmark_paths if p)
     bench = {}
-    for path in benchmark_paths:
-        path = Path(path)
+    for path in shared:
         table = pd.read_csv(path, sep="\t")
         bench[path] = table.iloc[-1].to_dict() if len(table) else {}
     rows = []
@@ -37,11 +47,10 @@ def read_runs(metrics_paths, benchmark_paths=()) -> pd.DataFrame:
         )
     runs = pd.DataFrame(rows)
     if bench:
-        for path, rec in bench.items():
-            # benchmarks/…/{topology}/seed{seed}.tsv
-            topo, seed = path.parent.name, int(path.stem.removeprefix("seed"))
-            mask = (runs["topology"] == topo) & (runs["seed"] == seed)
-            runs.loc[mask, "wall_seconds"] = rec.get("s")
-            runs.loc[mask, "max_rss_mb"] = rec.get("max_rss")
+        recs = [bench.get(str(p), {}) if p else {} for p in benchmark_paths]
+        n = [shared[str(p)] if p else np.nan for p in benchmark_paths]
+        runs["runs_in_job"] = n
+        runs["wall_seconds"] = [r.get("s", np.nan) / k if r else np.nan for r, k in zip(recs, n)]
+        runs["max_rss_mb"] = [r.get("max_rss", np.nan) if r else np.nan for r in recs]
     return runs.sort_values(["topology", "seed"], kind="stable").reset_index(drop=True)
 
