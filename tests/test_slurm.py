@@ -58,12 +58,16 @@ def test_slurm_run_equals_local_run(tmp_path, cluster, monkeypatch):
         monkeypatch.setenv(key, value)
     snakemake(tmp_path / "slurm", "--profile", str(REPO / "profiles" / "slurm"),
               "--slurm-init-seconds-before-status-checks", "2", timeout=400)
-    # The jobs really ran through SLURM: its accounting knows them (preprocess, 4 train, 4 evaluate).
+    # The jobs really ran through SLURM: its accounting knows them (download, preprocess, check, 2 stacked train
+    # jobs of 2 seeds each, 4 evaluate, the sweep's rungs and picks, reports).
     import subprocess
 
     acct = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobID,State"], env=cluster, capture_output=True,
                           text=True, check=True).stdout.split()
     assert sum(line.endswith("|COMPLETED") for line in acct) >= 9, acct
+    for topo in ("a", "b"):  # each topology's seeds trained as one stacked job (runs_per_job: auto)
+        meta = json.loads((tmp_path / f"slurm/results/tiny/models/{topo}/seed2/model.json").read_text())
+        assert meta["stack"]["runs"] == [{"name": topo, "seed": 1}, {"name": topo, "seed": 2}]
     runs = sorted((tmp_path / "local/results/tiny/eval").glob("*/seed*/metrics.json"))
     assert len(runs) == 4
     rungs = sorted((tmp_path / "local/results/tiny/rungs").glob("sw/r*/eval/*/seed*/metrics.json"))

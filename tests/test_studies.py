@@ -70,7 +70,7 @@ def test_dry_run_of_every_study(tmp_path):
     assert all(counts.get(n) == 1 for n in stacks)
     assert counts["fit_universal_approximation"] == 4 and counts["measure_gradient_spread"] == 1
     assert counts["report"] == 1
-    # One study through its own target rule: its 12 runs, in stacks of 3 (auto: 2 seeds × 6 points, ≤ 5 per job)
+    # One study through its own target rule: its 12 runs, in stacks of 3 (auto: 2 widths × 3 rates × 2 seeds)
     shutil.copytree(REPO / "config", tmp_path / "other" / "config")
     dropout = job_counts(planned_jobs(tmp_path / "other", "dropout"))
     dropout_stacks = [n for n in dropout if n.startswith("train_stack_")]

@@ -115,7 +115,7 @@ def test_adding_a_seed_trains_the_stack_it_joins(finished_run, served, tmp_path)
     copy = tmp_path / "copy"
     shutil.copytree(work, copy, symlinks=True)
     write_config(copy, small_config(mirror.url, definition, seeds=[1, 2, 3]))
-    # auto cuts each topology's seeds into jobs of up to 5: seed 3 joins seeds 1 and 2, and their stack is
+    # auto cuts each topology's seeds into jobs of up to 3: seed 3 joins seeds 1 and 2, and their stack is
     # trained again (to the same numbers); with one run per job only the new seed would train
     assert planned_trainings(copy) == {"train_stack_tiny_small_1": [("a", 1), ("a", 2), ("a", 3)],
                                        "train_stack_tiny_small_2": [("b", 1), ("b", 2), ("b", 3)]}
@@ -155,10 +155,10 @@ def test_stacked_jobs_give_the_runs_of_one_run_per_job_bit_for_bit(finished_run,
 def test_dry_run_of_the_default_config_needs_no_network(tmp_path):
     shutil.copytree(REPO / "config", tmp_path / "config")
     counts = job_counts(planned_jobs(tmp_path))
-    # the lecture's 3 topologies × 5 seeds: one stacked job of 5 seeds per topology
-    assert counts == {"download": 1, "preprocess": 1, "check_caches": 1, "train_stack_mnist_depth_1": 1,
-                      "train_stack_mnist_depth_2": 1, "train_stack_mnist_depth_3": 1, "evaluate": 15,
-                      "report": 1, "all": 1}
+    # the lecture's 3 topologies × 5 seeds: per topology, seeds 1–3 in one stacked job and seeds 4–5 in another
+    assert counts == {"download": 1, "preprocess": 1, "check_caches": 1, "evaluate": 15, "report": 1, "all": 1,
+                      **{f"train_stack_mnist_depth_{i}": 1 for i in range(1, 7)}}
+    assert planned_trainings(tmp_path)["train_stack_mnist_depth_2"] == [("30", 4), ("30", 5)]
 
 
 def test_config_override_from_the_command_line(tmp_path):

@@ -174,8 +174,10 @@ def validate(config: dict, schema: dict, *, what: str = "config key", prefix: st
 #: The settings every run of a stack shares (the rest, e.g. η, λ, p, dropout, init, momentum, seed, may differ).
 STACK_KEY = ("hidden", "activation", "output", "cost", "dtype", "batch_size", "epochs")
 
-#: ``runs_per_job: auto`` trains at most this many runs per job (README, Throughput: where the gain levels off).
-AUTO_RUNS_PER_JOB = 5
+#: ``runs_per_job: auto`` trains at most this many runs per job: the fastest default run on 2 cores of
+#: ``benchmarks/pipeline.py --runs-per-job 1 2 3 5`` (README, Throughput); jobs of 3 also keep more
+#: cores busy than jobs of 5, for a few per cent more CPU time per run.
+AUTO_RUNS_PER_JOB = 3
 
 
 @dataclass(frozen=True)
