@@ -60,7 +60,7 @@ def test_end_to_end_outputs(finished_run):
                                                                               {"name": topo, "seed": 2}]
             log = (work / f"logs/tiny/train/stacks/{stack}.log").read_text()
             assert "2 runs stacked" in log and "epoch 1/2" in log and "epoch 2/2" in log
-            assert f"done {topo}: ok" in log
+            assert f"{topo}#{seed} " in log and f"done {topo} seed {seed}: ok" in log
             bench = pd.read_csv(work / f"results/tiny/benchmarks/train/stacks/{stack}.tsv", sep="\t")
             assert {"s", "max_rss"} <= set(bench.columns)
     assert (work / "logs/tiny/download.log").exists() and (work / "logs/tiny/preprocess.log").exists()

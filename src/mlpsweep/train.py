@@ -252,13 +252,12 @@ def run_stack(
         epochs = cfgs[0].epochs
 
         def progress(records, state):
-            live = [(n, r) for n, r in zip(names, records) if r is not None]
+            live = [(f"{n}#{r['seed']}", rec) for n, r, rec in zip(names, runs, records) if rec is not None]
             if not live:
                 return
-            rec = live[0][1]
-            log.info("epoch %d/%d  %.2f s + %.2f s evaluation  val %s", state.epoch, epochs, rec["seconds"],
-                     rec["eval_seconds"],
-                     "  ".join(f"{n}#{runs[names.index(n)]['seed']} {_pct(r['val_accuracy']).strip()}" for n, r in live))
+            log.info("epoch %d/%d  %.2f s + %.2f s evaluation per run  val %s", state.epoch, epochs,
+                     live[0][1]["seconds"], sum(rec["eval_seconds"] for _, rec in live) / len(live),
+                     "  ".join(f"{label} {_pct(rec['val_accuracy']).strip()}" for label, rec in live))
 
         hooks = [progress]
         resume = {}
@@ -308,7 +307,7 @@ def run_stack(
         meta["seconds"]["total"] /= len(runs)  # this run's share of the job
         meta["stack"] = {"name": name, "index": i, "runs": [{"name": n, "seed": q["seed"]} for n, q in zip(names, runs)]}
         _write_outputs(r["out_dir"], net, history, meta)
-        _log_done(names[i], status, history, meta)
+        _log_done(f"{names[i]} seed {r['seed']}", status, history, meta)
         metas.append(meta)
     if ckpt is not None and not keep_checkpoints:
         ckpt.remove_all()
