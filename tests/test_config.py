@@ -96,7 +96,39 @@ INVALID = [
     ({"resources": {"train": {"threads": 0}}}, "resources.train.threads", "minimum of 1"),
     ({"datasets": ["mine"], "dataset_definitions": {"mine": {"sources": ["/x"]}}}, "dataset_definitions.mine.files", "must define"),
     ({"epochz": 3}, "(top level)", "'epochz' was unexpected"),
+    ({"training": {"runs_per_job": 0}}, "training.runs_per_job", "minimum of 1"),
+    ({"training": {"runs_per_job": 2.5}}, "training.runs_per_job", "is not of type 'integer', 'string'"),
+    ({"training": {"runs_per_job": "many"}}, "training.runs_per_job", "does not match '^auto$'"),
 ]
+
+
+def stacks_of(config):
+    """(name, runs) of the stacked training jobs of the config's own studies (not the default ``depth``)."""
+    return [(s.name, s.runs) for s in plan(config, SCHEMA).stacks() if not s.name.startswith("depth")]
+
+
+def test_runs_of_one_shape_stack_in_order_and_each_run_once():
+    topologies = {"a": {"hidden": [8]}, "a-eta": {"hidden": [8], "eta": 0.5, "dropout": 0.2, "init": "he"},
+                  "b": {"hidden": [8, 4]}, "a-k": {"hidden": [8], "batch_size": 20}}
+    config = {"seeds": [1, 2, 3, 4], "topologies": topologies, "studies": ["one"],
+              "study_definitions": {"one": {"topologies": ["a", "b", "a-eta", "a-k"]},
+                                    "two": {"topologies": ["a", "b", "a-eta"], "seeds": [1, 5]}}}
+    # auto: up to 3 per job; a and a-eta share a shape (η, dropout and init may differ), b and a-k do not
+    assert stacks_of(config) == [
+        ("one.1", [("a", 1), ("a", 2), ("a", 3)]),
+        ("one.2", [("a", 4), ("a-eta", 1), ("a-eta", 2)]),
+        ("one.3", [("a-eta", 3), ("a-eta", 4)]),
+        ("one.4", [("b", 1), ("b", 2), ("b", 3)]),  # one.5, b's seed 4 alone, trains as a plain run
+        ("one.6", [("a-k", 1), ("a-k", 2), ("a-k", 3)]),
+        ("two.1", [("a", 5), ("a-eta", 5)]),  # seed 1 of a, b and a-eta belongs to "one", defined first
+    ]
+    runs = [r for _, rs in stacks_of(config) for r in rs]
+    assert len(runs) == len(set(runs))
+    # a study that is only defined does not change the grouping of the enabled one, nor does enabling it
+    assert stacks_of({**config, "studies": ["one", "two"]}) == stacks_of(config)
+    assert stacks_of({**config, "training": {"runs_per_job": 1}}) == []
+    assert stacks_of({**config, "training": {"runs_per_job": 8}})[0] == (
+        "one.1", [("a", s) for s in (1, 2, 3, 4)] + [("a-eta", s) for s in (1, 2, 3, 4)])
 
 
 @pytest.mark.parametrize("config,key,message", INVALID, ids=[f"{k}:{m}" for _, k, m in INVALID])
@@ -107,3 +139,18 @@ def test_invalid_configs_name_the_key(config, key, message):
     assert text.startswith(f"config key {key}:"), text
     assert message in text, text
     assert "\n" not in text
+
+
+def test_gradient_tracking_runs_and_halving_rungs_train_alone():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["studies"] = list(config["study_definitions"])
+    p = plan(config, SCHEMA)
+    stacked = {t for s in p.stacks() for t, _ in s.runs}
+    tracked = {t for t, _ in p.runs if p.tracks_gradients(t)}
+    assert tracked and stacked and not tracked & stacked
+    sweep = yaml.safe_load((REPO / "config" / "sweep-example.yaml").read_text())
+    for name, extra in yaml.safe_load((REPO / "config" / "sweep-example-halving.yaml").read_text())["study_definitions"].items():
+        sweep["study_definitions"][name].update(extra)
+    halving = plan(sweep, SCHEMA)
+    points = {t for st in halving.study_defs.values() if st["kind"] == "sweep" for t in st.get("points", [])}
+    assert points and not points & {t for s in halving.stacks() for t, _ in s.runs}

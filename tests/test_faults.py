@@ -210,3 +210,23 @@ def test_stacked_job_refuses_runs_of_different_shapes(tmp_path, data_dir):
     (line,) = proc.stderr.strip().splitlines()
     assert "b differs from a in sizes" in line
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_diverging_run_in_a_stacked_job(tmp_path, data_dir):
+    runs = [{"name": "ok", "seed": 1, "settings": SETTINGS},
+            {"name": "wild", "seed": 2, "settings": {**SETTINGS, "eta": 1e6, "momentum": 0.0, "output": "linear",
+                                                     "cost": "quadratic", "activation": "relu"}}]
+    runs[0]["settings"] = {**runs[1]["settings"], "eta": 0.01}
+    args = [sys.executable, "-m", "mlpsweep", "-q", "train-stack", "--data", str(data_dir)]
+    out = [{**r, "out_dir": str(tmp_path / "a" / r["name"])} for r in runs]
+    proc = subprocess.run(args + ["--runs", json.dumps(out), "--fail-on-divergence"], capture_output=True, text=True)
+    assert proc.returncode == 3
+    (line,) = proc.stderr.strip().splitlines()
+    assert "wild seed 2: training diverged at epoch" in line
+    assert not (tmp_path / "a").exists()  # nothing written for either run
+    out = [{**r, "out_dir": str(tmp_path / "b" / r["name"])} for r in runs]
+    subprocess.run(args + ["--runs", json.dumps(out)], check=True, capture_output=True)
+    wild = json.loads((tmp_path / "b/wild/model.json").read_text())
+    assert wild["status"] == "diverged" and wild["diverged_epoch"] >= 1
+    train_job.run(data_dir, runs[0]["settings"], 1, tmp_path / "solo")
+    assert outcome(tmp_path / "b/ok")[0].tobytes() == outcome(tmp_path / "solo")[0].tobytes()

@@ -1,6 +1,7 @@
 """``python -m mlpsweep <stage> …``: every workflow stage, callable without Snakemake.
 
-Stages: ``download``, ``preprocess``, ``train``, ``evaluate``, ``report``.  Each
+Stages: ``download``, ``preprocess``, ``train`` (or ``train-stack``: several runs
+in one process), ``evaluate``, ``report``.  Each
 logs its progress to stderr and, on a known failure (bad settings, a corrupt
 file, no source reachable), prints one line ``mlpsweep <stage>: error: …``
 and exits without leaving partial output.  Exit status: 0 done, 1 an expected
@@ -136,6 +137,16 @@ def cmd_train(args) -> int:
         stop_at_epoch=args.stop_at_epoch,
     )
     return 0
+
+
+def _add_training_job_args(p) -> None:
+    """The options a training job of one run and of a stack share."""
+    p.add_argument("--threads", type=int, default=default("resources.train.threads"), help="BLAS threads (%(default)s)")
+    p.add_argument("--fail-on-divergence", action="store_true", help="exit non-zero when a cost becomes non-finite")
+    p.add_argument("--checkpoint-dir", help="save the state here after epochs and resume from it when rerun")
+    p.add_argument("--checkpoint-every", type=int, default=default("training.checkpoint_every"),
+                   help="epochs between checkpoints (%(default)s)")
+    p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoint after the run completes")
 
 
 def cmd_train_stack(args) -> int:
@@ -289,12 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, required=True, help="seed of the run's random generator")
     p.add_argument("--out-dir", required=True, help="folder for model.npz, model.json, history.csv")
     p.add_argument("--name", help="the topology's name (for logs and metadata)")
-    p.add_argument("--threads", type=int, default=default("resources.train.threads"), help="BLAS threads (%(default)s)")
-    p.add_argument("--fail-on-divergence", action="store_true", help="exit non-zero when the cost becomes non-finite")
-    p.add_argument("--checkpoint-dir", help="save the state here after epochs and resume from it when rerun")
-    p.add_argument("--checkpoint-every", type=int, default=default("training.checkpoint_every"),
-                   help="epochs between checkpoints (%(default)s)")
-    p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoint after the run completes")
+    _add_training_job_args(p)
     p.add_argument("--stop-at-epoch", type=int,
                    help="train only up to this epoch and keep the checkpoint (a rung of successive halving)")
     p.add_argument("--track-gradients", action="store_true",
@@ -306,12 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", required=True,
                    help='the runs as a JSON list: [{"name": …, "seed": …, "settings": {…}, "out_dir": …}, …]')
     p.add_argument("--name", help="the stack's name (for logs, metadata and the checkpoint)")
-    p.add_argument("--threads", type=int, default=default("resources.train.threads"), help="BLAS threads (%(default)s)")
-    p.add_argument("--fail-on-divergence", action="store_true", help="exit non-zero when a run's cost becomes non-finite")
-    p.add_argument("--checkpoint-dir", help="save the whole stack here after epochs and resume from it when rerun")
-    p.add_argument("--checkpoint-every", type=int, default=default("training.checkpoint_every"),
-                   help="epochs between checkpoints (%(default)s)")
-    p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoint after the runs complete")
+    _add_training_job_args(p)
     p.set_defaults(func=cmd_train_stack)
 
     p = sub.add_parser("evaluate", help="test-set metrics and predictions of a trained model")

@@ -1,6 +1,8 @@
-"""The training job: one (dataset, topology, seed) from preprocessed data to a model.
+"""The training job: one (dataset, topology, seed) from preprocessed data to a model
+(:func:`run`), or several runs of one shape trained together as a stack, each
+ending exactly as alone (:func:`run_stack`).
 
-Writes into its output folder
+Writes into each run's output folder
 
 ``history.csv``  one row per epoch (costs, accuracies, gradient norms, seconds);
 ``model.npz``    the parameters (no pickle; :mod:`mlpsweep.nn.io`);
@@ -290,8 +292,9 @@ def run_stack(
         )
         blas_info = blas()
     if fail_on_divergence:
-        for result in results:
+        for i, result in enumerate(results):
             if isinstance(result, Diverged):
+                result.args = (f"{names[i]} seed {runs[i]['seed']}: {result}",)  # which run of the stack
                 raise result
     metas = []
     for i, (r, st, net, result) in enumerate(zip(runs, resolved, nets, results)):

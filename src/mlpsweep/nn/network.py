@@ -201,25 +201,33 @@ class Network:
         x = self._as_input(x)
         m = x.shape[0]
         chunk = max(1, min(chunk, m))
-        bufs = [np.empty((chunk, n), dtype=self.dtype) for n in self.sizes[1:]]
-        zl = np.empty((chunk, self.sizes[-1]), dtype=self.dtype)
-        last = self.num_layers - 1
+        buffers = self._chunk_buffers(chunk)
         for start in range(0, m, chunk):
-            k = min(chunk, m - start)
-            a = x[start : start + k]
-            if a.dtype != self.dtype:
-                a = a.astype(self.dtype)
-            for ell, (w, b) in enumerate(zip(self.weights, self.biases)):
-                z = bufs[ell][:k]
-                np.matmul(a, w.T, out=z)
-                z += b
-                if ell == last:
-                    np.copyto(zl[:k], z)
-                    self.output.forward(z, out=z)
-                else:
-                    self.hidden.forward(z, out=z)
-                a = z
-            yield start, zl[:k], a
+            z, a = self._forward_chunk(x[start : start + chunk], buffers)
+            yield start, z, a
+
+    def _chunk_buffers(self, chunk: int):
+        return [np.empty((chunk, n), dtype=self.dtype) for n in self.sizes[1:]], np.empty(
+            (chunk, self.sizes[-1]), dtype=self.dtype)
+
+    def _forward_chunk(self, a, buffers):
+        """(z_L, a_L) of the rows ``a`` (at most the buffers' rows), in the buffers."""
+        bufs, zl = buffers
+        k = a.shape[0]
+        if a.dtype != self.dtype:
+            a = a.astype(self.dtype)
+        last = self.num_layers - 1
+        for ell, (w, b) in enumerate(zip(self.weights, self.biases)):
+            z = bufs[ell][:k]
+            np.matmul(a, w.T, out=z)
+            z += b
+            if ell == last:
+                np.copyto(zl[:k], z)
+                self.output.forward(z, out=z)
+            else:
+                self.hidden.forward(z, out=z)
+            a = z
+        return zl[:k], a
 
     def feedforward(self, x, chunk: int = 8192) -> np.ndarray:
         """Φ(x) for a batch ``x`` of shape (m, d): an (m, N_L) array."""
@@ -246,27 +254,7 @@ class Network:
         (m, N_L).  Returns ``{"cost", "accuracy", "correct", "n"}`` (accuracy
         and correct are None for real-valued targets).
         """
-        x = self._as_input(x)
-        y = np.asarray(y)
-        labels = y.ndim == 1
-        total = 0.0
-        correct = 0
-        for start, z, a in self.forward_chunks(x, chunk):
-            k = a.shape[0]
-            if labels:
-                yl = y[start : start + k]
-                target = one_hot(yl, self.sizes[-1], np.float64)
-                correct += int(np.count_nonzero(a.argmax(axis=1) == yl))
-            else:
-                target = y[start : start + k]
-            total += float(np.sum(self.cost.values(z, a, target)))
-        m = x.shape[0]
-        return {
-            "cost": total / m,
-            "accuracy": correct / m if labels else None,
-            "correct": correct if labels else None,
-            "n": m,
-        }
+        return evaluate_all([self], x, y, chunk)[0]
 
     def accuracy(self, x, labels) -> float:
         return float(np.mean(self.predict(x) == np.asarray(labels)))
@@ -461,3 +449,32 @@ class Workspace:
                 if masks is not None:
                     multiply(d_prev, masks[ell - 1], out=d_prev)
                 d = d_prev
+
+
+def evaluate_all(nets: list[Network], x, y, chunk: int = 8192) -> list[dict]:
+    """``net.evaluate(x, y, chunk)`` of every net, bit for bit, reading each chunk of ``x`` once.
+
+    The nets take their turns on a chunk while it is in the cache (and a
+    streamed chunk is read from its file once, not once per net); each net's
+    products, sums and their order are those of evaluating it alone.
+    """
+    x = nets[0]._as_input(x)
+    y = np.asarray(y)
+    labels = y.ndim == 1
+    m = x.shape[0]
+    chunk = max(1, min(chunk, m))
+    buffers = [net._chunk_buffers(chunk) for net in nets]
+    totals = [0.0] * len(nets)
+    correct = [0] * len(nets)
+    for start in range(0, m, chunk):
+        rows = x[start : start + chunk]
+        k = rows.shape[0]
+        yl = y[start : start + k]
+        target = one_hot(yl, nets[0].sizes[-1], np.float64) if labels else yl
+        for i, (net, buf) in enumerate(zip(nets, buffers)):
+            z, a = net._forward_chunk(rows, buf)
+            if labels:
+                correct[i] += int(np.count_nonzero(a.argmax(axis=1) == yl))
+            totals[i] += float(np.sum(net.cost.values(z, a, target)))
+    return [{"cost": total / m, "accuracy": hits / m if labels else None, "correct": hits if labels else None,
+             "n": m} for total, hits in zip(totals, correct)]

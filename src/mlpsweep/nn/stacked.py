@@ -12,15 +12,14 @@ Why the numbers are identical: a batched ``np.matmul`` over ``(S, K, n)``
 calls the same BLAS routine with the same shapes and transposes for each
 slice as the single-run step does for its one matrix (checked bit for bit in
 ``tests/test_stacked.py`` for float32 and float64), and everything else is
-element-wise.  (One wide product ``X @ [W₁ … W_S]`` would *not* be: OpenBLAS
-sums in another order for a wider matrix, so monitoring evaluates each run on
-its own.)
+element-wise.  Monitoring (:func:`mlpsweep.nn.network.evaluate_all`) gives
+every run each chunk of rows in turn, with the products of evaluating it
+alone.  One wide product ``X @ [W₁ … W_S]`` would *not* be identical:
+OpenBLAS sums it in another order than the 30-wide one in float32.
 
 A run whose cost becomes non-finite is marked diverged at that epoch and
-stops updating; the others go on unchanged.
-
-This is the training core of the stacked path; the workflow still trains one
-run per job (see the throughput issue).
+stops updating; the others go on unchanged.  The workflow trains runs this
+way per ``training.runs_per_job`` (``mlpsweep.train.run_stack``).
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .network import Network
+from .network import Network, evaluate_all
 from .penalties import LpPenalty
 from .sgd import Diverged, History, SGDConfig, gather_rows, prepare_targets
 
@@ -49,7 +48,7 @@ def check_stackable(nets: list[Network], configs: list[SGDConfig], names: list[s
                 raise ValueError(f"{names[i]} differs from {names[0]} in {key.removesuffix('_name')} "
                                  f"({getattr(net, key)} vs {getattr(first, key)}); only runs that share layer sizes, "
                                  "activation, output, cost and dtype train as one stack")
-        for key in ("batch_size", "epochs"):
+        for key in ("batch_size", "epochs", "eval_chunk"):
             if getattr(cfg, key) != getattr(cfg0, key):
                 raise ValueError(f"{names[i]} differs from {names[0]} in {key} ({getattr(cfg, key)} vs "
                                  f"{getattr(cfg0, key)}); stacked runs share batch size and epochs")
@@ -96,6 +95,7 @@ def train_stacked(nets: list[Network], x, y, configs: list[SGDConfig], rngs: lis
     m, d = x.shape
     targets, labels = prepare_targets(net0, y)
     K = min(cfg0.batch_size, m)
+    eval_chunk = cfg0.eval_chunk
     sizes = net0.sizes
     L = net0.num_layers
     hidden, output, cost = net0.hidden, net0.output, net0.cost
@@ -237,24 +237,24 @@ def train_stacked(nets: list[Network], x, y, configs: list[SGDConfig], rngs: lis
                     step(xc[:, start:start + k], yc[:, start:start + k], k, scale)
         t1 = time.perf_counter()
         records: list = [None] * S
-        sgd_share = (t1 - t0) / int(alive.sum())
-        for s in np.flatnonzero(alive):
-            net = nets[s]
-            t_eval = time.perf_counter()
-            rec = {"epoch": epoch}
-            with np.errstate(over="ignore", invalid="ignore"):
-                tr = net.evaluate(x, labels if labels is not None else targets, chunk=configs[s].eval_chunk)
-            rec["train_cost"], rec["train_accuracy"] = tr["cost"], tr["accuracy"]
+        live = np.flatnonzero(alive)
+        sgd_share = (t1 - t0) / len(live)
+        # Monitoring: every live run on each chunk of rows in turn (read once), each run's numbers as alone.
+        with np.errstate(over="ignore", invalid="ignore"):
+            live_nets = [nets[s] for s in live]
+            evals = {"train": evaluate_all(live_nets, x, labels if labels is not None else targets, eval_chunk)}
             for prefix, pair in (("val", validation), ("test", test)):
-                if pair is None:
-                    rec[f"{prefix}_cost"] = rec[f"{prefix}_accuracy"] = None
-                    continue
-                with np.errstate(over="ignore", invalid="ignore"):
-                    ev = net.evaluate(*pair, chunk=configs[s].eval_chunk)
+                evals[prefix] = evaluate_all(live_nets, *pair, eval_chunk) if pair is not None else None
+        eval_share = (time.perf_counter() - t1) / len(live)
+        for i, s in enumerate(live):
+            net = nets[s]
+            rec = {"epoch": epoch}
+            for prefix in ("train", "val", "test"):
+                ev = evals[prefix][i] if evals[prefix] is not None else {"cost": None, "accuracy": None}
                 rec[f"{prefix}_cost"], rec[f"{prefix}_accuracy"] = ev["cost"], ev["accuracy"]
             rec["penalty"] = penalties[s].value(net.weights) if penalties[s].active else 0.0
             rec["seconds"] = sgd_share  # the stack's SGD time, shared out over the runs it trained
-            rec["eval_seconds"] = time.perf_counter() - t_eval
+            rec["eval_seconds"] = eval_share  # the stack's monitoring time, shared out likewise
             finite = math.isfinite(rec["train_cost"]) and np.isfinite(net.params).all()
             if finite and rec["val_cost"] is not None and not math.isfinite(rec["val_cost"]):
                 finite = False
