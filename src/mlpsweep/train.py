@@ -259,9 +259,17 @@ def run_stack(
                 return
             log.info("epoch %d/%d  %.2f s + %.2f s evaluation per run  val %s", state.epoch, epochs,
                      live[0][1]["seconds"], sum(rec["eval_seconds"] for _, rec in live) / len(live),
-                     "  ".join(f"{label} {_pct(rec['val_accuracy']).strip()}" for label, rec in live))
+                     "  ".join(f"{tag} {_pct(rec['val_accuracy']).strip()}" for tag, rec in live))
 
-        hooks = [progress]
+        def stop_on_divergence(records, state):
+            # as a job of one run fails at once, a stack fails at the epoch one of its runs diverged
+            for i, gone in enumerate(state.diverged):
+                if gone is not None:
+                    exc = Diverged(gone[0], gone[1], state.histories[i])
+                    exc.args = (f"{names[i]} seed {runs[i]['seed']}: {exc}",)  # which run of the stack
+                    raise exc
+
+        hooks = ([stop_on_divergence] if fail_on_divergence else []) + [progress]
         resume = {}
         ckpt = None
         if checkpoint_dir is not None:
@@ -291,11 +299,6 @@ def run_stack(
             callback=on_epoch, **resume,
         )
         blas_info = blas()
-    if fail_on_divergence:
-        for i, result in enumerate(results):
-            if isinstance(result, Diverged):
-                result.args = (f"{names[i]} seed {runs[i]['seed']}: {result}",)  # which run of the stack
-                raise result
     metas = []
     for i, (r, st, net, result) in enumerate(zip(runs, resolved, nets, results)):
         if isinstance(result, Diverged):
