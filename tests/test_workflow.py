@@ -45,6 +45,13 @@ def finished_run(tmp_path_factory, served):
     return work, proc
 
 
+def copy_of(finished_run, tmp_path):
+    """A copy of the finished run's folder (results and Snakemake's records) to change and re-plan."""
+    copy = tmp_path / "copy"
+    shutil.copytree(finished_run[0], copy, symlinks=True)
+    return copy
+
+
 def test_end_to_end_outputs(finished_run):
     work, _ = finished_run
     for topo in ("a", "b"):
@@ -96,10 +103,8 @@ def test_nothing_left_to_do_after_a_run(finished_run):
 
 
 def test_changing_one_topology_reruns_only_its_jobs(finished_run, served, tmp_path):
-    work, _ = finished_run
     mirror, definition = served
-    copy = tmp_path / "copy"
-    shutil.copytree(work, copy, symlinks=True)
+    copy = copy_of(finished_run, tmp_path)
     cfg = small_config(mirror.url, definition)
     cfg["topologies"]["b"]["eta"] = 1.0
     write_config(copy, cfg)
@@ -110,10 +115,8 @@ def test_changing_one_topology_reruns_only_its_jobs(finished_run, served, tmp_pa
 
 
 def test_adding_a_seed_trains_the_stack_it_joins(finished_run, served, tmp_path):
-    work, _ = finished_run
     mirror, definition = served
-    copy = tmp_path / "copy"
-    shutil.copytree(work, copy, symlinks=True)
+    copy = copy_of(finished_run, tmp_path)
     write_config(copy, small_config(mirror.url, definition, seeds=[1, 2, 3]))
     # auto cuts each topology's seeds into jobs of up to 3: seed 3 joins seeds 1 and 2, and their stack is
     # trained again (to the same numbers); with one run per job only the new seed would train
@@ -283,10 +286,8 @@ def test_report_build_is_byte_reproducible_with_source_date_epoch(finished_run, 
 
 
 def test_one_seed_makes_every_verdict_inconclusive_and_says_why(finished_run, served, tmp_path):
-    work, _ = finished_run
     mirror, definition = served
-    copy = tmp_path / "copy"
-    shutil.copytree(work, copy, symlinks=True)
+    copy = copy_of(finished_run, tmp_path)
     write_config(copy, small_config(mirror.url, definition, seeds=[1]))
     snakemake(copy, "--cores", "2")
     html = (copy / "results/tiny/report/report.html").read_text()
@@ -297,10 +298,8 @@ def test_one_seed_makes_every_verdict_inconclusive_and_says_why(finished_run, se
 
 
 def test_enabling_a_study_trains_exactly_its_runs_and_disabling_it_only_rebuilds(finished_run, served, tmp_path):
-    work, _ = finished_run
     mirror, definition = served
-    copy = tmp_path / "copy"
-    shutil.copytree(work, copy, symlinks=True)
+    copy = copy_of(finished_run, tmp_path)
     base = small_config(mirror.url, definition)
     base["study_definitions"]["extra"] = {"kind": "dropout", "topologies": ["a", "c"]}
     base["topologies"]["c"] = {"hidden": [8], "dropout": 0.5}

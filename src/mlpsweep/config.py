@@ -244,9 +244,9 @@ class Plan:
         within a study the runs with the same :data:`STACK_KEY` settings form
         a stack, cut in order into jobs (:func:`split_runs`).  Neither the
         enabled studies nor ``--cores`` change the grouping: a new grouping
-        would re-train finished runs.  Runs that
-        record gradient norms, runs of studies that train themselves
-        (successive halving) and stacks of one run train alone.
+        would re-train finished runs.  Runs that record gradient norms, runs
+        of studies that train themselves (successive halving) and stacks of
+        one run train alone.
         """
         per_job = self.config["training"]["runs_per_job"]
         claimed: set = set()

@@ -154,10 +154,9 @@ def run(
             status = _diverged_status(exc)
         blas_info = blas()
 
-    meta = _meta(name, seed, settings, net, status, history, data, started, threads, blas_info)
-    meta["resumed_from_epoch"] = resume.get("start_epoch")
-    meta["stopped_at_epoch"] = stop_at_epoch
-    meta["gradient_norms_at_init"] = initial_norms
+    meta = _meta(name, seed, settings, net, status, history, data, started, threads, blas_info,
+                 resumed_from_epoch=resume.get("start_epoch"), stopped_at_epoch=stop_at_epoch,
+                 gradient_norms_at_init=initial_norms)
     _write_outputs(out_dir, net, history, meta)
     if ckpt is not None and not keep_checkpoints:
         ckpt.remove_all()
@@ -173,7 +172,8 @@ def _log_done(name, status, history, meta) -> None:
     )
 
 
-def _meta(name, seed, settings, net, status, history, data, started, threads, blas_info) -> dict:
+def _meta(name, seed, settings, net, status, history, data, started, threads, blas_info, *,
+          resumed_from_epoch=None, stopped_at_epoch=None, gradient_norms_at_init=None) -> dict:
     """``model.json`` of a finished run (what it was, how it ended, on which data)."""
     return {
         "name": name,
@@ -184,9 +184,9 @@ def _meta(name, seed, settings, net, status, history, data, started, threads, bl
         "n_weights": net.n_weights,
         **status,
         "epochs_completed": len(history),
-        "resumed_from_epoch": None,
-        "stopped_at_epoch": None,
-        "gradient_norms_at_init": None,
+        "resumed_from_epoch": resumed_from_epoch,
+        "stopped_at_epoch": stopped_at_epoch,
+        "gradient_norms_at_init": gradient_norms_at_init,
         "dataset": {
             "name": data.name,
             "files": data.manifest["files"],
@@ -307,8 +307,8 @@ def run_stack(
             history, status = result.history, _diverged_status(result)
         else:
             history, status = result, {"status": "ok"}
-        meta = _meta(r.get("name"), r["seed"], st, net, status, history, data, started, threads, blas_info)
-        meta["resumed_from_epoch"] = resume.get("start_epoch")
+        meta = _meta(r.get("name"), r["seed"], st, net, status, history, data, started, threads, blas_info,
+                     resumed_from_epoch=resume.get("start_epoch"))
         meta["seconds"]["job_total"] = meta["seconds"]["total"]
         meta["seconds"]["total"] /= len(runs)  # this run's share of the job
         meta["stack"] = {"name": name, "index": i, "runs": [{"name": n, "seed": q["seed"]} for n, q in zip(names, runs)]}

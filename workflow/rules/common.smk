@@ -229,17 +229,18 @@ def all_targets():
     )
 
 
-def tracks_gradients(topology):
-    return PLAN.tracks_gradients(topology)
-
-
 # Training jobs of several runs (training.runs_per_job): each stack's runs, and which stack trains a run.
 STACKS = PLAN.stacks()
 STACK_OF = {run: stack for stack in STACKS for run in stack.runs}
 
 
 def run_dir(dataset, topology, seed):
-    return f"results/{dataset}/models/{topology}/seed{seed}"
+    """The folder of a run's model files (RUN_FILES)."""
+    return str(
+        Path(
+            RUN_FILES["models"][0].format(dataset=dataset, topology=topology, seed=seed)
+        ).parent
+    )
 
 
 def stack_benchmark(dataset, stack):

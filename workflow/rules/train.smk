@@ -26,7 +26,7 @@ rule train:
             f"results/{wildcards.dataset}/checkpoints/{wildcards.topology}/seed{wildcards.seed}"
         ),
         gradients=lambda wildcards: (
-            "--track-gradients" if tracks_gradients(wildcards.topology) else ""
+            "--track-gradients" if PLAN.tracks_gradients(wildcards.topology) else ""
         ),
         rung="",
         divergence=(

@@ -51,7 +51,7 @@ def check_stackable(nets: list[Network], configs: list[SGDConfig], names: list[s
         for key in ("batch_size", "epochs", "eval_chunk"):
             if getattr(cfg, key) != getattr(cfg0, key):
                 raise ValueError(f"{names[i]} differs from {names[0]} in {key} ({getattr(cfg, key)} vs "
-                                 f"{getattr(cfg0, key)}); stacked runs share batch size and epochs")
+                                 f"{getattr(cfg0, key)}); stacked runs share batch size, epochs and evaluation chunk")
         if cfg.track_gradients:
             raise ValueError(f"{names[i]}: gradient-norm tracking is not supported in a stack; train it alone")
 
@@ -67,10 +67,6 @@ class StackState:
     configs: list[SGDConfig]
     velocities: list  # each run's momentum buffer or None
     diverged: list  # None, or (epoch, last finite cost) of a run that diverged
-
-    @property
-    def alive(self) -> list[bool]:
-        return [d is None for d in self.diverged]
 
 
 def train_stacked(nets: list[Network], x, y, configs: list[SGDConfig], rngs: list[np.random.Generator], *,
