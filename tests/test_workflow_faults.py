@@ -69,6 +69,17 @@ def test_fail_on_divergence_fails_the_job(tmp_path, served):
     assert "diverged at epoch" in (tmp_path / "logs/tiny/train/boom/seed1.log").read_text()
 
 
+def _snakemake_records(work, kind):
+    """The output paths Snakemake keeps a ``kind`` record of ("metadata" or "incomplete").
+
+    Its file backend names each record by the path's URL-safe base64, cut into "@"-prefixed folder
+    names when longer than a file name may be."""
+    folder = work / ".snakemake" / kind
+    files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+    names = ["".join(part.lstrip("@") for part in p.relative_to(folder).parts) for p in files]
+    return {base64.urlsafe_b64decode(n + "=" * (-len(n) % 4)).decode(errors="replace") for n in names}
+
+
 def test_killed_workflow_resumes_to_the_clean_result(tmp_path, served):
     mirror, definition, _ = served
     # a's stack (its seeds train as one job) ends well before b's, so the kill can land between them
@@ -83,15 +94,19 @@ def test_killed_workflow_resumes_to_the_clean_result(tmp_path, served):
     proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     models = lambda: sorted(work.glob("results/tiny/models/*/seed*/model.json"))  # noqa: E731
-    # Kill once Snakemake has registered a finished training job (its metadata is written when it
-    # records the job as done) while another one is mid-way (it has a checkpoint).
-    def registered():
-        folder = work / ".snakemake/metadata"
-        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
-        return any("/models/" in base64.b64decode(n.replace("@", "/") + "==").decode(errors="ignore") for n in names)
+    # Kill once Snakemake has recorded one topology's training job as finished (metadata written for
+    # each output, then every incomplete marker removed: two steps with a window between them) while
+    # the other job is mid-way (it has a checkpoint).
+    def recorded_topology():
+        metadata, incomplete = _snakemake_records(work, "metadata"), _snakemake_records(work, "incomplete")
+        return any(
+            all(f"results/tiny/models/{t}/seed{s}/model.json" in metadata for s in cfg["seeds"])
+            and not any(f"/models/{t}/" in key for key in incomplete)
+            for t in topologies
+        )
 
     while time.monotonic() < deadline and not (
-        registered() and list(work.glob("results/tiny/checkpoints/*/*/*.npz"))
+        recorded_topology() and list(work.glob("results/tiny/checkpoints/*/*/*.npz"))
     ):
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
