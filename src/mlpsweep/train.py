@@ -31,8 +31,8 @@ from threadpoolctl import threadpool_limits
 from .atomic import write_json, write_text
 from .data import preprocess
 from .nn import Diverged, Network, SGDConfig, train
-from .nn.sgd import gradient_norms
 from .nn.checkpoint import Checkpointer, StackCheckpointer, run_key
+from .nn.sgd import gradient_norms
 from .nn.stacked import check_stackable, train_stacked
 from .provenance import blas, versions
 from .settings import resolve as resolve_settings
@@ -121,7 +121,7 @@ def run(
         resume = {}
         ckpt = None
         if checkpoint_dir is not None:
-            key = run_key(settings=settings, seed=seed, data=data.manifest["files"], sizes=net.sizes)
+            key = _run_key(settings, seed, data, net)
             ckpt = Checkpointer(checkpoint_dir, key, checkpoint_every)
             saved = ckpt.load()
             if saved is not None:
@@ -141,10 +141,7 @@ def run(
         try:
             history = train(
                 net, data.x_train, data.y_train, cfg, rng,
-                # validation and test images are streamed: only the training split stays resident
-                validation=(data.streamed("validation"), np.asarray(data.y_val)),
-                test=(data.streamed("test"), np.asarray(data.y_test)),
-                callback=on_epoch, **resume,
+                callback=on_epoch, **_held_out(data), **resume,
             )
         except Diverged as exc:
             if fail_on_divergence:
@@ -162,6 +159,17 @@ def run(
         ckpt.remove_all()
     _log_done(name, status, history, meta)
     return meta
+
+
+def _held_out(data) -> dict:
+    """The monitoring sets; their images are streamed, so only the training split stays resident."""
+    return {"validation": (data.streamed("validation"), np.asarray(data.y_val)),
+            "test": (data.streamed("test"), np.asarray(data.y_test))}
+
+
+def _run_key(settings, seed, data, net) -> str:
+    """What a run's checkpoint must match to be resumed: its settings, seed, data files and layer sizes."""
+    return run_key(settings=settings, seed=seed, data=data.manifest["files"], sizes=net.sizes)
 
 
 def _log_done(name, status, history, meta) -> None:
@@ -273,9 +281,7 @@ def run_stack(
         resume = {}
         ckpt = None
         if checkpoint_dir is not None:
-            key = run_key(stack=[
-                run_key(settings=st, seed=r["seed"], data=data.manifest["files"], sizes=net.sizes)
-                for st, r, net in zip(resolved, runs, nets)])
+            key = run_key(stack=[_run_key(st, r["seed"], data, net) for st, r, net in zip(resolved, runs, nets)])
             ckpt = StackCheckpointer(checkpoint_dir, key, checkpoint_every)
             saved = ckpt.load(len(runs))
             if saved is not None:
@@ -294,9 +300,7 @@ def run_stack(
 
         results = train_stacked(
             nets, data.x_train, data.y_train, cfgs, rngs,
-            validation=(data.streamed("validation"), np.asarray(data.y_val)),
-            test=(data.streamed("test"), np.asarray(data.y_test)),
-            callback=on_epoch, **resume,
+            callback=on_epoch, **_held_out(data), **resume,
         )
         blas_info = blas()
     metas = []

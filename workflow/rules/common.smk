@@ -264,6 +264,12 @@ def stack_runs_json(dataset, stack):
     )
 
 
+# What a training job does when a run diverges (training.fail_on_divergence).
+DIVERGENCE_OPTION = (
+    "--fail-on-divergence" if config["training"]["fail_on_divergence"] else ""
+)
+
+
 def checkpoint_options(folder):
     return (
         f"--checkpoint-dir {folder} --checkpoint-every {config['training']['checkpoint_every']}"

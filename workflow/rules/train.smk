@@ -29,9 +29,7 @@ rule train:
             "--track-gradients" if PLAN.tracks_gradients(wildcards.topology) else ""
         ),
         rung="",
-        divergence=(
-            "--fail-on-divergence" if config["training"]["fail_on_divergence"] else ""
-        ),
+        divergence=DIVERGENCE_OPTION,
     shell:
         "python -m mlpsweep train --data {params.data} --settings {params.settings:q} --seed {wildcards.seed}"
         " --name {wildcards.topology} --threads {threads} --out-dir {params.out} {params.checkpoints} {params.gradients} {params.rung} {params.divergence} 2> {log}"
@@ -74,11 +72,7 @@ for stack in STACKS:
                 checkpoints=checkpoint_options(
                     f"results/{dataset}/checkpoints/stacks/{stack.name}"
                 ),
-                divergence=(
-                    "--fail-on-divergence"
-                    if config["training"]["fail_on_divergence"]
-                    else ""
-                ),
+                divergence=DIVERGENCE_OPTION,
             shell:
                 "python -m mlpsweep train-stack --data {params.data} --runs {params.runs:q} --name {params.name}"
                 " --threads {threads} {params.checkpoints} {params.divergence} 2> {log}"

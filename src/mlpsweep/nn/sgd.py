@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .network import Network, Workspace, one_hot
+from .network import Network, Workspace, evaluate_all, one_hot
 from .penalties import LpPenalty
 
 
@@ -219,6 +219,27 @@ def prepare_targets(net: Network, y) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(y, dtype=net.dtype), None
 
 
+def monitor(nets: list[Network], x, y, validation: tuple | None, test: tuple | None, chunk: int) -> list[dict]:
+    """Each net's ``train_*``, ``val_*`` and ``test_*`` cost and accuracy (None without that set),
+    evaluated as :meth:`Network.evaluate` does for it alone, each set's rows read once for all nets."""
+    sets = {"train": (x, y), "val": validation, "test": test}
+    records: list[dict] = [{} for _ in nets]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for prefix, pair in sets.items():
+            evals = evaluate_all(nets, *pair, chunk) if pair is not None else [{"cost": None, "accuracy": None}] * len(nets)
+            for rec, ev in zip(records, evals):
+                rec[f"{prefix}_cost"], rec[f"{prefix}_accuracy"] = ev["cost"], ev["accuracy"]
+    return records
+
+
+def finite(record: dict, params: np.ndarray) -> bool:
+    """Whether an epoch ended sound: finite training cost and parameters, and a finite validation
+    cost where there is one (otherwise the run has diverged at that epoch)."""
+    if not (math.isfinite(record["train_cost"]) and np.isfinite(params).all()):
+        return False
+    return record["val_cost"] is None or math.isfinite(record["val_cost"])
+
+
 def train(
     net: Network,
     x,
@@ -265,26 +286,14 @@ def train(
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             grad_norms = run_epoch(config.eta_at(epoch))
         t1 = time.perf_counter()
-        record = {"epoch": epoch}
-        with np.errstate(over="ignore", invalid="ignore"):
-            tr = net.evaluate(x, labels if labels is not None else targets, chunk=config.eval_chunk)
-        record["train_cost"] = tr["cost"]
-        record["train_accuracy"] = tr["accuracy"]
-        for prefix, pair in (("val", validation), ("test", test)):
-            if pair is None:
-                record[f"{prefix}_cost"] = record[f"{prefix}_accuracy"] = None
-                continue
-            with np.errstate(over="ignore", invalid="ignore"):
-                ev = net.evaluate(*pair, chunk=config.eval_chunk)
-            record[f"{prefix}_cost"], record[f"{prefix}_accuracy"] = ev["cost"], ev["accuracy"]
+        (record,) = monitor([net], x, labels if labels is not None else targets, validation, test, config.eval_chunk)
+        record = {"epoch": epoch, **record}
         record["penalty"] = penalty.value(net.weights) if penalty.active else 0.0
         for ell, g in enumerate(grad_norms, start=1):
             record[f"grad_norm_{ell}"] = g
         record["seconds"] = t1 - t0
         record["eval_seconds"] = time.perf_counter() - t1
-        if not (math.isfinite(record["train_cost"]) and np.isfinite(net.params).all()):
-            raise Diverged(epoch, last_finite, history)
-        if record["val_cost"] is not None and not math.isfinite(record["val_cost"]):
+        if not finite(record, net.params):
             raise Diverged(epoch, last_finite, history)
         last_finite = record["train_cost"]
         history.append(record)

@@ -24,15 +24,22 @@ way per ``training.runs_per_job`` (``mlpsweep.train.run_stack``).
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from .network import Network, evaluate_all
+from .network import Network
 from .penalties import LpPenalty
-from .sgd import Diverged, History, SGDConfig, gather_rows, prepare_targets
+from .sgd import (
+    Diverged,
+    History,
+    SGDConfig,
+    finite,
+    gather_rows,
+    monitor,
+    prepare_targets,
+)
 
 #: What every run of a stack must share.
 SHARED = ("sizes", "activation_name", "output_name", "cost_name", "dtype")
@@ -202,7 +209,6 @@ def train_stacked(nets: list[Network], x, y, configs: list[SGDConfig], rngs: lis
             else:
                 np.subtract(p, g, out=p)
 
-    etas = [c.eta for c in configs]
     for epoch in range(start_epoch + 1, cfg0.epochs + 1):
         if not alive.any():
             break
@@ -236,25 +242,15 @@ def train_stacked(nets: list[Network], x, y, configs: list[SGDConfig], rngs: lis
         live = np.flatnonzero(alive)
         sgd_share = (t1 - t0) / len(live)
         # Monitoring: every live run on each chunk of rows in turn (read once), each run's numbers as alone.
-        with np.errstate(over="ignore", invalid="ignore"):
-            live_nets = [nets[s] for s in live]
-            evals = {"train": evaluate_all(live_nets, x, labels if labels is not None else targets, eval_chunk)}
-            for prefix, pair in (("val", validation), ("test", test)):
-                evals[prefix] = evaluate_all(live_nets, *pair, eval_chunk) if pair is not None else None
+        monitored = monitor([nets[s] for s in live], x, labels if labels is not None else targets,
+                            validation, test, eval_chunk)
         eval_share = (time.perf_counter() - t1) / len(live)
-        for i, s in enumerate(live):
-            net = nets[s]
-            rec = {"epoch": epoch}
-            for prefix in ("train", "val", "test"):
-                ev = evals[prefix][i] if evals[prefix] is not None else {"cost": None, "accuracy": None}
-                rec[f"{prefix}_cost"], rec[f"{prefix}_accuracy"] = ev["cost"], ev["accuracy"]
-            rec["penalty"] = penalties[s].value(net.weights) if penalties[s].active else 0.0
+        for s, rec in zip(live, monitored):
+            rec = {"epoch": epoch, **rec}
+            rec["penalty"] = penalties[s].value(nets[s].weights) if penalties[s].active else 0.0
             rec["seconds"] = sgd_share  # the stack's SGD time, shared out over the runs it trained
             rec["eval_seconds"] = eval_share  # the stack's monitoring time, shared out likewise
-            finite = math.isfinite(rec["train_cost"]) and np.isfinite(net.params).all()
-            if finite and rec["val_cost"] is not None and not math.isfinite(rec["val_cost"]):
-                finite = False
-            if not finite:
+            if not finite(rec, nets[s].params):
                 status[s] = (epoch, last_finite[s])
                 alive[s] = False
                 continue
