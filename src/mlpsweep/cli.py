@@ -246,6 +246,10 @@ def kind_default(kind: str, option: str):
     return KINDS[kind].options[option]["default"]
 
 
+def _add_data_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="preprocessed data folder (manifest.json, images.npy, labels.npy)")
+
+
 def _add_download_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=default("download.timeout"),
                    help="seconds for connecting and for each read (%(default)s)")
@@ -295,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check_caches)
 
     p = sub.add_parser("train", help="train one network (one topology, one seed)")
-    p.add_argument("--data", required=True, help="preprocessed data folder (manifest.json, images.npy, labels.npy)")
+    _add_data_arg(p)
     p.add_argument("--settings", required=True, help="the topology's settings as JSON (hidden, activation, …)")
     p.add_argument("--seed", type=int, required=True, help="seed of the run's random generator")
     p.add_argument("--out-dir", required=True, help="folder for model.npz, model.json, history.csv")
@@ -308,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("train-stack", help="train several runs of one shape in one process, each as it would train alone")
-    p.add_argument("--data", required=True, help="preprocessed data folder (manifest.json, images.npy, labels.npy)")
+    _add_data_arg(p)
     p.add_argument("--runs", required=True,
                    help='the runs as a JSON list: [{"name": …, "seed": …, "settings": {…}, "out_dir": …}, …]')
     p.add_argument("--name", help="the stack's name (for logs, metadata and the checkpoint)")
@@ -316,13 +320,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_stack)
 
     p = sub.add_parser("evaluate", help="test-set metrics and predictions of a trained model")
-    p.add_argument("--data", required=True, help="preprocessed data folder")
+    _add_data_arg(p)
     p.add_argument("--model-dir", required=True, help="folder with model.npz, model.json, history.csv")
     p.add_argument("--out-dir", required=True, help="folder for metrics.json and predictions.npy")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("gradient-spread", help="spread of the mini-batch gradient against K, at a fixed network")
-    p.add_argument("--data", required=True, help="preprocessed data folder")
+    _add_data_arg(p)
     p.add_argument("--settings", required=True, help="the network's settings as JSON (its initial weights are used)")
     p.add_argument("--seed", type=int, required=True, help="the seed whose initial network is measured")
     p.add_argument("--batch-sizes", type=int, nargs="+", required=True)
