@@ -6,6 +6,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import test_golden as golden
 from workflow_helpers import REPO, job_counts, planned_jobs, planned_trainings, snakemake, trained_runs, write_config
 
 pytestmark = pytest.mark.slow
@@ -153,6 +154,11 @@ def test_stacked_jobs_give_the_runs_of_one_run_per_job_bit_for_bit(finished_run,
             assert np.array_equal(np.load(work / ev / "predictions.npy"), np.load(solo / ev / "predictions.npy"))
     a, b = (pd.read_csv(w / "results/tiny/report/comparison.csv") for w in (work, solo))
     assert a["test_accuracy_mean"].tolist() == b["test_accuracy_mean"].tolist()
+    # both equal the bytes recorded before the training engine was rebuilt (tests/golden_hashes.json)
+    want = golden.recorded("workflow")
+    if want is not None:
+        for w in (work, solo):
+            assert golden.workflow_hashes(w, [(t, s) for t in "ab" for s in (1, 2)]) == want
 
 
 def test_dry_run_of_the_default_config_needs_no_network(tmp_path):
