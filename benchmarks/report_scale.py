@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from datagen import make_arrays, write_dataset  # noqa: E402
 
 from mlpsweep import evaluate, train  # noqa: E402
-from mlpsweep.config import plan  # noqa: E402
+from mlpsweep.plan import plan  # noqa: E402
 from mlpsweep.data.datasets import DatasetSpec  # noqa: E402
 from mlpsweep.data.preprocess import preprocess  # noqa: E402
 
@@ -48,7 +48,7 @@ def main() -> None:
     planned = time.perf_counter() - started
     names = list(p.study_defs["big"]["points"])
     one = root / "one"
-    train.run(root / "data", p.topology(names[0]), 1, one / "model")
+    train.run_one(root / "data", p.topology(names[0]), 1, one / "model")
     evaluate.run(root / "data", one / "model", one / "eval")
     metrics = json.loads((one / "eval/metrics.json").read_text())
     runs = []

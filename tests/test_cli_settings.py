@@ -69,8 +69,10 @@ def test_divergence_under_fail_on_divergence_is_one_line_and_exit_3(data_dir, tm
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_network_from_config_uses_the_same_schema():
-    net = Network.from_config([4, 3, 2], {"activation": "relu"}, rng=__import__("numpy").random.default_rng(0))
+def test_a_network_is_built_from_settings_resolved_against_the_schema():
+    net = Network.from_config([4, 3, 2], st.network({"activation": "relu"}), rng=__import__("numpy").random.default_rng(0))
     assert net.activation_name == "relu" and net.dtype.name == st.defaults()["dtype"]
     with pytest.raises(st.SettingsError, match="settings key init: 'glorot' is not one of"):
-        Network.from_config([4, 3, 2], {"init": "glorot"})
+        st.network({"init": "glorot"})
+    with pytest.raises(ValueError, match="a network needs output, cost, init, dtype; resolve the settings first"):
+        Network.from_config([4, 3, 2], {"activation": "relu"})

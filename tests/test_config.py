@@ -4,7 +4,8 @@ import pytest
 import yaml
 from workflow_helpers import REPO
 
-from mlpsweep.config import ConfigError, plan
+from mlpsweep.config import ConfigError
+from mlpsweep.plan import plan
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 SHA = "a" * 64
@@ -104,7 +105,7 @@ INVALID = [
 
 def stacks_of(config):
     """(name, runs) of the stacked training jobs of the config's own studies (not the default ``depth``)."""
-    return [(s.name, s.runs) for s in plan(config, SCHEMA).stacks() if not s.name.startswith("depth")]
+    return [(s.name, s.runs) for s in plan(config, SCHEMA).stacks() if s.runs[0][0] in config["topologies"]]
 
 
 def test_runs_of_one_shape_stack_in_order_and_each_run_once():
@@ -114,13 +115,14 @@ def test_runs_of_one_shape_stack_in_order_and_each_run_once():
               "study_definitions": {"one": {"topologies": ["a", "b", "a-eta", "a-k"]},
                                     "two": {"topologies": ["a", "b", "a-eta"], "seeds": [1, 5]}}}
     # auto: up to 3 per job; a and a-eta share a shape (η, dropout and init may differ), b and a-k do not
+    # a stack is named after its first run and how many more it holds
     assert stacks_of(config) == [
-        ("one.1", [("a", 1), ("a", 2), ("a", 3)]),
-        ("one.2", [("a", 4), ("a-eta", 1), ("a-eta", 2)]),
-        ("one.3", [("a-eta", 3), ("a-eta", 4)]),
-        ("one.4", [("b", 1), ("b", 2), ("b", 3)]),  # one.5, b's seed 4 alone, trains as a plain run
-        ("one.6", [("a-k", 1), ("a-k", 2), ("a-k", 3)]),
-        ("two.1", [("a", 5), ("a-eta", 5)]),  # seed 1 of a, b and a-eta belongs to "one", defined first
+        ("a.seed1+2", [("a", 1), ("a", 2), ("a", 3)]),
+        ("a.seed4+2", [("a", 4), ("a-eta", 1), ("a-eta", 2)]),
+        ("a-eta.seed3+1", [("a-eta", 3), ("a-eta", 4)]),
+        ("b.seed1+2", [("b", 1), ("b", 2), ("b", 3)]),  # b's seed 4 alone trains as a plain run
+        ("a-k.seed1+2", [("a-k", 1), ("a-k", 2), ("a-k", 3)]),
+        ("a.seed5+1", [("a", 5), ("a-eta", 5)]),  # seed 1 of a, b and a-eta belongs to "one", defined first
     ]
     runs = [r for _, rs in stacks_of(config) for r in rs]
     assert len(runs) == len(set(runs))
@@ -128,7 +130,7 @@ def test_runs_of_one_shape_stack_in_order_and_each_run_once():
     assert stacks_of({**config, "studies": ["one", "two"]}) == stacks_of(config)
     assert stacks_of({**config, "training": {"runs_per_job": 1}}) == []
     assert stacks_of({**config, "training": {"runs_per_job": 8}})[0] == (
-        "one.1", [("a", s) for s in (1, 2, 3, 4)] + [("a-eta", s) for s in (1, 2, 3, 4)])
+        "a.seed1+7", [("a", s) for s in (1, 2, 3, 4)] + [("a-eta", s) for s in (1, 2, 3, 4)])
 
 
 @pytest.mark.parametrize("config,key,message", INVALID, ids=[f"{k}:{m}" for _, k, m in INVALID])
@@ -154,3 +156,45 @@ def test_gradient_tracking_runs_and_halving_rungs_train_alone():
     halving = plan(sweep, SCHEMA)
     points = {t for st in halving.study_defs.values() if st["kind"] == "sweep" for t in st.get("points", [])}
     assert points and not points & {t for s in halving.stacks() for t, _ in s.runs}
+
+
+# `snakemake --config` reads values with YAML's base loader: every scalar arrives as a string.
+OVERRIDES = [  # (override as Snakemake delivers it, where to look, the value the plan must hold)
+    ({"seeds": ["3", "4"]}, ("seeds",), [3, 4]),  # integer (in a list)
+    ({"defaults": {"eta": "0.5"}}, ("defaults", "eta"), 0.5),  # number
+    ({"defaults": {"eta": "2"}}, ("defaults", "eta"), 2),  # number written as an integer
+    ({"training": {"fail_on_divergence": "true"}}, ("training", "fail_on_divergence"), True),  # boolean
+    ({"defaults": {"hidden": ["12", "6"]}}, ("defaults", "hidden"), [12, 6]),  # list
+    ({"defaults": {"penalty": {"p": "0.5", "lambda": "1e-4"}}}, ("defaults", "penalty"), {"p": 0.5, "lambda": 1e-4}),  # object
+    ({"training": {"runs_per_job": "1"}}, ("training", "runs_per_job"), 1),  # union [integer, string]
+    ({"training": {"runs_per_job": "auto"}}, ("training", "runs_per_job"), "auto"),
+    ({"data": {"validation_seed": "7"}}, ("data", "validation_seed"), 7),  # union [integer, null]
+    ({"data": {"validation_seed": "null"}}, ("data", "validation_seed"), None),
+]
+
+
+@pytest.mark.parametrize("override,path,value", OVERRIDES, ids=[".".join(p) + "=" + repr(v) for _, p, v in OVERRIDES])
+def test_command_line_overrides_of_every_type(override, path, value):
+    node = plan(override, SCHEMA).config
+    for key in path:
+        node = node[key]
+    assert node == value and type(node) is type(value)
+
+
+BAD_OVERRIDES = [
+    ({"seeds": ["x"]}, "seeds[0]", "is not of type 'integer'"),
+    ({"defaults": {"eta": "fast"}}, "defaults.eta", "is not of type 'number'"),
+    ({"training": {"fail_on_divergence": "maybe"}}, "training.fail_on_divergence", "is not of type 'boolean'"),
+    ({"defaults": {"hidden": "30"}}, "defaults.hidden", "is not of type 'array'"),
+    ({"defaults": {"penalty": "strong"}}, "defaults.penalty", "is not of type 'object'"),
+    ({"training": {"runs_per_job": "0"}}, "training.runs_per_job", "0 is less than the minimum of 1"),
+    ({"training": {"runs_per_job": "many"}}, "training.runs_per_job", "does not match '^auto$'"),
+]
+
+
+@pytest.mark.parametrize("override,key,message", BAD_OVERRIDES, ids=[k for _, k, _ in BAD_OVERRIDES])
+def test_bad_command_line_overrides_get_one_line(override, key, message):
+    with pytest.raises(ConfigError) as info:
+        plan(override, SCHEMA)
+    text = str(info.value)
+    assert text.startswith(f"config key {key}:") and message in text and "\n" not in text, text

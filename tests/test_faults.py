@@ -39,7 +39,7 @@ class Interrupt(Exception):
 def stop_after(epoch: int):
     """An epoch hook that interrupts training once ``epoch`` epochs are done (and checkpointed)."""
 
-    def hook(record, state):
+    def hook(records, state):
         if state.epoch == epoch:
             raise Interrupt
 
@@ -47,13 +47,13 @@ def stop_after(epoch: int):
 
 
 def test_resume_after_an_exception_is_bit_identical(tmp_path, data_dir):
-    train_job.run(data_dir, SETTINGS, 3, tmp_path / "clean")
+    train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "clean")
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Interrupt):
-        train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after(3)])
+        train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after(3)])
     assert not (tmp_path / "run" / "model.json").exists()
     assert len(list(ckpt.glob("*.npz"))) == 1
-    meta = train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt)
+    meta = train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt)
     assert meta["resumed_from_epoch"] == 3
     (p1, h1), (p2, h2) = outcome(tmp_path / "clean"), outcome(tmp_path / "run")
     assert p1.tobytes() == p2.tobytes()
@@ -64,21 +64,21 @@ def test_resume_after_an_exception_is_bit_identical(tmp_path, data_dir):
 def test_changed_settings_never_resume_a_stale_checkpoint(tmp_path, data_dir):
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Interrupt):
-        train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after(2)])
+        train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after(2)])
     changed = {**SETTINGS, "eta": 0.02}
-    meta = train_job.run(data_dir, changed, 3, tmp_path / "run", checkpoint_dir=ckpt)
+    meta = train_job.run_one(data_dir, changed, 3, tmp_path / "run", checkpoint_dir=ckpt)
     assert meta["resumed_from_epoch"] is None
-    train_job.run(data_dir, changed, 3, tmp_path / "clean")
+    train_job.run_one(data_dir, changed, 3, tmp_path / "clean")
     assert outcome(tmp_path / "run")[0].tobytes() == outcome(tmp_path / "clean")[0].tobytes()
 
 
 def test_damaged_checkpoint_is_ignored(tmp_path, data_dir):
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Interrupt):
-        train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after(2)])
+        train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after(2)])
     (path,) = ckpt.glob("*.npz")
     path.write_bytes(path.read_bytes()[:100])
-    meta = train_job.run(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt)
+    meta = train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt)
     assert meta["resumed_from_epoch"] is None and meta["epochs_completed"] == 6
 
 
@@ -130,12 +130,12 @@ STACK = [
 
 
 def stack_runs(root):
-    return [{**r, "out_dir": str(root / r["name"])} for r in STACK]
+    return [train_job.Run(**r, out_dir=str(root / r["name"])) for r in STACK]
 
 
 def solo_outcomes(tmp_path, data_dir):
     for r in STACK:
-        train_job.run(data_dir, r["settings"], r["seed"], tmp_path / "solo" / r["name"])
+        train_job.run_one(data_dir, r["settings"], r["seed"], tmp_path / "solo" / r["name"])
     return [outcome(tmp_path / "solo" / r["name"]) for r in STACK]
 
 
@@ -153,7 +153,7 @@ def test_stacked_job_resumes_after_an_exception_bit_identical_to_solo_runs(tmp_p
     import mlpsweep.nn.checkpoint as checkpoint_module
 
     calls = []
-    real = checkpoint_module.StackCheckpointer.__call__
+    real = checkpoint_module.Checkpointer.__call__
 
     def checkpoint_then_stop(self, records, state):  # checkpoint after epoch 4, then interrupt
         real(self, records, state)
@@ -161,13 +161,13 @@ def test_stacked_job_resumes_after_an_exception_bit_identical_to_solo_runs(tmp_p
         if state.epoch == 4:
             raise Interrupt
 
-    monkeypatch.setattr(checkpoint_module.StackCheckpointer, "__call__", checkpoint_then_stop)
+    monkeypatch.setattr(checkpoint_module.Checkpointer, "__call__", checkpoint_then_stop)
     with pytest.raises(Interrupt):
-        train_job.run_stack(data_dir, stack_runs(tmp_path / "run"), checkpoint_dir=ckpt)
-    monkeypatch.setattr(checkpoint_module.StackCheckpointer, "__call__", real)
+        train_job.run(data_dir, stack_runs(tmp_path / "run"), checkpoint_dir=ckpt)
+    monkeypatch.setattr(checkpoint_module.Checkpointer, "__call__", real)
     assert calls == [1, 2, 3, 4] and len(list(ckpt.glob("*.npz"))) == 1
     assert not any((tmp_path / "run" / r["name"] / "model.json").exists() for r in STACK)
-    metas = train_job.run_stack(data_dir, stack_runs(tmp_path / "run"), checkpoint_dir=ckpt)
+    metas = train_job.run(data_dir, stack_runs(tmp_path / "run"), checkpoint_dir=ckpt)
     assert [m["resumed_from_epoch"] for m in metas] == [4, 4, 4]
     for r, (p1, h1) in zip(STACK, solo):
         p2, h2 = outcome(tmp_path / "run" / r["name"])
@@ -179,10 +179,10 @@ def test_stacked_job_resumes_after_an_exception_bit_identical_to_solo_runs(tmp_p
 def test_kill_9_of_a_stacked_job_then_rerun_is_bit_identical_to_solo_runs(tmp_path, data_dir):
     runs = [{**r, "settings": {**r["settings"], "hidden": [64], "epochs": 20}} for r in STACK]
     for r in runs:
-        train_job.run(data_dir, r["settings"], r["seed"], tmp_path / "solo" / r["name"])
+        train_job.run_one(data_dir, r["settings"], r["seed"], tmp_path / "solo" / r["name"])
 
     def args(root, ckpt=True):
-        a = [sys.executable, "-m", "mlpsweep", "-q", "train-stack", "--data", str(data_dir),
+        a = [sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir),
              "--runs", json.dumps([{**r, "out_dir": str(root / r["name"])} for r in runs])]
         return a + (["--checkpoint-dir", str(tmp_path / "ckpt")] if ckpt else [])
 
@@ -204,7 +204,7 @@ def test_kill_9_of_a_stacked_job_then_rerun_is_bit_identical_to_solo_runs(tmp_pa
 def test_stacked_job_refuses_runs_of_different_shapes(tmp_path, data_dir):
     runs = [{"name": "a", "seed": 1, "settings": SETTINGS, "out_dir": str(tmp_path / "a")},
             {"name": "b", "seed": 1, "settings": {**SETTINGS, "hidden": [8]}, "out_dir": str(tmp_path / "b")}]
-    proc = subprocess.run([sys.executable, "-m", "mlpsweep", "train-stack", "--data", str(data_dir),
+    proc = subprocess.run([sys.executable, "-m", "mlpsweep", "train", "--data", str(data_dir),
                            "--runs", json.dumps(runs)], capture_output=True, text=True)
     assert proc.returncode == 1
     (line,) = proc.stderr.strip().splitlines()
@@ -217,7 +217,7 @@ def test_a_diverging_run_in_a_stacked_job(tmp_path, data_dir):
             {"name": "wild", "seed": 2, "settings": {**SETTINGS, "eta": 1e6, "momentum": 0.0, "output": "linear",
                                                      "cost": "quadratic", "activation": "relu"}}]
     runs[0]["settings"] = {**runs[1]["settings"], "eta": 0.01}
-    args = [sys.executable, "-m", "mlpsweep", "-q", "train-stack", "--data", str(data_dir)]
+    args = [sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir)]
     out = [{**r, "out_dir": str(tmp_path / "a" / r["name"])} for r in runs]
     proc = subprocess.run(args + ["--runs", json.dumps(out), "--fail-on-divergence"], capture_output=True, text=True)
     assert proc.returncode == 3
@@ -228,5 +228,5 @@ def test_a_diverging_run_in_a_stacked_job(tmp_path, data_dir):
     subprocess.run(args + ["--runs", json.dumps(out)], check=True, capture_output=True)
     wild = json.loads((tmp_path / "b/wild/model.json").read_text())
     assert wild["status"] == "diverged" and wild["diverged_epoch"] >= 1
-    train_job.run(data_dir, runs[0]["settings"], 1, tmp_path / "solo")
+    train_job.run_one(data_dir, runs[0]["settings"], 1, tmp_path / "solo")
     assert outcome(tmp_path / "b/ok")[0].tobytes() == outcome(tmp_path / "solo")[0].tobytes()

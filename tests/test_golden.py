@@ -85,11 +85,11 @@ def run_hashes(model_dir: Path, data_dir: Path, eval_dir: Path) -> dict:
 
 # -- the only part that follows the job API --------------------------------------------------------
 def train_solo(data_dir, settings, seed, out_dir, name, **options):
-    train_job.run(data_dir, settings, seed, out_dir, name=name, **options)
+    train_job.run_one(data_dir, settings, seed, out_dir, name=name, **options)
 
 
 def train_stack(data_dir, runs, name):
-    train_job.run_stack(data_dir, runs, name=name)
+    train_job.run(data_dir, [train_job.Run(**r) for r in runs], name=name)
 # ---------------------------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from mlpsweep.nn import (
     Network,
     SGDConfig,
     load_network,
+    save_network,
     sgd,
     sparsity,
     train,
@@ -267,7 +268,7 @@ def test_save_load_round_trip(tmp_path, dtype):
     rng = np.random.default_rng(0)
     net = Network([4, 3, 2], activation="relu", output="softmax", cost="log_likelihood", dtype=dtype, rng=rng)
     path = tmp_path / "model.npz"
-    net.save(path, extra={"training": {"eta": 0.1}})
+    save_network(net, path, extra={"training": {"eta": 0.1}})
     loaded, meta = load_network(path)
     x = rng.standard_normal((10, 4))
     np.testing.assert_array_equal(loaded(x), net(x))
@@ -279,7 +280,7 @@ def test_save_load_round_trip(tmp_path, dtype):
 def test_load_refuses_pickle_and_truncation(tmp_path):
     net = Network([4, 3, 2], rng=np.random.default_rng(0))
     good = tmp_path / "model.npz"
-    net.save(good)
+    save_network(net, good)
     pickled = tmp_path / "pickled.npz"
     pickled.write_bytes(pickle.dumps({"params": net.params}))
     truncated = tmp_path / "truncated.npz"

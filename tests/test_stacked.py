@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from mlpsweep.nn import Diverged, Network, SGDConfig, train
-from mlpsweep.nn.stacked import train_stacked
+from mlpsweep.nn import Diverged, Network, SGDConfig, train, train_stack
 
 
 def data(m=230, d=12, classes=4, seed=0):
@@ -31,7 +30,7 @@ def solo_and_stacked(specs, dtype, sizes=(12, 9, 7, 4), **net_kw):
             solo_out.append(train(net, x, labels, cfg, np.random.default_rng(seed + 100), validation=(xv, lv)))
         except Diverged as exc:
             solo_out.append(exc)
-    stacked_out = train_stacked(stacked_nets, x, labels, [c for _, c in specs],
+    stacked_out = train_stack(stacked_nets, x, labels, [c for _, c in specs],
                                 [np.random.default_rng(seed + 100) for seed, _ in specs], validation=(xv, lv))
     return solo, solo_out, stacked_nets, stacked_out
 
@@ -79,7 +78,7 @@ def test_runs_that_cannot_stack_are_refused():
     cfg = SGDConfig(epochs=1, batch_size=5, eta=1.0)
     x, y = np.zeros((10, 4)), np.zeros(10, dtype=int)
     with pytest.raises(ValueError, match="sizes"):
-        train_stacked([a, b], x, y, [cfg, cfg], [np.random.default_rng(0)] * 2)
+        train_stack([a, b], x, y, [cfg, cfg], [np.random.default_rng(0)] * 2)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -94,6 +93,6 @@ def test_stacked_equals_solo_at_mnist_shapes(dtype):
         both = [Network([784, 30, 10], dtype=dtype, rng=np.random.default_rng(s)) for s, _ in specs]
         for net, (s, cfg) in zip(solo, specs):
             train(net, x, labels, cfg, np.random.default_rng(s + 7))
-        train_stacked(both, x, labels, [c for _, c in specs], [np.random.default_rng(s + 7) for s, _ in specs])
+        train_stack(both, x, labels, [c for _, c in specs], [np.random.default_rng(s + 7) for s, _ in specs])
         for a, b in zip(solo, both):
             assert a.params.tobytes() == b.params.tobytes(), K

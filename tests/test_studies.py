@@ -10,7 +10,7 @@ import yaml
 from datagen import make_arrays, write_dataset
 from workflow_helpers import planned_trainings, trained_runs, REPO, job_counts, planned_jobs, snakemake, write_config
 
-from mlpsweep.config import plan
+from mlpsweep.plan import plan
 from mlpsweep.nn import Network
 from mlpsweep.verdicts import Outcome
 from mlpsweep.studies import batch_size, universal_approximation

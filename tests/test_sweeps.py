@@ -8,7 +8,8 @@ import pytest
 from datagen import write_dataset
 from workflow_helpers import planned_trainings, trained_runs, job_counts, planned_jobs, snakemake, write_config
 
-from mlpsweep.config import ConfigError, plan
+from mlpsweep.config import ConfigError
+from mlpsweep.plan import plan
 from mlpsweep.studies import sweep
 from mlpsweep.verdicts import Outcome
 
@@ -174,11 +175,11 @@ def test_successive_halving_keeps_the_best_share_and_resumes_bit_for_bit(tmp_pat
     assert "stopped at epoch" in (work / "results/tiny/report/report.html").read_text()
     # a resumed point ends bit for bit where a point trained straight through to that epoch ends
     winner = picked[1][0]
-    from mlpsweep.config import plan
+    from mlpsweep.plan import plan
     import yaml
 
     settings = plan(yaml.safe_load((work / "config/config.yaml").read_text())).topology(winner)
-    train_job.run(work / "results/tiny/data", settings, 1, tmp_path / "straight")
+    train_job.run_one(work / "results/tiny/data", settings, 1, tmp_path / "straight")
     straight, _ = load_network(tmp_path / "straight/model.npz")
     resumed, _ = load_network(rungs / f"r2/{winner}/seed1/model.npz")
     assert straight.params.tobytes() == resumed.params.tobytes()

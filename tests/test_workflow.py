@@ -63,7 +63,7 @@ def test_end_to_end_outputs(finished_run):
                 assert (work / f"results/tiny/eval/{topo}/seed{seed}/{f}").stat().st_size > 0
             meta = json.loads((work / f"results/tiny/models/{topo}/seed{seed}/model.json").read_text())
             # runs_per_job: auto trains the two seeds of a topology as one stack, named after the study
-            stack = {"a": "small.1", "b": "small.2"}[topo]
+            stack = {"a": "a.seed1+1", "b": "b.seed1+1"}[topo]  # a stack is named after its first run
             assert meta["stack"]["name"] == stack and meta["stack"]["runs"] == [{"name": topo, "seed": 1},
                                                                               {"name": topo, "seed": 2}]
             log = (work / f"logs/tiny/train/stacks/{stack}.log").read_text()
@@ -111,23 +111,32 @@ def test_changing_one_topology_reruns_only_its_jobs(finished_run, served, tmp_pa
     write_config(copy, cfg)
     jobs = planned_jobs(copy)
     # b's stack (both seeds, one job) is trained again; a's is not
-    assert job_counts(jobs) == {"train_stack_tiny_small_2": 1, "evaluate": 2, "report": 1, "all": 1}
+    assert job_counts(jobs) == {"train_stack_tiny_b_seed1_1": 1, "evaluate": 2, "report": 1, "all": 1}
     assert {w["topology"] for r, w in jobs if r == "evaluate"} == {"b"}
 
 
-def test_adding_a_seed_trains_the_stack_it_joins(finished_run, served, tmp_path):
+def test_adding_a_seed_trains_the_stack_it_joins_and_never_a_full_one(finished_run, served, tmp_path):
     mirror, definition = served
     copy = copy_of(finished_run, tmp_path)
     write_config(copy, small_config(mirror.url, definition, seeds=[1, 2, 3]))
     # auto cuts each topology's seeds into jobs of up to 3: seed 3 joins seeds 1 and 2, and their stack is
-    # trained again (to the same numbers); with one run per job only the new seed would train
-    assert planned_trainings(copy) == {"train_stack_tiny_small_1": [("a", 1), ("a", 2), ("a", 3)],
-                                       "train_stack_tiny_small_2": [("b", 1), ("b", 2), ("b", 3)]}
-    per_run = small_config(mirror.url, definition, seeds=[1, 2, 3], training={"runs_per_job": 1})
-    write_config(copy, per_run)
-    snakemake(copy, "--cores", "2")  # the grouping changed: every run is trained again, now one per job
-    write_config(copy, {**per_run, "seeds": [1, 2, 3, 4]})
+    # trained again (to the same numbers)
+    assert planned_trainings(copy) == {"train_stack_tiny_a_seed1_2": [("a", 1), ("a", 2), ("a", 3)],
+                                       "train_stack_tiny_b_seed1_2": [("b", 1), ("b", 2), ("b", 3)]}
+    snakemake(copy, "--cores", "2")
+    # after a finished run of seeds 1-3, seed 4 starts a job of its own: only the new runs, their evaluations
+    # and the report are planned; the full stacks keep their names and parameters
+    write_config(copy, small_config(mirror.url, definition, seeds=[1, 2, 3, 4]))
     assert planned_trainings(copy) == {"train": [("a", 4), ("b", 4)]}
+    jobs = planned_jobs(copy)
+    assert job_counts(jobs) == {"train": 2, "evaluate": 2, "report": 1, "all": 1}
+    assert {w["seed"] for r, w in jobs if r == "evaluate"} == {"4"}
+    # a new topology likewise plans only its own runs
+    cfg = small_config(mirror.url, definition, seeds=[1, 2, 3])
+    cfg["topologies"]["c"] = {"hidden": [5]}
+    cfg["study_definitions"]["small"]["topologies"] = ["c", "a", "b"]
+    write_config(copy, cfg)
+    assert planned_trainings(copy) == {"train_stack_tiny_c_seed1_2": [("c", 1), ("c", 2), ("c", 3)]}
 
 
 def test_stacked_jobs_give_the_runs_of_one_run_per_job_bit_for_bit(finished_run, served, tmp_path):
@@ -166,14 +175,18 @@ def test_dry_run_of_the_default_config_needs_no_network(tmp_path):
     counts = job_counts(planned_jobs(tmp_path))
     # the lecture's 3 topologies × 5 seeds: per topology, seeds 1–3 in one stacked job and seeds 4–5 in another
     assert counts == {"download": 1, "preprocess": 1, "check_caches": 1, "evaluate": 15, "report": 1, "all": 1,
-                      **{f"train_stack_mnist_depth_{i}": 1 for i in range(1, 7)}}
-    assert planned_trainings(tmp_path)["train_stack_mnist_depth_2"] == [("30", 4), ("30", 5)]
+                      **{f"train_stack_mnist_{t}_seed{s}_{n}": 1 for t in ("30", "30_30", "30_30_30")
+                         for s, n in ((1, 2), (4, 1))}}
+    assert planned_trainings(tmp_path)["train_stack_mnist_30_seed4_1"] == [("30", 4), ("30", 5)]
 
 
 def test_config_override_from_the_command_line(tmp_path):
     shutil.copytree(REPO / "config", tmp_path / "config")
     trainings = planned_trainings(tmp_path, "--config", "seeds=[1,2]", "defaults={epochs: 3}")
     assert len(trained_runs(trainings)) == 6 and {s for _, s in trained_runs(trainings)} == {1, 2}
+    # a union type ([integer, string]) from the command line: one run per job
+    trainings = planned_trainings(tmp_path, "--config", "training={runs_per_job: 1}")
+    assert set(trainings) == {"train"} and len(trained_runs(trainings)) == 15
 
 
 def test_invalid_config_fails_before_any_job(tmp_path):
@@ -313,8 +326,8 @@ def test_enabling_a_study_trains_exactly_its_runs_and_disabling_it_only_rebuilds
     assert job_counts(planned_jobs(copy)) == {"report": 1, "all": 1}  # a defined study changes nothing …
     write_config(copy, {**base, "studies": ["small", "extra"]})
     # … enabled, its new runs (c's two seeds, one stack; a's runs belong to the study defined first)
-    assert planned_trainings(copy) == {"train_stack_tiny_extra_1": [("c", 1), ("c", 2)]}
-    assert job_counts(planned_jobs(copy)) == {"train_stack_tiny_extra_1": 1, "evaluate": 2, "report": 1, "all": 1}
+    assert planned_trainings(copy) == {"train_stack_tiny_c_seed1_1": [("c", 1), ("c", 2)]}
+    assert job_counts(planned_jobs(copy)) == {"train_stack_tiny_c_seed1_1": 1, "evaluate": 2, "report": 1, "all": 1}
     snakemake(copy, "--cores", "2")
     assert "Study: extra" in (copy / "results/tiny/report/report.html").read_text()
     write_config(copy, {**base, "studies": ["small"]})

@@ -1,7 +1,7 @@
 """``python -m mlpsweep <stage> …``: every workflow stage, callable without Snakemake.
 
-Stages: ``download``, ``preprocess``, ``train`` (or ``train-stack``: several runs
-in one process), ``evaluate``, ``report``.  Each
+Stages: ``download``, ``preprocess``, ``train`` (one run, or several in one
+process), ``evaluate``, ``report``.  Each
 logs its progress to stderr and, on a known failure (bad settings, a corrupt
 file, no source reachable), prints one line ``mlpsweep <stage>: error: …``
 and exits without leaving partial output.  Exit status: 0 done, 1 an expected
@@ -119,39 +119,17 @@ def _json_arg(text: str, what: str) -> dict:
     return value
 
 
-def cmd_train(args) -> int:
-    from .train import run
+def _runs_arg(args) -> list:
+    """The runs of a ``train`` job: ``--runs JSON`` (several) or ``--settings``, ``--seed``, ``--out-dir``."""
+    from .train import Run
 
-    run(
-        args.data,
-        _json_arg(args.settings, "--settings"),
-        args.seed,
-        args.out_dir,
-        name=args.name,
-        threads=args.threads,
-        fail_on_divergence=args.fail_on_divergence,
-        checkpoint_dir=args.checkpoint_dir,
-        checkpoint_every=args.checkpoint_every,
-        keep_checkpoints=args.keep_checkpoints,
-        track_gradients=args.track_gradients,
-        stop_at_epoch=args.stop_at_epoch,
-    )
-    return 0
-
-
-def _add_training_job_args(p) -> None:
-    """The options a training job of one run and of a stack share."""
-    p.add_argument("--threads", type=int, default=default("resources.train.threads"), help="BLAS threads (%(default)s)")
-    p.add_argument("--fail-on-divergence", action="store_true", help="exit non-zero when a cost becomes non-finite")
-    p.add_argument("--checkpoint-dir", help="save the state here after epochs and resume from it when rerun")
-    p.add_argument("--checkpoint-every", type=int, default=default("training.checkpoint_every"),
-                   help="epochs between checkpoints (%(default)s)")
-    p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoint after the run completes")
-
-
-def cmd_train_stack(args) -> int:
-    from .train import run_stack
-
+    one = (args.settings, args.seed, args.out_dir)
+    if args.runs is None:
+        if None in one:
+            raise ValueError("give --settings, --seed and --out-dir for one run, or --runs for several")
+        return [Run(args.name, args.seed, _json_arg(args.settings, "--settings"), args.out_dir)]
+    if any(v is not None for v in one):
+        raise ValueError("--runs replaces --settings, --seed and --out-dir; give one or the other")
     try:
         runs = json.loads(args.runs)
     except ValueError as exc:
@@ -162,10 +140,23 @@ def cmd_train_stack(args) -> int:
     for i, r in enumerate(runs):
         if not isinstance(r["settings"], dict) or isinstance(r["seed"], bool) or not isinstance(r["seed"], int):
             raise ValueError(f"--runs[{i}]: seed must be an integer and settings an object")
-    run_stack(
-        args.data, runs, name=args.name, threads=args.threads, fail_on_divergence=args.fail_on_divergence,
-        checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+    return [Run(**r) for r in runs]
+
+
+def cmd_train(args) -> int:
+    from .train import run
+
+    run(
+        args.data,
+        _runs_arg(args),
+        name=args.name,
+        threads=args.threads,
+        fail_on_divergence=args.fail_on_divergence,
+        checkpoint_dir=args.checkpoint_dir,
+        checkpoint_every=args.checkpoint_every,
         keep_checkpoints=args.keep_checkpoints,
+        track_gradients=args.track_gradients,
+        stop_at_epoch=args.stop_at_epoch,
     )
     return 0
 
@@ -298,26 +289,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="JSON file written when every cache is right")
     p.set_defaults(func=cmd_check_caches)
 
-    p = sub.add_parser("train", help="train one network (one topology, one seed)")
+    p = sub.add_parser("train", help="train one run, or several runs of one shape together (each as alone)")
     _add_data_arg(p)
-    p.add_argument("--settings", required=True, help="the topology's settings as JSON (hidden, activation, …)")
-    p.add_argument("--seed", type=int, required=True, help="seed of the run's random generator")
-    p.add_argument("--out-dir", required=True, help="folder for model.npz, model.json, history.csv")
-    p.add_argument("--name", help="the topology's name (for logs and metadata)")
-    _add_training_job_args(p)
+    p.add_argument("--settings", help="one run: the topology's settings as JSON (hidden, activation, …)")
+    p.add_argument("--seed", type=int, help="one run: seed of the run's random generator")
+    p.add_argument("--out-dir", help="one run: folder for model.npz, model.json, history.csv")
+    p.add_argument("--runs", help='several runs, as a JSON list: [{"name": …, "seed": …, "settings": {…}, '
+                                  '"out_dir": …}, …]')
+    p.add_argument("--name", help="the topology's name (one run) or the stack's (several): for logs and metadata")
+    p.add_argument("--threads", type=int, default=default("resources.train.threads"), help="BLAS threads (%(default)s)")
+    p.add_argument("--fail-on-divergence", action="store_true", help="exit non-zero when a cost becomes non-finite")
+    p.add_argument("--checkpoint-dir", help="save the state here after epochs and resume from it when rerun")
+    p.add_argument("--checkpoint-every", type=int, default=default("training.checkpoint_every"),
+                   help="epochs between checkpoints (%(default)s)")
+    p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoint after the job completes")
     p.add_argument("--stop-at-epoch", type=int,
                    help="train only up to this epoch and keep the checkpoint (a rung of successive halving)")
     p.add_argument("--track-gradients", action="store_true",
                    help="record per-layer bias-gradient norms at initialisation and every epoch")
     p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("train-stack", help="train several runs of one shape in one process, each as it would train alone")
-    _add_data_arg(p)
-    p.add_argument("--runs", required=True,
-                   help='the runs as a JSON list: [{"name": …, "seed": …, "settings": {…}, "out_dir": …}, …]')
-    p.add_argument("--name", help="the stack's name (for logs, metadata and the checkpoint)")
-    _add_training_job_args(p)
-    p.set_defaults(func=cmd_train_stack)
 
     p = sub.add_parser("evaluate", help="test-set metrics and predictions of a trained model")
     _add_data_arg(p)

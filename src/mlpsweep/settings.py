@@ -1,7 +1,7 @@
 """The training settings of one run, checked against the config schema.
 
 Every entry point that trains or builds a network — the workflow's topologies,
-``python -m mlpsweep train --settings JSON`` and :meth:`Network.from_config` —
+``python -m mlpsweep train --settings JSON`` and the studies' own networks —
 goes through :func:`resolve` (or :func:`network` for the keys that define a
 network), so the same keys, types, bounds and defaults hold everywhere: the
 schema's ``definitions.settings`` says what is allowed, its ``defaults.default``
@@ -15,9 +15,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .config import ConfigError, _deep_merge, load_schema, schema_default, validate
-
-#: The keys that define a network (the rest drive its training).
-NETWORK_KEYS = ("activation", "output", "cost", "init", "dtype")
+from .nn import costs
+from .nn.network import NETWORK_KEYS
 
 
 class SettingsError(ConfigError):
@@ -52,8 +51,6 @@ def resolve(settings, *, base: dict | None = None, what: str = "settings key", p
     run_schema = _run_schema()
     checked = validate(merged, run_schema, what=what, prefix=prefix, coerce_strings=False, error=SettingsError)
     where = f"{what} {prefix + '.' if prefix else ''}"
-    from .nn import costs
-
     try:
         costs.check_pairing(checked["cost"], checked["output"])
     except ValueError as exc:

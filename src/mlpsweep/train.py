@@ -1,6 +1,5 @@
-"""The training job: one (dataset, topology, seed) from preprocessed data to a model
-(:func:`run`), or several runs of one shape trained together as a stack, each
-ending exactly as alone (:func:`run_stack`).
+"""The training job: one or more (topology, seed) runs of one shape, from preprocessed data to models
+(:func:`run`); several runs train together as a stack, each ending exactly as alone.
 
 Writes into each run's output folder
 
@@ -23,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +30,9 @@ from threadpoolctl import threadpool_limits
 
 from .atomic import write_json, write_text
 from .data import preprocess
-from .nn import Diverged, Network, SGDConfig, train
-from .nn.checkpoint import Checkpointer, StackCheckpointer, run_key
-from .nn.sgd import gradient_norms
-from .nn.stacked import check_stackable, train_stacked
+from .nn import Diverged, Network, SGDConfig, save_network, train_stack
+from .nn.checkpoint import Checkpointer, run_key
+from .nn.sgd import check_stackable, gradient_norms
 from .provenance import blas, versions
 from .settings import resolve as resolve_settings
 
@@ -65,11 +64,24 @@ def _pct(x) -> str:
     return "   -   " if x is None else f"{100 * x:6.2f} %"
 
 
+@dataclass(frozen=True)
+class Run:
+    """One run of a training job: its name (the topology's), seed, settings and output folder."""
+
+    name: str | None
+    seed: int
+    settings: dict
+    out_dir: str
+
+
+def run_one(data_dir, settings: dict, seed: int, out_dir, *, name: str | None = None, **options) -> dict:
+    """:func:`run` of a job of one run; returns its ``model.json`` content."""
+    return run(data_dir, [Run(name, seed, settings, str(out_dir))], **options)[0]
+
+
 def run(
     data_dir,
-    settings: dict,
-    seed: int,
-    out_dir,
+    runs: list[Run],
     *,
     name: str | None = None,
     threads: int = 1,
@@ -80,85 +92,118 @@ def run(
     track_gradients: bool = False,
     stop_at_epoch: int | None = None,
     callbacks=(),
-) -> dict:
-    """Train one network and write its outputs; returns the ``model.json`` content.
+) -> list[dict]:
+    """Train ``runs`` in one process, as a stack (one run is a stack of one); write each run's outputs.
 
-    With ``checkpoint_dir`` the state is saved every ``checkpoint_every``
-    epochs, and a rerun resumes from the last checkpoint of the *same* run
-    (same settings, seed and data), ending bit-identical to an uninterrupted
-    run.  ``callbacks`` are extra per-epoch hooks ``f(record, state)``.
+    The runs must share layer sizes, activation, output layer, cost, dtype,
+    batch size and epochs (:func:`mlpsweep.nn.sgd.check_stackable`); each ends
+    with the weights and history it has when trained alone.  With
+    ``checkpoint_dir`` the job's state is saved every ``checkpoint_every``
+    epochs, and a rerun of the *same* job (same runs, settings, seeds and data)
+    resumes from it, ending bit-identical to an uninterrupted job.
+    ``stop_at_epoch`` ends training early and keeps the checkpoint (a rung of
+    successive halving); ``track_gradients`` records per-layer bias-gradient
+    norms; ``callbacks`` are extra per-epoch hooks ``f(records, state)``.
+    Returns each run's ``model.json`` content.
     """
-    out_dir = Path(out_dir)
     started = time.perf_counter()
-    settings = resolve_settings(settings)  # the schema's checks and defaults, before anything is read or written
+    if not runs:
+        raise ValueError("a training job needs at least one run")
+    many = len(runs) > 1
+    resolved = [resolve_settings(r.settings, prefix=f"runs[{i}].settings" if many else "") for i, r in enumerate(runs)]
+    names = [r.name or (f"run{i}" if many else "network") for i, r in enumerate(runs)]
+    label = name or ("stack" if many else names[0])
     with threadpool_limits(limits=threads):
         data = preprocess.load(data_dir)
-        rng = np.random.default_rng(seed)
-        net = build_network(settings, data.features, data.classes, rng)
-        cfg = sgd_config(settings, track_gradients)
+        rngs = [np.random.default_rng(r.seed) for r in runs]
+        nets = [build_network(st, data.features, data.classes, rng) for st, rng in zip(resolved, rngs)]
+        cfgs = [sgd_config(st, track_gradients) for st in resolved]
+        check_stackable(nets, cfgs, names)
+        epochs = cfgs[0].epochs
         if stop_at_epoch is not None:
-            if not 1 <= stop_at_epoch <= cfg.epochs:
-                raise ValueError(f"--stop-at-epoch must be between 1 and the run's {cfg.epochs} epochs, got {stop_at_epoch}")
+            if not 1 <= stop_at_epoch <= epochs:
+                raise ValueError(f"--stop-at-epoch must be between 1 and the run's {epochs} epochs, got {stop_at_epoch}")
             # the schedule is the run's; only the end moves, and the checkpoint stays for the next rung
-            keep_checkpoints = keep_checkpoints or stop_at_epoch < cfg.epochs
-            cfg = dataclasses.replace(cfg, epochs=stop_at_epoch)
-        initial_norms = (gradient_norms(net, data.x_train, data.y_train, cfg.batch_size)
-                         if track_gradients else None)
-        log.info(
-            "training %s: sizes %s, %s/%s/%s, init %s, eta %g, K %d, %d epochs, %s, seed %d, %d BLAS thread(s)",
-            name or "network", net.sizes, settings["activation"], settings["output"], settings["cost"],
-            settings["init"], cfg.eta, cfg.batch_size, cfg.epochs, settings["dtype"], seed, threads,
-        )
+            keep_checkpoints = keep_checkpoints or stop_at_epoch < epochs
+            cfgs = [dataclasses.replace(c, epochs=stop_at_epoch) for c in cfgs]
+            epochs = stop_at_epoch
+        initial_norms = [gradient_norms(net, data.x_train, data.y_train, cfg.batch_size) if track_gradients else None
+                         for net, cfg in zip(nets, cfgs)]
+        st0 = resolved[0]
+        log.info("training %s: %s, sizes %s, %s/%s/%s, init %s, K %d, %d epochs, %s, %d BLAS thread(s)", label,
+                 ", ".join(f"{n} seed {r.seed} eta {c.eta:g}" for n, r, c in zip(names, runs, cfgs))
+                 + (f" ({len(runs)} runs stacked)" if many else ""), nets[0].sizes, st0["activation"], st0["output"],
+                 st0["cost"], st0["init"], cfgs[0].batch_size, epochs, st0["dtype"], threads)
 
-        def progress(rec, state):
-            log.info(
-                "epoch %d/%d  train cost %.5f  train %s  val %s  test %s  (%.2f s + %.2f s evaluation)",
-                rec["epoch"], cfg.epochs, rec["train_cost"], _pct(rec["train_accuracy"]),
-                _pct(rec["val_accuracy"]), _pct(rec["test_accuracy"]), rec["seconds"], rec["eval_seconds"],
-            )
+        def progress(records, state):
+            live = [(f"{n}#{r.seed}", rec) for n, r, rec in zip(names, runs, records) if rec is not None]
+            if not live:
+                return
+            rec = live[0][1]
+            if not many:
+                log.info("epoch %d/%d  train cost %.5f  train %s  val %s  test %s  (%.2f s + %.2f s evaluation)",
+                         rec["epoch"], epochs, rec["train_cost"], _pct(rec["train_accuracy"]),
+                         _pct(rec["val_accuracy"]), _pct(rec["test_accuracy"]), rec["seconds"], rec["eval_seconds"])
+                return
+            log.info("epoch %d/%d  %.2f s + %.2f s evaluation per run  val %s", state.epoch, epochs,
+                     rec["seconds"], sum(r["eval_seconds"] for _, r in live) / len(live),
+                     "  ".join(f"{tag} {_pct(r['val_accuracy']).strip()}" for tag, r in live))
 
-        hooks = [progress]
+        def stop_on_divergence(records, state):
+            # a job fails at the epoch one of its runs diverged
+            for i, gone in enumerate(state.diverged):
+                if gone is not None:
+                    exc = Diverged(gone[0], gone[1], state.histories[i])
+                    if many:
+                        exc.args = (f"{names[i]} seed {runs[i].seed}: {exc}",)  # which run of the stack
+                    raise exc
+
+        hooks = ([stop_on_divergence] if fail_on_divergence else []) + [progress]
         resume = {}
         ckpt = None
         if checkpoint_dir is not None:
-            key = _run_key(settings, seed, data, net)
-            ckpt = Checkpointer(checkpoint_dir, key, checkpoint_every)
-            saved = ckpt.load()
+            keys = [_run_key(st, r.seed, data, net) for st, r, net in zip(resolved, runs, nets)]
+            ckpt = Checkpointer(checkpoint_dir, run_key(stack=keys) if many else keys[0], checkpoint_every)
+            saved = ckpt.load(len(runs))
             if saved is not None:
-                params, velocity, epoch, history, rng_state = saved
-                net.params[...] = params
-                rng.bit_generator.state = rng_state
-                resume = {"history": history, "start_epoch": epoch, "velocity": velocity}
-                log.info("resuming from the checkpoint after epoch %d (%s)", epoch, ckpt.path)
+                params, velocities, epoch, histories, rng_states, diverged = saved
+                for net, p, rng, st in zip(nets, params, rngs, rng_states):
+                    net.params[...] = p
+                    rng.bit_generator.state = st
+                resume = {"start_epoch": epoch, "histories": histories, "velocities": velocities,
+                          "diverged": diverged}
+                log.info("resuming %s from the checkpoint after epoch %d (%s)", label, epoch, ckpt.path)
             hooks.append(ckpt)
         hooks.extend(callbacks)
 
-        def on_epoch(rec, state):
+        def on_epoch(records, state):
             for hook in hooks:
-                hook(rec, state)
+                hook(records, state)
 
-        status: dict = {"status": "ok"}
-        try:
-            history = train(
-                net, data.x_train, data.y_train, cfg, rng,
-                callback=on_epoch, **_held_out(data), **resume,
-            )
-        except Diverged as exc:
-            if fail_on_divergence:
-                raise
-            log.warning("%s; recorded as diverged (training.fail_on_divergence is false)", exc)
-            history = exc.history
-            status = _diverged_status(exc)
+        results = train_stack(nets, data.x_train, data.y_train, cfgs, rngs, callback=on_epoch,
+                              **_held_out(data), **resume)
         blas_info = blas()
-
-    meta = _meta(name, seed, settings, net, status, history, data, started, threads, blas_info,
-                 resumed_from_epoch=resume.get("start_epoch"), stopped_at_epoch=stop_at_epoch,
-                 gradient_norms_at_init=initial_norms)
-    _write_outputs(out_dir, net, history, meta)
+    metas = []
+    for i, (r, st, net, result) in enumerate(zip(runs, resolved, nets, results)):
+        who = f"{names[i]} seed {r.seed}" if many else names[i]
+        if isinstance(result, Diverged):
+            log.warning("%s: %s; recorded as diverged (training.fail_on_divergence is false)", who, result)
+            history, status = result.history, _diverged_status(result)
+        else:
+            history, status = result, {"status": "ok"}
+        meta = _meta(r.name, r.seed, st, net, status, history, data, started, threads, blas_info,
+                     resumed_from_epoch=resume.get("start_epoch"), stopped_at_epoch=stop_at_epoch,
+                     gradient_norms_at_init=initial_norms[i])
+        if many:
+            meta["seconds"]["job_total"] = meta["seconds"]["total"]
+            meta["seconds"]["total"] /= len(runs)  # this run's share of the job
+            meta["stack"] = {"name": name, "index": i, "runs": [{"name": n, "seed": q.seed} for n, q in zip(names, runs)]}
+        _write_outputs(r.out_dir, net, history, meta)
+        _log_done(who, status, history, meta)
+        metas.append(meta)
     if ckpt is not None and not keep_checkpoints:
         ckpt.remove_all()
-    _log_done(name, status, history, meta)
-    return meta
+    return metas
 
 
 def _held_out(data) -> dict:
@@ -215,110 +260,9 @@ def _write_outputs(out_dir: Path, net: Network, history, meta: dict) -> None:
     """history.csv, model.npz, then model.json (last: its presence means the run is complete)."""
     out_dir = Path(out_dir)
     write_text(out_dir / "history.csv", history.to_csv() if len(history) else "epoch\n")
-    net.save(out_dir / "model.npz", extra={"run": {k: meta[k] for k in ("name", "seed", "settings", "status")}})
+    save_network(net, out_dir / "model.npz", extra={"run": {k: meta[k] for k in ("name", "seed", "settings", "status")}})
     write_json(out_dir / "model.json", meta)
 
 
 def _diverged_status(exc: Diverged) -> dict:
     return {"status": "diverged", "diverged_epoch": exc.epoch, "last_finite_cost": exc.last_finite_cost}
-
-
-def run_stack(
-    data_dir,
-    runs: list[dict],
-    *,
-    name: str | None = None,
-    threads: int = 1,
-    fail_on_divergence: bool = False,
-    checkpoint_dir=None,
-    checkpoint_every: int = 1,
-    keep_checkpoints: bool = False,
-) -> list[dict]:
-    """Train several runs in one process as a stack; write each run's outputs exactly as :func:`run` does.
-
-    ``runs`` holds one dict per run: ``name``, ``seed``, ``settings`` and
-    ``out_dir``.  The runs must share layer sizes, activation, output layer,
-    cost, dtype, batch size and epochs (:mod:`mlpsweep.nn.stacked`); each
-    ends with the weights and history it has when trained alone.  With
-    ``checkpoint_dir`` the whole stack is saved every ``checkpoint_every``
-    epochs and a rerun resumes it.  Returns each run's ``model.json`` content.
-    """
-    started = time.perf_counter()
-    if not runs:
-        raise ValueError("a stack needs at least one run")
-    resolved = [resolve_settings(r["settings"], prefix=f"runs[{i}].settings") for i, r in enumerate(runs)]
-    label = name or "stack"
-    with threadpool_limits(limits=threads):
-        data = preprocess.load(data_dir)
-        rngs = [np.random.default_rng(r["seed"]) for r in runs]
-        nets = [build_network(st, data.features, data.classes, rng) for st, rng in zip(resolved, rngs)]
-        cfgs = [sgd_config(st) for st in resolved]
-        names = [r.get("name") or f"run{i}" for i, r in enumerate(runs)]
-        check_stackable(nets, cfgs, names)
-        log.info("training %s: %d runs stacked (%s), sizes %s, %s/%s/%s, K %d, %d epochs, %s, %d BLAS thread(s)",
-                 label, len(runs), ", ".join(f"{n} seed {r['seed']}" for n, r in zip(names, runs)), nets[0].sizes,
-                 resolved[0]["activation"], resolved[0]["output"], resolved[0]["cost"], cfgs[0].batch_size,
-                 cfgs[0].epochs, resolved[0]["dtype"], threads)
-        epochs = cfgs[0].epochs
-
-        def progress(records, state):
-            live = [(f"{n}#{r['seed']}", rec) for n, r, rec in zip(names, runs, records) if rec is not None]
-            if not live:
-                return
-            log.info("epoch %d/%d  %.2f s + %.2f s evaluation per run  val %s", state.epoch, epochs,
-                     live[0][1]["seconds"], sum(rec["eval_seconds"] for _, rec in live) / len(live),
-                     "  ".join(f"{tag} {_pct(rec['val_accuracy']).strip()}" for tag, rec in live))
-
-        def stop_on_divergence(records, state):
-            # as a job of one run fails at once, a stack fails at the epoch one of its runs diverged
-            for i, gone in enumerate(state.diverged):
-                if gone is not None:
-                    exc = Diverged(gone[0], gone[1], state.histories[i])
-                    exc.args = (f"{names[i]} seed {runs[i]['seed']}: {exc}",)  # which run of the stack
-                    raise exc
-
-        hooks = ([stop_on_divergence] if fail_on_divergence else []) + [progress]
-        resume = {}
-        ckpt = None
-        if checkpoint_dir is not None:
-            key = run_key(stack=[_run_key(st, r["seed"], data, net) for st, r, net in zip(resolved, runs, nets)])
-            ckpt = StackCheckpointer(checkpoint_dir, key, checkpoint_every)
-            saved = ckpt.load(len(runs))
-            if saved is not None:
-                params, velocities, epoch, histories, rng_states, diverged = saved
-                for net, p, rng, st in zip(nets, params, rngs, rng_states):
-                    net.params[...] = p
-                    rng.bit_generator.state = st
-                resume = {"start_epoch": epoch, "histories": histories, "velocities": velocities,
-                          "diverged": diverged}
-                log.info("resuming %s from the checkpoint after epoch %d (%s)", label, epoch, ckpt.path)
-            hooks.append(ckpt)
-
-        def on_epoch(records, state):
-            for hook in hooks:
-                hook(records, state)
-
-        results = train_stacked(
-            nets, data.x_train, data.y_train, cfgs, rngs,
-            callback=on_epoch, **_held_out(data), **resume,
-        )
-        blas_info = blas()
-    metas = []
-    for i, (r, st, net, result) in enumerate(zip(runs, resolved, nets, results)):
-        if isinstance(result, Diverged):
-            log.warning("%s seed %d: %s; recorded as diverged (training.fail_on_divergence is false)",
-                        names[i], r["seed"], result)
-            history, status = result.history, _diverged_status(result)
-        else:
-            history, status = result, {"status": "ok"}
-        meta = _meta(r.get("name"), r["seed"], st, net, status, history, data, started, threads, blas_info,
-                     resumed_from_epoch=resume.get("start_epoch"))
-        meta["seconds"]["job_total"] = meta["seconds"]["total"]
-        meta["seconds"]["total"] /= len(runs)  # this run's share of the job
-        meta["stack"] = {"name": name, "index": i, "runs": [{"name": n, "seed": q["seed"]} for n, q in zip(names, runs)]}
-        _write_outputs(r["out_dir"], net, history, meta)
-        _log_done(f"{names[i]} seed {r['seed']}", status, history, meta)
-        metas.append(meta)
-    if ckpt is not None and not keep_checkpoints:
-        ckpt.remove_all()
-    return metas

@@ -1,8 +1,10 @@
 # Helpers shared by the rules: the validated plan, wildcard constraints, paths.
 import json
+import shlex
 from pathlib import Path
 
-from mlpsweep.config import ConfigError, plan
+from mlpsweep.config import ConfigError
+from mlpsweep.plan import plan
 from mlpsweep.data import cache
 from mlpsweep.report import PLOTS, caption_path
 from mlpsweep.report.inputs import write_report_inputs
@@ -50,8 +52,25 @@ def cache_state(wildcards):
     )
 
 
-#: Every job that reads a dataset's arrays waits for their check (ancient: a check alone re-runs nothing).
-CHECKED = ancient("results/{dataset}/data/checked.json")
+# Every job that reads a dataset's arrays waits for their check (ancient: a check alone re-runs nothing).
+
+
+def data_inputs(dataset="{dataset}"):
+    """The inputs of every job that reads a dataset's preprocessed arrays (``input: **DATA``)."""
+    return {
+        "checked": ancient(f"results/{dataset}/data/checked.json"),
+        "images": f"results/{dataset}/data/images.npy",
+        "labels": f"results/{dataset}/data/labels.npy",
+        "manifest": f"results/{dataset}/data/manifest.json",
+    }
+
+
+DATA = data_inputs()
+
+
+def data_dir(wildcards, input):
+    """The --data folder of a job with ``input: **DATA``."""
+    return Path(input.manifest).parent
 
 
 def train_settings(wildcards):
@@ -247,21 +266,26 @@ def stack_benchmark(dataset, stack):
     return f"results/{dataset}/benchmarks/train/stacks/{stack.name}.tsv"
 
 
-def stack_runs_json(dataset, stack):
+def stack_runs_option(dataset, stack):
     """The --runs of a stacked training job: each run's name, seed, settings and output folder."""
-    return json.dumps(
-        [
-            {
-                "name": t,
-                "seed": s,
-                "settings": PLAN.topology(t),
-                "out_dir": run_dir(dataset, t, s),
-            }
-            for t, s in stack.runs
-        ],
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    runs = [
+        {
+            "name": t,
+            "seed": s,
+            "settings": PLAN.topology(t),
+            "out_dir": run_dir(dataset, t, s),
+        }
+        for t, s in stack.runs
+    ]
+    text = json.dumps(runs, sort_keys=True, separators=(",", ":"))
+    return f"--runs {shlex.quote(text)} --name {stack.name}"
+
+
+#: The command of every training job; {params.runs} names its run (or runs, --runs).
+TRAIN_COMMAND = (
+    "python -m mlpsweep train --data {params.data} {params.runs} --threads {threads} {params.checkpoints}"
+    " {params.gradients} {params.rung} {params.divergence} 2> {log}"
+)
 
 
 # What a training job does when a run diverges (training.fail_on_divergence).

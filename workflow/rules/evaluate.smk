@@ -1,9 +1,6 @@
 rule evaluate:
     input:
-        checked=CHECKED,
-        manifest="results/{dataset}/data/manifest.json",
-        images="results/{dataset}/data/images.npy",
-        labels="results/{dataset}/data/labels.npy",
+        **DATA,
         model="results/{dataset}/models/{topology}/seed{seed}/model.npz",
         meta="results/{dataset}/models/{topology}/seed{seed}/model.json",
         history="results/{dataset}/models/{topology}/seed{seed}/history.csv",
@@ -21,7 +18,7 @@ rule evaluate:
         mem_mb=config["resources"]["evaluate"]["mem_mb"],
         runtime=config["resources"]["evaluate"]["runtime"],
     params:
-        data=lambda wildcards, input: Path(input.manifest).parent,
+        data=data_dir,
         model=lambda wildcards, input: Path(input.meta).parent,
         out=lambda wildcards, output: Path(output.metrics).parent,
     shell:

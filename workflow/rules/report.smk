@@ -4,10 +4,7 @@ for name, folder, scope in REPORT_SCOPES:
         name:
             name
         input:
-            checked=CHECKED,
-            data="results/{dataset}/data/manifest.json",
-            images="results/{dataset}/data/images.npy",
-            labels="results/{dataset}/data/labels.npy",
+            **DATA,
             metrics=runs_of("metrics", scope),
             predictions=runs_of("predictions", scope),
             histories=runs_of("histories", scope),
@@ -65,7 +62,7 @@ for name, folder, scope in REPORT_SCOPES:
             config=lambda wildcards: PLAN.config,
             workflow_dir=workflow.basedir,
             out=lambda wildcards, output: str(Path(output.csv).parent),
-            data=lambda wildcards, input: str(Path(input.data).parent),
+            data=lambda wildcards, input: str(data_dir(wildcards, input)),
         run:
             # Every file and setting goes into one JSON file, not onto the command line.
             write_report_inputs(output.inputs, wildcards.dataset, input, params)

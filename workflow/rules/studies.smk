@@ -6,10 +6,7 @@ from mlpsweep.studies.universal_approximation import FIT_DIR
 
 rule measure_gradient_spread:
     input:
-        checked=CHECKED,
-        manifest="results/{dataset}/data/manifest.json",
-        images="results/{dataset}/data/images.npy",
-        labels="results/{dataset}/data/labels.npy",
+        **DATA,
     output:
         SPREAD_FILE,
     log:
@@ -23,7 +20,7 @@ rule measure_gradient_spread:
         mem_mb=3000,
         runtime=30,
     params:
-        data=lambda wildcards, input: Path(input.manifest).parent,
+        data=data_dir,
         # the fixed network: the study's first topology at its first seed's initialisation
         settings=lambda wildcards: PLAN.topology_json(
             PLAN.study_defs[wildcards.study]["topologies"][0]
@@ -93,10 +90,7 @@ rule list_sweep_points:
 
 use rule train as train_rung with:
     input:
-        checked=CHECKED,
-        images="results/{dataset}/data/images.npy",
-        labels="results/{dataset}/data/labels.npy",
-        manifest="results/{dataset}/data/manifest.json",
+        **DATA,
         previous=previous_rung,
     output:
         model="results/{dataset}/rungs/{study}/r{rung}/{topology}/seed{seed}/model.npz",
@@ -112,10 +106,7 @@ use rule train as train_rung with:
 
 use rule evaluate as evaluate_rung with:
     input:
-        checked=CHECKED,
-        manifest="results/{dataset}/data/manifest.json",
-        images="results/{dataset}/data/images.npy",
-        labels="results/{dataset}/data/labels.npy",
+        **DATA,
         model="results/{dataset}/rungs/{study}/r{rung}/{topology}/seed{seed}/model.npz",
         meta="results/{dataset}/rungs/{study}/r{rung}/{topology}/seed{seed}/model.json",
         history="results/{dataset}/rungs/{study}/r{rung}/{topology}/seed{seed}/history.csv",

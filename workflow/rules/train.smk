@@ -1,9 +1,6 @@
 rule train:
     input:
-        checked=CHECKED,
-        images="results/{dataset}/data/images.npy",
-        labels="results/{dataset}/data/labels.npy",
-        manifest="results/{dataset}/data/manifest.json",
+        **DATA,
     output:
         model="results/{dataset}/models/{topology}/seed{seed}/model.npz",
         meta="results/{dataset}/models/{topology}/seed{seed}/model.json",
@@ -19,9 +16,11 @@ rule train:
         mem_mb=config["resources"]["train"]["mem_mb"],
         runtime=config["resources"]["train"]["runtime"],
     params:
-        settings=train_settings,
-        data=lambda wildcards, input: Path(input.manifest).parent,
-        out=lambda wildcards, output: Path(output.meta).parent,
+        data=data_dir,
+        runs=lambda wildcards, output: (
+            f"--settings {shlex.quote(train_settings(wildcards))} --seed {wildcards.seed}"
+            f" --out-dir {Path(output.meta).parent} --name {wildcards.topology}"
+        ),
         checkpoints=lambda wildcards: checkpoint_options(
             f"results/{wildcards.dataset}/checkpoints/{wildcards.topology}/seed{wildcards.seed}"
         ),
@@ -31,13 +30,13 @@ rule train:
         rung="",
         divergence=DIVERGENCE_OPTION,
     shell:
-        "python -m mlpsweep train --data {params.data} --settings {params.settings:q} --seed {wildcards.seed}"
-        " --name {wildcards.topology} --threads {threads} --out-dir {params.out} {params.checkpoints} {params.gradients} {params.rung} {params.divergence} 2> {log}"
+        TRAIN_COMMAND
 
 
-# Several runs in one job (training.runs_per_job; STACKS in common.smk): the same per-run outputs as the
-# rule above, made by one process that trains the runs as a stack, each bit for bit as alone. These rules
-# name their files without wildcards, so Snakemake prefers them to `train` for the runs they hold.
+# Several runs in one job (training.runs_per_job; STACKS in common.smk): the same command and per-run outputs
+# as the rule above, for the runs of one stack, trained together, each bit for bit as alone. These rules name
+# their runs' files, so Snakemake prefers them to `train` for the runs they hold. A stack is named after its
+# runs, so adding runs elsewhere never renames (and re-plans) a stack whose runs did not change.
 for stack in STACKS:
     for dataset in PLAN.datasets:
 
@@ -45,10 +44,7 @@ for stack in STACKS:
             name:
                 stack.rule_name(dataset)
             input:
-                checked=ancient(f"results/{dataset}/data/checked.json"),
-                images=f"results/{dataset}/data/images.npy",
-                labels=f"results/{dataset}/data/labels.npy",
-                manifest=f"results/{dataset}/data/manifest.json",
+                **data_inputs(dataset),
             output:
                 [
                     f"{run_dir(dataset, t, s)}/{name}"
@@ -66,13 +62,13 @@ for stack in STACKS:
                 mem_mb=config["resources"]["train"]["mem_mb"],
                 runtime=config["resources"]["train"]["runtime"] * len(stack.runs),
             params:
-                runs=stack_runs_json(dataset, stack),
-                data=lambda wildcards, input: Path(input.manifest).parent,
-                name=stack.name,
+                data=data_dir,
+                runs=stack_runs_option(dataset, stack),
                 checkpoints=checkpoint_options(
                     f"results/{dataset}/checkpoints/stacks/{stack.name}"
                 ),
+                gradients="",
+                rung="",
                 divergence=DIVERGENCE_OPTION,
             shell:
-                "python -m mlpsweep train-stack --data {params.data} --runs {params.runs:q} --name {params.name}"
-                " --threads {threads} {params.checkpoints} {params.divergence} 2> {log}"
+                TRAIN_COMMAND

@@ -2,14 +2,13 @@
 
 Split as in numpy-ml: :mod:`.activations` (σ and derivatives), :mod:`.costs`
 (C_x and δ_L), :mod:`.penalties` (Lp weight penalties), :mod:`.network` (Φ,
-parameters, matrix-form backprop), :mod:`.sgd` (the optimiser and its
-history) and :mod:`.io` (``.npz`` + JSON persistence, no pickle).
+parameters, matrix-form backprop), :mod:`.sgd` (mini-batch SGD for one run or a stack of runs, and its history), :mod:`.optimizers` (update rules and dropout) and :mod:`.io` (``.npz`` + JSON persistence, no pickle).
 """
 
 from .io import ModelFileError, load_network, save_network
 from .network import Network, Workspace, one_hot
 from .penalties import LpPenalty, sparsity
-from .sgd import Diverged, History, SGDConfig, TrainingState, train
+from .sgd import Diverged, History, SGDConfig, TrainingState, train, train_stack
 
 __all__ = [
     "Diverged",
@@ -25,4 +24,5 @@ __all__ = [
     "save_network",
     "sparsity",
     "train",
+    "train_stack",
 ]

@@ -35,6 +35,8 @@ from . import activations as act
 from . import costs as cst
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
+#: The settings that define a network (the rest of a run's settings drive its training).
+NETWORK_KEYS = ("activation", "output", "cost", "init", "dtype")
 INITS = ("normal", "xavier", "he")
 
 
@@ -163,14 +165,13 @@ class Network:
 
     @classmethod
     def from_config(cls, sizes, config: dict, *, rng=None, params=None) -> Network:
-        """A network of ``sizes`` with the activation, output, cost, dtype and init named in ``config``.
-
-        ``config`` is checked against the config schema (:func:`mlpsweep.settings.network`):
-        a key left out takes the schema's default, a bad one raises ``SettingsError``.
-        """
-        from ..settings import network
-
-        return cls(sizes, **network(config), rng=rng, params=params)
+        """A network of ``sizes`` with the activation, output, cost, dtype and init named in ``config``
+        (resolved settings, :mod:`mlpsweep.settings`, or a model's metadata; other keys are ignored)."""
+        missing = [k for k in NETWORK_KEYS if k not in config]
+        if missing:
+            raise ValueError(f"a network needs {', '.join(missing)}; resolve the settings first "
+                             "(mlpsweep.settings.resolve fills in the schema's defaults)")
+        return cls(sizes, **{k: config[k] for k in NETWORK_KEYS}, rng=rng, params=params)
 
     def copy(self) -> Network:
         return Network(**{**self.config(), "params": self.params.copy()})
@@ -295,25 +296,9 @@ class Network:
                 a = a * dropout_masks[ell]
         raise AssertionError("unreachable")
 
-    # -- persistence ---------------------------------------------------------
+    # -- persistence (:mod:`mlpsweep.nn.io`: save_network, load_network) ----
     def metadata(self) -> dict:
         return {"format": "mlpsweep.network", "version": 1, **self.config(), "n_params": self.n_params}
-
-    def save(self, path, extra: dict | None = None) -> None:
-        """Write ``.npz`` (no pickle) atomically, with JSON metadata inside.
-
-        ``extra`` (e.g. the training config and library versions) is stored
-        in the same JSON.  See :func:`mlpsweep.nn.io.load_network`.
-        """
-        from .io import save_network
-
-        save_network(self, path, extra)
-
-    @classmethod
-    def load(cls, path) -> Network:
-        from .io import load_network
-
-        return load_network(path)[0]
 
 
 def _layout(shapes):

@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .network import Network, Workspace, evaluate_all, one_hot
+from .optimizers import Dropout, update_rule
 from .penalties import LpPenalty
 
 
@@ -175,19 +176,43 @@ def gather_rows(batch_size: int, runs: int = 1) -> int:
     :data:`CHUNK_ROWS` in all for a stack of ``runs``; the batches are the same for any value)."""
     return max(1, CHUNK_ROWS // runs // batch_size) * batch_size
 
-EpochCallback = Callable[[dict, "TrainingState"], None]
+
+#: What every run of a stack must share (network attributes, then optimiser settings).
+SHARED_NETWORK = ("sizes", "activation_name", "output_name", "cost_name", "dtype")
+SHARED_CONFIG = ("batch_size", "epochs", "eval_chunk", "track_gradients")
+
+
+def check_stackable(nets: list[Network], configs: list[SGDConfig], names: list[str] | None = None) -> None:
+    """Raise ValueError (one line naming the runs and the setting) unless the runs can train as one stack."""
+    names = names or [f"run {i}" for i in range(len(nets))]
+    for i, (net, cfg) in enumerate(zip(nets, configs)):
+        for obj, first, keys in ((net, nets[0], SHARED_NETWORK), (cfg, configs[0], SHARED_CONFIG)):
+            for key in keys:
+                if getattr(obj, key) != getattr(first, key):
+                    raise ValueError(
+                        f"{names[i]} differs from {names[0]} in {key.removesuffix('_name')} ({getattr(obj, key)} vs "
+                        f"{getattr(first, key)}); only runs that share layer sizes, activation, output, cost, dtype, "
+                        "batch size, epochs and gradient tracking train as one stack")
 
 
 @dataclass
 class TrainingState:
-    """What a callback sees after each epoch (enough to checkpoint)."""
+    """What the per-epoch callback sees: every run of the stack (enough to checkpoint it)."""
 
-    net: Network
-    history: History
-    rng: np.random.Generator
+    nets: list[Network]
+    histories: list[History]
+    rngs: list[np.random.Generator]
     epoch: int  # epochs completed
-    config: SGDConfig
-    velocity: np.ndarray | None = None  # the momentum buffer (None without momentum)
+    configs: list[SGDConfig]
+    rules: list  # each run's update rule (:mod:`.optimizers`); its ``state`` is the momentum buffer or None
+    diverged: list  # None, or (epoch, last finite cost) of a run that diverged
+
+    @property
+    def velocities(self) -> list:
+        return [rule.state for rule in self.rules]
+
+
+EpochCallback = Callable[[list, TrainingState], None]
 
 
 def gradient_norms(net: Network, x, y, batch_size: int, batches: int = 100) -> list[float]:
@@ -240,169 +265,269 @@ def finite(record: dict, params: np.ndarray) -> bool:
     return record["val_cost"] is None or math.isfinite(record["val_cost"])
 
 
-def train(
-    net: Network,
-    x,
-    y,
-    config: SGDConfig,
-    rng: np.random.Generator,
-    *,
-    validation: tuple | None = None,
-    test: tuple | None = None,
-    callback: EpochCallback | None = None,
-    history: History | None = None,
-    start_epoch: int = 0,
-    velocity: np.ndarray | None = None,
-) -> History:
-    """Train ``net`` in place with mini-batch SGD; return the per-epoch history.
+def train(net: Network, x, y, config: SGDConfig, rng: np.random.Generator, *, callback=None,
+          **kwargs) -> History:
+    """Train one ``net`` in place (a stack of one, :func:`train_stack`); return its history.
 
-    ``x`` is (m, d); ``y`` holds integer labels (m,) or targets (m, N_L).
-    ``validation`` and ``test`` are optional ``(x, labels)`` pairs evaluated
-    after every epoch in batched passes (``val_*`` and ``test_*`` columns;
-    the test set is only reported, never used for any decision).  ``callback(record, state)`` runs after every
-    epoch (progress lines, checkpoints).  To resume, pass the saved
-    ``history``, ``start_epoch`` (epochs already done) and a generator
-    restored to its state at that point.
-
-    Raises :class:`Diverged` when the training cost becomes non-finite.
+    ``callback(record, state)`` runs after every epoch.  Raises :class:`Diverged`
+    at the first epoch whose cost or parameters are not finite.
     """
-    x = np.ascontiguousarray(x, dtype=net.dtype)
-    m = x.shape[0]
-    if x.ndim != 2 or x.shape[1] != net.sizes[0]:
-        raise ValueError(f"inputs must have shape (m, {net.sizes[0]}), got {x.shape}")
-    targets, labels = prepare_targets(net, y)
-    if targets.shape[0] != m:
-        raise ValueError(f"{m} inputs but {targets.shape[0]} targets")
-    history = History() if history is None else history
-    penalty = LpPenalty(config.penalty_p, config.penalty_lambda)
-    last_finite = history[-1]["train_cost"] if len(history) else None
-
-    run_epoch, buffer = _epoch_runner(net, x, targets, config, rng, penalty)
-    if buffer is not None and velocity is not None:
-        buffer[...] = velocity
-    state = TrainingState(net, history, rng, start_epoch, config, buffer)
-    for epoch in range(start_epoch + 1, config.epochs + 1):
-        t0 = time.perf_counter()
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            grad_norms = run_epoch(config.eta_at(epoch))
-        t1 = time.perf_counter()
-        (record,) = monitor([net], x, labels if labels is not None else targets, validation, test, config.eval_chunk)
-        record = {"epoch": epoch, **record}
-        record["penalty"] = penalty.value(net.weights) if penalty.active else 0.0
-        for ell, g in enumerate(grad_norms, start=1):
-            record[f"grad_norm_{ell}"] = g
-        record["seconds"] = t1 - t0
-        record["eval_seconds"] = time.perf_counter() - t1
-        if not finite(record, net.params):
-            raise Diverged(epoch, last_finite, history)
-        last_finite = record["train_cost"]
-        history.append(record)
-        state.epoch = epoch
+    def stop_at_divergence(records, state):
+        if state.diverged[0] is not None:
+            raise Diverged(*state.diverged[0], state.histories[0])
         if callback is not None:
-            callback(record, state)
+            callback(records[0], state)
+
+    (history,) = train_stack([net], x, y, [config], [rng], callback=stop_at_divergence, **kwargs)
     return history
 
 
-def _epoch_runner(net, x, targets, config: SGDConfig, rng, penalty: LpPenalty):
-    """(run_epoch, velocity): a closure that runs one epoch of SGD steps and
-    returns the grad norms, and the momentum buffer it updates (or None).
+def train_stack(nets: list[Network], x, y, configs: list[SGDConfig], rngs: list[np.random.Generator], *,
+                validation: tuple | None = None, test: tuple | None = None, callback: EpochCallback | None = None,
+                start_epoch: int = 0, histories: list[History] | None = None, velocities: list | None = None,
+                diverged: list | None = None) -> list:
+    """Train ``nets`` in place with mini-batch SGD, together; return each run's :class:`History` or :class:`Diverged`.
 
-    Everything the steps need is allocated here once.
+    ``x`` is (m, d); ``y`` holds integer labels (m,) or targets (m, N_L).
+    ``validation`` and ``test`` are optional ``(x, labels)`` pairs evaluated
+    after every epoch in batched passes (``val_*`` and ``test_*`` columns; the
+    test set is only reported, never used for a decision).  Each run has its own
+    settings (η and its decay, penalty, dropout, momentum) and generator, and
+    ends exactly where it ends trained alone: a stack of S runs does the
+    products of each step as one batched call over ``(S, K, n)`` arrays (the same
+    BLAS calls as one run; one run uses the 2-D arrays directly).
+    ``callback(records, state)`` runs after every epoch with each run's record
+    (None for a run that has diverged).  A run whose cost or parameters stop
+    being finite is marked diverged at that epoch and stops; the others go on.
+    To resume, pass ``start_epoch``, each run's saved ``histories``,
+    ``velocities`` and ``diverged`` entries, and generators restored to their
+    saved states.
     """
-    m, d = x.shape
-    K = min(config.batch_size, m)
-    dtype = net.dtype
-    L = net.num_layers
-    ws = Workspace(net, K, dropout=config.dropout > 0)
-    # Shuffled rows are gathered a chunk of whole batches at a time (one
-    # ``take`` per ~2,000 rows instead of two per batch); the batches, and so
-    # the numbers, are exactly those of gathering batch by batch.
-    chunk = gather_rows(K)
-    xbuf = np.empty((min(chunk, m), d), dtype=dtype)
-    ybuf = np.empty((min(chunk, m), targets.shape[1]), dtype=dtype)
-    params, grad = net.params, ws.grad
-    nw = net.n_weights
-    w_block, gw_block = params[:nw], grad[:nw]
-    b_block, gb_block = params[nw:], grad[nw:]
-    scratch = np.empty_like(w_block) if penalty.active else None
-    track = config.track_gradients
-    if track:
-        # Every step copies its bias gradient into a row of ``gb_rows`` (one
-        # call); after each chunk of batches the rows are squared and summed
-        # per layer at once into ``sq_norms``.
-        offsets = np.cumsum([0] + net.sizes[1:-1])
-        steps_per_epoch = -(-m // K)
-        gb_rows = np.empty((-(-min(chunk, m) // K), gb_block.shape[0]), dtype=dtype)
-        sq_norms = np.empty((steps_per_epoch, L), dtype=np.float64)
-    rate = float(config.dropout)
-    if rate > 0:
-        keep_scale = 1.0 / (1.0 - rate)
-        mask_bufs = [np.empty((K, n), dtype=dtype) for n in net.sizes[1:-1]]
-        keep_bufs = [np.empty((K, n), dtype=bool) for n in net.sizes[1:-1]]
-    forward, backward = ws.forward, ws.backward
-    take = np.take
-    velocity = np.zeros_like(params) if config.momentum > 0 else None
-    mu = np.array(config.momentum, dtype=dtype)
-    scales = {}  # η/|B| as a 0-d array of the net's dtype, per batch size
-    eta = float(config.eta)
+    S = len(nets)
+    if not (S == len(configs) == len(rngs)) or S == 0:
+        raise ValueError("one config and one generator per network")
+    check_stackable(nets, configs)
+    net0, cfg0 = nets[0], configs[0]
+    x = np.ascontiguousarray(x, dtype=net0.dtype)
+    if x.ndim != 2 or x.shape[1] != net0.sizes[0]:
+        raise ValueError(f"inputs must have shape (m, {net0.sizes[0]}), got {x.shape}")
+    targets, labels = prepare_targets(net0, y)
+    if targets.shape[0] != x.shape[0]:
+        raise ValueError(f"{x.shape[0]} inputs but {targets.shape[0]} targets")
+    steps = _Steps(nets, configs, rngs, x, targets)
+    if velocities is not None:
+        for rule, saved in zip(steps.rules, velocities):
+            if rule.state is not None and saved is not None:
+                rule.state[...] = saved
+    penalties = [LpPenalty(c.penalty_p, c.penalty_lambda) for c in configs]
+    histories = [History() for _ in range(S)] if histories is None else histories
+    status = [None] * S if diverged is None else [None if d is None else tuple(d) for d in diverged]
+    alive = np.array([d is None for d in status])
+    last_finite: list = [h[-1]["train_cost"] if len(h) else None for h in histories]
+    state = TrainingState(nets, histories, rngs, start_epoch, configs, steps.rules, status)
+    monitored_y = labels if labels is not None else targets
+    try:
+        for epoch in range(start_epoch + 1, cfg0.epochs + 1):
+            if not alive.any():
+                break
+            t0 = time.perf_counter()
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                norms = steps.epoch([c.eta_at(epoch) for c in configs], alive)
+            t1 = time.perf_counter()
+            live = np.flatnonzero(alive)
+            # every live run on each chunk of rows in turn (read once), each run's numbers as alone
+            monitored = monitor([nets[s] for s in live], x, monitored_y, validation, test, cfg0.eval_chunk)
+            eval_share = (time.perf_counter() - t1) / len(live)
+            records: list = [None] * S
+            for s, rec in zip(live, monitored):
+                rec = {"epoch": epoch, **rec}
+                rec["penalty"] = penalties[s].value(nets[s].weights) if penalties[s].active else 0.0
+                for ell, g in enumerate(norms[s] if norms else [], start=1):
+                    rec[f"grad_norm_{ell}"] = g
+                rec["seconds"] = (t1 - t0) / len(live)  # the stack's SGD time, shared out over its runs
+                rec["eval_seconds"] = eval_share
+                if not finite(rec, nets[s].params):
+                    status[s] = (epoch, last_finite[s])
+                    alive[s] = False
+                    continue
+                last_finite[s] = rec["train_cost"]
+                histories[s].append(rec)
+                records[s] = rec
+            state.epoch = epoch
+            if callback is not None:
+                callback(records, state)
+    finally:
+        steps.release()
+    return [histories[s] if status[s] is None else Diverged(status[s][0], status[s][1], histories[s])
+            for s in range(S)]
 
-    def step(xk, yk, row):
-        k = xk.shape[0]
-        masks = None
-        if rate > 0:
-            masks = []
-            for buf, keep in zip(mask_bufs, keep_bufs):
-                u, kp = buf[:k], keep[:k]
-                rng.random(out=u, dtype=dtype)
-                np.greater_equal(u, rate, out=kp)
-                np.multiply(kp, keep_scale, out=u)
-                masks.append(u)
-        forward(xk, k, masks)
-        scale = scales.get(k)
-        if scale is None:
-            scale = scales[k] = np.array(eta / k, dtype=dtype)
-        backward(yk, k, scale, masks)
-        if track:
-            np.copyto(gb_rows[row], gb_block)
-        if velocity is not None:
-            if penalty.active:  # p > 1 here: the penalty's gradient joins the velocity
-                penalty.gradient(w_block, out=scratch)
-                np.multiply(scratch, eta, out=scratch)
-                np.add(gw_block, scratch, out=gw_block)
-            np.multiply(velocity, mu, out=velocity)
-            np.add(velocity, grad, out=velocity)
-            np.subtract(params, velocity, out=params)
-        elif penalty.active:
-            penalty.step(w_block, gw_block, eta, scratch)
-            np.subtract(b_block, gb_block, out=b_block)
-        else:
-            np.subtract(params, grad, out=params)
 
-    def run_epoch(epoch_eta: float):
-        nonlocal eta
-        if epoch_eta != eta:
-            eta = epoch_eta
-            scales.clear()
-        perm = rng.permutation(m)
+class _Steps:
+    """The SGD steps of a stack of S runs: buffers allocated once, one short fixed sequence of NumPy calls a step.
+
+    All runs' parameters live in one (S, P) matrix whose rows the networks use
+    as their ``params`` while training (:meth:`release` gives each its own copy
+    back).  Arrays carry a leading run axis; with one run it is dropped, and
+    the products are plain 2-D ``np.dot`` calls (the cheapest call for K = 10).
+    Every step gathers all runs' rows for a chunk of batches in one ``take``,
+    does one product per layer and direction, then each run's update rule.
+    """
+
+    def __init__(self, nets, configs, rngs, x, targets):
+        S = len(nets)
+        net0, cfg0 = nets[0], configs[0]
+        self.nets, self.configs, self.rngs, self.x, self.targets = nets, configs, rngs, x, targets
+        self.S, dtype = S, net0.dtype
+        m, d = x.shape
+        self.m, self.K = m, min(cfg0.batch_size, m)
+        K, sizes, L = self.K, net0.sizes, net0.num_layers
+        self.net0, self.L = net0, L
+        self.P = np.stack([net.params for net in nets])
+        for s, net in enumerate(nets):
+            net.params = self.P[s]
+            net.weights, net.biases = net.views(net.params)
+        self.G = np.zeros_like(self.P)
+        one = S == 1
+        self.mm = np.dot if one else np.matmul
+        lead = () if one else (S,)
+
+        def stacked(flat, ell, weights):
+            sl = (net0._w_slices if weights else net0._b_slices)[ell]
+            n_out, n_in = sizes[ell + 1], sizes[ell]
+            return flat[0, sl].reshape(n_out, n_in) if one and weights else (
+                flat[0, sl] if one else flat[:, sl].reshape((S, n_out, n_in) if weights else (S, 1, n_out)))
+
+        self.W = [stacked(self.P, ell, True) for ell in range(L)]
+        self.WT = [w.swapaxes(-1, -2) for w in self.W]
+        self.B = [stacked(self.P, ell, False) for ell in range(L)]
+        self.GW = [stacked(self.G, ell, True) for ell in range(L)]
+        # the bias gradient is a vector-matrix product per run, as alone: (n,) or (S, n)
+        self.GB = [self.G[0, net0._b_slices[ell]] if one else self.G[:, net0._b_slices[ell]] for ell in range(L)]
+        outs = sizes[1:]
+        buf = lambda n: np.empty((*lead, K, n), dtype=dtype)  # noqa: E731
+        self.bufs = {"a": [buf(n) for n in outs], "d": [buf(n) for n in outs], "t": [buf(n) for n in outs],
+                     "z": [buf(n) for n in outs[:-1]] if net0.hidden.needs_z else []}
+        self.dropouts = [Dropout(c.dropout, outs[:-1], K, dtype) if c.dropout > 0 else None for c in configs]
+        self.dropping = any(self.dropouts)
+        if self.dropping:  # a run without dropout keeps masks of ones
+            self.bufs["am"] = [buf(n) for n in outs[:-1]]
+            self.bufs["mask"] = [np.ones((*lead, K, n), dtype=dtype) for n in outs[:-1]]
+        self.ones = np.ones(K, dtype=dtype)
+        self.frames: dict = {}
+        self.chunk = gather_rows(K, S)
+        cap = min(self.chunk, m)
+        self.XB = np.empty((*lead, cap, d), dtype=dtype)
+        self.YB = np.empty((*lead, cap, targets.shape[1]), dtype=dtype)
+        nw = net0.n_weights
+        self.rules = [update_rule(c.momentum, LpPenalty(c.penalty_p, c.penalty_lambda), nw, net0.n_params, dtype)
+                      for c in configs]
+        self.all_plain = all(rule.plain for rule in self.rules)
+        self.track = cfg0.track_gradients
+        if self.track:
+            # every step copies its bias gradient into a row of ``gb_rows``; after each chunk the rows are
+            # squared and summed per layer at once into ``sq_norms``
+            self.offsets = np.cumsum([0] + sizes[1:-1])
+            self.gb_rows = np.empty((S, -(-cap // K), self.P.shape[1] - nw), dtype=dtype)
+            self.sq_norms = np.empty((S, -(-m // K), L), dtype=np.float64)
+
+    def frame(self, k: int):
+        """Views of the first ``k`` rows of every buffer (made once per k)."""
+        f = self.frames.get(k)
+        if f is None:
+            f = self.frames[k] = {name: [b[..., :k, :] for b in bufs] for name, bufs in self.bufs.items()}
+            f["ones"] = self.ones[:k]
+        return f
+
+    def epoch(self, etas: list[float], alive: np.ndarray) -> list | None:
+        """One epoch of steps for every live run; each run's mean bias-gradient norms per layer when tracking."""
+        S, m, K, chunk = self.S, self.m, self.K, self.chunk
+        perm = np.stack([rng.permutation(m) for rng in self.rngs])
+        if S == 1:
+            perm = perm[0]
+        scales: dict = {}
         steps = 0
         for c0 in range(0, m, chunk):
-            idx = perm[c0 : c0 + chunk]
-            n = idx.shape[0]
-            xc, yc = (xbuf, ybuf) if n == xbuf.shape[0] else (xbuf[:n], ybuf[:n])
-            take(x, idx, axis=0, out=xc, mode="clip")
-            take(targets, idx, axis=0, out=yc, mode="clip")
+            idx = perm[..., c0 : c0 + chunk]
+            n = idx.shape[-1]
+            xc, yc = (self.XB, self.YB) if n == self.XB.shape[-2] else (self.XB[..., :n, :], self.YB[..., :n, :])
+            np.take(self.x, idx, axis=0, out=xc, mode="clip")
+            np.take(self.targets, idx, axis=0, out=yc, mode="clip")
             for row, start in enumerate(range(0, n, K)):
-                step(xc[start : start + K], yc[start : start + K], row)
+                k = min(K, n - start)
+                scale = scales.get(k)
+                if scale is None:
+                    scale = scales[k] = (np.array(etas[0] / k, dtype=self.P.dtype) if S == 1 else
+                                         np.array([[[e / k]] for e in etas], dtype=self.P.dtype))
+                self.step(xc[..., start : start + k, :], yc[..., start : start + k, :], k, scale, etas, alive, row)
             n_steps = -(-n // K)
-            if track:
-                rows = gb_rows[:n_steps]
-                np.multiply(rows, rows, out=rows)
-                np.add.reduceat(rows, offsets, axis=1, out=sq_norms[steps : steps + n_steps])
+            if self.track:
+                for s in range(S):
+                    rows = self.gb_rows[s, :n_steps]
+                    np.multiply(rows, rows, out=rows)
+                    np.add.reduceat(rows, self.offsets, axis=1, out=self.sq_norms[s, steps : steps + n_steps])
             steps += n_steps
-        if not track:
-            return []
-        # gb held (η/|B|) Σ ∂C/∂b; report the mean norm of (1/|B|) Σ ∂C/∂b.
-        norms = np.sqrt(sq_norms[:steps]).mean(axis=0) / eta
-        return [float(n) for n in norms]
+        if not self.track:
+            return None
+        # gb held (η/|B|) Σ ∂C/∂b; report the mean norm of (1/|B|) Σ ∂C/∂b
+        return [[float(v) for v in np.sqrt(self.sq_norms[s, :steps]).mean(axis=0) / etas[s]] for s in range(S)]
 
-    return run_epoch, velocity
+    def step(self, xk, yk, k, scale, etas, alive, row) -> None:
+        f = self.frame(k)
+        a_all, d_all, t_all, z_all = f["a"], f["d"], f["t"], f["z"]
+        mm, L, net0 = self.mm, self.L, self.net0
+        hidden = net0.hidden
+        masks = f["mask"] if self.dropping else None
+        if masks is not None:  # each run draws its masks from its own generator, as alone
+            for s, drop in enumerate(self.dropouts):
+                if drop is not None:
+                    drop.draw(self.rngs[s], masks if self.S == 1 else [mk[s] for mk in masks])
+        inputs = [xk]
+        a_prev = xk
+        for ell in range(L - 1):
+            z = a_all[ell]
+            mm(a_prev, self.WT[ell], out=z)
+            np.add(z, self.B[ell], out=z)
+            if z_all:
+                np.copyto(z_all[ell], z)
+            hidden.forward(z, out=z)
+            if masks is not None:
+                am = f["am"][ell]
+                np.multiply(z, masks[ell], out=am)
+                z = am
+            inputs.append(z)
+            a_prev = z
+        z = a_all[L - 1]
+        mm(a_prev, self.WT[L - 1], out=z)
+        np.add(z, self.B[L - 1], out=z)
+        net0.output.forward(z, out=z)
+        d = d_all[L - 1]
+        net0.cost.delta(z, yk, net0.output, out=d, scratch=t_all[L - 1])
+        np.multiply(d, scale, out=d)
+        ones = f["ones"]
+        for ell in range(L - 1, -1, -1):
+            np.matmul(d.swapaxes(-1, -2), inputs[ell], out=self.GW[ell])
+            mm(ones, d, out=self.GB[ell])
+            if ell:
+                d_prev = d_all[ell - 1]
+                mm(d, self.W[ell], out=d_prev)
+                if not hidden.unit_derivative:
+                    t = t_all[ell - 1]
+                    hidden.derivative(z_all[ell - 1] if z_all else a_all[ell - 1], out=t)
+                    np.multiply(d_prev, t, out=d_prev)
+                if masks is not None:
+                    np.multiply(d_prev, masks[ell - 1], out=d_prev)
+                d = d_prev
+        nw = net0.n_weights
+        if self.track:
+            np.copyto(self.gb_rows[:, row], self.G[:, nw:])
+        if self.all_plain and alive.all():
+            np.subtract(self.P, self.G, out=self.P)
+            return
+        for s in np.flatnonzero(alive):
+            self.rules[s].update(self.P[s], self.G[s], etas[s])
+
+    def release(self) -> None:
+        """Give each network its own parameters again (no longer a row of the stack)."""
+        for s, net in enumerate(self.nets):
+            net.params = self.P[s].copy()
+            net.weights, net.biases = net.views(net.params)

@@ -1,0 +1,207 @@
+"""The run plan: a validated config expanded into what the workflow runs.
+
+:func:`plan` checks a config against the schema (:mod:`mlpsweep.config`), then
+what a schema cannot express (output layer and cost pairings, study and
+dataset references, dataset definitions), asking each study kind
+(:mod:`mlpsweep.studies`) for its own options and runs.  Any problem raises
+:class:`~mlpsweep.config.ConfigError` with one line that names the key.  The
+:class:`Plan` it returns holds the datasets, seeds, the resolved settings of
+every topology a study uses, and the training jobs (:meth:`Plan.stacks`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from . import settings
+from .config import ConfigError, load_schema, validate
+from .data import datasets as ds
+from .studies import KINDS
+
+#: The settings every run of a stack shares (the rest, e.g. η, λ, p, dropout, init, momentum, seed, may differ).
+STACK_KEY = ("hidden", "activation", "output", "cost", "dtype", "batch_size", "epochs")
+
+#: ``runs_per_job: auto`` trains at most this many runs per job: the fastest default run on 2 cores of
+#: ``benchmarks/pipeline.py --runs-per-job 1 2 3 5`` (README, Throughput); jobs of 3 also keep more
+#: cores busy than jobs of 5, for a few per cent more CPU time per run.
+AUTO_RUNS_PER_JOB = 3
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One training job of several (topology, seed) runs, named after them: ``{topology}.seed{seed}+{n}``
+    (its first run and how many more), so a stack's name, like its job, changes only when its runs do."""
+
+    runs: list
+
+    @property
+    def name(self) -> str:
+        (topology, seed), more = self.runs[0], len(self.runs) - 1
+        return f"{topology}.seed{seed}+{more}"
+
+    def rule_name(self, dataset: str) -> str:
+        return "train_stack_" + re.sub(r"\W", "_", f"{dataset}_{self.name}")
+
+
+def split_runs(runs: list, per_job) -> list[list]:
+    """``runs`` cut in order into jobs of ``per_job`` runs (``"auto"``: :data:`AUTO_RUNS_PER_JOB`), the last
+    one shorter.  Cutting in order keeps full jobs as they are when runs are added at the end (a new seed)."""
+    size = AUTO_RUNS_PER_JOB if per_job == "auto" else per_job
+    return [runs[i:i + size] for i in range(0, len(runs), size)]
+
+
+@dataclass
+class Plan:
+    """What the workflow runs: every (dataset, topology, seed), resolved."""
+
+    config: dict
+    datasets: list[str]
+    seeds: list[int]
+    studies: list[str]
+    topologies: dict[str, dict]
+    dataset_specs: dict[str, ds.DatasetSpec]
+    runs: list[tuple[str, int]]  # (topology, seed) of every enabled study, in order
+    study_defs: dict[str, dict]  # every defined study, resolved (topologies, seeds, options)
+    all_topologies: dict[str, dict]  # every topology a defined study uses, resolved
+
+    def topology(self, name: str) -> dict:
+        return self.all_topologies[name]
+
+    def topology_json(self, name: str) -> str:
+        """The settings of one topology as canonical JSON (what a train job gets)."""
+        return json.dumps(self.all_topologies[name], sort_keys=True, separators=(",", ":"))
+
+    def dataset_json(self, name: str) -> str:
+        return json.dumps(self.dataset_specs[name].to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def study_runs(self, study: str) -> list[tuple[str, int]]:
+        """The (topology, seed) runs the plain train rule makes for ``study`` (none if it trains itself)."""
+        d = self.study_defs[study]
+        if KINDS[d["kind"]].trains_itself(d):
+            return []
+        return [(t, s) for t in d["topologies"] for s in d["seeds"]]
+
+    def tracks_gradients(self, topology: str) -> bool:
+        """Whether a topology's runs record per-layer gradient norms (a study of a kind that reads them uses it)."""
+        return any(KINDS[d["kind"]].track_gradients and topology in d["topologies"] for d in self.study_defs.values())
+
+    def stacks(self) -> list[Stack]:
+        """The training jobs of more than one run (``training.runs_per_job``), in a fixed order.
+
+        Every defined study's runs, in definition order, are claimed once;
+        within a study the runs with the same :data:`STACK_KEY` settings form
+        a stack, cut in order into jobs (:func:`split_runs`).  Neither the
+        enabled studies nor ``--cores`` change the grouping: a new grouping
+        would re-train finished runs.  Runs that record gradient norms, runs
+        of studies that train themselves (successive halving) and stacks of
+        one run train alone.
+        """
+        per_job = self.config["training"]["runs_per_job"]
+        claimed: set = set()
+        stacks: list[Stack] = []
+        for study in self.study_defs:
+            groups: dict[tuple, list[tuple[str, int]]] = {}
+            for run in self.study_runs(study):
+                if run in claimed or self.tracks_gradients(run[0]):
+                    continue
+                claimed.add(run)
+                settings = self.topology(run[0])
+                groups.setdefault(tuple(json.dumps(settings[k], sort_keys=True) for k in STACK_KEY), []).append(run)
+            for runs in groups.values():
+                stacks += [Stack(chunk) for chunk in split_runs(runs, per_job) if len(chunk) > 1]
+        return stacks
+
+    def studies_list(self, studies=None) -> list[dict]:
+        """The resolved definitions of ``studies`` (default: the enabled ones), each with its name."""
+        names = self.studies if studies is None else studies
+        return [{"name": n, **self.study_defs[n]} for n in names]
+
+
+def resolve_topology(config: dict, name: str, prefix: str | None = None) -> dict:
+    """A topology's complete settings: its own keys over the config's ``defaults``, checked.
+
+    Errors name ``prefix`` (default ``topologies.<name>``).
+    """
+    return settings.resolve(config["topologies"][name], base=config["defaults"], what="config key",
+                            prefix=prefix or f"topologies.{name}")
+
+
+def study_schema(schema: dict, kind) -> dict:
+    """The schema of one study of ``kind``: the common keys and the kind's own options."""
+    common = schema["definitions"]["study"]
+    return {**schema, "type": "object", "additionalProperties": False,
+            "properties": {**common["properties"], **kind.options}}
+
+
+def _study(config: dict, name: str, resolved: dict, schema: dict) -> dict:
+    d = config["study_definitions"][name]
+    where = f"study_definitions.{name}"
+    if d["kind"] not in KINDS:
+        raise ConfigError(f"config key {where}.kind: unknown study kind {d['kind']!r}; known kinds are {sorted(KINDS)}")
+    kind = KINDS[d["kind"]]
+    d = validate(d, study_schema(schema, kind), prefix=where)
+    d.setdefault("seeds", list(config["seeds"]))
+    for key, value in config["verdicts"].items():
+        d.setdefault(key, value)
+    try:
+        generated = kind.generate(name, d, config)
+    except ValueError as exc:
+        raise ConfigError(f"config key {exc}") from None
+    if generated:
+        config["topologies"].update(generated)
+        d["topologies"] = list(generated)
+    problem = kind.check(name, d)
+    if problem:
+        raise ConfigError(f"config key {where}.{problem}")
+    for j, topo in enumerate(d["topologies"]):
+        if topo not in config["topologies"]:
+            raise ConfigError(f"config key {where}.topologies[{j}]: unknown topology {topo!r}; define it under topologies")
+        if topo not in resolved:
+            resolved[topo] = resolve_topology(config, topo, f"{where}.points.{topo}" if generated else None)
+    return d
+
+
+def plan(config: dict, schema_path=None) -> Plan:
+    """Validate ``config`` and expand it into a :class:`Plan` (or raise ConfigError)."""
+    schema = load_schema(schema_path)
+    config = validate(config, schema)
+    studies = config["studies"]
+    for i, study in enumerate(studies):
+        if study not in config["study_definitions"]:
+            raise ConfigError(
+                f"config key studies[{i}]: unknown study {study!r}; defined studies are {sorted(config['study_definitions'])}"
+            )
+    resolved: dict[str, dict] = {}
+    study_defs = {name: _study(config, name, resolved, schema) for name in config["study_definitions"]}
+    topologies: dict[str, dict] = {}
+    runs: list[tuple[str, int]] = []
+    for study in studies:
+        for topo in study_defs[study]["topologies"]:
+            topologies.setdefault(topo, resolved[topo])
+        if KINDS[study_defs[study]["kind"]].trains_itself(study_defs[study]):
+            continue  # its runs come from rules of its own (successive halving)
+        for run in ((t, s) for t in study_defs[study]["topologies"] for s in study_defs[study]["seeds"]):
+            if run not in runs:
+                runs.append(run)
+    specs = {}
+    for i, name in enumerate(config["datasets"]):
+        try:
+            specs[name] = ds.resolve(name, config["dataset_definitions"])
+        except ds.DatasetSpecError as exc:
+            text = str(exc)
+            if text.startswith("unknown dataset"):
+                raise ConfigError(f"config key datasets[{i}]: {text}") from None
+            raise ConfigError(f"config key {text}") from None
+    return Plan(
+        config=config,
+        datasets=list(config["datasets"]),
+        seeds=list(config["seeds"]),
+        studies=list(studies),
+        topologies=topologies,
+        dataset_specs=specs,
+        runs=runs,
+        study_defs=study_defs,
+        all_topologies=resolved,
+    )
