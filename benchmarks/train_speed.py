@@ -54,8 +54,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from lecture_reference import LectureNetwork  # noqa: E402
 
 import mlpsweep.nn as engine  # noqa: E402
-from mlpsweep.nn import Network, SGDConfig, train  # noqa: E402
+from mlpsweep.nn import Network, train  # noqa: E402
 from mlpsweep.nn.sgd import gather_rows  # noqa: E402
+from mlpsweep.settings import resolve  # noqa: E402
 
 M, D, C = 50_000, 784, 10
 BATCHES = (10, 128, 1000)
@@ -98,7 +99,7 @@ class Case:
         self.sizes, self.dtype, self.k, self.x, self.y = sizes, dtype, k, x, y
         self.net = Network(sizes, dtype=dtype, rng=np.random.default_rng(1))
         self.rng = np.random.default_rng(2)
-        self.config = SGDConfig(epochs=1, batch_size=k, eta=3.0 if k < 1000 else 10.0)
+        self.config = resolve({"epochs": 1, "batch_size": k, "eta": 3.0 if k < 1000 else 10.0})
         self.best = {"epoch": float("inf"), "floor": float("inf"), "products": float("inf")}
 
     def measure(self) -> None:
@@ -168,7 +169,9 @@ class StackCase:
         n = max(runs, 1)
         self.nets = [engine.Network(self.sizes, dtype="float32", rng=np.random.default_rng(s)) for s in range(n)]
         self.rngs = [np.random.default_rng(100 + s) for s in range(n)]
-        self.config = engine.SGDConfig(epochs=1, batch_size=k, eta=3.0)
+        recipe = {"epochs": 1, "batch_size": k, "eta": 3.0}
+        # a baseline from before the one settings object (mlpsweep.settings.resolve) has SGDConfig
+        self.config = engine.SGDConfig(**recipe) if hasattr(engine, "SGDConfig") else resolve(recipe)
         self.label = label or f"S = {runs}" + (" (`train`, one run)" if runs == 1 else " (stacked)")
         self.best = float("inf")
 

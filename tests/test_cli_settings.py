@@ -57,7 +57,7 @@ def test_missing_keys_take_the_schemas_defaults(data_dir, tmp_path):
     proc = train(data_dir, out, GOOD)  # no dropout, eta, cost, …: the lecture's recipe
     assert proc.returncode == 0, proc.stderr
     saved = json.loads((out / "model.json").read_text())["settings"]
-    assert saved == st.resolve(GOOD) and saved["dropout"] == st.defaults()["dropout"]
+    assert saved == st.resolve(GOOD).to_dict() and saved["dropout"] == st.defaults()["dropout"]
 
 
 def test_divergence_under_fail_on_divergence_is_one_line_and_exit_3(data_dir, tmp_path):
@@ -70,9 +70,10 @@ def test_divergence_under_fail_on_divergence_is_one_line_and_exit_3(data_dir, tm
 
 
 def test_a_network_is_built_from_settings_resolved_against_the_schema():
-    net = Network.from_config([4, 3, 2], st.network({"activation": "relu"}), rng=__import__("numpy").random.default_rng(0))
-    assert net.activation_name == "relu" and net.dtype.name == st.defaults()["dtype"]
+    settings = st.resolve({"activation": "relu"})
+    net = Network.from_config([4, 3, 2], settings.to_dict(), rng=__import__("numpy").random.default_rng(0))
+    assert net.activation_name == "relu" and net.dtype.name == st.defaults()["dtype"] == settings.dtype
     with pytest.raises(st.SettingsError, match="settings key init: 'glorot' is not one of"):
-        st.network({"init": "glorot"})
+        st.resolve({"init": "glorot"})
     with pytest.raises(ValueError, match="a network needs output, cost, init, dtype; resolve the settings first"):
         Network.from_config([4, 3, 2], {"activation": "relu"})

@@ -16,8 +16,8 @@ def test_empty_config_is_the_lecture_table():
     assert p.datasets == ["mnist"] and p.seeds == [1, 2, 3, 4, 5]
     assert list(p.topologies) == ["30", "30-30", "30-30-30"]
     t = p.topology("30-30")
-    assert t["hidden"] == [30, 30] and t["eta"] == 3.0 and t["batch_size"] == 10 and t["epochs"] == 30
-    assert (t["activation"], t["output"], t["cost"], t["init"]) == ("sigmoid", "sigmoid", "quadratic", "normal")
+    assert t.hidden == (30, 30) and t.eta == 3.0 and t.batch_size == 10 and t.epochs == 30
+    assert (t.activation, t.output, t.cost, t.init) == ("sigmoid", "sigmoid", "quadratic", "normal")
 
 
 def test_shipped_config_runs_what_the_schema_defaults_run():
@@ -34,20 +34,20 @@ def test_every_shipped_study_is_valid():
     p = plan(config, SCHEMA)
     assert set(p.study_defs) == {"depth", "depth-extended", "activations", "regularisation", "dropout",
                                  "vanishing-gradient", "gd-vs-sgd", "universal-approximation", "best"}
-    assert p.topology("300-d0.5")["dropout"] == 0.5 and p.topology("300-d0.5")["hidden"] == [300]
+    assert p.topology("300-d0.5").dropout == 0.5 and p.topology("300-d0.5").hidden == (300,)
     assert p.study_defs["universal-approximation"]["widths"][-1] == 256
     assert p.study_runs("dropout") == [(t, s) for t in p.study_defs["dropout"]["topologies"] for s in (1, 2)]
 
 
 def test_topology_inherits_and_overrides_defaults():
     p = plan({"defaults": {"eta": 0.5}, "topologies": {"30": {"hidden": [30], "penalty": {"lambda": 0.1}}}}, SCHEMA)
-    assert p.topology("30")["eta"] == 0.5 and p.topology("30")["penalty"] == {"p": 2, "lambda": 0.1}
-    assert p.topology("30-30")["penalty"] == {"p": 2, "lambda": 0}
+    assert p.topology("30").eta == 0.5 and p.topology("30").to_dict()["penalty"] == {"p": 2, "lambda": 0.1}
+    assert p.topology("30-30").to_dict()["penalty"] == {"p": 2, "lambda": 0}
 
 
 def test_strings_from_snakemake_command_line_are_coerced():
     p = plan({"seeds": ["1", "2"], "defaults": {"epochs": "3", "eta": "0.5"}}, SCHEMA)
-    assert p.seeds == [1, 2] and p.topology("30")["epochs"] == 3 and p.topology("30")["eta"] == 0.5
+    assert p.seeds == [1, 2] and p.topology("30").epochs == 3 and p.topology("30").eta == 0.5
 
 
 def topo(**kw):

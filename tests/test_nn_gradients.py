@@ -5,11 +5,12 @@ import zlib
 
 import numpy as np
 import pytest
+from sgd_settings import recipe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lecture_reference import LectureNetwork
 
-from mlpsweep.nn import LpPenalty, Network, SGDConfig, train
+from mlpsweep.nn import LpPenalty, Network, train
 from mlpsweep.nn.costs import PAIRINGS
 
 HIDDEN = ["sigmoid", "relu", "tanh", "identity", "square"]
@@ -120,7 +121,7 @@ def test_one_sgd_epoch_equals_reference(batch_size):
     net = Network([8, 6, 5, 4], rng=rng)
     ref = LectureNetwork(net.weights, net.biases)
     order = np.random.default_rng(11).permutation(x.shape[0])
-    train(net, x, labels, SGDConfig(epochs=1, batch_size=batch_size, eta=3.0), np.random.default_rng(11))
+    train(net, x, labels, recipe(epochs=1, batch_size=batch_size, eta=3.0), np.random.default_rng(11))
     ref.sgd_epoch(x, np.eye(4)[labels], order, batch_size, 3.0)
     for w, r in zip(net.weights, ref.weights):
         np.testing.assert_allclose(w, r, rtol=1e-12, atol=1e-12)
@@ -140,7 +141,7 @@ def test_gd_is_batch_size_m():
         w -= 0.5 / 20 * g
     for b, g in zip(expected.biases, gb):
         b -= 0.5 / 20 * g
-    train(net, x, labels, SGDConfig(epochs=1, batch_size=20, eta=0.5), np.random.default_rng(0))
+    train(net, x, labels, recipe(epochs=1, batch_size=20, eta=0.5), np.random.default_rng(0))
     np.testing.assert_allclose(net.params, expected.params, rtol=1e-13, atol=1e-14)
 
 
@@ -151,7 +152,7 @@ def test_training_step_gradient_matches_backprop_with_penalty_and_dropout():
     labels = rng.integers(0, 3, 5)
     net = Network([4, 6, 3], activation="relu", output="softmax", cost="log_likelihood", init="he", rng=rng)
     before = net.copy()
-    cfg = SGDConfig(epochs=1, batch_size=5, eta=0.1, penalty_p=1.5, penalty_lambda=0.01, dropout=0.3)
+    cfg = recipe(epochs=1, batch_size=5, eta=0.1, penalty_p=1.5, penalty_lambda=0.01, dropout=0.3)
     gen = np.random.default_rng(4)
     train(net, x, labels, cfg, gen)
     # Replay the generator: permutation first, then one mask per hidden layer.

@@ -4,6 +4,9 @@ import pickle
 
 import numpy as np
 import pytest
+from sgd_settings import recipe
+
+from mlpsweep.settings import SettingsError
 
 from mlpsweep.nn import (
     Diverged,
@@ -11,7 +14,6 @@ from mlpsweep.nn import (
     LpPenalty,
     ModelFileError,
     Network,
-    SGDConfig,
     load_network,
     save_network,
     sgd,
@@ -33,7 +35,7 @@ def test_learns_separable_problem_to_full_training_accuracy(dtype):
     rng = np.random.default_rng(0)
     x, labels = blobs(rng)
     net = Network([2, 8, 2], dtype=dtype, rng=rng)
-    hist = train(net, x, labels, SGDConfig(epochs=30, batch_size=10, eta=3.0), rng)
+    hist = train(net, x, labels, recipe(epochs=30, batch_size=10, eta=3.0), rng)
     assert hist[-1]["train_accuracy"] == 1.0
     assert net.accuracy(x, labels) == 1.0
 
@@ -43,7 +45,7 @@ def test_one_hidden_layer_fits_sine():
     x = np.linspace(-np.pi, np.pi, 512)[:, None]
     net = Network([1, 20, 1], activation="tanh", output="linear", cost="quadratic", init="xavier",
                   rng=np.random.default_rng(1))
-    train(net, x, np.sin(x), SGDConfig(epochs=300, batch_size=16, eta=0.1, track_gradients=False),
+    train(net, x, np.sin(x), recipe(epochs=300, batch_size=16, eta=0.1),
           np.random.default_rng(2))
     grid = np.linspace(-np.pi, np.pi, 4001)[:, None]
     assert np.abs(net(grid) - np.sin(grid)).max() < 0.05
@@ -56,7 +58,7 @@ def test_same_seed_is_bit_identical(dtype):
     runs = []
     for _ in range(2):
         net = Network([2, 6, 5, 2], dtype=dtype, rng=np.random.default_rng(7))
-        cfg = SGDConfig(epochs=3, batch_size=7, eta=1.0, dropout=0.2, penalty_p=1.0, penalty_lambda=1e-3)
+        cfg = recipe(epochs=3, batch_size=7, eta=1.0, dropout=0.2, penalty_p=1.0, penalty_lambda=1e-3)
         hist = train(net, x, labels, cfg, np.random.default_rng(8), validation=(x[:30], labels[:30]))
         runs.append((net.params.copy(), hist))
     assert runs[0][0].tobytes() == runs[1][0].tobytes()
@@ -72,8 +74,8 @@ def test_different_seeds_differ():
     assert not np.array_equal(a.params, b.params)  # the seed draws the initial weights
     # … and the batch order: the same start trained with two seeds ends elsewhere.
     c = a.copy()
-    train(a, x, labels, SGDConfig(epochs=1, batch_size=5, eta=1.0), np.random.default_rng(1))
-    train(c, x, labels, SGDConfig(epochs=1, batch_size=5, eta=1.0), np.random.default_rng(2))
+    train(a, x, labels, recipe(epochs=1, batch_size=5, eta=1.0), np.random.default_rng(1))
+    train(c, x, labels, recipe(epochs=1, batch_size=5, eta=1.0), np.random.default_rng(2))
     assert not np.array_equal(a.params, c.params)
 
 
@@ -99,7 +101,7 @@ def test_history_has_every_column_and_csv_round_trips():
     x, labels = blobs(rng, 60)
     net = Network([2, 4, 3, 2], rng=rng)
     seen = []
-    hist = train(net, x, labels, SGDConfig(epochs=2, batch_size=5, eta=1.0, track_gradients=True), rng,
+    hist = train(net, x, labels, recipe(epochs=2, batch_size=5, eta=1.0), track_gradients=True, rng=rng,
                  validation=(x[:20], labels[:20]), callback=lambda rec, state: seen.append((rec["epoch"], state.epoch)))
     assert seen == [(1, 1), (2, 2)]
     rec = hist[-1]
@@ -117,8 +119,8 @@ def test_gradient_norms_are_mean_bias_gradient_norms():
     _, gb = net.copy().backprop(x, labels)
     # at initialisation, with no step taken, the same quantity
     at_init = sgd.gradient_norms(net, x, labels, batch_size=40)
-    hist = train(net, x, labels, SGDConfig(epochs=1, batch_size=40, eta=0.5, track_gradients=True),
-                 np.random.default_rng(0))
+    hist = train(net, x, labels, recipe(epochs=1, batch_size=40, eta=0.5),
+                 np.random.default_rng(0), track_gradients=True)
     for ell, g in enumerate(gb, start=1):
         assert hist[0][f"grad_norm_{ell}"] == pytest.approx(np.linalg.norm(g) / 40, rel=1e-12)
         assert at_init[ell - 1] == pytest.approx(np.linalg.norm(g) / 40, rel=1e-12)
@@ -127,7 +129,7 @@ def test_gradient_norms_are_mean_bias_gradient_norms():
 def test_gradient_norms_are_opt_in():
     rng = np.random.default_rng(4)
     x, labels = blobs(rng, 40)
-    hist = train(Network([2, 5, 2], rng=rng), x, labels, SGDConfig(epochs=1, batch_size=8, eta=1.0), rng)
+    hist = train(Network([2, 5, 2], rng=rng), x, labels, recipe(epochs=1, batch_size=8, eta=1.0), rng)
     assert not any(k.startswith("grad_norm_") for k in hist[0])
 
 
@@ -138,8 +140,8 @@ def test_gradient_norms_average_every_step_across_chunks(monkeypatch):
     x, labels = blobs(rng, 20)
     net = Network([2, 5, 3, 2], rng=rng)
     ref = net.copy()
-    hist = train(net, x, labels, SGDConfig(epochs=1, batch_size=3, eta=0.5, track_gradients=True),
-                 np.random.default_rng(9))
+    hist = train(net, x, labels, recipe(epochs=1, batch_size=3, eta=0.5),
+                 np.random.default_rng(9), track_gradients=True)
     perm = np.random.default_rng(9).permutation(20)
     norms = []
     for start in range(0, 20, 3):
@@ -159,7 +161,7 @@ def test_divergence_raises_with_epoch_and_last_finite_cost():
     labels = rng.integers(0, 3, 100)
     net = Network([5, 10, 3], activation="relu", output="linear", init="he", rng=rng)
     with pytest.raises(Diverged) as info:
-        train(net, x, labels, SGDConfig(epochs=20, batch_size=10, eta=1e4), rng)
+        train(net, x, labels, recipe(epochs=20, batch_size=10, eta=1e4), rng)
     err = info.value
     assert err.epoch >= 1
     assert err.last_finite_cost is None or np.isfinite(err.last_finite_cost)
@@ -214,9 +216,9 @@ def test_invalid_network_configurations(kwargs, match):
     [dict(eta=0), dict(eta=-1.0), dict(batch_size=0), dict(epochs=0), dict(dropout=1.0),
      dict(dropout=-0.1), dict(penalty_p=0.0), dict(penalty_lambda=-1.0), dict(eta=float("nan"))],
 )
-def test_invalid_sgd_configurations(kwargs):
-    with pytest.raises(ValueError):
-        SGDConfig(**{"epochs": 1, "batch_size": 10, "eta": 1.0, **kwargs})
+def test_invalid_training_settings_are_refused_by_the_schema(kwargs):
+    with pytest.raises(SettingsError):
+        recipe(**{"epochs": 1, "batch_size": 10, "eta": 1.0, **kwargs})
 
 
 @pytest.mark.parametrize("p", [1.0, 0.5])
@@ -224,7 +226,7 @@ def test_p_at_most_one_makes_exact_zeros(p):
     rng = np.random.default_rng(0)
     x, labels = blobs(rng, 200)
     net = Network([2, 30, 2], init="xavier", rng=rng)
-    cfg = SGDConfig(epochs=20, batch_size=10, eta=1.0, penalty_p=p, penalty_lambda=0.02)
+    cfg = recipe(epochs=20, batch_size=10, eta=1.0, penalty_p=p, penalty_lambda=0.02)
     train(net, x, labels, cfg, rng)
     s = sparsity(net.weights)
     assert s["exactly_zero"] > 0.3 * s["weights"]
@@ -236,8 +238,8 @@ def test_p_two_shrinks_but_makes_no_zeros():
     x, labels = blobs(rng, 200)
     plain = Network([2, 30, 2], init="xavier", rng=np.random.default_rng(1))
     decayed = plain.copy()
-    train(plain, x, labels, SGDConfig(epochs=10, batch_size=10, eta=1.0), np.random.default_rng(2))
-    train(decayed, x, labels, SGDConfig(epochs=10, batch_size=10, eta=1.0, penalty_p=2.0, penalty_lambda=0.01),
+    train(plain, x, labels, recipe(epochs=10, batch_size=10, eta=1.0), np.random.default_rng(2))
+    train(decayed, x, labels, recipe(epochs=10, batch_size=10, eta=1.0, penalty_p=2.0, penalty_lambda=0.01),
           np.random.default_rng(2))
     assert np.abs(decayed.weights[0]).sum() < np.abs(plain.weights[0]).sum()
     assert sparsity(decayed.weights)["exactly_zero"] == 0
@@ -254,8 +256,8 @@ def test_dropout_changes_training_but_not_inference():
     x, labels = blobs(rng, 100)
     a = Network([2, 20, 2], rng=np.random.default_rng(1))
     b = a.copy()
-    train(a, x, labels, SGDConfig(epochs=1, batch_size=10, eta=1.0), np.random.default_rng(2))
-    train(b, x, labels, SGDConfig(epochs=1, batch_size=10, eta=1.0, dropout=0.5), np.random.default_rng(2))
+    train(a, x, labels, recipe(epochs=1, batch_size=10, eta=1.0), np.random.default_rng(2))
+    train(b, x, labels, recipe(epochs=1, batch_size=10, eta=1.0, dropout=0.5), np.random.default_rng(2))
     assert not np.array_equal(a.params, b.params)
     # Inference applies no masks and no rescaling (inverted dropout scales during training only).
     hidden = 0.5 + 0.5 * np.tanh(0.5 * (x @ b.weights[0].T + b.biases[0]))
@@ -301,7 +303,7 @@ def test_momentum_matches_the_heavy_ball_recursion():
     x, labels = blobs(rng, 30)
     net = Network([2, 4, 2], rng=np.random.default_rng(1))
     ref = net.copy()
-    train(net, x, labels, SGDConfig(epochs=1, batch_size=10, eta=0.5, momentum=0.9), np.random.default_rng(2))
+    train(net, x, labels, recipe(epochs=1, batch_size=10, eta=0.5, momentum=0.9), np.random.default_rng(2))
     order = np.random.default_rng(2).permutation(30)
     v = np.zeros_like(ref.params)
     for start in range(0, 30, 10):
@@ -314,10 +316,10 @@ def test_momentum_matches_the_heavy_ball_recursion():
 
 
 def test_eta_decay_schedule():
-    cfg = SGDConfig(epochs=3, batch_size=10, eta=0.4, eta_decay=0.5)
+    cfg = recipe(epochs=3, batch_size=10, eta=0.4, eta_decay=0.5)
     assert [cfg.eta_at(e) for e in (1, 2, 3)] == [0.4, 0.2, 0.1]
     with pytest.raises(ValueError, match="momentum cannot be combined"):
-        SGDConfig(epochs=1, batch_size=10, eta=1.0, momentum=0.9, penalty_p=1.0, penalty_lambda=0.1)
+        recipe(epochs=1, batch_size=10, eta=1.0, momentum=0.9, penalty_p=1.0, penalty_lambda=0.1)
 
 
 def test_l1_step_is_soft_thresholding():

@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
+from sgd_settings import recipe
 
-from mlpsweep.nn import Diverged, Network, SGDConfig, train, train_stack
+from mlpsweep.nn import Diverged, Network, train, train_stack
 
 
 def data(m=230, d=12, classes=4, seed=0):
@@ -39,7 +40,7 @@ def solo_and_stacked(specs, dtype, sizes=(12, 9, 7, 4), **net_kw):
 @pytest.mark.parametrize("S", [1, 2, 3])
 def test_stacked_equals_solo_bit_for_bit(dtype, S):
     # K = 16 leaves a short last batch (230 = 14·16 + 6); runs differ in η, decay and dropout
-    specs = [(s, SGDConfig(epochs=3, batch_size=16, eta=0.5 + 0.25 * s, eta_decay=1.0 - 0.1 * s,
+    specs = [(s, recipe(epochs=3, batch_size=16, eta=0.5 + 0.25 * s, eta_decay=1.0 - 0.1 * s,
                            dropout=0.2 * (s % 2))) for s in range(S)]
     solo, solo_out, stacked, stacked_out = solo_and_stacked(specs, dtype)
     for a, b, ha, hb in zip(solo, stacked, solo_out, stacked_out):
@@ -49,10 +50,10 @@ def test_stacked_equals_solo_bit_for_bit(dtype, S):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_stacked_with_momentum_and_penalties(dtype):
-    specs = [(1, SGDConfig(epochs=2, batch_size=10, eta=0.3, momentum=0.9)),
-             (2, SGDConfig(epochs=2, batch_size=10, eta=0.3, penalty_p=1.0, penalty_lambda=1e-3)),
-             (3, SGDConfig(epochs=2, batch_size=10, eta=0.3, penalty_p=0.5, penalty_lambda=1e-4, dropout=0.5)),
-             (4, SGDConfig(epochs=2, batch_size=10, eta=0.3, penalty_p=2.0, penalty_lambda=1e-3, momentum=0.5))]
+    specs = [(1, recipe(epochs=2, batch_size=10, eta=0.3, momentum=0.9)),
+             (2, recipe(epochs=2, batch_size=10, eta=0.3, penalty_p=1.0, penalty_lambda=1e-3)),
+             (3, recipe(epochs=2, batch_size=10, eta=0.3, penalty_p=0.5, penalty_lambda=1e-4, dropout=0.5)),
+             (4, recipe(epochs=2, batch_size=10, eta=0.3, penalty_p=2.0, penalty_lambda=1e-3, momentum=0.5))]
     solo, solo_out, stacked, stacked_out = solo_and_stacked(
         specs, dtype, activation="relu", output="softmax", cost="log_likelihood", init="he")
     for a, b, ha, hb in zip(solo, stacked, solo_out, stacked_out):
@@ -61,9 +62,9 @@ def test_stacked_with_momentum_and_penalties(dtype):
 
 
 def test_a_diverging_run_leaves_the_others_unchanged():
-    specs = [(1, SGDConfig(epochs=3, batch_size=10, eta=0.5)),
-             (2, SGDConfig(epochs=3, batch_size=10, eta=1e6)),  # diverges
-             (3, SGDConfig(epochs=3, batch_size=10, eta=0.8))]
+    specs = [(1, recipe(epochs=3, batch_size=10, eta=0.5)),
+             (2, recipe(epochs=3, batch_size=10, eta=1e6)),  # diverges
+             (3, recipe(epochs=3, batch_size=10, eta=0.8))]
     solo, solo_out, stacked, stacked_out = solo_and_stacked(specs, "float64", output="linear")
     assert isinstance(solo_out[1], Diverged) and isinstance(stacked_out[1], Diverged)
     assert stacked_out[1].epoch == solo_out[1].epoch
@@ -75,7 +76,7 @@ def test_a_diverging_run_leaves_the_others_unchanged():
 def test_runs_that_cannot_stack_are_refused():
     a = Network([4, 3, 2], rng=np.random.default_rng(0))
     b = Network([4, 5, 2], rng=np.random.default_rng(0))
-    cfg = SGDConfig(epochs=1, batch_size=5, eta=1.0)
+    cfg = recipe(epochs=1, batch_size=5, eta=1.0)
     x, y = np.zeros((10, 4)), np.zeros(10, dtype=int)
     with pytest.raises(ValueError, match="sizes"):
         train_stack([a, b], x, y, [cfg, cfg], [np.random.default_rng(0)] * 2)
@@ -88,7 +89,7 @@ def test_stacked_equals_solo_at_mnist_shapes(dtype):
     x = rng.random((600, 784))
     labels = rng.integers(0, 10, 600)
     for K in (10, 128):
-        specs = [(s, SGDConfig(epochs=1, batch_size=K, eta=3.0 / (s + 1))) for s in range(4)]
+        specs = [(s, recipe(epochs=1, batch_size=K, eta=3.0 / (s + 1))) for s in range(4)]
         solo = [Network([784, 30, 10], dtype=dtype, rng=np.random.default_rng(s)) for s, _ in specs]
         both = [Network([784, 30, 10], dtype=dtype, rng=np.random.default_rng(s)) for s, _ in specs]
         for net, (s, cfg) in zip(solo, specs):

@@ -29,8 +29,8 @@ def test_grid_expands_every_combination_with_readable_names():
     points = p.study_defs["g"]["points"]
     assert len(points) == 6 and len(p.runs) == 12
     assert "g__batch_size-10__eta-0.5" in points
-    assert p.topology("g__batch_size-50__eta-3")["eta"] == 3.0 and p.topology("g__batch_size-50__eta-3")["batch_size"] == 50
-    assert p.topology("g__batch_size-50__eta-3")["epochs"] == 2  # the base topology's own settings stay
+    assert p.topology("g__batch_size-50__eta-3").eta == 3.0 and p.topology("g__batch_size-50__eta-3").batch_size == 50
+    assert p.topology("g__batch_size-50__eta-3").epochs == 2  # the base topology's own settings stay
 
 
 def test_random_draws_are_stable_rounded_and_in_bounds():
@@ -51,7 +51,7 @@ def test_grid_crossed_with_random_and_nested_paths():
     pts = p.study_defs["b"]["points"]
     assert len(pts) == 10
     name = next(iter(pts))
-    assert p.topology(name)["penalty"]["lambda"] == pts[name]["penalty.lambda"] and p.topology(name)["penalty"]["p"] == 2
+    assert p.topology(name).to_dict()["penalty"]["lambda"] == pts[name]["penalty.lambda"] and p.topology(name).to_dict()["penalty"]["p"] == 2
 
 
 def test_long_names_get_a_hash_suffix():

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from . import settings
 from .config import ConfigError, load_schema, validate
 from .data import datasets as ds
+from .nn import Settings
 from .studies import KINDS
 
-#: The settings every run of a stack shares (the rest, e.g. η, λ, p, dropout, init, momentum, seed, may differ).
-STACK_KEY = ("hidden", "activation", "output", "cost", "dtype", "batch_size", "epochs")
 
 #: ``runs_per_job: auto`` trains at most this many runs per job: the fastest default run on 2 cores of
 #: ``benchmarks/pipeline.py --runs-per-job 1 2 3 5`` (README, Throughput); jobs of 3 also keep more
@@ -60,18 +59,18 @@ class Plan:
     datasets: list[str]
     seeds: list[int]
     studies: list[str]
-    topologies: dict[str, dict]
+    topologies: dict[str, Settings]
     dataset_specs: dict[str, ds.DatasetSpec]
     runs: list[tuple[str, int]]  # (topology, seed) of every enabled study, in order
     study_defs: dict[str, dict]  # every defined study, resolved (topologies, seeds, options)
-    all_topologies: dict[str, dict]  # every topology a defined study uses, resolved
+    all_topologies: dict[str, Settings]  # every topology a defined study uses, resolved
 
-    def topology(self, name: str) -> dict:
+    def topology(self, name: str) -> Settings:
         return self.all_topologies[name]
 
     def topology_json(self, name: str) -> str:
         """The settings of one topology as canonical JSON (what a train job gets)."""
-        return json.dumps(self.all_topologies[name], sort_keys=True, separators=(",", ":"))
+        return json.dumps(self.all_topologies[name].to_dict(), sort_keys=True, separators=(",", ":"))
 
     def dataset_json(self, name: str) -> str:
         return json.dumps(self.dataset_specs[name].to_dict(), sort_keys=True, separators=(",", ":"))
@@ -91,7 +90,7 @@ class Plan:
         """The training jobs of more than one run (``training.runs_per_job``), in a fixed order.
 
         Every defined study's runs, in definition order, are claimed once;
-        within a study the runs with the same :data:`STACK_KEY` settings form
+        within a study the runs with the same :attr:`Settings.STACKED <mlpsweep.nn.Settings.STACKED>` settings form
         a stack, cut in order into jobs (:func:`split_runs`).  Neither the
         enabled studies nor ``--cores`` change the grouping: a new grouping
         would re-train finished runs.  Runs that record gradient norms, runs
@@ -107,8 +106,8 @@ class Plan:
                 if run in claimed or self.tracks_gradients(run[0]):
                     continue
                 claimed.add(run)
-                settings = self.topology(run[0])
-                groups.setdefault(tuple(json.dumps(settings[k], sort_keys=True) for k in STACK_KEY), []).append(run)
+                shape = self.topology(run[0])
+                groups.setdefault(tuple(getattr(shape, k) for k in shape.STACKED), []).append(run)
             for runs in groups.values():
                 stacks += [Stack(chunk) for chunk in split_runs(runs, per_job) if len(chunk) > 1]
         return stacks
@@ -119,7 +118,7 @@ class Plan:
         return [{"name": n, **self.study_defs[n]} for n in names]
 
 
-def resolve_topology(config: dict, name: str, prefix: str | None = None) -> dict:
+def resolve_topology(config: dict, name: str, prefix: str | None = None) -> Settings:
     """A topology's complete settings: its own keys over the config's ``defaults``, checked.
 
     Errors name ``prefix`` (default ``topologies.<name>``).
@@ -175,7 +174,7 @@ def plan(config: dict, schema_path=None) -> Plan:
             )
     resolved: dict[str, dict] = {}
     study_defs = {name: _study(config, name, resolved, schema) for name in config["study_definitions"]}
-    topologies: dict[str, dict] = {}
+    topologies: dict[str, Settings] = {}
     runs: list[tuple[str, int]] = []
     for study in studies:
         for topo in study_defs[study]["topologies"]:

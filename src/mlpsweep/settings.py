@@ -1,22 +1,24 @@
-"""The training settings of one run, checked against the config schema.
+"""One run's training settings, checked against the config schema once, into one immutable object.
 
-Every entry point that trains or builds a network — the workflow's topologies,
-``python -m mlpsweep train --settings JSON`` and the studies' own networks —
-goes through :func:`resolve` (or :func:`network` for the keys that define a
-network), so the same keys, types, bounds and defaults hold everywhere: the
-schema's ``definitions.settings`` says what is allowed, its ``defaults.default``
-(the lecture's recipe) fills in what is left out.  A bad setting raises
+Every entry point that trains or builds a network — the plan of the workflow's
+topologies, ``python -m mlpsweep train --settings JSON``, the studies' own
+networks — goes through :func:`resolve`, so the same keys, types, bounds and
+defaults hold everywhere: the schema's ``definitions.settings`` says what is
+allowed, its ``defaults.default`` (the lecture's recipe) fills in what is left
+out, and the result is a :class:`~mlpsweep.nn.Settings` that travels unchanged
+to the update line (across a job's process boundary as its JSON form,
+:meth:`~mlpsweep.nn.Settings.to_dict`).  A bad setting raises
 :class:`SettingsError` with one line naming the key, the value and what is
 allowed, e.g. ``settings key epochs: 2.7 is not of type 'integer'``.
 """
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 from .config import ConfigError, _deep_merge, load_schema, schema_default, validate
-from .nn import costs
-from .nn.network import NETWORK_KEYS
+from .nn import Settings, costs
 
 
 class SettingsError(ConfigError):
@@ -37,8 +39,9 @@ def defaults() -> dict:
     return schema_default("defaults")
 
 
-def resolve(settings, *, base: dict | None = None, what: str = "settings key", prefix: str = "") -> dict:
-    """Complete, checked settings: ``settings`` over ``base`` (default: the schema's defaults).
+def resolve(settings, *, base: dict | None = None, what: str = "settings key", prefix: str = "") -> Settings:
+    """Complete, checked settings: ``settings`` (a dict, as in the config) over ``base`` (default: the
+    schema's defaults).
 
     Unknown keys, wrong types (2.7 epochs, ``"abc"``), an empty ``hidden`` and
     impossible pairings are refused.
@@ -56,13 +59,11 @@ def resolve(settings, *, base: dict | None = None, what: str = "settings key", p
     except ValueError as exc:
         raise SettingsError(f"{where}cost: {exc}") from None
     pen = checked["penalty"]
+    numbers = [(k, v) for k, v in checked.items()] + [(f"penalty.{k}", v) for k, v in pen.items()]
+    for key, value in numbers:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SettingsError(f"{where}{key}: {value!r} is not a finite number")
     if checked["momentum"] and pen["lambda"] and pen["p"] <= 1:
         raise SettingsError(f"{where}momentum: momentum cannot be combined with a penalty of p <= 1 "
                             "(its steps stop at zero); set momentum to 0 or p above 1")
-    return {k: checked[k] for k in run_schema["required"]}
-
-
-def network(config: dict) -> dict:
-    """The network-defining keys of ``config`` (others ignored), checked, with the schema's defaults."""
-    given = {k: config[k] for k in NETWORK_KEYS if k in config}
-    return {k: v for k, v in resolve(given).items() if k in NETWORK_KEYS}
+    return Settings.from_dict({k: checked[k] for k in run_schema["required"]})

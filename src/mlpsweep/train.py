@@ -19,7 +19,6 @@ This module imports only NumPy and the training core: a job starts fast.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from .atomic import write_json, write_text
 from .data import preprocess
-from .nn import Diverged, Network, SGDConfig, save_network, train_stack
+from .nn import Diverged, Network, Settings, save_network, train_stack
 from .nn.checkpoint import Checkpointer, run_key
 from .nn.sgd import check_stackable, gradient_norms
 from .provenance import blas, versions
@@ -41,23 +40,8 @@ log = logging.getLogger("mlpsweep.train")
 OUTPUTS = ("history.csv", "model.npz", "model.json")
 
 
-def sgd_config(settings: dict, track_gradients: bool = False) -> SGDConfig:
-    """The optimiser's settings from checked, complete settings (:func:`mlpsweep.settings.resolve`)."""
-    return SGDConfig(
-        epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
-        eta=float(settings["eta"]),
-        penalty_p=float(settings["penalty"]["p"]),
-        penalty_lambda=float(settings["penalty"]["lambda"]),
-        dropout=float(settings["dropout"]),
-        momentum=float(settings["momentum"]),
-        eta_decay=float(settings["eta_decay"]),
-        track_gradients=track_gradients,
-    )
-
-
-def build_network(settings: dict, features: int, classes: int, rng: np.random.Generator) -> Network:
-    return Network.from_config([features, *settings["hidden"], classes], settings, rng=rng)
+def build_network(settings: Settings, features: int, classes: int, rng: np.random.Generator) -> Network:
+    return Network.from_config([features, *settings.hidden, classes], settings.to_dict(), rng=rng)
 
 
 def _pct(x) -> str:
@@ -66,11 +50,12 @@ def _pct(x) -> str:
 
 @dataclass(frozen=True)
 class Run:
-    """One run of a training job: its name (the topology's), seed, settings and output folder."""
+    """One run of a training job: its name (the topology's), seed, settings (resolved, or a dict to resolve)
+    and output folder."""
 
     name: str | None
     seed: int
-    settings: dict
+    settings: Settings | dict
     out_dir: str
 
 
@@ -110,30 +95,32 @@ def run(
     if not runs:
         raise ValueError("a training job needs at least one run")
     many = len(runs) > 1
-    resolved = [resolve_settings(r.settings, prefix=f"runs[{i}].settings" if many else "") for i, r in enumerate(runs)]
+    # settings resolved already (a Settings object) are used as they are; a dict is checked here, once
+    resolved = [r.settings if isinstance(r.settings, Settings) else
+                resolve_settings(r.settings, prefix=f"runs[{i}].settings" if many else "") for i, r in enumerate(runs)]
     names = [r.name or (f"run{i}" if many else "network") for i, r in enumerate(runs)]
     label = name or ("stack" if many else names[0])
     with threadpool_limits(limits=threads):
         data = preprocess.load(data_dir)
         rngs = [np.random.default_rng(r.seed) for r in runs]
         nets = [build_network(st, data.features, data.classes, rng) for st, rng in zip(resolved, rngs)]
-        cfgs = [sgd_config(st, track_gradients) for st in resolved]
-        check_stackable(nets, cfgs, names)
-        epochs = cfgs[0].epochs
+        trained = resolved  # as trained: a rung of successive halving ends early
+        check_stackable(nets, trained, names)
+        epochs = trained[0].epochs
         if stop_at_epoch is not None:
             if not 1 <= stop_at_epoch <= epochs:
                 raise ValueError(f"--stop-at-epoch must be between 1 and the run's {epochs} epochs, got {stop_at_epoch}")
             # the schedule is the run's; only the end moves, and the checkpoint stays for the next rung
             keep_checkpoints = keep_checkpoints or stop_at_epoch < epochs
-            cfgs = [dataclasses.replace(c, epochs=stop_at_epoch) for c in cfgs]
+            trained = [st.replace(epochs=stop_at_epoch) for st in trained]
             epochs = stop_at_epoch
         initial_norms = [gradient_norms(net, data.x_train, data.y_train, cfg.batch_size) if track_gradients else None
-                         for net, cfg in zip(nets, cfgs)]
+                         for net, cfg in zip(nets, trained)]
         st0 = resolved[0]
         log.info("training %s: %s, sizes %s, %s/%s/%s, init %s, K %d, %d epochs, %s, %d BLAS thread(s)", label,
-                 ", ".join(f"{n} seed {r.seed} eta {c.eta:g}" for n, r, c in zip(names, runs, cfgs))
-                 + (f" ({len(runs)} runs stacked)" if many else ""), nets[0].sizes, st0["activation"], st0["output"],
-                 st0["cost"], st0["init"], cfgs[0].batch_size, epochs, st0["dtype"], threads)
+                 ", ".join(f"{n} seed {r.seed} eta {c.eta:g}" for n, r, c in zip(names, runs, trained))
+                 + (f" ({len(runs)} runs stacked)" if many else ""), nets[0].sizes, st0.activation, st0.output,
+                 st0.cost, st0.init, st0.batch_size, epochs, st0.dtype, threads)
 
         def progress(records, state):
             live = [(f"{n}#{r.seed}", rec) for n, r, rec in zip(names, runs, records) if rec is not None]
@@ -180,8 +167,8 @@ def run(
             for hook in hooks:
                 hook(records, state)
 
-        results = train_stack(nets, data.x_train, data.y_train, cfgs, rngs, callback=on_epoch,
-                              **_held_out(data), **resume)
+        results = train_stack(nets, data.x_train, data.y_train, trained, rngs, callback=on_epoch,
+                              track_gradients=track_gradients, **_held_out(data), **resume)
         blas_info = blas()
     metas = []
     for i, (r, st, net, result) in enumerate(zip(runs, resolved, nets, results)):
@@ -214,7 +201,7 @@ def _held_out(data) -> dict:
 
 def _run_key(settings, seed, data, net) -> str:
     """What a run's checkpoint must match to be resumed: its settings, seed, data files and layer sizes."""
-    return run_key(settings=settings, seed=seed, data=data.manifest["files"], sizes=net.sizes)
+    return run_key(settings=settings.to_dict(), seed=seed, data=data.manifest["files"], sizes=net.sizes)
 
 
 def _log_done(name, status, history, meta) -> None:
@@ -231,7 +218,7 @@ def _meta(name, seed, settings, net, status, history, data, started, threads, bl
     return {
         "name": name,
         "seed": seed,
-        "settings": settings,
+        "settings": settings.to_dict(),
         "sizes": net.sizes,
         "n_params": net.n_params,
         "n_weights": net.n_weights,

@@ -272,7 +272,7 @@ def stack_runs_option(dataset, stack):
         {
             "name": t,
             "seed": s,
-            "settings": PLAN.topology(t),
+            "settings": PLAN.topology(t).to_dict(),
             "out_dir": run_dir(dataset, t, s),
         }
         for t, s in stack.runs

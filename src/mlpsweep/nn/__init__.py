@@ -8,7 +8,7 @@ parameters, matrix-form backprop), :mod:`.sgd` (mini-batch SGD for one run or a 
 from .io import ModelFileError, load_network, save_network
 from .network import Network, Workspace, one_hot
 from .penalties import LpPenalty, sparsity
-from .sgd import Diverged, History, SGDConfig, TrainingState, train, train_stack
+from .sgd import Diverged, History, Settings, TrainingState, train, train_stack
 
 __all__ = [
     "Diverged",
@@ -16,7 +16,7 @@ __all__ = [
     "LpPenalty",
     "ModelFileError",
     "Network",
-    "SGDConfig",
+    "Settings",
     "TrainingState",
     "Workspace",
     "load_network",

@@ -28,14 +28,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class LpPenalty:
+    """λ Σ|w|^p with p > 0 and λ ≥ 0 (the config schema checks both)."""
+
     p: float
     lam: float
-
-    def __post_init__(self):
-        if not (self.p > 0 and np.isfinite(self.p)):
-            raise ValueError(f"penalty exponent p must be > 0, got {self.p!r}")
-        if not (self.lam >= 0 and np.isfinite(self.lam)):
-            raise ValueError(f"penalty strength lambda must be >= 0, got {self.lam!r}")
 
     @property
     def active(self) -> bool:

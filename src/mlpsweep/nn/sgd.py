@@ -36,7 +36,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import dataclasses
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -46,49 +47,64 @@ from .penalties import LpPenalty
 
 
 @dataclass(frozen=True)
-class SGDConfig:
-    """The hyper-parameters of a training run (the lecture's names).
+class Settings:
+    """One run's settings, complete: the one form they take from the plan to the update line.
 
-    ``epochs``, ``batch_size`` and ``eta`` are the experiment's choice and have
-    no default here (the workflow's recipe lives in the config schema); the
-    other fields default to *off*: no penalty, no dropout, no momentum, a
-    constant η.
+    :func:`mlpsweep.settings.resolve` builds it, once, from settings checked
+    against the config schema with the schema's defaults (the lecture's recipe)
+    filled in; this class only holds them.  Values keep the JSON types the
+    schema allows (``eta: 3`` stays an integer), so :meth:`to_dict` gives back
+    exactly the JSON a run records and a job receives.  The network's keys
+    (``hidden`` … ``dtype``) build it (:meth:`Network.from_settings`); the rest
+    drive its training: η and its per-epoch decay, the batch size K, epochs,
+    the Lp penalty λ Σ|w|^p (λ = 0: none), the dropout rate r and momentum μ.
     """
 
+    hidden: tuple
+    activation: str
+    output: str
+    cost: str
+    init: str
+    eta: float
+    batch_size: int
     epochs: int
-    batch_size: int  # K
-    eta: float  # η
-    penalty_p: float = 2.0  # p of λ Σ|w|^p
-    penalty_lambda: float = 0.0  # λ (0: no penalty)
-    dropout: float = 0.0  # r, share of hidden units dropped
-    momentum: float = 0.0  # μ of heavy-ball momentum (0: the lecture's plain SGD)
-    eta_decay: float = 1.0  # η is multiplied by this after every epoch (1: constant)
-    track_gradients: bool = False  # record per-layer ‖∂C/∂b_ℓ‖, averaged over the epoch (opt-in)
-    eval_chunk: int = 2048  # rows per batched forward pass when monitoring (bounds its memory)
+    penalty_p: float
+    penalty_lambda: float
+    dropout: float
+    dtype: str
+    momentum: float
+    eta_decay: float
 
-    def __post_init__(self):
-        if not (isinstance(self.epochs, int) and self.epochs >= 1):
-            raise ValueError(f"epochs must be an integer >= 1, got {self.epochs!r}")
-        if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
-            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
-        if not (self.eta > 0 and math.isfinite(self.eta)):
-            raise ValueError(f"eta must be a positive number, got {self.eta!r}")
-        if not (0 <= self.dropout < 1):
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        pen = LpPenalty(self.penalty_p, self.penalty_lambda)  # validates p and λ
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if not 0 < self.eta_decay <= 1:
-            raise ValueError(f"eta_decay must be in (0, 1], got {self.eta_decay!r}")
-        if self.momentum > 0 and pen.active and pen.clips_at_zero:
-            raise ValueError("momentum cannot be combined with an Lp penalty of p <= 1 (its steps clip at zero)")
+    #: What the runs of one stack share (the others, e.g. η, λ, p, dropout, init, momentum, may differ).
+    STACKED = ("hidden", "activation", "output", "cost", "dtype", "batch_size", "epochs")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Settings:
+        """From the JSON form of complete, already checked settings (:func:`mlpsweep.settings.resolve` checks)."""
+        pen = data["penalty"]
+        rest = {k: v for k, v in data.items() if k not in ("penalty", "hidden")}
+        return cls(hidden=tuple(data["hidden"]), **rest, penalty_p=pen["p"], penalty_lambda=pen["lambda"])
+
+    def to_dict(self) -> dict:
+        """The JSON form, as the config schema writes settings."""
+        out = {}
+        for f in fields(self):
+            if f.name == "penalty_p":
+                out["penalty"] = {"p": self.penalty_p, "lambda": self.penalty_lambda}
+            elif f.name != "penalty_lambda":
+                out[f.name] = list(self.hidden) if f.name == "hidden" else getattr(self, f.name)
+        return out
+
+    def replace(self, **changes) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def penalty(self) -> LpPenalty:
+        return LpPenalty(float(self.penalty_p), float(self.penalty_lambda))
 
     def eta_at(self, epoch: int) -> float:
         """η of a 1-based epoch under the decay schedule."""
-        return self.eta * self.eta_decay ** (epoch - 1)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        return float(self.eta) * float(self.eta_decay) ** (epoch - 1)
 
 
 class Diverged(RuntimeError):
@@ -167,6 +183,8 @@ class History:
         return isinstance(other, History) and self.records == other.records
 
 
+#: Rows per batched forward pass when monitoring (bounds its memory).
+EVAL_CHUNK = 2048
 #: About how many shuffled rows are gathered per ``take``.
 CHUNK_ROWS = 2048
 
@@ -177,22 +195,21 @@ def gather_rows(batch_size: int, runs: int = 1) -> int:
     return max(1, CHUNK_ROWS // runs // batch_size) * batch_size
 
 
-#: What every run of a stack must share (network attributes, then optimiser settings).
+#: What the networks of one stack share (:attr:`Settings.STACKED`, as a network has them).
 SHARED_NETWORK = ("sizes", "activation_name", "output_name", "cost_name", "dtype")
-SHARED_CONFIG = ("batch_size", "epochs", "eval_chunk", "track_gradients")
 
 
-def check_stackable(nets: list[Network], configs: list[SGDConfig], names: list[str] | None = None) -> None:
+def check_stackable(nets: list[Network], settings: list[Settings], names: list[str] | None = None) -> None:
     """Raise ValueError (one line naming the runs and the setting) unless the runs can train as one stack."""
     names = names or [f"run {i}" for i in range(len(nets))]
-    for i, (net, cfg) in enumerate(zip(nets, configs)):
-        for obj, first, keys in ((net, nets[0], SHARED_NETWORK), (cfg, configs[0], SHARED_CONFIG)):
+    for i, (net, st) in enumerate(zip(nets, settings)):
+        for obj, first, keys in ((net, nets[0], SHARED_NETWORK), (st, settings[0], ("batch_size", "epochs"))):
             for key in keys:
                 if getattr(obj, key) != getattr(first, key):
                     raise ValueError(
                         f"{names[i]} differs from {names[0]} in {key.removesuffix('_name')} ({getattr(obj, key)} vs "
                         f"{getattr(first, key)}); only runs that share layer sizes, activation, output, cost, dtype, "
-                        "batch size, epochs and gradient tracking train as one stack")
+                        "batch size and epochs train as one stack")
 
 
 @dataclass
@@ -203,7 +220,7 @@ class TrainingState:
     histories: list[History]
     rngs: list[np.random.Generator]
     epoch: int  # epochs completed
-    configs: list[SGDConfig]
+    settings: list[Settings]
     rules: list  # each run's update rule (:mod:`.optimizers`); its ``state`` is the momentum buffer or None
     diverged: list  # None, or (epoch, last finite cost) of a run that diverged
 
@@ -265,7 +282,7 @@ def finite(record: dict, params: np.ndarray) -> bool:
     return record["val_cost"] is None or math.isfinite(record["val_cost"])
 
 
-def train(net: Network, x, y, config: SGDConfig, rng: np.random.Generator, *, callback=None,
+def train(net: Network, x, y, settings: Settings, rng: np.random.Generator, *, callback=None,
           **kwargs) -> History:
     """Train one ``net`` in place (a stack of one, :func:`train_stack`); return its history.
 
@@ -278,13 +295,14 @@ def train(net: Network, x, y, config: SGDConfig, rng: np.random.Generator, *, ca
         if callback is not None:
             callback(records[0], state)
 
-    (history,) = train_stack([net], x, y, [config], [rng], callback=stop_at_divergence, **kwargs)
+    (history,) = train_stack([net], x, y, [settings], [rng], callback=stop_at_divergence, **kwargs)
     return history
 
 
-def train_stack(nets: list[Network], x, y, configs: list[SGDConfig], rngs: list[np.random.Generator], *,
+def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[np.random.Generator], *,
                 validation: tuple | None = None, test: tuple | None = None, callback: EpochCallback | None = None,
-                start_epoch: int = 0, histories: list[History] | None = None, velocities: list | None = None,
+                track_gradients: bool = False, eval_chunk: int = EVAL_CHUNK, start_epoch: int = 0,
+                histories: list[History] | None = None, velocities: list | None = None,
                 diverged: list | None = None) -> list:
     """Train ``nets`` in place with mini-batch SGD, together; return each run's :class:`History` or :class:`Diverged`.
 
@@ -301,30 +319,32 @@ def train_stack(nets: list[Network], x, y, configs: list[SGDConfig], rngs: list[
     being finite is marked diverged at that epoch and stops; the others go on.
     To resume, pass ``start_epoch``, each run's saved ``histories``,
     ``velocities`` and ``diverged`` entries, and generators restored to their
-    saved states.
+    saved states.  ``track_gradients`` records each run's per-layer
+    ‖(1/|B|) Σ ∂C_x/∂b_ℓ‖, averaged over the epoch's steps (``grad_norm_ℓ``);
+    ``eval_chunk`` rows are evaluated per batched forward pass.
     """
     S = len(nets)
-    if not (S == len(configs) == len(rngs)) or S == 0:
-        raise ValueError("one config and one generator per network")
-    check_stackable(nets, configs)
-    net0, cfg0 = nets[0], configs[0]
+    if not (S == len(settings) == len(rngs)) or S == 0:
+        raise ValueError("one settings object and one generator per network")
+    check_stackable(nets, settings)
+    net0, cfg0 = nets[0], settings[0]
     x = np.ascontiguousarray(x, dtype=net0.dtype)
     if x.ndim != 2 or x.shape[1] != net0.sizes[0]:
         raise ValueError(f"inputs must have shape (m, {net0.sizes[0]}), got {x.shape}")
     targets, labels = prepare_targets(net0, y)
     if targets.shape[0] != x.shape[0]:
         raise ValueError(f"{x.shape[0]} inputs but {targets.shape[0]} targets")
-    steps = _Steps(nets, configs, rngs, x, targets)
+    steps = _Steps(nets, settings, rngs, x, targets, track_gradients)
     if velocities is not None:
         for rule, saved in zip(steps.rules, velocities):
             if rule.state is not None and saved is not None:
                 rule.state[...] = saved
-    penalties = [LpPenalty(c.penalty_p, c.penalty_lambda) for c in configs]
+    penalties = [st.penalty for st in settings]
     histories = [History() for _ in range(S)] if histories is None else histories
     status = [None] * S if diverged is None else [None if d is None else tuple(d) for d in diverged]
     alive = np.array([d is None for d in status])
     last_finite: list = [h[-1]["train_cost"] if len(h) else None for h in histories]
-    state = TrainingState(nets, histories, rngs, start_epoch, configs, steps.rules, status)
+    state = TrainingState(nets, histories, rngs, start_epoch, settings, steps.rules, status)
     monitored_y = labels if labels is not None else targets
     try:
         for epoch in range(start_epoch + 1, cfg0.epochs + 1):
@@ -332,11 +352,11 @@ def train_stack(nets: list[Network], x, y, configs: list[SGDConfig], rngs: list[
                 break
             t0 = time.perf_counter()
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                norms = steps.epoch([c.eta_at(epoch) for c in configs], alive)
+                norms = steps.epoch([st.eta_at(epoch) for st in settings], alive)
             t1 = time.perf_counter()
             live = np.flatnonzero(alive)
             # every live run on each chunk of rows in turn (read once), each run's numbers as alone
-            monitored = monitor([nets[s] for s in live], x, monitored_y, validation, test, cfg0.eval_chunk)
+            monitored = monitor([nets[s] for s in live], x, monitored_y, validation, test, eval_chunk)
             eval_share = (time.perf_counter() - t1) / len(live)
             records: list = [None] * S
             for s, rec in zip(live, monitored):
@@ -373,10 +393,10 @@ class _Steps:
     does one product per layer and direction, then each run's update rule.
     """
 
-    def __init__(self, nets, configs, rngs, x, targets):
+    def __init__(self, nets, settings, rngs, x, targets, track_gradients):
         S = len(nets)
-        net0, cfg0 = nets[0], configs[0]
-        self.nets, self.configs, self.rngs, self.x, self.targets = nets, configs, rngs, x, targets
+        net0, cfg0 = nets[0], settings[0]
+        self.nets, self.rngs, self.x, self.targets = nets, rngs, x, targets
         self.S, dtype = S, net0.dtype
         m, d = x.shape
         self.m, self.K = m, min(cfg0.batch_size, m)
@@ -407,7 +427,7 @@ class _Steps:
         buf = lambda n: np.empty((*lead, K, n), dtype=dtype)  # noqa: E731
         self.bufs = {"a": [buf(n) for n in outs], "d": [buf(n) for n in outs], "t": [buf(n) for n in outs],
                      "z": [buf(n) for n in outs[:-1]] if net0.hidden.needs_z else []}
-        self.dropouts = [Dropout(c.dropout, outs[:-1], K, dtype) if c.dropout > 0 else None for c in configs]
+        self.dropouts = [Dropout(st.dropout, outs[:-1], K, dtype) if st.dropout > 0 else None for st in settings]
         self.dropping = any(self.dropouts)
         if self.dropping:  # a run without dropout keeps masks of ones
             self.bufs["am"] = [buf(n) for n in outs[:-1]]
@@ -419,10 +439,9 @@ class _Steps:
         self.XB = np.empty((*lead, cap, d), dtype=dtype)
         self.YB = np.empty((*lead, cap, targets.shape[1]), dtype=dtype)
         nw = net0.n_weights
-        self.rules = [update_rule(c.momentum, LpPenalty(c.penalty_p, c.penalty_lambda), nw, net0.n_params, dtype)
-                      for c in configs]
+        self.rules = [update_rule(float(st.momentum), st.penalty, nw, net0.n_params, dtype) for st in settings]
         self.all_plain = all(rule.plain for rule in self.rules)
-        self.track = cfg0.track_gradients
+        self.track = track_gradients
         if self.track:
             # every step copies its bias gradient into a row of ``gb_rows``; after each chunk the rows are
             # squared and summed per layer at once into ``sq_norms``

@@ -96,8 +96,8 @@ def measure_to_file(data_dir, settings: dict, seed: int, batch_sizes, draws: int
     with threadpool_limits(limits=threads):
         data = preprocess.load(data_dir)
         rng = np.random.default_rng(seed)
-        sizes = [data.features, *settings["hidden"], data.classes]
-        net = Network.from_config(sizes, {**settings, "dtype": "float64"}, rng=rng)
+        sizes = [data.features, *settings.hidden, data.classes]
+        net = Network.from_config(sizes, {**settings.to_dict(), "dtype": "float64"}, rng=rng)
         rows = measure(net, data.x_train, data.y_train, batch_sizes, draws, rng)
     result = {"m": int(data.x_train.shape[0]), "seed": seed, "sizes": net.sizes, "rows": rows}
     write_json(out, result)

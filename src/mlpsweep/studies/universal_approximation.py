@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path, write_text
-from ..nn import Network, SGDConfig, train
+from ..nn import Network, train
+from ..settings import resolve
 from ..verdicts import Outcome, Verdict, combine
 from .base import Data, Section, StudyKind, thresholds
 
@@ -75,13 +76,14 @@ def fit(target: str, activation: str, width: int, seed: int, *, epochs: int | No
     x = grid(dim, train_points)
     y = f(x)[:, None]
     rng = np.random.default_rng(seed)
-    net = Network([dim, width, 1], activation=activation, output="linear", cost="quadratic", init="xavier", rng=rng)
-    cfg = SGDConfig(epochs=epochs, batch_size=batch_size, eta=eta, momentum=momentum, eta_decay=0.995,
-                    track_gradients=False)
+    settings = resolve({"hidden": [width], "activation": activation, "output": "linear", "cost": "quadratic",
+                        "init": "xavier", "dtype": "float64", "epochs": epochs, "batch_size": batch_size, "eta": eta,
+                        "momentum": momentum, "eta_decay": 0.995})
+    net = Network.from_config([dim, width, 1], settings.to_dict(), rng=rng)
     started = time.perf_counter()
     status = "ok"
     try:
-        train(net, x, y, cfg, rng)
+        train(net, x, y, settings, rng)
     except Exception as exc:  # Diverged: recorded, the sweep goes on
         status = f"diverged: {exc}"
     xt = grid(dim, test_points)
@@ -173,7 +175,8 @@ class UniversalApproximation(StudyKind):
         "targets": {"type": "array", "items": {"enum": sorted(TARGETS)}, "minItems": 1,
                     "default": ["sin3x_abs", "bump2d"],
                     "description": "Target functions: sin3x_abs on [-1,1], bump2d on [-1,1]^2."},
-        "activations": {"type": "array", "items": {"enum": ["sigmoid", "tanh", "relu", "square"]}, "minItems": 1,
+        "activations": {"type": "array", "items": {"$ref": "#/definitions/settings/properties/activation"},
+                        "minItems": 1,
                         "default": ["sigmoid", "square"],
                         "description": "Hidden activations (square is the polynomial counter-example)."},
         "widths": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2,
