@@ -171,6 +171,7 @@ def cmd_evaluate(args) -> int:
 def cmd_report(args) -> int:
     from .report.build import RunFiles, build
     from .report.inputs import read_report_inputs
+    from .studies import KINDS
 
     doc = read_report_inputs(args.inputs)
     build(
@@ -184,6 +185,7 @@ def cmd_report(args) -> int:
         workflow_dir=doc.get("workflow_dir"),
         studies=doc.get("studies") or [],
         study_files=doc.get("study_files") or {},
+        kinds=KINDS,
     )
     return 0
 

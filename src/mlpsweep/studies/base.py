@@ -30,38 +30,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..report.sections import Data, Section, settings_of  # noqa: F401 (the kinds' vocabulary)
 from ..verdicts import Verdict
 
-
-@dataclass
-class Section:
-    """One study's part of the report."""
-
-    name: str
-    kind: str
-    title: str
-    claim: str
-    description: str
-    header: list = field(default_factory=list)
-    rows: list = field(default_factory=list)
-    figures: dict = field(default_factory=dict)  # plot file stem -> caption
-    findings: list = field(default_factory=list)
-    verdict: Verdict | None = None
-    thresholds: dict = field(default_factory=dict)  # declared numbers the verdict used, as shown
-
-
-@dataclass
-class Data:
-    """What the sections read (gathered once by the report job)."""
-
-    runs: Any  # pandas frame, one row per run (report.comparison.read_runs)
-    hist: Any  # pandas frame, one row per run and epoch
-    metrics: dict  # (topology, seed) -> metrics.json
-    labels: dict  # topology -> display label
-    study_files: dict  # study -> [paths of its extra measurements]
-    plot_dir: Path
-    dataset: str
-    reference: dict  # reference.yaml (published results and targets, with sources)
 
 
 class StudyKind:
@@ -133,11 +104,6 @@ def accuracies(runs, topology: str):
     """Final-epoch test accuracies of the finished (not diverged) runs of ``topology``."""
     ok = runs[(runs["topology"] == topology) & (runs["status"] == "ok")]
     return ok["test_accuracy"].to_numpy()
-
-
-def settings_of(metrics: dict, topology: str) -> dict | None:
-    """The settings of a topology's runs, from {(topology, seed): metrics.json}."""
-    return next((m["settings"] for k, m in metrics.items() if k[0] == topology), None)
 
 
 def settings_note(data: Data, topology: str, base: str | None) -> str:

@@ -1,0 +1,49 @@
+"""What a study's part of the report is (:class:`Section`) and what it reads (:class:`Data`).
+
+The study kinds (:mod:`mlpsweep.studies`) build sections from these; the
+report (:mod:`.build`) gathers the data once and lays the sections out, given
+the kinds by its caller, so this package never imports the study kinds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..verdicts import Verdict
+
+
+@dataclass
+class Section:
+    """One study's part of the report."""
+
+    name: str
+    kind: str
+    title: str
+    claim: str
+    description: str
+    header: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    figures: dict = field(default_factory=dict)  # plot file stem -> caption
+    findings: list = field(default_factory=list)
+    verdict: Verdict | None = None
+    thresholds: dict = field(default_factory=dict)  # declared numbers the verdict used, as shown
+
+
+@dataclass
+class Data:
+    """What the sections read (gathered once by the report job)."""
+
+    runs: Any  # pandas frame, one row per run (report.comparison.read_runs)
+    hist: Any  # pandas frame, one row per run and epoch
+    metrics: dict  # (topology, seed) -> metrics.json
+    labels: dict  # topology -> display label
+    study_files: dict  # study -> [paths of its extra measurements]
+    plot_dir: Path
+    dataset: str
+    reference: dict  # reference.yaml (published results and targets, with sources)
+
+def settings_of(metrics: dict, topology: str) -> dict | None:
+    """The settings of a topology's runs, from {(topology, seed): metrics.json}."""
+    return next((m["settings"] for k, m in metrics.items() if k[0] == topology), None)
