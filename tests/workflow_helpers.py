@@ -31,9 +31,9 @@ def snakemake(workdir: Path, *args, check=True, timeout=600, env=None) -> subpro
 JOB = re.compile(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)$", re.M)
 
 
-def planned_jobs(workdir: Path, *args) -> list[tuple[str, dict]]:
+def planned_jobs(workdir: Path, *args, env=None) -> list[tuple[str, dict]]:
     """(rule, wildcards) of every job a dry run would run."""
-    out = snakemake(workdir, "--dry-run", "--cores", "2", *args)
+    out = snakemake(workdir, "--dry-run", "--cores", "2", *args, env=env)
     text = out.stdout + out.stderr
     jobs = []
     for block in re.split(r"\n(?=\[[A-Z][a-z]{2} )", text):

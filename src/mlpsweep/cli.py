@@ -1,7 +1,8 @@
 """``python -m mlpsweep <stage> …``: every workflow stage, callable without Snakemake.
 
 Stages: ``download``, ``preprocess``, ``train`` (one run, or several in one
-process), ``evaluate``, ``report``.  Each
+process), ``evaluate``, ``report``, and ``study-job`` (a job a study kind
+declares beyond training runs).  Each
 logs its progress to stderr and, on a known failure (bad settings, a corrupt
 file, no source reachable), prints one line ``mlpsweep <stage>: error: …``
 and exits without leaving partial output.  Exit status: 0 done, 1 an expected
@@ -171,7 +172,7 @@ def cmd_evaluate(args) -> int:
 def cmd_report(args) -> int:
     from .report.build import RunFiles, build
     from .report.inputs import read_report_inputs
-    from .studies import KINDS
+    from .studies import kind
 
     doc = read_report_inputs(args.inputs)
     build(
@@ -185,43 +186,16 @@ def cmd_report(args) -> int:
         workflow_dir=doc.get("workflow_dir"),
         studies=doc.get("studies") or [],
         study_files=doc.get("study_files") or {},
-        kinds=KINDS,
+        kind=kind,
     )
     return 0
 
 
-def cmd_gradient_spread(args) -> int:
-    from .studies import batch_size
+def cmd_study_job(args) -> int:
+    from .studies import kind
 
-    batch_size.measure_to_file(args.data, _json_arg(args.settings, "--settings"), args.seed, args.batch_sizes,
-                               args.draws, args.out, threads=args.threads)
-    return 0
-
-
-def cmd_halving_select(args) -> int:
-    from pathlib import Path
-
-    from .atomic import write_json
-    from .nn import History
-    from .studies.sweep import select
-
-    runs: dict = {}
-    for path in map(Path, args.models):
-        meta = json.loads(path.read_text(encoding="utf-8"))
-        records = History.from_csv((path.parent / "history.csv").read_text(encoding="utf-8")).records
-        runs.setdefault(path.parent.parent.name, []).append((meta, records))
-    selected, scores = select(runs, args.keep, args.select_on)
-    write_json(args.out, {"epoch": args.epoch, "keep": args.keep, "select_on": args.select_on, "scores": scores,
-                          "selected": selected})
-    logging.getLogger("mlpsweep.halving").info("epoch %d: %d of %d points go on: %s", args.epoch, len(selected),
-                                               len(runs), ", ".join(selected))
-    return 0
-
-
-def cmd_universal(args) -> int:
-    from .studies import universal_approximation
-
-    universal_approximation.run(args.target, args.activation, args.widths, args.seed, args.out_dir, epochs=args.epochs, eta=args.eta)
+    kind(args.kind).run_job(args.job, _json_arg(args.arguments, "--arguments"), args.outputs, data_dir=args.data,
+                            threads=args.threads)
     return 0
 
 
@@ -230,13 +204,6 @@ def default(key: str):
     from .config import schema_default
 
     return schema_default(key)
-
-
-def kind_default(kind: str, option: str):
-    """A command-line default: a study kind's option default."""
-    from .studies import KINDS
-
-    return KINDS[kind].options[option]["default"]
 
 
 def _add_data_arg(p: argparse.ArgumentParser) -> None:
@@ -317,36 +284,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, help="folder for metrics.json and predictions.npy")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("gradient-spread", help="spread of the mini-batch gradient against K, at a fixed network")
-    _add_data_arg(p)
-    p.add_argument("--settings", required=True, help="the network's settings as JSON (its initial weights are used)")
-    p.add_argument("--seed", type=int, required=True, help="the seed whose initial network is measured")
-    p.add_argument("--batch-sizes", type=int, nargs="+", required=True)
-    p.add_argument("--draws", type=int, default=kind_default("batch_size", "variance_draws"),
-                   help="batches drawn per K (%(default)s)")
-    p.add_argument("--threads", type=int, default=default("resources.train.threads"))
-    p.add_argument("--out", required=True, help="JSON file for the measurements")
-    p.set_defaults(func=cmd_gradient_spread)
-
-    p = sub.add_parser("halving-select", help="successive halving: the points that go on to the next rung")
-    p.add_argument("--models", nargs="+", required=True, help="model.json of every run at the rung (history.csv beside it)")
-    p.add_argument("--keep", type=float, required=True, help="share of the points that go on")
-    p.add_argument("--select-on", choices=["best_epoch", "final_epoch"], required=True)
-    p.add_argument("--epoch", type=int, required=True, help="the rung's epoch (recorded)")
-    p.add_argument("--out", required=True, help="JSON file: scores and the selected points")
-    p.set_defaults(func=cmd_halving_select)
-
-    p = sub.add_parser("universal-approximation", help="fit one hidden layer of growing width to a synthetic target")
-    p.add_argument("--target", required=True, choices=["sin3x_abs", "bump2d"])
-    p.add_argument("--activation", required=True)
-    p.add_argument("--widths", type=int, nargs="+", required=True)
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--epochs", type=int, default=kind_default("universal_approximation", "epochs"),
-                   help="epochs per fit (%(default)s)")
-    p.add_argument("--eta", type=float, default=kind_default("universal_approximation", "eta"),
-                   help="learning rate (%(default)s)")
-    p.add_argument("--out-dir", required=True)
-    p.set_defaults(func=cmd_universal)
+    p = sub.add_parser("study-job", help="a job of a study kind beyond training runs (a measurement, a fit, a table)")
+    p.add_argument("--kind", required=True, help="the study kind (built in, or a module of your own)")
+    p.add_argument("--study", help="the study's name (for logs)")
+    p.add_argument("--job", required=True, help="which of the kind's jobs")
+    p.add_argument("--arguments", required=True, help="the job's arguments as JSON (what the kind's jobs() gives)")
+    p.add_argument("--outputs", nargs="+", required=True, help="the files the job writes")
+    p.add_argument("--data", help="preprocessed data folder, for a job that reads a dataset")
+    p.add_argument("--threads", type=int, default=default("resources.train.threads"), help="BLAS threads (%(default)s)")
+    p.set_defaults(func=cmd_study_job)
 
     p = sub.add_parser("report", help="the comparison report (HTML, Markdown, CSV, plots) of one dataset")
     p.add_argument("--inputs", required=True,

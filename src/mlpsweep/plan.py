@@ -19,7 +19,7 @@ from . import settings
 from .config import ConfigError, load_schema, validate
 from .data import datasets as ds
 from .nn import Settings
-from .studies import KINDS
+from .studies import Job, StudyKind, UnknownKind, kind
 
 
 #: ``runs_per_job: auto`` trains at most this many runs per job: the fastest default run on 2 cores of
@@ -78,13 +78,25 @@ class Plan:
     def study_runs(self, study: str) -> list[tuple[str, int]]:
         """The (topology, seed) runs the plain train rule makes for ``study`` (none if it trains itself)."""
         d = self.study_defs[study]
-        if KINDS[d["kind"]].trains_itself(d):
+        if self.kind(study).trains_itself(d):
             return []
         return [(t, s) for t in d["topologies"] for s in d["seeds"]]
 
     def tracks_gradients(self, topology: str) -> bool:
         """Whether a topology's runs record per-layer gradient norms (a study of a kind that reads them uses it)."""
-        return any(KINDS[d["kind"]].track_gradients and topology in d["topologies"] for d in self.study_defs.values())
+        return any(self.kind(st).track_gradients and topology in d["topologies"] for st, d in self.study_defs.items())
+
+    def kind(self, study: str) -> StudyKind:
+        """The kind of a defined study."""
+        return kind(self.study_defs[study]["kind"])
+
+    def study_jobs(self, study: str) -> list[Job]:
+        """A study's jobs beyond training runs (its kind declares them)."""
+        return self.kind(study).jobs(study, self.study_defs[study], self.topology)
+
+    def extra_outputs(self, study: str) -> list[str]:
+        """The files a study's section reads besides its runs ({dataset} left as a placeholder)."""
+        return self.kind(study).extra_outputs(study, self.study_defs[study], self.topology)
 
     def stacks(self) -> list[Stack]:
         """The training jobs of more than one run (``training.runs_per_job``), in a fixed order.
@@ -137,21 +149,22 @@ def study_schema(schema: dict, kind) -> dict:
 def _study(config: dict, name: str, resolved: dict, schema: dict) -> dict:
     d = config["study_definitions"][name]
     where = f"study_definitions.{name}"
-    if d["kind"] not in KINDS:
-        raise ConfigError(f"config key {where}.kind: unknown study kind {d['kind']!r}; known kinds are {sorted(KINDS)}")
-    kind = KINDS[d["kind"]]
-    d = validate(d, study_schema(schema, kind), prefix=where)
+    try:
+        kind_ = kind(d["kind"])
+    except UnknownKind as exc:
+        raise ConfigError(f"config key {where}.kind: {exc}") from None
+    d = validate(d, study_schema(schema, kind_), prefix=where)
     d.setdefault("seeds", list(config["seeds"]))
     for key, value in config["verdicts"].items():
         d.setdefault(key, value)
     try:
-        generated = kind.generate(name, d, config)
+        generated = kind_.generate(name, d, config)
     except ValueError as exc:
         raise ConfigError(f"config key {exc}") from None
     if generated:
         config["topologies"].update(generated)
         d["topologies"] = list(generated)
-    problem = kind.check(name, d)
+    problem = kind_.check(name, d)
     if problem:
         raise ConfigError(f"config key {where}.{problem}")
     for j, topo in enumerate(d["topologies"]):
@@ -179,7 +192,7 @@ def plan(config: dict, schema_path=None) -> Plan:
     for study in studies:
         for topo in study_defs[study]["topologies"]:
             topologies.setdefault(topo, resolved[topo])
-        if KINDS[study_defs[study]["kind"]].trains_itself(study_defs[study]):
+        if kind(study_defs[study]["kind"]).trains_itself(study_defs[study]):
             continue  # its runs come from rules of its own (successive halving)
         for run in ((t, s) for t in study_defs[study]["topologies"] for s in study_defs[study]["seeds"]):
             if run not in runs:

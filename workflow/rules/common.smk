@@ -1,5 +1,6 @@
 # Helpers shared by the rules: the validated plan, wildcard constraints, paths.
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -8,7 +9,6 @@ from mlpsweep.plan import plan
 from mlpsweep.data import cache
 from mlpsweep.report import PLOTS, caption_path
 from mlpsweep.report.inputs import write_report_inputs
-from mlpsweep.studies import KINDS
 
 try:
     PLAN = plan(config)  # against the schema the mlpsweep package ships
@@ -125,7 +125,7 @@ def runs_of(name, studies):
             for t, s in runs
         ]
         for st in studies:
-            if KINDS[PLAN.study_defs[st]["kind"]].trains_itself(PLAN.study_defs[st]):
+            if PLAN.kind(st).trains_itself(PLAN.study_defs[st]):
                 files += [
                     at_rung.format(
                         dataset=wildcards.dataset, study=st, rung=r, topology=t, seed=s
@@ -139,10 +139,7 @@ def runs_of(name, studies):
 
 def study_files(studies):
     """The extra measurements the report of ``studies`` reads, by study name (the kinds say which)."""
-    return {
-        st: KINDS[PLAN.study_defs[st]["kind"]].extra_outputs(st, PLAN.study_defs[st])
-        for st in studies
-    }
+    return {st: PLAN.extra_outputs(st) for st in studies}
 
 
 def study_inputs(studies):
@@ -183,7 +180,7 @@ def report_plots(studies):
     return [(name, str(caption_path(name))) for name in base] + [
         (f"{st}-{plot}", str(kind.caption_path(plot)))
         for st in studies
-        for kind in [KINDS[PLAN.study_defs[st]["kind"]]]
+        for kind in [PLAN.kind(st)]
         for plot in kind.plots
     ]
 
@@ -228,11 +225,7 @@ def report_files(folder, studies):
 
 def study_targets(studies):
     """Files the kinds of ``studies`` ask to be made themselves (e.g. successive halving's last pick)."""
-    return [
-        f
-        for st in studies
-        for f in KINDS[PLAN.study_defs[st]["kind"]].targets(st, PLAN.study_defs[st])
-    ]
+    return [f for st in studies for f in PLAN.kind(st).targets(st, PLAN.study_defs[st])]
 
 
 def all_targets():
@@ -285,6 +278,23 @@ def stack_runs_option(dataset, stack):
 TRAIN_COMMAND = (
     "python -m mlpsweep train --data {params.data} {params.runs} --threads {threads} {params.checkpoints}"
     " {params.gradients} {params.rung} {params.divergence} 2> {log}"
+)
+
+
+def study_job_rule(study, job):
+    return re.sub(r"\W", "_", f"study_{study}_{job.name}")
+
+
+def study_job_file(root, study, job, ext, under=""):
+    """A study job's log or benchmark file, under {dataset} when the job runs per dataset."""
+    where = f"{root}/{{dataset}}" if job.per_dataset else root
+    return f"{where}/{under}studies/{study}/{job.name}.{ext}"
+
+
+#: The command of every study job (a kind's own, or successive halving's pick).
+STUDY_JOB_COMMAND = (
+    "python -m mlpsweep study-job --kind {params.kind} --study {params.study} --job {params.job}"
+    " --arguments {params.arguments:q} --outputs {output} {params.data} --threads {threads} 2> {log}"
 )
 
 

@@ -1,85 +1,41 @@
-# Measurements that studies need beyond training runs (their paths belong to the kinds).
-from mlpsweep.studies.batch_size import SPREAD_FILE
-from mlpsweep.studies.sweep import PICK_FILE, POINTS_FILE, write_points
-from mlpsweep.studies.universal_approximation import FIT_DIR
+# What studies need beyond training runs: the jobs their kinds declare, and successive halving.
+from mlpsweep.studies.sweep import PICK_FILE
 
+# Every job a study kind declares beyond training runs (Plan.study_jobs: a measurement, a fit, a
+# table), one rule per job of a defined study; a job whose outputs name {dataset} reads its arrays.
+for study in PLAN.study_defs:
+    for job in PLAN.study_jobs(study):
 
-rule measure_gradient_spread:
-    input:
-        **DATA,
-    output:
-        SPREAD_FILE,
-    log:
-        "logs/{dataset}/studies/{study}/gradient_spread.log",
-    benchmark:
-        "results/{dataset}/benchmarks/studies/{study}/gradient_spread.tsv"
-    conda:
-        "../envs/mlpsweep.yaml"
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=30,
-    params:
-        data=data_dir,
-        # the fixed network: the study's first topology at its first seed's initialisation
-        settings=lambda wildcards: PLAN.topology_json(
-            PLAN.study_defs[wildcards.study]["topologies"][0]
-        ),
-        seed=lambda wildcards: PLAN.study_defs[wildcards.study]["seeds"][0],
-        sizes=lambda wildcards: " ".join(
-            map(str, PLAN.study_defs[wildcards.study]["variance_batch_sizes"])
-        ),
-        draws=study_setting("variance_draws"),
-    shell:
-        "python -m mlpsweep gradient-spread --data {params.data} --settings {params.settings:q}"
-        " --seed {params.seed} --batch-sizes {params.sizes} --draws {params.draws}"
-        " --threads {threads} --out {output} 2> {log}"
-
-
-rule fit_universal_approximation:
-    output:
-        results=f"{FIT_DIR}/results.json",
-        fits=f"{FIT_DIR}/fits.npz",
-    log:
-        "logs/studies/{study}/{target}-{activation}.log",
-    benchmark:
-        "results/benchmarks/studies/{study}/{target}-{activation}.tsv"
-    conda:
-        "../envs/mlpsweep.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=60,
-    params:
-        widths=lambda wildcards: " ".join(
-            map(str, PLAN.study_defs[wildcards.study]["widths"])
-        ),
-        seed=lambda wildcards: PLAN.study_defs[wildcards.study]["seeds"][0],
-        epochs=study_setting("epochs"),
-        eta=study_setting("eta"),
-        out=lambda wildcards, output: Path(output.results).parent,
-    shell:
-        "python -m mlpsweep universal-approximation --target {wildcards.target}"
-        " --activation {wildcards.activation} --widths {params.widths} --seed {params.seed}"
-        " --epochs {params.epochs} --eta {params.eta} --out-dir {params.out} 2> {log}"
-
-
-localrules:
-    list_sweep_points,
-
-
-rule list_sweep_points:
-    output:
-        POINTS_FILE,
-    log:
-        "logs/sweeps/{study}/points.log",
-    params:
-        points=lambda wildcards: PLAN.study_defs[wildcards.study]["points"],
-        seeds=lambda wildcards: PLAN.study_defs[wildcards.study]["seeds"],
-    run:
-        write_points(
-            output[0], wildcards.study, params.points, params.seeds, log=log[0]
-        )
+        rule:
+            name:
+                study_job_rule(study, job)
+            input:
+                **(DATA if job.per_dataset else {}),
+            output:
+                list(job.outputs),
+            log:
+                study_job_file("logs", study, job, "log"),
+            benchmark:
+                study_job_file("results", study, job, "tsv", "benchmarks/")
+            localrule: job.local
+            conda:
+                "../envs/mlpsweep.yaml"
+            threads: 1
+            resources:
+                mem_mb=job.mem_mb,
+                runtime=job.runtime,
+            params:
+                kind=PLAN.study_defs[study]["kind"],
+                study=study,
+                job=job.name,
+                arguments=json.dumps(job.arguments, sort_keys=True),
+                data=(
+                    (lambda wildcards: f"--data results/{wildcards.dataset}/data")
+                    if job.per_dataset
+                    else ""
+                ),
+            shell:
+                STUDY_JOB_COMMAND
 
 
 # Successive halving (a sweep with `halving:`): every point trains to the first rung's epoch;
@@ -132,10 +88,20 @@ checkpoint halving_select:
         "logs/{dataset}/rungs/{study}/r{rung}/select.log",
     conda:
         "../envs/mlpsweep.yaml"
+    threads: 1
     params:
-        keep=lambda wildcards: PLAN.study_defs[wildcards.study]["halving"]["keep"],
-        select_on=study_setting("select_on"),
-        epoch=rung_epoch,
+        kind="sweep",
+        study=lambda wildcards: wildcards.study,
+        job="halving_select",
+        arguments=lambda wildcards, input: json.dumps(
+            {
+                "models": list(input.models),
+                "keep": PLAN.study_defs[wildcards.study]["halving"]["keep"],
+                "select_on": PLAN.study_defs[wildcards.study]["select_on"],
+                "epoch": rung_epoch(wildcards),
+            },
+            sort_keys=True,
+        ),
+        data="",
     shell:
-        "python -m mlpsweep halving-select --models {input.models} --keep {params.keep}"
-        " --select-on {params.select_on} --epoch {params.epoch} --out {output} 2> {log}"
+        STUDY_JOB_COMMAND

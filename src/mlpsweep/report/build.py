@@ -174,12 +174,12 @@ def build(
     workflow_dir=None,
     studies: list[dict] | None = None,
     study_files: dict | None = None,
-    kinds: dict | None = None,
+    kind=None,
 ) -> None:
     """Build the report of ``runs_files``; ``config`` is the validated config (its ``verdicts`` decide).
 
-    ``studies`` are resolved study definitions; ``kinds`` maps each one's kind to
-    its :class:`~mlpsweep.studies.base.StudyKind` (which writes its section).
+    ``studies`` are resolved study definitions; ``kind(name)`` gives the
+    :class:`~mlpsweep.studies.base.StudyKind` of each (which writes its section).
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -210,7 +210,7 @@ def build(
         summary = summary_table(runs, order)
         # Pairwise tests within each study whose kind compares its topologies (every pair when the report
         # has no studies at all; a sweep of thousands of points is ranked, not tested pair by pair).
-        groups = [s["topologies"] for s in studies if kinds[s["kind"]].pairwise] if studies else [order]
+        groups = [s["topologies"] for s in studies if kind(s["kind"]).pairwise] if studies else [order]
         alpha, power = config["verdicts"]["alpha"], config["verdicts"]["power"]
         pairs = pd.concat([pairwise(runs[runs["topology"].isin(g)], summary[summary["topology"].isin(g)], predictions,
                                     y_test, labels, alpha=alpha, power=power)
@@ -234,7 +234,7 @@ def build(
     published = [p for p in ref["published"] if p["dataset"] == dataset]
     section_data = Data(runs=runs, hist=hist, metrics=metrics, labels=labels, study_files=study_files or {},
                         plot_dir=plot_dir, dataset=dataset, reference=ref)
-    study_sections = [kinds[s["kind"]].section(s["name"], s, section_data) for s in studies]
+    study_sections = [kind(s["kind"]).section(s["name"], s, section_data) for s in studies]
 
     lecture, lecture_note = lecture_rows(dataset, summary, settings) if have_runs else ([], "")
     bench = runs[[c for c in ("topology", "seed", "status", "runs_in_job", "wall_seconds", "max_rss_mb", "train_seconds") if c in runs]]

@@ -1,39 +1,50 @@
 """The lecture's experiments beyond the result table: study kinds.
 
 A *study* is a named group of runs in the config (``study_definitions``) read
-by its *kind*.  Each kind is one module of this package (see :mod:`.base` for
-what a kind declares); this registry is the one place that lists them.  The
-config layer takes a kind's options and defaults from here, the workflow its
-extra measurement files and plots, the report its section and verdict.
-
-Adding a kind: write ``studies/<kind>.py`` with a :class:`~.base.StudyKind`
-subclass and ``KIND = …``, add it to the tuple below, and define a study of
-that kind in the config (``config/README.md`` walks through an example).
+by its *kind*.  A kind is one module that defines ``KIND``, an instance of a
+:class:`~.base.StudyKind` subclass (see :mod:`.base` for what a kind declares:
+its options, its jobs beyond training runs, its plots and its report section
+with a verdict).  The built-in kinds are the modules of this package, found by
+looking; a study's ``kind:`` may also name any importable module of one's own
+(``kind: mykinds.toy``), whose captions lie in ``captions/`` beside it.  So a new
+kind is its module, its captions and its use in the config, nothing else.
 """
 
 from __future__ import annotations
 
-from . import batch_size, best, compare, dropout, regularisation, sweep, universal_approximation, vanishing_gradient
-from .base import StudyKind
+import importlib
+import pkgutil
 
-KINDS: dict[str, StudyKind] = {
-    k.name: k
-    for k in (
-        compare.KIND,
-        regularisation.KIND,
-        dropout.KIND,
-        vanishing_gradient.KIND,
-        batch_size.KIND,
-        universal_approximation.KIND,
-        best.KIND,
-        sweep.KIND,
-    )
-}
+from .base import Job, StudyKind
+
+#: The built-in kinds, by name: every module of this package with a ``KIND``.
+KINDS: dict[str, StudyKind] = {}
+for _module in pkgutil.iter_modules(__path__):
+    _kind = getattr(importlib.import_module(f"{__name__}.{_module.name}"), "KIND", None)
+    if isinstance(_kind, StudyKind):
+        KINDS[_kind.name] = _kind
+
+_OWN: dict[str, StudyKind] = {}
+
+
+class UnknownKind(ValueError):
+    """A ``kind:`` that is neither built in nor an importable module with a ``KIND``."""
 
 
 def kind(name: str) -> StudyKind:
-    return KINDS[name]
+    """The kind called ``name``: a built-in one, or the ``KIND`` of the module ``name``."""
+    if name in KINDS:
+        return KINDS[name]
+    if name not in _OWN:
+        try:
+            found = getattr(importlib.import_module(name), "KIND", None)
+        except ImportError as exc:
+            raise UnknownKind(f"unknown study kind {name!r} ({exc}); the built-in kinds are {sorted(KINDS)}, "
+                              "or name a module of your own that defines KIND") from None
+        if not isinstance(found, StudyKind):
+            raise UnknownKind(f"module {name!r} defines no KIND (a StudyKind); the built-in kinds are {sorted(KINDS)}")
+        _OWN[name] = found
+    return _OWN[name]
 
 
-def plot_names(study: str, kind_name: str) -> list[str]:
-    return KINDS[kind_name].plot_names(study)
+__all__ = ["KINDS", "Job", "StudyKind", "UnknownKind", "kind"]

@@ -13,7 +13,9 @@ A kind (one module in this package, registered in ``__init__``) declares
 ``pairwise``         whether the report tests every pair of its topologies;
 ``track_gradients``  whether its runs record per-layer gradient norms;
 ``generate``         topologies the study makes itself (a sweep's points);
-``extra_outputs``    measurement files beyond training runs (for the rules);
+``jobs``             its jobs beyond training runs (:class:`Job`: a measurement,
+                     a fit, a table), which one generic rule and the command
+                     ``python -m mlpsweep study-job`` run through ``run_job``;
 ``section``          its report section: the claim, a table, figures, findings
                      and a :class:`~mlpsweep.verdicts.Verdict` from its
                      ``decide`` function, which is pure and unit-tested.
@@ -26,13 +28,36 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from importlib import resources
+import sys
 from pathlib import Path
 from typing import Any
 
 from ..report.sections import Data, Section, settings_of  # noqa: F401 (the kinds' vocabulary)
 from ..verdicts import Verdict
 
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job of a study kind besides training runs: what it writes and the JSON arguments of its command.
+
+    ``name`` is unique within its study.  Where ``{dataset}`` stands in the
+    ``outputs`` the job runs once per dataset and reads its preprocessed
+    arrays (``data_dir`` of :meth:`StudyKind.run_job`).  ``local`` jobs are
+    cheap and never go to a cluster; ``mem_mb`` and ``runtime`` (minutes) are
+    what a scheduler is asked for.
+    """
+
+    name: str
+    outputs: tuple
+    arguments: dict
+    mem_mb: int = 1000
+    runtime: int = 30
+    local: bool = False
+
+    @property
+    def per_dataset(self) -> bool:
+        return any("{dataset}" in o for o in self.outputs)
 
 
 class StudyKind:
@@ -56,9 +81,17 @@ class StudyKind:
         """Files (``{dataset}`` a placeholder) the workflow must ask for itself, besides the report's inputs."""
         return []
 
-    def extra_outputs(self, study: str, definition: dict) -> list[str]:
-        """Files (``{dataset}`` left as a placeholder) that the section reads besides the runs."""
+    def jobs(self, study: str, definition: dict, topology) -> list[Job]:
+        """The study's jobs beyond training runs; ``topology(name)`` gives a topology's resolved settings."""
         return []
+
+    def run_job(self, job: str, arguments: dict, outputs: list[str], *, data_dir=None, threads: int = 1) -> None:
+        """Run the job called ``job`` of :meth:`jobs` (in the job's own process)."""
+        raise NotImplementedError(f"study kind {self.name!r} has no job {job!r}")
+
+    def extra_outputs(self, study: str, definition: dict, topology) -> list[str]:
+        """Files (``{dataset}`` left as a placeholder) that the section reads besides the runs: its jobs' outputs."""
+        return [o for job in self.jobs(study, definition, topology) for o in job.outputs]
 
     def check(self, study: str, definition: dict) -> str | None:
         """A problem with a valid-by-schema definition, as '<key>: <message>', or None."""
@@ -70,8 +103,8 @@ class StudyKind:
         return [f"{study}-{p}" for p in self.plots]
 
     def caption_path(self, plot: str) -> Path:
-        """The caption file of one of this kind's plots (inside the installed package)."""
-        return Path(str(resources.files(__package__).joinpath("captions", f"{self.name}-{plot}.rst")))
+        """The caption file of one of this kind's plots: ``captions/{kind}-{plot}.rst`` beside the kind's module."""
+        return Path(sys.modules[type(self).__module__].__file__).parent / "captions" / f"{self.name}-{plot}.rst"
 
     def caption(self, plot: str) -> str:
         return self.caption_path(plot).read_text(encoding="utf-8").strip()

@@ -2,7 +2,7 @@
 
 The study's runs train the same network with batches from K = 1 to the whole
 training set (cost by epoch and by update).  Its own measurement
-(:func:`measure`, rule ``measure_gradient_spread``) asks how noisy a
+(:func:`measure`, the job ``gradient_spread``) asks how noisy a
 mini-batch gradient is.  At a fixed network (its parameters at initialisation from a seed) the full
 gradient g = (1/m) Σ_x ∇C_x is computed over the whole training set, then for
 each K many batches B of K distinct samples are drawn and the spread
@@ -26,7 +26,7 @@ import numpy as np
 from .. import verdicts as v
 from ..nn import Network
 from ..verdicts import Verdict
-from .base import Data, Section, StudyKind, accuracies, thresholds
+from .base import Data, Job, Section, StudyKind, accuracies, thresholds
 
 log = logging.getLogger("mlpsweep.studies.batch_size")
 
@@ -118,8 +118,17 @@ class BatchSize(StudyKind):
     }
     plots = ("cost_by_epoch", "cost_by_update", "spread")  # captions: studies/captions/{kind}-{plot}.rst
 
-    def extra_outputs(self, study: str, definition: dict) -> list[str]:
-        return [SPREAD_FILE.replace("{study}", study)]
+    def jobs(self, study: str, definition: dict, topology) -> list[Job]:
+        # the fixed network: the study's first topology at its first seed's initialisation
+        first = definition["topologies"][0]
+        return [Job("gradient_spread", (SPREAD_FILE.replace("{study}", study),),
+                    {"settings": topology(first).to_dict(), "seed": definition["seeds"][0],
+                     "batch_sizes": definition["variance_batch_sizes"], "draws": definition["variance_draws"]},
+                    mem_mb=3000, runtime=30)]
+
+    def run_job(self, job, arguments, outputs, *, data_dir=None, threads=1):
+        measure_to_file(data_dir, arguments["settings"], arguments["seed"], arguments["batch_sizes"],
+                        arguments["draws"], outputs[0], threads=threads)
 
     def section(self, name: str, study: dict, data: Data) -> Section:
         import json

@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import math
 import re
 
@@ -35,7 +36,9 @@ import numpy as np
 
 from .. import verdicts as v
 from ..verdicts import Outcome, Verdict
-from .base import Data, Section, StudyKind, thresholds
+from .base import Data, Job, Section, StudyKind, thresholds
+
+log = logging.getLogger("mlpsweep.studies.sweep")
 
 DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice")
 NAME_LIMIT = 80
@@ -286,8 +289,18 @@ class Sweep(StudyKind):
         last = len(definition["halving"]["rungs"]) - 2
         return [PICK_FILE.replace("{study}", study).replace("{rung}", str(last))]
 
-    def extra_outputs(self, study: str, definition: dict) -> list[str]:
-        return [POINTS_FILE.format(study=study)]
+    def jobs(self, study: str, definition: dict, topology) -> list[Job]:
+        return [Job("points", (POINTS_FILE.format(study=study),),
+                    {"study": study, "points": definition["points"], "seeds": definition["seeds"]}, local=True)]
+
+    def run_job(self, job, arguments, outputs, *, data_dir=None, threads=1):
+        a = arguments
+        if job == "points":
+            write_points(outputs[0], a["study"], a["points"], a["seeds"])
+        elif job == "halving_select":  # the workflow's checkpoint between two rungs of successive halving
+            halving_select(a["models"], a["keep"], a["select_on"], a["epoch"], outputs[0])
+        else:
+            super().run_job(job, arguments, outputs)
 
     def section(self, name: str, study: dict, data: Data) -> Section:
         import matplotlib.pyplot as plt
@@ -404,7 +417,27 @@ def select(runs: dict, keep: float, select_on: str) -> tuple[list[str], dict]:
     return [p for p in order[:n_keep] if math.isfinite(scores[p])] or order[:1], scores
 
 
-def write_points(path, study: str, points: dict, seeds, log=None) -> None:
+def halving_select(models, keep: float, select_on: str, epoch: int, out) -> dict:
+    """Successive halving's pick at a rung: score every point's runs (``model.json`` with ``history.csv``
+    beside it) and write the ones that go on, with the scores, to ``out``."""
+    from pathlib import Path
+
+    from ..atomic import write_json
+    from ..nn import History
+
+    runs: dict = {}
+    for path in map(Path, models):
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        records = History.from_csv((path.parent / "history.csv").read_text(encoding="utf-8")).records
+        runs.setdefault(path.parent.parent.name, []).append((meta, records))
+    selected, scores = select(runs, keep, select_on)
+    pick = {"epoch": epoch, "keep": keep, "select_on": select_on, "scores": scores, "selected": selected}
+    write_json(out, pick)
+    log.info("epoch %d: %d of %d points go on: %s", epoch, len(selected), len(runs), ", ".join(selected))
+    return pick
+
+
+def write_points(path, study: str, points: dict, seeds) -> None:
     """``sweep.csv``: one row per point, its values and its runs."""
     import csv
     import io
@@ -419,8 +452,7 @@ def write_points(path, study: str, points: dict, seeds, log=None) -> None:
         w.writerow([name, *[json.dumps(p[k]) if isinstance(p.get(k), list | dict) else p.get(k, "") for k in keys],
                     " ".join(map(str, seeds))])
     write_text(path, buf.getvalue())
-    if log:
-        write_text(log, f"{study}: {len(points)} points × {len(seeds)} seeds written to {path}\n")
+    log.info("%s: %d points × %d seeds written to %s", study, len(points), len(seeds), path)
 
 
 KIND = Sweep()

@@ -36,7 +36,7 @@ from ..atomic import atomic_path, write_text
 from ..nn import Network, train
 from ..settings import resolve
 from ..verdicts import Outcome, Verdict, combine
-from .base import Data, Section, StudyKind, thresholds
+from .base import Data, Job, Section, StudyKind, thresholds
 
 log = logging.getLogger("mlpsweep.studies.universal_approximation")
 
@@ -189,9 +189,17 @@ class UniversalApproximation(StudyKind):
     }
     plots = ("error", "fits")  # captions: studies/captions/{kind}-{plot}.rst
 
-    def extra_outputs(self, study: str, definition: dict) -> list[str]:
-        return [f"{FIT_DIR}/{f}".format(study=study, target=t, activation=a)
-                for t in definition["targets"] for a in definition["activations"] for f in FIT_FILES]
+    def jobs(self, study: str, definition: dict, topology) -> list[Job]:
+        """One fit job per (target, activation), every width in turn."""
+        return [Job(f"fit_{t}_{a}", tuple(f"{FIT_DIR}/{f}".format(study=study, target=t, activation=a) for f in FIT_FILES),
+                    {"target": t, "activation": a, "widths": definition["widths"], "seed": definition["seeds"][0],
+                     "epochs": definition["epochs"], "eta": definition["eta"]}, mem_mb=1000, runtime=60)
+                for t in definition["targets"] for a in definition["activations"]]
+
+    def run_job(self, job, arguments, outputs, *, data_dir=None, threads=1):
+        a = arguments
+        run(a["target"], a["activation"], a["widths"], a["seed"], Path(outputs[0]).parent, epochs=a["epochs"],
+            eta=a["eta"])
 
     def section(self, name: str, study: dict, data: Data) -> Section:
         import matplotlib.pyplot as plt
