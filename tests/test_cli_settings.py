@@ -10,6 +10,8 @@ from datagen import preprocessed
 from mlpsweep import settings as st
 from mlpsweep.nn import Network
 
+pytestmark = pytest.mark.slow  # a battery of train commands, each a subprocess
+
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):

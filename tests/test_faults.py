@@ -82,6 +82,7 @@ def test_damaged_checkpoint_is_ignored(tmp_path, data_dir):
     assert meta["resumed_from_epoch"] is None and meta["epochs_completed"] == 6
 
 
+@pytest.mark.slow
 def test_kill_9_at_a_random_moment_then_rerun_is_bit_identical(tmp_path, data_dir):
     settings = {**SETTINGS, "hidden": [64], "epochs": 30}
     args = [sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir), "--settings", json.dumps(settings),
@@ -176,6 +177,7 @@ def test_stacked_job_resumes_after_an_exception_bit_identical_to_solo_runs(tmp_p
     assert not ckpt.exists()
 
 
+@pytest.mark.slow
 def test_kill_9_of_a_stacked_job_then_rerun_is_bit_identical_to_solo_runs(tmp_path, data_dir):
     runs = [{**r, "settings": {**r["settings"], "hidden": [64], "epochs": 20}} for r in STACK]
     for r in runs:
@@ -201,6 +203,7 @@ def test_kill_9_of_a_stacked_job_then_rerun_is_bit_identical_to_solo_runs(tmp_pa
         assert h1 == h2
 
 
+@pytest.mark.slow
 def test_stacked_job_refuses_runs_of_different_shapes(tmp_path, data_dir):
     runs = [{"name": "a", "seed": 1, "settings": SETTINGS, "out_dir": str(tmp_path / "a")},
             {"name": "b", "seed": 1, "settings": {**SETTINGS, "hidden": [8]}, "out_dir": str(tmp_path / "b")}]
@@ -212,6 +215,7 @@ def test_stacked_job_refuses_runs_of_different_shapes(tmp_path, data_dir):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+@pytest.mark.slow
 def test_a_diverging_run_in_a_stacked_job(tmp_path, data_dir):
     runs = [{"name": "ok", "seed": 1, "settings": SETTINGS},
             {"name": "wild", "seed": 2, "settings": {**SETTINGS, "eta": 1e6, "momentum": 0.0, "output": "linear",

@@ -55,6 +55,7 @@ def all_studies_config():
     return config
 
 
+@pytest.mark.slow
 def test_dry_run_of_every_study(tmp_path):
     config = all_studies_config()
     p = plan(config, SCHEMA)

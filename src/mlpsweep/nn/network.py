@@ -19,9 +19,10 @@ Conventions
     layout, so one SGD update is a single vector operation, and a penalty
     touches all weights with one call.
 
-:class:`Workspace` holds the preallocated buffers of one batch size and does
-the forward and backward pass; :meth:`Network.backprop` and the training
-loop in :mod:`mlpsweep.nn.sgd` both use it, so there is one implementation of
+:class:`Workspace` holds the preallocated buffers of one batch size, for one
+network or a stack of networks of one shape, and does the forward and
+backward pass; :meth:`Network.backprop` and the training loop in
+:mod:`mlpsweep.nn.sgd` both use it, so there is one implementation of
 backpropagation.
 """
 
@@ -273,11 +274,10 @@ class Network:
         y = np.asarray(y)
         if y.ndim == 1:
             y = one_hot(y, self.sizes[-1], self.dtype)
-        ws = Workspace(self, x.shape[0], dropout=dropout_masks is not None)
+        ws = Workspace(self, self.params[None], x.shape[0], dropout=dropout_masks is not None)
         ws.forward(x.astype(self.dtype, copy=False), x.shape[0], dropout_masks)
         ws.backward(y.astype(self.dtype, copy=False), x.shape[0], None, dropout_masks)
-        gw, gb = self.views(ws.grad.copy())
-        return gw, gb
+        return self.views(ws.grad[0].copy())
 
     def total_cost(self, x, y, dropout_masks=None) -> float:
         """Σ_x C_x over a batch, optionally with fixed dropout masks (float64)."""
@@ -323,113 +323,114 @@ def one_hot(labels, classes: int, dtype=np.float64) -> np.ndarray:
 
 
 class Workspace:
-    """Preallocated buffers for one batch size, and the pass over one batch.
+    """The one forward and backward pass of the package: preallocated buffers for S networks of one shape
+    and batches of up to K rows.
 
-    ``forward`` leaves the activations of every layer in ``a``; ``backward``
-    writes ``scale · Σ_x ∇C_x`` into ``grad`` (a flat vector in the network's
-    layout).  The training loop passes ``scale = η/|B|`` (as a 0-d array of
-    the network's dtype) so that the update is just ``params −= grad``;
-    :meth:`Network.backprop` passes None (scale 1).
-
-    A batch smaller than the workspace (the last of an epoch) uses the first
-    ``k`` rows of every buffer, which are contiguous views; the views for
-    each ``k`` are made once and cached.
-
-    Forward, δ and bias-gradient products go through ``np.dot`` rather than
-    ``np.matmul``: both end in the same BLAS routine, but ``np.dot`` skips the
-    generalised-ufunc machinery and costs about 0.7 µs less per call (a step
-    at K = 10 takes 40–60 µs).  The weight gradient ``δᵀ A`` stays with
-    ``np.matmul``, which runs that transposed product about 1.5 µs faster
-    for the first layer (measured at K = 10, 784 inputs, float32 and float64).
+    ``params`` is an (S, P) matrix whose rows are the networks' flat parameter
+    vectors (a network's own ``params[None]`` for one); the weight and bias
+    views, the gradient matrix ``grad`` (same layout) and every activation
+    buffer are made once.  Arrays carry a leading network axis; with one
+    network it is dropped and every product is a plain 2-D ``np.dot`` (the
+    cheapest call for K = 10).  With S > 1 each product is one batched
+    ``np.matmul`` over ``(S, K, n)`` arrays, which calls the same BLAS routine
+    with the same shapes for each slice, so each network's numbers are the
+    ones it gets alone.  ``forward`` leaves every layer's activation in the
+    buffers; ``backward`` writes ``scale · Σ_x ∇C_x`` into ``grad`` (training
+    passes ``scale = η/|B|``, so the plain update is ``params −= grad``;
+    :meth:`Network.backprop` passes None).  A batch of k < K rows (an epoch's
+    last) uses the first k rows of every buffer, views made once per k.
     """
 
-    def __init__(self, net: Network, batch_size: int, dropout: bool = False):
-        self.net = net
-        self.batch_size = batch_size
-        dt = net.dtype
-        outs = net.sizes[1:]
-        self._a = [np.empty((batch_size, n), dtype=dt) for n in outs]  # σ(z), unmasked
-        self._d = [np.empty((batch_size, n), dtype=dt) for n in outs]  # δ_ℓ
-        self._t = [np.empty((batch_size, n), dtype=dt) for n in outs]  # σ'(z_ℓ)
-        # With dropout, the masked activations that feed the next layer.
-        self._am = [np.empty((batch_size, n), dtype=dt) for n in outs[:-1]] if dropout else []
-        # Pre-activations z, kept only for activations whose σ' needs them (x²).
-        self._z = [np.empty((batch_size, n), dtype=dt) for n in outs[:-1]] if net.hidden.needs_z else []
-        self._ones = np.ones(batch_size, dtype=dt)
-        self._frames: dict = {}
-        self.grad = np.zeros(net.n_params, dtype=dt)
-        self.gw, self.gb = net.views(self.grad)
-        self._inputs = [None] * net.num_layers
+    def __init__(self, net: Network, params: np.ndarray, batch_size: int, dropout: bool = False):
+        S = params.shape[0]
+        self.net, self.batch_size, self.params = net, batch_size, params
+        self.grad = np.zeros_like(params)
+        one = S == 1
+        self.mm = np.dot if one else np.matmul
+        lead = () if one else (S,)
+        sizes, dt = net.sizes, net.dtype
 
-    def frame(self, k: int):
-        """Views of the first ``k`` rows of every buffer: (a, d, t, am, z, ones)."""
+        def view(flat, ell, weights):
+            sl = (net._w_slices if weights else net._b_slices)[ell]
+            n_out, n_in = sizes[ell + 1], sizes[ell]
+            if one:
+                return flat[0, sl].reshape(n_out, n_in) if weights else flat[0, sl]
+            return flat[:, sl].reshape((S, n_out, n_in) if weights else (S, 1, n_out))
+
+        L = net.num_layers
+        self.W = [view(params, ell, True) for ell in range(L)]
+        self.WT = [w.swapaxes(-1, -2) for w in self.W]
+        self.B = [view(params, ell, False) for ell in range(L)]
+        self.GW = [view(self.grad, ell, True) for ell in range(L)]
+        # the bias gradient is a vector-matrix product per network: (n,) or (S, n)
+        self.GB = [self.grad[0, net._b_slices[ell]] if one else self.grad[:, net._b_slices[ell]] for ell in range(L)]
+        outs = sizes[1:]
+        buf = lambda n: np.empty((*lead, batch_size, n), dtype=dt)  # noqa: E731
+        self.bufs = {"a": [buf(n) for n in outs], "d": [buf(n) for n in outs], "t": [buf(n) for n in outs],
+                     # pre-activations, kept only for activations whose σ' needs them (x²)
+                     "z": [buf(n) for n in outs[:-1]] if net.hidden.needs_z else [],
+                     # with dropout, the masked activations that feed the next layer
+                     "am": [buf(n) for n in outs[:-1]] if dropout else []}
+        self.ones = np.ones(batch_size, dtype=dt)
+        self._frames: dict = {}
+        self._inputs: list = [None] * L
+
+    def frame(self, k: int) -> dict:
+        """Views of the first ``k`` rows of every buffer (made once per k)."""
         f = self._frames.get(k)
         if f is None:
             if not 1 <= k <= self.batch_size:
                 raise ValueError(f"batch of {k} rows does not fit a workspace of {self.batch_size}")
-            f = self._frames[k] = tuple(
-                [buf[:k] for buf in bufs] for bufs in (self._a, self._d, self._t, self._am, self._z)
-            ) + (self._ones[:k],)
+            f = self._frames[k] = {name: [b[..., :k, :] for b in bufs] for name, bufs in self.bufs.items()}
+            f["ones"] = self.ones[:k]
         return f
 
-    @property
-    def a(self):
-        return self._a
-
     def forward(self, x, k: int, masks=None) -> np.ndarray:
-        """Forward pass of a batch ``x`` of ``k`` rows; returns a_L."""
-        net = self.net
-        hidden = net.hidden
-        weights, biases = net.weights, net.biases
-        last = net.num_layers - 1
-        inputs = self._inputs
-        a_all, _, _, am_all, z_all, _ = self.frame(k)
-        keep_z = hidden.needs_z
+        """Forward pass of a batch ``x`` of ``k`` rows (per network); returns a_L."""
+        f = self.frame(k)
+        a_all, z_all, am_all = f["a"], f["z"], f["am"]
+        hidden, mm, add, inputs = self.net.hidden, self.mm, np.add, self._inputs
+        last = self.net.num_layers - 1
         a_prev = x
-        dot, add = np.dot, np.add
         for ell in range(last):
             inputs[ell] = a_prev
             z = a_all[ell]
-            dot(a_prev, weights[ell].T, out=z)
-            add(z, biases[ell], out=z)
-            if keep_z:
+            mm(a_prev, self.WT[ell], out=z)
+            add(z, self.B[ell], out=z)
+            if z_all:
                 np.copyto(z_all[ell], z)
             hidden.forward(z, out=z)
             if masks is not None:
-                am = am_all[ell]
-                np.multiply(z, masks[ell], out=am)
-                z = am
+                np.multiply(z, masks[ell], out=am_all[ell])
+                z = am_all[ell]
             a_prev = z
         inputs[last] = a_prev
         z = a_all[last]
-        dot(a_prev, weights[last].T, out=z)
-        add(z, biases[last], out=z)
-        return net.output.forward(z, out=z)
+        mm(a_prev, self.WT[last], out=z)
+        add(z, self.B[last], out=z)
+        return self.net.output.forward(z, out=z)
 
     def backward(self, y, k: int, scale=None, masks=None) -> None:
-        """Backpropagate from targets ``y`` (k rows); fills ``grad``."""
+        """Backpropagate from targets ``y`` (k rows per network); fills ``grad``."""
         net = self.net
-        hidden = net.hidden
-        weights = net.weights
+        f = self.frame(k)
+        a_all, d_all, t_all, z_all, ones = f["a"], f["d"], f["t"], f["z"], f["ones"]
+        hidden, mm, multiply, matmul = net.hidden, self.mm, np.multiply, np.matmul
         last = net.num_layers - 1
-        a_all, d_all, t_all, _, z_all, ones = self.frame(k)
-        from_z = hidden.needs_z
         d = d_all[last]
         net.cost.delta(a_all[last], y, net.output, out=d, scratch=t_all[last])
         if scale is not None:
-            np.multiply(d, scale, out=d)
-        gw, gb, inputs = self.gw, self.gb, self._inputs
-        dot, matmul, multiply = np.dot, np.matmul, np.multiply
-        unit = hidden.unit_derivative
+            multiply(d, scale, out=d)
+        unit, W, GW, GB, inputs = hidden.unit_derivative, self.W, self.GW, self.GB, self._inputs
         for ell in range(last, -1, -1):
-            matmul(d.T, inputs[ell], out=gw[ell])
-            dot(ones, d, out=gb[ell])
+            matmul(d.swapaxes(-1, -2), inputs[ell], out=GW[ell])
+            mm(ones, d, out=GB[ell])
             if ell:
                 d_prev = d_all[ell - 1]
-                dot(d, weights[ell], out=d_prev)
+                mm(d, W[ell], out=d_prev)
                 if not unit:
                     t = t_all[ell - 1]
-                    hidden.derivative(z_all[ell - 1] if from_z else a_all[ell - 1], out=t)
+                    hidden.derivative(z_all[ell - 1] if z_all else a_all[ell - 1], out=t)
                     multiply(d_prev, t, out=d_prev)
                 if masks is not None:
                     multiply(d_prev, masks[ell - 1], out=d_prev)

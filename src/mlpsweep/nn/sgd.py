@@ -383,14 +383,12 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
 
 
 class _Steps:
-    """The SGD steps of a stack of S runs: buffers allocated once, one short fixed sequence of NumPy calls a step.
+    """The SGD steps of a stack of S runs: one :class:`~.network.Workspace` pass, then each run's update rule.
 
     All runs' parameters live in one (S, P) matrix whose rows the networks use
     as their ``params`` while training (:meth:`release` gives each its own copy
-    back).  Arrays carry a leading run axis; with one run it is dropped, and
-    the products are plain 2-D ``np.dot`` calls (the cheapest call for K = 10).
-    Every step gathers all runs' rows for a chunk of batches in one ``take``,
-    does one product per layer and direction, then each run's update rule.
+    back).  Every step gathers all runs' rows for a chunk of batches in one
+    ``take`` and draws each run's dropout masks from its own generator.
     """
 
     def __init__(self, nets, settings, rngs, x, targets, track_gradients):
@@ -400,45 +398,24 @@ class _Steps:
         self.S, dtype = S, net0.dtype
         m, d = x.shape
         self.m, self.K = m, min(cfg0.batch_size, m)
-        K, sizes, L = self.K, net0.sizes, net0.num_layers
-        self.net0, self.L = net0, L
+        K, sizes = self.K, net0.sizes
         self.P = np.stack([net.params for net in nets])
         for s, net in enumerate(nets):
             net.params = self.P[s]
             net.weights, net.biases = net.views(net.params)
-        self.G = np.zeros_like(self.P)
-        one = S == 1
-        self.mm = np.dot if one else np.matmul
-        lead = () if one else (S,)
-
-        def stacked(flat, ell, weights):
-            sl = (net0._w_slices if weights else net0._b_slices)[ell]
-            n_out, n_in = sizes[ell + 1], sizes[ell]
-            return flat[0, sl].reshape(n_out, n_in) if one and weights else (
-                flat[0, sl] if one else flat[:, sl].reshape((S, n_out, n_in) if weights else (S, 1, n_out)))
-
-        self.W = [stacked(self.P, ell, True) for ell in range(L)]
-        self.WT = [w.swapaxes(-1, -2) for w in self.W]
-        self.B = [stacked(self.P, ell, False) for ell in range(L)]
-        self.GW = [stacked(self.G, ell, True) for ell in range(L)]
-        # the bias gradient is a vector-matrix product per run, as alone: (n,) or (S, n)
-        self.GB = [self.G[0, net0._b_slices[ell]] if one else self.G[:, net0._b_slices[ell]] for ell in range(L)]
-        outs = sizes[1:]
-        buf = lambda n: np.empty((*lead, K, n), dtype=dtype)  # noqa: E731
-        self.bufs = {"a": [buf(n) for n in outs], "d": [buf(n) for n in outs], "t": [buf(n) for n in outs],
-                     "z": [buf(n) for n in outs[:-1]] if net0.hidden.needs_z else []}
-        self.dropouts = [Dropout(st.dropout, outs[:-1], K, dtype) if st.dropout > 0 else None for st in settings]
+        self.dropouts = [Dropout(st.dropout, sizes[1:-1], K, dtype) if st.dropout > 0 else None for st in settings]
         self.dropping = any(self.dropouts)
-        if self.dropping:  # a run without dropout keeps masks of ones
-            self.bufs["am"] = [buf(n) for n in outs[:-1]]
-            self.bufs["mask"] = [np.ones((*lead, K, n), dtype=dtype) for n in outs[:-1]]
-        self.ones = np.ones(K, dtype=dtype)
-        self.frames: dict = {}
+        self.ws = Workspace(net0, self.P, K, dropout=self.dropping)
+        self.G = self.ws.grad
+        lead = () if S == 1 else (S,)
+        # a run without dropout keeps masks of ones; views of the first k rows made once per k
+        self.masks = [np.ones((*lead, K, n), dtype=dtype) for n in sizes[1:-1]] if self.dropping else None
+        self.mask_frames: dict = {}
         self.chunk = gather_rows(K, S)
         cap = min(self.chunk, m)
         self.XB = np.empty((*lead, cap, d), dtype=dtype)
         self.YB = np.empty((*lead, cap, targets.shape[1]), dtype=dtype)
-        nw = net0.n_weights
+        self.nw = nw = net0.n_weights
         self.rules = [update_rule(float(st.momentum), st.penalty, nw, net0.n_params, dtype) for st in settings]
         self.all_plain = all(rule.plain for rule in self.rules)
         self.track = track_gradients
@@ -447,15 +424,17 @@ class _Steps:
             # squared and summed per layer at once into ``sq_norms``
             self.offsets = np.cumsum([0] + sizes[1:-1])
             self.gb_rows = np.empty((S, -(-cap // K), self.P.shape[1] - nw), dtype=dtype)
-            self.sq_norms = np.empty((S, -(-m // K), L), dtype=np.float64)
+            self.sq_norms = np.empty((S, -(-m // K), net0.num_layers), dtype=np.float64)
 
-    def frame(self, k: int):
-        """Views of the first ``k`` rows of every buffer (made once per k)."""
-        f = self.frames.get(k)
-        if f is None:
-            f = self.frames[k] = {name: [b[..., :k, :] for b in bufs] for name, bufs in self.bufs.items()}
-            f["ones"] = self.ones[:k]
-        return f
+    def draw_masks(self, k: int):
+        """Each dropping run's masks for a batch of k rows, from its own generator, as alone."""
+        masks = self.mask_frames.get(k)
+        if masks is None:
+            masks = self.mask_frames[k] = [mk[..., :k, :] for mk in self.masks]
+        for s, drop in enumerate(self.dropouts):
+            if drop is not None:
+                drop.draw(self.rngs[s], masks if self.S == 1 else [mk[s] for mk in masks])
+        return masks
 
     def epoch(self, etas: list[float], alive: np.ndarray) -> list | None:
         """One epoch of steps for every live run; each run's mean bias-gradient norms per layer when tracking."""
@@ -491,54 +470,11 @@ class _Steps:
         return [[float(v) for v in np.sqrt(self.sq_norms[s, :steps]).mean(axis=0) / etas[s]] for s in range(S)]
 
     def step(self, xk, yk, k, scale, etas, alive, row) -> None:
-        f = self.frame(k)
-        a_all, d_all, t_all, z_all = f["a"], f["d"], f["t"], f["z"]
-        mm, L, net0 = self.mm, self.L, self.net0
-        hidden = net0.hidden
-        masks = f["mask"] if self.dropping else None
-        if masks is not None:  # each run draws its masks from its own generator, as alone
-            for s, drop in enumerate(self.dropouts):
-                if drop is not None:
-                    drop.draw(self.rngs[s], masks if self.S == 1 else [mk[s] for mk in masks])
-        inputs = [xk]
-        a_prev = xk
-        for ell in range(L - 1):
-            z = a_all[ell]
-            mm(a_prev, self.WT[ell], out=z)
-            np.add(z, self.B[ell], out=z)
-            if z_all:
-                np.copyto(z_all[ell], z)
-            hidden.forward(z, out=z)
-            if masks is not None:
-                am = f["am"][ell]
-                np.multiply(z, masks[ell], out=am)
-                z = am
-            inputs.append(z)
-            a_prev = z
-        z = a_all[L - 1]
-        mm(a_prev, self.WT[L - 1], out=z)
-        np.add(z, self.B[L - 1], out=z)
-        net0.output.forward(z, out=z)
-        d = d_all[L - 1]
-        net0.cost.delta(z, yk, net0.output, out=d, scratch=t_all[L - 1])
-        np.multiply(d, scale, out=d)
-        ones = f["ones"]
-        for ell in range(L - 1, -1, -1):
-            np.matmul(d.swapaxes(-1, -2), inputs[ell], out=self.GW[ell])
-            mm(ones, d, out=self.GB[ell])
-            if ell:
-                d_prev = d_all[ell - 1]
-                mm(d, self.W[ell], out=d_prev)
-                if not hidden.unit_derivative:
-                    t = t_all[ell - 1]
-                    hidden.derivative(z_all[ell - 1] if z_all else a_all[ell - 1], out=t)
-                    np.multiply(d_prev, t, out=d_prev)
-                if masks is not None:
-                    np.multiply(d_prev, masks[ell - 1], out=d_prev)
-                d = d_prev
-        nw = net0.n_weights
+        masks = self.draw_masks(k) if self.dropping else None
+        self.ws.forward(xk, k, masks)
+        self.ws.backward(yk, k, scale, masks)
         if self.track:
-            np.copyto(self.gb_rows[:, row], self.G[:, nw:])
+            np.copyto(self.gb_rows[:, row], self.G[:, self.nw:])
         if self.all_plain and alive.all():
             np.subtract(self.P, self.G, out=self.P)
             return
