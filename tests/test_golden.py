@@ -1,18 +1,19 @@
 """Training results pinned to the bytes: every job of a fixed set of runs against recorded SHA-256 hashes.
 
-The hashes in ``golden_hashes.json`` were recorded on main before the training engine was rebuilt
-(one engine for single and stacked runs, one settings object). For each run they cover ``model.npz``
-(parameters and metadata), ``predictions.npy`` and ``metrics.json`` minus its timing, and
+The hashes in ``golden_hashes.json`` were recorded with the code of e5b4259, before the training engine
+was rebuilt (one engine for single and stacked runs, one settings object). For each run they cover
+``model.npz`` (parameters and metadata), ``predictions.npy`` and ``metrics.json`` minus its timing, and
 ``history.csv`` minus its timing columns. A refactor that changes any number, in any run, fails here.
 
-They hold for the BLAS kernel this machine's environment pins (``OPENBLAS_CORETYPE``) and this
-NumPy; elsewhere the test is skipped, saying why, rather than passing without checking.
-Regenerate (only for a deliberate change of results): ``python tests/test_golden.py --record``.
+Results depend on the arithmetic: OpenBLAS's kernel, NumPy's SIMD level and the versions. The file
+holds one record per such environment (this machine type with OpenBLAS's own choice, SkylakeX, and with
+``OPENBLAS_CORETYPE=Haswell``); in another one the test is skipped, saying which it is, rather than
+passing without checking. Add a record (only from a revision whose results are the reference):
+``python tests/test_golden.py --record``.
 """
 
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -127,20 +128,28 @@ def workflow_hashes(work: Path, runs) -> dict:
 
 
 def recorded(section: str = "runs") -> dict | None:
-    """The recorded hashes of ``section``, or None where they were recorded under another BLAS kernel or NumPy."""
-    doc = json.loads(GOLDEN.read_text())
-    return doc[section] if doc["environment"] == environment() else None
+    """The recorded hashes of ``section`` for this arithmetic environment, or None if none was recorded."""
+    here = environment()
+    return next((rec[section] for rec in json.loads(GOLDEN.read_text())["records"] if rec["environment"] == here), None)
 
 
 def environment() -> dict:
-    return {"numpy": np.__version__, "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+    """What decides the bits: NumPy's version and SIMD level, OpenBLAS's version and kernel."""
+    from numpy._core._multiarray_umath import __cpu_features__
+    from threadpoolctl import threadpool_info
+
+    blas = sorted(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
+                  if i.get("user_api") == "blas")
+    simd = [f for f in ("X86_V3", "X86_V4", "AVX512_ICL", "AVX512_SPR") if __cpu_features__.get(f)]
+    return {"numpy": np.__version__, "blas": blas, "simd": simd}
+
 
 
 def test_every_result_equals_the_recorded_bytes(tmp_path):
     want = recorded()
     if want is None:
-        pytest.skip(f"hashes recorded under {json.loads(GOLDEN.read_text())['environment']}, this is "
-                    f"{environment()}: results depend on the BLAS kernel and NumPy")
+        pytest.skip(f"no hashes recorded for this arithmetic ({environment()}): results depend on the BLAS "
+                    "kernel, the SIMD level and the versions")
     got = compute(tmp_path)
     assert sorted(got) == sorted(want)
     changed = {run: [f for f in files if got[run][f] != files[f]] for run, files in want.items()}
@@ -149,13 +158,20 @@ def test_every_result_equals_the_recorded_bytes(tmp_path):
         assert got[f"stack-a/a/seed{seed}"] == got[f"a/seed{seed}"]
 
 
+def record(runs: dict, workflow: dict | None = None) -> None:
+    """Add (or replace) this environment's record in ``golden_hashes.json``."""
+    doc = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {"records": []}
+    here = environment()
+    old = next((r for r in doc["records"] if r["environment"] == here), None)
+    rec = {"environment": here, "runs": runs, "workflow": workflow or (old or {}).get("workflow", {})}
+    doc["records"] = [r for r in doc["records"] if r["environment"] != here] + [rec]
+    GOLDEN.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
 if __name__ == "__main__" and "--record" in sys.argv:
     import tempfile
 
     sys.path.insert(0, str(HERE))
     with tempfile.TemporaryDirectory() as tmp:
-        runs = compute(Path(tmp))
-    doc = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
-    doc.update({"environment": environment(), "runs": runs})
-    GOLDEN.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-    print(f"recorded {len(runs)} runs in {GOLDEN}")
+        record(compute(Path(tmp)))
+    print(f"recorded {environment()} in {GOLDEN}")
