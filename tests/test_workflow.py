@@ -335,3 +335,28 @@ def test_enabling_a_study_trains_exactly_its_runs_and_disabling_it_only_rebuilds
     assert job_counts(planned_jobs(copy)) == {"report": 1, "all": 1}  # disabled: the report without it
     snakemake(copy, "--cores", "2")
     assert "Study: extra" not in (copy / "results/tiny/report/report.html").read_text()
+
+
+def test_portable_workflow_same_bytes_on_another_cpu_and_every_job_says_so(served, tmp_path):
+    """reproducibility: portable, on this CPU and on a simulated one without AVX2 (NumPy's dispatch hidden)."""
+    mirror, definition = served
+    runs = {}
+    for cpu, hidden in (("this", ""), ("older", "X86_V3 X86_V4 AVX512_ICL AVX512_SPR")):
+        work = tmp_path / cpu
+        write_config(work, small_config(mirror.url, definition, reproducibility="portable"))
+        snakemake(work, "--cores", "2", env={"NPY_DISABLE_CPU_FEATURES": hidden})
+        runs[cpu] = work
+        logs = sorted((work / "logs").rglob("*.log"))
+        assert len(logs) >= 8  # download, preprocess, check, 2 training jobs, 4 evaluations, report
+        for log in logs:  # every job set its arithmetic up before NumPy loaded, and says so first
+            first = log.read_text().splitlines()[0]
+            assert "arithmetic: portable (openblas" in first and " Haswell; NumPy " in first and "X86_V2;" in first, log
+        meta = json.loads((work / "results/tiny/models/a/seed1/model.json").read_text())
+        assert meta["arithmetic"]["mode"] == "portable" and meta["arithmetic"]["numpy_simd"] == ["X86_V2"]
+        assert "Every run used portable arithmetic" in (work / "results/tiny/report/report.html").read_text()
+    for topo in ("a", "b"):
+        for seed in (1, 2):
+            ev = f"results/tiny/eval/{topo}/seed{seed}/predictions.npy"
+            model = f"results/tiny/models/{topo}/seed{seed}/model.npz"
+            assert (runs["this"] / ev).read_bytes() == (runs["older"] / ev).read_bytes()
+            assert (runs["this"] / model).read_bytes() == (runs["older"] / model).read_bytes()

@@ -232,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlpsweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"mlpsweep {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    parser.add_argument("--arithmetic", choices=["native", "portable"],
+                        help="native: OpenBLAS and NumPy choose their kernels for this CPU (fastest); portable: fixed "
+                             "kernels that give the same bits on every x86-64 machine with AVX2 and FMA (default: "
+                             "$MLPSWEEP_ARITHMETIC, else native; mlpsweep.arithmetic)")
     sub = parser.add_subparsers(dest="command", metavar="STAGE")
 
     p = sub.add_parser("download", help="fetch and verify a dataset's four IDX files")
@@ -312,6 +316,18 @@ def main(argv=None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from . import arithmetic
+
+    try:
+        # before NumPy loads: OpenBLAS and NumPy read their kernel choice when they load
+        mode = arithmetic.prepare(args.arithmetic)
+        import numpy  # noqa: F401
+
+        arithmetic.verify(mode)
+        logging.getLogger("mlpsweep.arithmetic").info("%s", arithmetic.summary())
+    except arithmetic.PortableArithmeticError as exc:
+        print(f"mlpsweep {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     from .nn import Diverged
 
     try:

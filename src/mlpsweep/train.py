@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from . import arithmetic
 from .atomic import write_json, write_text
 from .data import preprocess
 from .nn import Diverged, Network, Settings, save_network, train_stack
@@ -117,10 +118,11 @@ def run(
         initial_norms = [gradient_norms(net, data.x_train, data.y_train, cfg.batch_size) if track_gradients else None
                          for net, cfg in zip(nets, trained)]
         st0 = resolved[0]
-        log.info("training %s: %s, sizes %s, %s/%s/%s, init %s, K %d, %d epochs, %s, %d BLAS thread(s)", label,
-                 ", ".join(f"{n} seed {r.seed} eta {c.eta:g}" for n, r, c in zip(names, runs, trained))
-                 + (f" ({len(runs)} runs stacked)" if many else ""), nets[0].sizes, st0.activation, st0.output,
-                 st0.cost, st0.init, st0.batch_size, epochs, st0.dtype, threads)
+        what = (", ".join(f"{n} seed {r.seed} eta {c.eta:g}" for n, r, c in zip(names, runs, trained))
+                + f" ({len(runs)} runs stacked)") if many else f"seed {runs[0].seed}, eta {trained[0].eta:g}"
+        log.info("training %s: %s, sizes %s, %s/%s/%s, init %s, K %d, %d epochs, %s, %d BLAS thread(s)", label, what,
+                 nets[0].sizes, st0.activation, st0.output, st0.cost, st0.init, st0.batch_size, epochs, st0.dtype,
+                 threads)
 
         def progress(records, state):
             live = [(f"{n}#{r.seed}", rec) for n, r, rec in zip(names, runs, records) if rec is not None]
@@ -239,6 +241,7 @@ def _meta(name, seed, settings, net, status, history, data, started, threads, bl
         },
         "threads": threads,
         "blas": blas_info,
+        "arithmetic": arithmetic.describe(),
         "versions": versions("threadpoolctl"),
     }
 

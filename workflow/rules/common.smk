@@ -25,6 +25,11 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+#: Every job's command: its arithmetic (reproducibility: native | portable, mlpsweep.arithmetic) is set up by
+#: the command itself before NumPy loads, the same locally and on a cluster.
+MLPSWEEP = f"python -m mlpsweep --arithmetic {config['reproducibility']}"
+
+
 def dataset_spec(wildcards):
     return PLAN.dataset_json(wildcards.dataset)
 
@@ -276,7 +281,8 @@ def stack_runs_option(dataset, stack):
 
 #: The command of every training job; {params.runs} names its run (or runs, --runs).
 TRAIN_COMMAND = (
-    "python -m mlpsweep train --data {params.data} {params.runs} --threads {threads} {params.checkpoints}"
+    MLPSWEEP
+    + " train --data {params.data} {params.runs} --threads {threads} {params.checkpoints}"
     " {params.gradients} {params.rung} {params.divergence} 2> {log}"
 )
 
@@ -293,7 +299,8 @@ def study_job_file(root, study, job, ext, under=""):
 
 #: The command of every study job (a kind's own, or successive halving's pick).
 STUDY_JOB_COMMAND = (
-    "python -m mlpsweep study-job --kind {params.kind} --study {params.study} --job {params.job}"
+    MLPSWEEP
+    + " study-job --kind {params.kind} --study {params.study} --job {params.job}"
     " --arguments {params.arguments:q} --outputs {output} {params.data} --threads {threads} 2> {log}"
 )
 

@@ -15,7 +15,8 @@ rule download:
         dest=lambda wildcards, output: Path(output[0]).parent,
         options=DOWNLOAD_OPTIONS,
     shell:
-        "python -m mlpsweep download --spec {params.spec:q} --dest {params.dest} --record {output}"
+        MLPSWEEP
+        + " download --spec {params.spec:q} --dest {params.dest} --record {output}"
         " {params.options} 2> {log}"
 
 
@@ -43,7 +44,8 @@ rule preprocess:
         out=lambda wildcards, output: Path(output.manifest).parent,
         options=PREPROCESS_OPTIONS,
     shell:
-        "python -m mlpsweep preprocess --spec {params.spec:q} --raw-dir {params.raw} --out-dir {params.out}"
+        MLPSWEEP
+        + " preprocess --spec {params.spec:q} --raw-dir {params.raw} --out-dir {params.out}"
         " {params.options} 2> {log}"
 
 
@@ -70,5 +72,6 @@ rule check_caches:
         download=DOWNLOAD_OPTIONS,
         preprocess=PREPROCESS_OPTIONS,
     shell:
-        "python -m mlpsweep check-caches --spec {params.spec:q} --record {input.record} --data-dir {params.data}"
+        MLPSWEEP
+        + " check-caches --spec {params.spec:q} --record {input.record} --data-dir {params.data}"
         " --state {params.state:q} --out {output} {params.download} {params.preprocess} 2> {log}"

@@ -22,4 +22,5 @@ rule evaluate:
         model=lambda wildcards, input: Path(input.meta).parent,
         out=lambda wildcards, output: Path(output.metrics).parent,
     shell:
-        "python -m mlpsweep evaluate --data {params.data} --model-dir {params.model} --out-dir {params.out} 2> {log}"
+        MLPSWEEP
+        + " evaluate --data {params.data} --model-dir {params.model} --out-dir {params.out} 2> {log}"

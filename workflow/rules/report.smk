@@ -66,7 +66,7 @@ for name, folder, scope in REPORT_SCOPES:
         run:
             # Every file and setting goes into one JSON file, not onto the command line.
             write_report_inputs(output.inputs, wildcards.dataset, input, params)
-            shell("python -m mlpsweep report --inputs {output.inputs:q} 2> {log:q}")
+            shell(f"{MLPSWEEP} report --inputs {{output.inputs:q}} 2> {{log:q}}")
 
 
 for name, folder, scope in REPORT_SCOPES[1:]:

@@ -244,6 +244,9 @@ def build(
         "training_versions": model_meta.get("versions"),
         "blas": model_meta.get("blas"),
         "threads": model_meta.get("threads"),
+        # every distinct arithmetic the runs used (mlpsweep.arithmetic.describe), once each
+        "arithmetic": list({json.dumps(a, sort_keys=True): a for m in metrics.values()
+                            for a in [(m.get("training_environment") or {}).get("arithmetic")]}.values()),
         "git_commit": provenance.git_commit(workflow_dir) if workflow_dir else None,
         "machine": provenance.machine(),
         "dataset_sources": data.manifest["sources"],

@@ -107,7 +107,11 @@ def provenance_rows(p: dict) -> list[tuple[str, str]]:
     blas = "; ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}), {b.get('num_threads')} thread(s)"
                      for b in (p.get("blas") or []))
     if blas:
-        rows.append(("BLAS, threads per training job", f"{blas}; {p.get('threads')}"))
+        rows.append(("BLAS of a training job", blas))
+    for a in p.get("arithmetic") or []:
+        if a:
+            rows.append(("arithmetic", f"{a['mode']}: {', '.join(a['blas'])}; NumPy {a['numpy']} loops "
+                                       f"{'+'.join(a['numpy_simd'])}; {a['machine']}"))
     rows.append(("git commit", p.get("git_commit") or "not a git checkout"))
     m = p["machine"]
     rows.append(("machine", f"{m['system']} {m['release']}, {m['machine']}, {m['node']}"))
@@ -116,6 +120,28 @@ def provenance_rows(p: dict) -> list[tuple[str, str]]:
     for name, f in p["dataset_files"].items():
         rows.append((f"preprocessed {name}", f"sha256 {f['sha256']}"))
     return rows
+
+
+def reproducibility(arithmetic: list) -> str:
+    """What a reader can expect to reproduce, from the arithmetic the runs recorded."""
+    known = [a for a in arithmetic if a]
+    if not known:
+        return ("These runs did not record their arithmetic (they were made before mlpsweep recorded it), so which "
+                "kernels decided their bits is not known.")
+    if len(arithmetic) > 1:
+        return (f"The runs were made with {len(arithmetic)} different arithmetics (listed below): their numbers do not "
+                "come from one reproducible setting, and a rerun reproduces each run only on its own.")
+    a = known[0]
+    what = f"OpenBLAS's {', '.join(b.split()[-1] for b in a['blas'])} kernels and NumPy {a['numpy']}'s {'+'.join(a['numpy_simd'])} loops"
+    if a["mode"] == "portable":
+        return (f"Every run used portable arithmetic ({what}, one BLAS thread): the same config and seeds give these "
+                "bytes on any x86-64 machine with AVX2 and FMA that has the same library versions "
+                "(install them from requirements.lock).")
+    return (f"Every run used native arithmetic: {what}, as they chose for this CPU. The same config and seeds give "
+            "these bytes only where both make the same choice, with the same versions; on another CPU expect other "
+            "runs (the lecture's recipe turns a last-bit difference into a different run) whose accuracies agree "
+            "only statistically — `python -m mlpsweep compare` says which. For bytes that hold on any x86-64 "
+            "machine with AVX2 and FMA, set `reproducibility: portable`.")
 
 
 def view(ctx: dict) -> dict:
@@ -131,6 +157,7 @@ def view(ctx: dict) -> dict:
         "published_rows": published_rows(ctx["published"]),
         "figure_titles": FIGURE_TITLES,
         "provenance_rows": provenance_rows(ctx["provenance"]),
+        "reproducibility": reproducibility(ctx["provenance"].get("arithmetic") or []),
         "bench_header": list(bench.columns),
         "bench_rows": [[_fmt(v) for v in r] for r in bench.itertuples(index=False)] if len(bench) else [],
         "config_yaml": yaml.safe_dump(config, sort_keys=False, allow_unicode=True) if config is not None else "",
