@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -360,3 +362,29 @@ def test_portable_workflow_same_bytes_on_another_cpu_and_every_job_says_so(serve
             model = f"results/tiny/models/{topo}/seed{seed}/model.npz"
             assert (runs["this"] / ev).read_bytes() == (runs["older"] / ev).read_bytes()
             assert (runs["this"] / model).read_bytes() == (runs["older"] / model).read_bytes()
+    check = compare_results(runs["this"], runs["older"])
+    assert check.returncode == 0 and check.stdout.startswith("REPRODUCED bitwise"), check.stdout
+
+
+def compare_results(reference, results):
+    return subprocess.run([sys.executable, "-m", "mlpsweep", "-q", "compare", str(reference / "results/tiny"),
+                           str(results / "results/tiny")], capture_output=True, text=True, timeout=120)
+
+
+def test_compare_other_arithmetic_and_a_changed_recipe(served, tmp_path):
+    """A stable recipe (ReLU, softmax, η = 0.1) native against portable: other bytes, the same accuracies within
+    the margin; the same recipe with one epoch: not reproduced."""
+    mirror, definition = served
+    stable = {"activation": "relu", "output": "softmax", "cost": "log_likelihood", "init": "he", "eta": 0.1}
+    made = {}
+    for name, mode, epochs in (("native", "native", 2), ("portable", "portable", 2), ("changed", "portable", 1)):
+        config = small_config(mirror.url, definition, reproducibility=mode)
+        config["defaults"] = {**config["defaults"], **stable, "epochs": epochs}
+        write_config(tmp_path / name, config)
+        snakemake(tmp_path / name, "--cores", "2")
+        made[name] = tmp_path / name
+    same = compare_results(made["native"], made["portable"])
+    assert same.returncode == 0 and same.stdout.startswith("REPRODUCED statistically"), same.stdout
+    assert "made with different arithmetic: mode native → portable" in same.stdout
+    changed = compare_results(made["portable"], made["changed"])
+    assert changed.returncode == 1 and changed.stdout.startswith("NOT REPRODUCED"), changed.stdout

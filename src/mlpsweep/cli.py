@@ -1,8 +1,9 @@
 """``python -m mlpsweep <stage> …``: every workflow stage, callable without Snakemake.
 
 Stages: ``download``, ``preprocess``, ``train`` (one run, or several in one
-process), ``evaluate``, ``report``, and ``study-job`` (a job a study kind
-declares beyond training runs).  Each
+process), ``evaluate``, ``report``, ``study-job`` (a job a study kind
+declares beyond training runs) and ``compare`` (does a results tree reproduce
+another?).  Each
 logs its progress to stderr and, on a known failure (bad settings, a corrupt
 file, no source reachable), prints one line ``mlpsweep <stage>: error: …``
 and exits without leaving partial output.  Exit status: 0 done, 1 an expected
@@ -29,7 +30,8 @@ def _expected_errors() -> tuple:
     from .data.preprocess import PreprocessedDataError
     from .nn.io import ModelFileError
 
-    # ValueError covers the settings (SettingsError), the config and invalid arguments.
+    # ValueError covers the settings (SettingsError), the config, portable arithmetic, compare's folders and
+    # invalid arguments.
     return (DatasetSpecError, DownloadError, IdxError, PreprocessedDataError, ModelFileError, ValueError)
 
 
@@ -199,6 +201,12 @@ def cmd_study_job(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from .compare import run
+
+    return run(args.reference, args.results, margin_pp=args.margin_pp, alpha=args.alpha, out=args.out)
+
+
 def default(key: str):
     """A command-line default: the config schema's default of ``key`` (one source for both)."""
     from .config import schema_default
@@ -297,6 +305,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="preprocessed data folder, for a job that reads a dataset")
     p.add_argument("--threads", type=int, default=default("resources.train.threads"), help="BLAS threads (%(default)s)")
     p.set_defaults(func=cmd_study_job)
+
+    p = sub.add_parser("compare", help="does a results tree reproduce a published one? (exit 0 yes, 1 no)")
+    p.add_argument("reference", help="the published report folder, or a dataset's results folder holding report/")
+    p.add_argument("results", help="the new report folder or dataset results folder")
+    p.add_argument("--margin-pp", type=float, default=1.0,
+                   help="equivalence margin for a topology's mean test accuracy, in percentage points (%(default)s)")
+    p.add_argument("--alpha", type=float, default=default("verdicts.alpha"), help="test level (%(default)s)")
+    p.add_argument("--out", help="also write compare.md and compare.html into this folder")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("report", help="the comparison report (HTML, Markdown, CSV, plots) of one dataset")
     p.add_argument("--inputs", required=True,

@@ -17,6 +17,8 @@ reference; Wellek 2010 for margins, Holm 1979 for several tests):
   that it lies below a declared value (e.g. "compounds with depth").
 * :func:`exponent_matches` — a fitted power-law exponent against its law.
 * :func:`at_least` — a measured share or score against a declared floor.
+* :func:`equivalent` — two groups (or the same seeds made twice, paired) agree
+  within ±δ (TOST), as a reproduction check asks.
 
 Every rule says *inconclusive* when there are fewer seeds than the declared
 minimum, and says why.
@@ -360,3 +362,46 @@ def two_sided_p(d: Difference) -> float:
     if d.se == 0.0:
         return 1.0 if d.diff == 0 else 0.0
     return float(t_sf2(d.diff / d.se, d.df))
+
+
+def paired_difference(a, b, alpha: float = 0.05, power: float = 0.8) -> Difference:
+    """mean(b − a) of paired values (the same seeds made twice): (1 − 2α) t interval with n − 1 degrees of
+    freedom, and the minimum detectable difference; pairs with a non-finite side are left out."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    d = (b - a)[np.isfinite(a) & np.isfinite(b)]
+    n = d.size
+    diff = float(d.mean()) if n else math.nan
+    if n < 2:
+        return Difference(n, n, diff, math.nan, math.nan, math.nan, math.nan, 1 - 2 * alpha, math.nan, power)
+    se = float(d.std(ddof=1) / math.sqrt(n))
+    if se == 0.0:
+        return Difference(n, n, diff, 0.0, math.inf, diff, diff, 1 - 2 * alpha, 0.0, power)
+    df = n - 1
+    half = t_ppf(1 - alpha, df) * se
+    mde = (t_ppf(1 - alpha / 2, df) + t_ppf(power, df)) * se
+    return Difference(n, n, diff, se, df, diff - half, diff + half, 1 - 2 * alpha, mde, power)
+
+
+def equivalent(a, b, *, margin: float, alpha: float = 0.05, min_seeds: int = 2, paired: bool = False,
+               what: str = "B vs A") -> Verdict:
+    """The claim "A and B are equivalent within ±``margin``" (two one-sided tests, TOST).
+
+    Supported when the whole (1 − 2α) interval of the difference lies inside
+    (−margin, margin); contradicted when it lies wholly outside it (the data
+    exclude equivalence); inconclusive otherwise, or with fewer than
+    ``min_seeds`` values a side.  ``paired``: the values are pairs (the same
+    seeds), and the interval is that of the mean paired difference.
+    """
+    d = paired_difference(a, b, alpha) if paired else difference(a, b, alpha)
+    th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
+    nums = {**d.to_dict(), "paired": paired}
+    reason = _too_few(d.n_a, d.n_b, min_seeds, what)
+    if reason:
+        return Verdict(Outcome.INCONCLUSIVE, f"{what}: {pp(d.diff) if math.isfinite(d.diff) else 'no difference'}; {reason}", nums, th)
+    head = f"{what}: {pp(d.diff)}{' (paired by seed)' if paired else ''}, {d.interval_text()}, margin ±{100 * margin:.2f} pp"
+    if -margin < d.low and d.high < margin:
+        return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval lies within the margin.", nums, th)
+    if d.low >= margin or d.high <= -margin:
+        return Verdict(Outcome.CONTRADICTED, f"{head}: the whole interval lies outside the margin.", nums, th)
+    return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval reaches beyond the margin.", nums, th)

@@ -221,6 +221,7 @@ def report_files(folder, studies):
                 "comparison.csv",
                 "runs.csv",
                 "pairwise.csv",
+                "verdicts.csv",
             )
         ]
         + [f"{folder}/plots/{plot}.png" for plot, _ in report_plots(studies)]

@@ -37,6 +37,12 @@ for name, folder, scope in REPORT_SCOPES:
                 category="Tables",
                 labels={"dataset": "{dataset}", "table": f"{name}: pairwise tests"},
             ),
+            verdicts=report(
+                f"{folder}/verdicts.csv",
+                caption="../report/verdicts.rst",
+                category="Tables",
+                labels={"dataset": "{dataset}", "table": f"{name}: verdicts"},
+            ),
             plots=[
                 report(
                     f"{folder}/plots/{plot}.png",

@@ -203,6 +203,7 @@ def build(
     have_runs = bool(runs_files)
     if have_runs:
         runs = comparison.read_runs([f.metrics for f in runs_files], [f.benchmark for f in runs_files])
+        comparison.add_fingerprints(runs, {k: (f.model, f.predictions) for k, f in files.items()}, metrics)
         order = [t for t in (order or list(dict.fromkeys(runs["topology"]))) if t in set(runs["topology"])]
         labels = {t: runs[runs["topology"] == t]["sizes"].iloc[0] for t in order}
         if len(set(labels.values())) < len(labels):  # same sizes, different settings: say which
@@ -256,6 +257,10 @@ def build(
     write_text(out_dir / "runs.csv", runs.to_csv(index=False))
     write_text(out_dir / "comparison.csv", summary.to_csv(index=False))
     write_text(out_dir / "pairwise.csv", pairs.to_csv(index=False))
+    write_text(out_dir / "verdicts.csv", pd.DataFrame(
+        [{"study": sec.name, "kind": sec.kind, "outcome": sec.verdict.outcome.value if sec.verdict else "",
+          "verdict": sec.verdict.sentence if sec.verdict else ""} for sec in study_sections],
+        columns=["study", "kind", "outcome", "verdict"]).to_csv(index=False))
     context = dict(
         dataset=dataset, description=data.manifest.get("description", ""), summary=summary, labels=labels,
         order=order, pairs=pairs, lecture=lecture, lecture_note=lecture_note, published=published, bench=bench,

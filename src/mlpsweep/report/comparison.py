@@ -10,6 +10,28 @@ import numpy as np
 import pandas as pd
 
 
+def fingerprint(path) -> str:
+    """The SHA-256 of a file's bytes."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def add_fingerprints(runs: pd.DataFrame, files: dict, metrics: dict) -> None:
+    """Give every run (row) the SHA-256 of its ``model.npz`` and ``predictions.npy`` and the arithmetic it was
+    trained with, so that another results tree can be compared with this one run by run
+    (:mod:`mlpsweep.compare`)."""
+    keys = list(zip(runs["topology"], runs["seed"]))
+    runs["model_sha256"] = [fingerprint(files[k][0]) for k in keys]
+    runs["predictions_sha256"] = [fingerprint(files[k][1]) for k in keys]
+    runs["arithmetic"] = [json.dumps((metrics[k].get("training_environment") or {}).get("arithmetic"), sort_keys=True)
+                          for k in keys]
+
+
 def read_runs(metrics_paths, benchmark_paths=()) -> pd.DataFrame:
     """One row per (topology, seed) from metrics.json files and, aligned with them, the training jobs'
     benchmark TSVs (None where a run has none).
