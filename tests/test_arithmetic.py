@@ -89,3 +89,15 @@ def test_an_unknown_mode_is_one_line(tmp_path):
                           env={**__import__("os").environ, "MLPSWEEP_ARITHMETIC": "fast"}, timeout=60)
     assert proc.returncode == 1 and proc.stderr.strip() == (
         "mlpsweep train: error: reproducibility must be one of native, portable, got 'fast'")
+
+
+def test_a_lock_file_says_which_installed_versions_differ(tmp_path):
+    from mlpsweep import provenance
+
+    lock = tmp_path / "requirements.lock"
+    lock.write_text(f"# a comment\nnumpy=={__import__('numpy').__version__}\njsonschema==0.0.1  # pinned elsewhere\n")
+    got = provenance.against_lock(lock)
+    assert got["locked"] is False and got["differ"] == [f"jsonschema {provenance.package_version('jsonschema')} (lock 0.0.1)"]
+    lock.write_text(f"numpy=={__import__('numpy').__version__}\n")
+    assert provenance.against_lock(lock)["locked"] is True
+    assert provenance.against_lock(tmp_path / "none.lock") is None

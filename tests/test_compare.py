@@ -42,6 +42,7 @@ def test_other_arithmetic_within_the_margin_is_reproduced_statistically_and_says
     assert run(ref, new, out=tmp_path / "page") == 0
     out = capsys.readouterr().out
     assert out.startswith("REPRODUCED statistically") and "runs: 0 of 10 identical" in out
+    assert "  10 run(s) (a seed 1, a seed 2, a seed 3 and 7 more): different bytes" in out  # one line per reason
     assert "made with different arithmetic: mode portable → native, blas openblas 0.3.31 Haswell → openblas 0.3.31 " \
            "SkylakeX, numpy_simd X86_V2 → X86_V2+X86_V3+X86_V4" in out
     assert "equivalent: a: test accuracy, new − reference: +0.00 pp (paired by seed)" in out

@@ -355,7 +355,8 @@ def test_portable_workflow_same_bytes_on_another_cpu_and_every_job_says_so(serve
             assert "arithmetic: portable (openblas" in first and " Haswell; NumPy " in first and "X86_V2;" in first, log
         meta = json.loads((work / "results/tiny/models/a/seed1/model.json").read_text())
         assert meta["arithmetic"]["mode"] == "portable" and meta["arithmetic"]["numpy_simd"] == ["X86_V2"]
-        assert "Every run used portable arithmetic" in (work / "results/tiny/report/report.html").read_text()
+        html = (work / "results/tiny/report/report.html").read_text()
+        assert "Every run used portable arithmetic" in html and "versions against requirements.lock" in html
     for topo in ("a", "b"):
         for seed in (1, 2):
             ev = f"results/tiny/eval/{topo}/seed{seed}/predictions.npy"

@@ -163,9 +163,13 @@ def summary(res: Result, reference, results) -> str:
     lines = [res.headline, f"reference: {reference}", f"results:   {results}", ""]
     identical = sum(r[2] == "identical" for r in res.runs)
     lines.append(f"runs: {identical} of {len(res.runs)} identical byte for byte")
+    reasons: dict = {}
     for topology, seed, status, why in res.runs:
         if status != "identical":
-            lines.append(f"  {topology} seed {seed}: {why}")
+            reasons.setdefault(why, []).append(f"{topology} seed {seed}")
+    for why, which in reasons.items():  # one line per reason, naming a few of its runs
+        named = ", ".join(which[:3]) + (f" and {len(which) - 3} more" if len(which) > 3 else "")
+        lines.append(f"  {len(which)} run(s) ({named}): {why}")
     lines.append("topologies (final test accuracy, equivalence within the margin):")
     for topology, outcome, sentence in res.topologies:
         tag = "equivalent" if outcome is Outcome.SUPPORTED else ("not equivalent" if outcome is Outcome.CONTRADICTED

@@ -56,3 +56,20 @@ def git_commit(path=".") -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def against_lock(lock_file) -> dict | None:
+    """How this environment's installed versions compare with a lock file (``name==version`` lines), or None
+    without one: ``{"file", "locked", "differ": ["numpy 2.4.5 (lock 2.4.6)", …]}``."""
+    path = Path(lock_file)
+    if not path.is_file():
+        return None
+    differ = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, sep, want = line.split("#")[0].strip().partition("==")
+        if not sep:
+            continue
+        have = package_version(name)
+        if have != want:
+            differ.append(f"{name} {have or 'not installed'} (lock {want})")
+    return {"file": str(path), "locked": not differ, "differ": differ}

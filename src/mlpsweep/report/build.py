@@ -249,6 +249,7 @@ def build(
         "arithmetic": list({json.dumps(a, sort_keys=True): a for m in metrics.values()
                             for a in [(m.get("training_environment") or {}).get("arithmetic")]}.values()),
         "git_commit": provenance.git_commit(workflow_dir) if workflow_dir else None,
+        "lock": provenance.against_lock(Path(workflow_dir) / "requirements.lock") if workflow_dir else None,
         "machine": provenance.machine(),
         "dataset_sources": data.manifest["sources"],
         "dataset_files": data.manifest["files"],

@@ -113,6 +113,10 @@ def provenance_rows(p: dict) -> list[tuple[str, str]]:
             rows.append(("arithmetic", f"{a['mode']}: {', '.join(a['blas'])}; NumPy {a['numpy']} loops "
                                        f"{'+'.join(a['numpy_simd'])}; {a['machine']}"))
     rows.append(("git commit", p.get("git_commit") or "not a git checkout"))
+    lock = p.get("lock")
+    if lock:
+        rows.append(("versions against requirements.lock", "all as locked" if lock["locked"] else
+                     f"{len(lock['differ'])} differ: " + ", ".join(lock["differ"][:8]) + (" …" if len(lock["differ"]) > 8 else "")))
     m = p["machine"]
     rows.append(("machine", f"{m['system']} {m['release']}, {m['machine']}, {m['node']}"))
     for role, f in p["dataset_sources"].items():
