@@ -207,7 +207,7 @@ def test_kill_9_of_a_stacked_job_then_rerun_is_bit_identical_to_solo_runs(tmp_pa
 def test_stacked_job_refuses_runs_of_different_shapes(tmp_path, data_dir):
     runs = [{"name": "a", "seed": 1, "settings": SETTINGS, "out_dir": str(tmp_path / "a")},
             {"name": "b", "seed": 1, "settings": {**SETTINGS, "hidden": [8]}, "out_dir": str(tmp_path / "b")}]
-    proc = subprocess.run([sys.executable, "-m", "mlpsweep", "train", "--data", str(data_dir),
+    proc = subprocess.run([sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir),
                            "--runs", json.dumps(runs)], capture_output=True, text=True)
     assert proc.returncode == 1
     (line,) = proc.stderr.strip().splitlines()
