@@ -140,8 +140,9 @@ def environment() -> dict:
     from numpy._core._multiarray_umath import __cpu_features__
     from threadpoolctl import threadpool_info
 
+    # NumPy's own BLAS (SciPy, once imported by another test, loads an OpenBLAS of its own)
     blas = sorted(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
-                  if i.get("user_api") == "blas")
+                  if i.get("user_api") == "blas" and "numpy" in (i.get("filepath") or ""))
     simd = [f for f in ("X86_V3", "X86_V4", "AVX512_ICL", "AVX512_SPR") if __cpu_features__.get(f)]
     return {"numpy": np.__version__, "blas": blas, "simd": simd}
 

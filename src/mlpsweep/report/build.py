@@ -104,11 +104,13 @@ def pairwise(runs: pd.DataFrame, summary: pd.DataFrame, predictions: dict, y_tes
         acc_a = runs[(runs["topology"] == a) & (runs["status"] == "ok")]["test_accuracy"].to_numpy()
         acc_b = runs[(runs["topology"] == b) & (runs["status"] == "ok")]["test_accuracy"].to_numpy()
         d = verdicts.difference(acc_a, acc_b, alpha=alpha / 2, power=power)  # (1 − α) two-sided interval
+        # the smallest difference a two-sided level-α test detects, as the studies' verdicts compute it
+        mde = verdicts.difference(acc_a, acc_b, alpha=alpha, power=power).mde
         p = verdicts.two_sided_p(d)
         sa, sb = by_topo.loc[a, "median_seed"], by_topo.loc[b, "median_seed"]
         m = mcnemar(predictions[(a, sa)] == y_test, predictions[(b, sb)] == y_test)
         rows.append({"a": a, "b": b, "difference_pp": 100 * d.diff, "ci_low_pp": 100 * d.low, "ci_high_pp": 100 * d.high,
-                     "welch_df": d.df, "welch_p": p, "detectable_pp": 100 * d.mde,
+                     "welch_df": d.df, "welch_p": p, "detectable_pp": 100 * mde,
                      "median_seed_a": sa, "median_seed_b": sb,
                      "mcnemar_only_a_right_minus_only_b_right": m.statistic, "mcnemar_p": m.p_value,
                      "label_a": labels[a], "label_b": labels[b]})
@@ -118,6 +120,22 @@ def pairwise(runs: pd.DataFrame, summary: pd.DataFrame, predictions: dict, y_tes
         table["sentence"] = [pair_sentence(r, alpha, len(table)) for r in table.to_dict("records")]
         table = table.drop(columns=["label_a", "label_b"])
     return table
+
+
+def study_pairs(runs: pd.DataFrame, order, studies, kind, predictions: dict, y_test, labels: dict, *, alpha: float,
+                power: float) -> pd.DataFrame:
+    """The pairwise tests of the report: within each study whose kind compares its topologies, on that study's own
+    seeds (and its median seeds for McNemar); every pair of ``order`` when the report has no studies."""
+    groups = ([(s["topologies"], s["seeds"]) for s in studies if kind(s["kind"]).pairwise] if studies
+              else [(order, None)])
+    if not (order and groups):
+        return pd.DataFrame()
+    tables = []
+    for topologies, seeds in groups:
+        sub = runs[runs["topology"].isin(topologies) & (runs["seed"].isin(seeds) if seeds is not None else True)]
+        tables.append(pairwise(sub, summary_table(sub, [t for t in order if t in set(topologies)]), predictions,
+                               y_test, labels, alpha=alpha, power=power))
+    return pd.concat(tables, ignore_index=True).drop_duplicates(subset=["a", "b"])
 
 
 def pair_sentence(r: dict, alpha: float, k: int) -> str:
@@ -211,12 +229,8 @@ def build(
         summary = summary_table(runs, order)
         # Pairwise tests within each study whose kind compares its topologies (every pair when the report
         # has no studies at all; a sweep of thousands of points is ranked, not tested pair by pair).
-        groups = [s["topologies"] for s in studies if kind(s["kind"]).pairwise] if studies else [order]
-        alpha, power = config["verdicts"]["alpha"], config["verdicts"]["power"]
-        pairs = pd.concat([pairwise(runs[runs["topology"].isin(g)], summary[summary["topology"].isin(g)], predictions,
-                                    y_test, labels, alpha=alpha, power=power)
-                           for g in groups], ignore_index=True).drop_duplicates(subset=["a", "b"]) \
-            if order and groups else pd.DataFrame()
+        pairs = study_pairs(runs, order, studies, kind, predictions, y_test, labels, alpha=config["verdicts"]["alpha"],
+                            power=config["verdicts"]["power"])
         settings = {t: settings_of(metrics, t) for t in order}
     else:
         runs = pd.DataFrame(columns=["topology", "seed", "status"])

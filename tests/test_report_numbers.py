@@ -1,0 +1,41 @@
+"""The report's pairwise numbers agree with the verdicts' (regressions found by recomputing a report)."""
+
+import numpy as np
+import pandas as pd
+
+from mlpsweep import verdicts
+from mlpsweep.report.build import study_pairs
+from mlpsweep.studies import kind
+
+ACC = {"30": [0.85, 0.84, 0.76, 0.85, 0.86], "30-30": [0.86, 0.85, 0.86, 0.84, 0.85], "tanh": [0.87, 0.86, 0.88, 0.80, 0.60]}
+
+
+def runs_table(acc=ACC):
+    rows = [{"topology": t, "seed": s + 1, "sizes": "[784,30,10]", "n_params": 1, "status": "ok", "diverged_epoch": None,
+             "test_accuracy": v, "test_accuracy_at_best_val": v, "best_val_epoch": 3, "train_seconds": 1.0}
+            for t, vals in acc.items() for s, v in enumerate(vals)]
+    return pd.DataFrame(rows)
+
+
+def pairs(studies, order=("30", "30-30", "tanh")):
+    runs = runs_table()
+    y = np.zeros(20, dtype=int)
+    preds = {(t, s): y.copy() for t in ACC for s in range(1, 6)}
+    return study_pairs(runs, list(order), studies, kind, preds, y, {t: t for t in ACC}, alpha=0.05, power=0.8)
+
+
+def test_the_detectable_difference_is_the_verdicts_for_the_same_pair_and_level():
+    table = pairs([])
+    row = table[(table["a"] == "30") & (table["b"] == "30-30")].iloc[0]
+    want = verdicts.difference(ACC["30"], ACC["30-30"], alpha=0.05, power=0.8).mde
+    assert row["detectable_pp"] == 100 * want  # not the α/2 one, which halves α a second time
+    assert row["detectable_pp"] < 100 * verdicts.difference(ACC["30"], ACC["30-30"], alpha=0.025, power=0.8).mde
+
+
+def test_a_studys_pairs_use_its_own_seeds():
+    study = {"name": "activations", "kind": "compare", "topologies": ["30", "tanh"], "seeds": [1, 2, 3]}
+    row = pairs([study]).iloc[0]
+    assert (row["a"], row["b"]) == ("30", "tanh")
+    want = np.mean(ACC["tanh"][:3]) - np.mean(ACC["30"][:3])  # seeds 1-3, not all five of the baseline
+    assert row["difference_pp"] == 100 * want
+    assert row["median_seed_a"] in (1, 2, 3) and row["median_seed_b"] in (1, 2, 3)
