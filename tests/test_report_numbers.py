@@ -39,3 +39,15 @@ def test_a_studys_pairs_use_its_own_seeds():
     want = np.mean(ACC["tanh"][:3]) - np.mean(ACC["30"][:3])  # seeds 1-3, not all five of the baseline
     assert row["difference_pp"] == 100 * want
     assert row["median_seed_a"] in (1, 2, 3) and row["median_seed_b"] in (1, 2, 3)
+
+
+def test_the_lecture_table_shows_the_recipe_run_of_each_layer_size():
+    from mlpsweep.report.build import lecture_rows, summary_table
+
+    runs = runs_table({"30": [0.83, 0.84], "K50000": [0.18, 0.19], "relu30": [0.85, 0.86]})
+    recipe = {"activation": "sigmoid", "output": "sigmoid", "cost": "quadratic", "init": "normal", "eta": 3.0,
+              "batch_size": 10, "epochs": 30, "dtype": "float32"}
+    settings = {"30": recipe, "K50000": {**recipe, "batch_size": 50000}, "relu30": {**recipe, "activation": "relu"}}
+    rows, _ = lecture_rows("fashion-mnist", summary_table(runs, ["relu30", "30", "K50000"]), settings)
+    first = rows[0]  # [784,30,10]: the recipe run, not the last topology with those sizes (the GD run)
+    assert first[0] == "[784,30,10]" and first[2].startswith("83.50 %") and first[4] == ""

@@ -157,7 +157,17 @@ def pair_sentence(r: dict, alpha: float, k: int) -> str:
 def lecture_rows(dataset: str, summary: pd.DataFrame, settings: dict) -> tuple[list, str]:
     """The lecture's stated ranges next to this run's measurements."""
     ref = reference()["lecture"]
-    by_sizes = {row["sizes"]: row for _, row in summary.iterrows()}
+
+    def off_recipe(row) -> int:
+        s = settings.get(row["topology"]) or {}
+        return sum(s.get(k) != v for k, v in ref["recipe"].items())
+
+    # Of the topologies with a row's layer sizes (all studies on: the recipe run, GD, ReLU, …), the one closest
+    # to the lecture's recipe, the first of those in the report's order.
+    by_sizes: dict = {}
+    for _, row in summary.iterrows():
+        if row["finished"] and (row["sizes"] not in by_sizes or off_recipe(row) < off_recipe(by_sizes[row["sizes"]])):
+            by_sizes[row["sizes"]] = row
     out = []
     for entry in ref["rows"]:
         key = sizes_label(entry["sizes"]).replace(" ", "")
