@@ -157,3 +157,24 @@ def test_at_most_three_outcomes(values, outcome):
     verdict = v.at_most(values, ceiling=0.3)
     assert verdict.outcome is outcome, verdict.sentence
     assert verdict.numbers["low"] <= verdict.numbers["mean"] <= verdict.numbers["high"]
+
+
+def test_seeds_needed_is_the_fixed_design_formula():
+    from statistics import NormalDist
+
+    a, b = [0.80, 0.82, 0.84], [0.83, 0.85, 0.87]  # s² = 4e-4 each, difference 0.03
+    z = NormalDist().inv_cdf(0.95) + NormalDist().inv_cdf(0.8)
+    want = 2 * 4e-4 * z * z / (0.03 - 0.01) ** 2  # ≈ 12.4
+    assert v.seeds_needed(a, b, margin=0.01) == math.ceil(want) == 13
+    assert v.seeds_needed(a, b, margin=0.03) == math.inf  # the difference sits on the margin
+    assert math.isnan(v.seeds_needed([0.8], b, margin=0.01))
+    assert v.seeds_needed([0.8, 0.8], [0.9, 0.9], margin=0.0) == 2  # no spread: the minimum
+
+
+def test_an_inconclusive_comparison_says_how_many_seeds_would_decide_it():
+    a = [0.6524, 0.8488, 0.8521, 0.8503, 0.8572]
+    b = [0.8453, 0.8566, 0.8542, 0.8554, 0.8458]
+    for verdict in (v.not_better(a, b, margin=0.01), v.better(a, b, margin=0.01)):
+        assert verdict.outcome is I
+        assert "a fixed design would need about 58 seeds per topology" in verdict.sentence
+    assert "fixed design" not in v.not_better(BASE, shifted(0.0), margin=0.01).sentence  # decided: no estimate

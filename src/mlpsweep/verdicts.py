@@ -155,6 +155,36 @@ def one_sided_p(d: Difference, margin: float, greater: bool) -> float:
     return tail if (t > 0) == greater else 1.0 - tail
 
 
+def seeds_needed(a, b, margin: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Seeds per configuration a fixed design needs to decide a one-sided margin test of the observed difference
+    with the given power, at the observed spread: n ≈ 2σ²(z(1−α) + z(power))² / (Δ − δ)² (STATISTICS.md, "Sample
+    size for a fixed design"; normal approximation, σ² the mean of the two sample variances), rounded up; inf
+    when the observed difference equals the margin."""
+    from statistics import NormalDist
+
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if a.size < 2 or b.size < 2:
+        return math.nan
+    gap = abs(float(b.mean() - a.mean()) - margin)
+    if gap <= 1e-12:  # on the margin, up to rounding
+        return math.inf
+    var = (a.var(ddof=1) + b.var(ddof=1)) / 2
+    z = NormalDist().inv_cdf(1 - alpha) + NormalDist().inv_cdf(power)
+    return float(max(2, math.ceil(2 * var * z * z / gap**2)))
+
+
+def _sample_size_text(a, b, margin: float, alpha: float, power: float) -> str:
+    n = seeds_needed(a, b, margin, alpha, power)
+    if math.isnan(n):
+        return ""
+    if math.isinf(n):
+        return "; the observed difference equals the margin, which no number of seeds decides"
+    return (f"; a fixed design would need about {n:,.0f} seeds per topology to decide it with {100 * power:.0f} % "
+            "power at the observed spread and difference (an estimate, normal approximation)")
+
+
 def _too_few(n_a: int, n_b: int, min_seeds: int, what: str) -> str | None:
     need = max(2, min_seeds)
     if min(n_a, n_b) < need:
@@ -182,7 +212,8 @@ def not_better(a, b, *, margin: float, alpha: float = 0.05, min_seeds: int = 2, 
         return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval is below the margin.", nums, th)
     if d.low > margin:
         return Verdict(Outcome.CONTRADICTED, f"{head}: better by more than the margin (the whole interval is above it).", nums, th)
-    return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval contains the margin; {d.mde_text()}.", nums, th)
+    return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval contains the margin; {d.mde_text()}"
+                   f"{_sample_size_text(a, b, margin, alpha, power)}.", nums, th)
 
 
 def better(a, b, *, margin: float = 0.0, alpha: float = 0.05, min_seeds: int = 2, power: float = 0.8,
@@ -204,7 +235,8 @@ def better(a, b, *, margin: float = 0.0, alpha: float = 0.05, min_seeds: int = 2
         return Verdict(Outcome.SUPPORTED, f"{head}: better by more than the margin.", nums, th)
     if d.high < margin:
         return Verdict(Outcome.CONTRADICTED, f"{head}: the data exclude an improvement of the margin.", nums, th)
-    return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval contains the margin; {d.mde_text()}.", nums, th)
+    return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval contains the margin; {d.mde_text()}"
+                   f"{_sample_size_text(a, b, margin, alpha, power)}.", nums, th)
 
 
 def holm(p_values, alpha: float = 0.05) -> list[bool]:
