@@ -31,7 +31,7 @@ def decide(accs, target: dict | None, *, margin: float, alpha: float, min_seeds:
 
 class Best(StudyKind):
     name = "best"
-    summary = "the strongest MLP the project trains, against the best published MLP result for the dataset"
+    summary = "the strongest MLP the project trains, against a published plain-MLP reference for the dataset"
     options = {
         "margin_pp": {"type": "number", "default": 0.0,
                       "description": "Percentage points above the published target that count as reaching it "
