@@ -171,7 +171,8 @@ def run(
 
         results = train_stack(nets, data.x_train, data.y_train, trained, rngs, callback=on_epoch,
                               track_gradients=track_gradients, **_held_out(data), **resume)
-        blas_info = blas()
+        # what the job ran on, once for all its runs
+        ran_on = {"blas": blas(), "arithmetic": arithmetic.describe()}
     metas = []
     for i, (r, st, net, result) in enumerate(zip(runs, resolved, nets, results)):
         who = f"{names[i]} seed {r.seed}" if many else names[i]
@@ -180,7 +181,7 @@ def run(
             history, status = result.history, _diverged_status(result)
         else:
             history, status = result, {"status": "ok"}
-        meta = _meta(r.name, r.seed, st, net, status, history, data, started, threads, blas_info,
+        meta = _meta(r.name, r.seed, st, net, status, history, data, started, threads, ran_on,
                      resumed_from_epoch=resume.get("start_epoch"), stopped_at_epoch=stop_at_epoch,
                      gradient_norms_at_init=initial_norms[i])
         if many:
@@ -214,7 +215,7 @@ def _log_done(name, status, history, meta) -> None:
     )
 
 
-def _meta(name, seed, settings, net, status, history, data, started, threads, blas_info, *,
+def _meta(name, seed, settings, net, status, history, data, started, threads, ran_on, *,
           resumed_from_epoch=None, stopped_at_epoch=None, gradient_norms_at_init=None) -> dict:
     """``model.json`` of a finished run (what it was, how it ended, on which data)."""
     return {
@@ -240,8 +241,7 @@ def _meta(name, seed, settings, net, status, history, data, started, threads, bl
             "total": time.perf_counter() - started,
         },
         "threads": threads,
-        "blas": blas_info,
-        "arithmetic": arithmetic.describe(),
+        **ran_on,
         "versions": versions("threadpoolctl"),
     }
 

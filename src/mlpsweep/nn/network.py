@@ -343,7 +343,7 @@ class Workspace:
 
     def __init__(self, net: Network, params: np.ndarray, batch_size: int, dropout: bool = False):
         S = params.shape[0]
-        self.net, self.batch_size, self.params = net, batch_size, params
+        self.net, self.batch_size = net, batch_size
         self.grad = np.zeros_like(params)
         one = S == 1
         self.mm = np.dot if one else np.matmul

@@ -27,14 +27,11 @@ registry while it builds the DAG.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..report.sections import Data, Section, settings_of  # noqa: F401 (the kinds' vocabulary)
-from ..verdicts import Verdict
-
 
 
 @dataclass(frozen=True)
