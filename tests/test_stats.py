@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from mlpsweep.stats import betainc, mcnemar, mean_ci, t_cdf, t_ppf, t_sf2, welch
+from mlpsweep.stats import clopper_pearson, fisher_exact, mcnemar, mean_ci, t_cdf, t_ppf, t_sf2, welch
 
 
 @pytest.mark.parametrize(
@@ -25,14 +25,12 @@ def test_t_quantiles(q, df, value):
     assert t_ppf(1 - q, df) == pytest.approx(-value, rel=1e-12)
 
 
-def test_t_tails_and_beta():
+def test_t_tails():
     # df = 1 is Cauchy: P(|T| > 1) = 1/2; df = 2 has the closed form 1 − t/sqrt(2 + t²).
     assert t_sf2(1.0, 1) == pytest.approx(0.5, rel=1e-14)
     for t in (0.3, 1.0, 2.5, 10.0):
         assert t_sf2(t, 2) == pytest.approx(1 - t / math.sqrt(2 + t * t), rel=1e-12)
     assert t_cdf(0.0, 7) == 0.5
-    assert betainc(1.0, 1.0, 0.3) == pytest.approx(0.3, rel=1e-14)  # the uniform distribution
-    assert betainc(2.0, 3.0, 0.4) == pytest.approx(0.5248, rel=1e-12)  # 1 − (1−x)^3 (1 + 3x) at 0.4
 
 
 def test_mean_ci_by_hand():
@@ -66,15 +64,27 @@ def test_mcnemar_by_hand():
     assert 0 < big.p_value < 1
 
 
-@settings(max_examples=50, deadline=None)
-@given(
-    t=st.floats(-50, 50, allow_nan=False),
-    df=st.floats(1, 500, allow_nan=False),
-)
-def test_t_against_scipy(t, df):
-    stats = pytest.importorskip("scipy.stats")
-    # abs 1e-8: near t = 0 SciPy rounds to 1.0 what is 1 − 2·atan(t)/π (df = 1, t = 3.6e-9: 1 − 2.3e-9), which t_sf2 keeps
-    assert t_sf2(t, df) == pytest.approx(2 * stats.t.sf(abs(t), df), rel=1e-9, abs=1e-8)
+def test_clopper_pearson_by_hand():
+    # k = 0: the upper end solves (1 − p)^n = α/2; k = n: the lower end solves p^n = α/2 (closed forms).
+    none = clopper_pearson(0, 5)
+    assert (none.k, none.n, none.rate, none.low) == (0, 5, 0.0, 0.0)
+    assert none.high == pytest.approx(1 - 0.025 ** (1 / 5), rel=1e-12)
+    every = clopper_pearson(5, 5)
+    assert every.low == pytest.approx(0.025 ** (1 / 5), rel=1e-12) and every.high == 1.0
+    # k = 1 of n = 5: the lower end solves 1 − (1 − p)^5 = α/2, i.e. p = 1 − (1 − α/2)^(1/5)
+    one = clopper_pearson(1, 5)
+    assert one.low == pytest.approx(1 - 0.975 ** (1 / 5), rel=1e-12) and one.rate == 0.2
+    assert one.low < 0.2 < one.high
+    assert math.isnan(clopper_pearson(0, 0).rate)
+    with pytest.raises(ValueError, match="k ≤ n"):
+        clopper_pearson(3, 2)
+
+
+def test_fisher_exact_by_hand():
+    # 3 of 3 against 0 of 3: the observed table and its mirror are the only ones as extreme, each 1/C(6,3) = 1/20.
+    assert fisher_exact(3, 3, 0, 3) == pytest.approx(0.1, rel=1e-12)
+    assert fisher_exact(1, 5, 1, 5) == pytest.approx(1.0)
+    assert fisher_exact(0, 0, 2, 5) == 1.0
 
 
 @settings(max_examples=30, deadline=None)

@@ -1,15 +1,16 @@
-"""The statistics of the report, in NumPy and the standard library only.
+"""The report's statistics: thin, named wrappers over :mod:`scipy.stats`.
 
+* :func:`t_ppf`, :func:`t_sf2`: Student's t quantile and two-sided tail.
 * :func:`mean_ci`: mean, sample standard deviation and the two-sided
   confidence interval of the mean from Student's t distribution.
 * :func:`welch`: Welch's unequal-variance t-test of two samples (here: the
   test accuracies of two topologies over their seeds).
 * :func:`mcnemar`: McNemar's test on paired predictions (two models on the
   same test images): exact binomial p-value on the discordant pairs.
+* :func:`clopper_pearson`: a rate k/n with its exact interval (e.g. stuck runs).
+* :func:`fisher_exact`: two rates compared exactly (two-sided).
 
-Student's t distribution is computed through the regularised incomplete beta
-function, ``P(|T| > t) = I_{ν/(ν+t²)}(ν/2, 1/2)``, evaluated with Lentz's
-continued fraction (accurate to ~1e-14); its quantile by bisection on that.
+The formulas are those of ``STATISTICS.md``; SciPy computes the distributions.
 """
 
 from __future__ import annotations
@@ -20,84 +21,27 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (modified Lentz)."""
-    tiny = 1e-300
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 10_000):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < 1e-15:
-            break
-    return h
+def _scipy():
+    """scipy.stats, imported when first needed (it takes a good half second; the workflow's DAG never needs it)."""
+    from scipy import stats
 
-
-def betainc(a: float, b: float, x: float, y: float | None = None) -> float:
-    """The regularised incomplete beta function I_x(a, b).
-
-    ``y`` is 1 − x when the caller knows it more precisely than ``1 - x``
-    (for x near 1 the subtraction would lose digits).
-    """
-    if not 0.0 <= x <= 1.0:
-        raise ValueError("x must be in [0, 1]")
-    y = 1.0 - x if y is None else y
-    if x == 0.0 or y == 0.0:
-        return float(x != 0.0)
-    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(y)
-    front = math.exp(log_front)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _betacf(a, b, x) / a
-    return 1.0 - front * _betacf(b, a, y) / b
+    return stats
 
 
 def t_sf2(t: float, df: float) -> float:
     """Two-sided tail probability P(|T| ≥ |t|) of Student's t with ``df`` degrees of freedom."""
-    if math.isinf(t):
-        return 0.0
-    t2 = t * t
-    return betainc(df / 2.0, 0.5, df / (df + t2), t2 / (df + t2))
+    return float(2.0 * _scipy().t.sf(abs(t), df))
 
 
 def t_cdf(t: float, df: float) -> float:
-    half = 0.5 * t_sf2(t, df)
-    return 1.0 - half if t >= 0 else half
+    return float(_scipy().t.cdf(t, df))
 
 
 def t_ppf(q: float, df: float) -> float:
-    """The quantile t_q of Student's t (bisection to machine precision)."""
+    """The quantile t_q of Student's t."""
     if not 0.0 < q < 1.0:
         raise ValueError("q must be in (0, 1)")
-    if q == 0.5:
-        return 0.0
-    if q < 0.5:
-        return -t_ppf(1.0 - q, df)
-    lo, hi = 0.0, 1.0
-    while t_cdf(hi, df) < q:
-        hi *= 2.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if t_cdf(mid, df) < q:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-15 * max(1.0, hi):
-            break
-    return 0.5 * (lo + hi)
+    return float(_scipy().t.ppf(q, df))
 
 
 @dataclass(frozen=True)
@@ -168,9 +112,42 @@ def mcnemar(correct_a, correct_b) -> TestResult:
     n = b + c
     if n == 0:
         return TestResult(0.0, 1.0)
-    k = min(b, c)
-    # log C(n, i) − n log 2, summed in log space (n may be thousands).
-    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2) for i in range(k + 1)]
-    top = max(logs)
-    tail = math.exp(top) * sum(math.exp(v - top) for v in logs)
+    # two-sided: twice the smaller tail of Binomial(n, ½), at most 1 (STATISTICS.md)
+    tail = float(_scipy().binom.cdf(min(b, c), n, 0.5))
     return TestResult(float(b - c), min(1.0, 2.0 * tail))
+
+
+@dataclass(frozen=True)
+class Rate:
+    """k events in n trials with the exact (Clopper–Pearson) two-sided interval of level ``level``."""
+
+    k: int
+    n: int
+    low: float
+    high: float
+    level: float
+
+    @property
+    def rate(self) -> float:
+        return self.k / self.n if self.n else math.nan
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> Rate:
+    """k/n with the Clopper–Pearson interval: lower = Beta(α/2; k, n − k + 1) (0 when k = 0), upper =
+    Beta(1 − α/2; k + 1, n − k) (1 when k = n), α = 1 − level."""
+    if not 0 <= k <= n:
+        raise ValueError(f"need 0 ≤ k ≤ n, got k = {k}, n = {n}")
+    if n == 0:
+        return Rate(0, 0, math.nan, math.nan, level)
+    a = 1.0 - level
+    low = 0.0 if k == 0 else float(_scipy().beta.ppf(a / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(_scipy().beta.ppf(1 - a / 2, k + 1, n - k))
+    return Rate(k, n, low, high, level)
+
+
+def fisher_exact(k_a: int, n_a: int, k_b: int, n_b: int) -> float:
+    """Two-sided p-value of Fisher's exact test that two rates k_a/n_a and k_b/n_b are equal (1 when a side
+    has no trials)."""
+    if n_a == 0 or n_b == 0:
+        return 1.0
+    return float(_scipy().fisher_exact([[k_a, n_a - k_a], [k_b, n_b - k_b]]).pvalue)
