@@ -56,6 +56,8 @@ STACKS = [
 ]
 
 TIMING = ("seconds", "eval_seconds")
+#: metrics.json keys added after the record (derived from the same model, so they pin nothing new about training).
+ADDED_AFTER_RECORD = ("validation",)
 
 
 def _sha(data: bytes) -> str:
@@ -73,6 +75,8 @@ def _metrics_without_timing(path: Path) -> str:
     doc = json.loads(path.read_text())
     doc.pop("training_seconds", None)
     doc.pop("training_environment", None)
+    for key in ADDED_AFTER_RECORD:
+        doc.pop(key, None)
     return json.dumps(doc, sort_keys=True)
 
 

@@ -189,6 +189,7 @@ def cmd_report(args) -> int:
         studies=doc.get("studies") or [],
         study_files=doc.get("study_files") or {},
         kind=kind,
+        looks=doc.get("looks") or [],
     )
     return 0
 

@@ -1,7 +1,11 @@
 """The evaluation job: a trained model on the test set.
 
 Writes ``metrics.json`` and ``predictions.npy`` (the predicted class of every
-test image, uint8, in test-set order).  The metrics say which epoch each
+test image, uint8, in test-set order).  ``validation`` in the metrics counts,
+per class, the validation images and how many images the model assigns to
+that class: a class (almost) never predicted marks a *stuck* run
+(:func:`mlpsweep.report.comparison.dead_classes`), judged on validation data
+so that the test set decides nothing about which runs count.  The metrics say which epoch each
 number belongs to: ``test`` is the model as trained (the final epoch);
 ``best_validation_epoch`` is the epoch with the highest validation accuracy
 and the test accuracy the run had at that epoch (from its history), so a
@@ -75,6 +79,8 @@ def run(data_dir, model_dir, out_dir) -> dict:
         labels = np.asarray(data.y_test)
         cm = confusion_matrix(labels, predictions, classes)
         per_class = (np.diag(cm) / np.maximum(cm.sum(axis=1), 1)).tolist()
+        val_labels = np.asarray(data.y_val)
+        val_predicted = net.predict(data.x_val) if len(val_labels) else np.zeros(0, dtype=np.int64)
         val = history.column("val_accuracy")
         best = int(np.argmax(val))  # the first epoch with the highest validation accuracy
         metrics.update(
@@ -93,6 +99,10 @@ def run(data_dir, model_dir, out_dir) -> dict:
                 "test_accuracy": history[best]["test_accuracy"],
             },
             per_class_accuracy=per_class,
+            validation={
+                "images_per_class": np.bincount(val_labels.astype(np.int64), minlength=classes).tolist(),
+                "predicted_per_class": np.bincount(np.asarray(val_predicted, dtype=np.int64), minlength=classes).tolist(),
+            },
             confusion_matrix=cm.tolist(),
             sparsity={
                 "weights": net.n_weights,

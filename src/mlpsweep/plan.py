@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from . import settings
 from .config import ConfigError, load_schema, validate
 from .data import datasets as ds
+from .sequential import Design, seed_sequence
 from .nn import Settings
 from .studies import Job, StudyKind, UnknownKind, kind
 
@@ -76,11 +77,34 @@ class Plan:
         return json.dumps(self.dataset_specs[name].to_dict(), sort_keys=True, separators=(",", ":"))
 
     def study_runs(self, study: str) -> list[tuple[str, int]]:
-        """The (topology, seed) runs the plain train rule makes for ``study`` (none if it trains itself)."""
+        """The (topology, seed) runs the plain train rule makes for ``study`` (none if it trains itself); of a
+        sequential study, those of its first look (the later ones depend on the looks' decisions)."""
         d = self.study_defs[study]
         if self.kind(study).trains_itself(d):
             return []
         return [(t, s) for t in d["topologies"] for s in d["seeds"]]
+
+    def design(self, study: str) -> Design | None:
+        """The sequential design of ``study``, or None for a fixed one."""
+        d = self.study_defs[study]
+        return Design.of(d) if d.get("replication") else None
+
+    def look_seeds(self, study: str, look: int) -> list[int]:
+        """The seeds per topology a sequential study has at ``look`` (1, 2, …)."""
+        d = self.study_defs[study]
+        return d["replication"]["seeds"][: self.design(study).sizes[look - 1]]
+
+    def look_batches(self, study: str) -> list[list[tuple[str, int]]]:
+        """The runs each look of ``study`` adds (one batch for a fixed design)."""
+        design = self.design(study)
+        if design is None:
+            return [self.study_runs(study)]
+        topologies, done, out = self.study_defs[study]["topologies"], 0, []
+        for look in range(1, design.looks + 1):
+            seeds = self.look_seeds(study, look)
+            out.append([(t, s) for t in topologies for s in seeds[done:]])
+            done = len(seeds)
+        return out
 
     def tracks_gradients(self, topology: str) -> bool:
         """Whether a topology's runs record per-layer gradient norms (a study of a kind that reads them uses it)."""
@@ -113,15 +137,16 @@ class Plan:
         claimed: set = set()
         stacks: list[Stack] = []
         for study in self.study_defs:
-            groups: dict[tuple, list[tuple[str, int]]] = {}
-            for run in self.study_runs(study):
-                if run in claimed or self.tracks_gradients(run[0]):
-                    continue
-                claimed.add(run)
-                shape = self.topology(run[0])
-                groups.setdefault(tuple(getattr(shape, k) for k in shape.STACKED), []).append(run)
-            for runs in groups.values():
-                stacks += [Stack(chunk) for chunk in split_runs(runs, per_job) if len(chunk) > 1]
+            for batch in self.look_batches(study):  # a sequential study's looks train apart
+                groups: dict[tuple, list[tuple[str, int]]] = {}
+                for run in batch:
+                    if run in claimed or self.tracks_gradients(run[0]):
+                        continue
+                    claimed.add(run)
+                    shape = self.topology(run[0])
+                    groups.setdefault(tuple(getattr(shape, k) for k in shape.STACKED), []).append(run)
+                for runs in groups.values():
+                    stacks += [Stack(chunk) for chunk in split_runs(runs, per_job) if len(chunk) > 1]
         return stacks
 
     def studies_list(self, studies=None) -> list[dict]:
@@ -157,6 +182,17 @@ def _study(config: dict, name: str, resolved: dict, schema: dict) -> dict:
     d.setdefault("seeds", list(config["seeds"]))
     for key, value in config["verdicts"].items():
         d.setdefault(key, value)
+    if d.get("replication"):
+        r = d["replication"]
+        if not kind_.sequential:
+            raise ConfigError(f"config key {where}.replication: a {kind_.name} study cannot add seeds sequentially "
+                              "(only kinds with a sequential rule, such as compare); remove replication")
+        if r["max"] < r["start"]:
+            raise ConfigError(f"config key {where}.replication.max: {r['max']} is below start ({r['start']}); "
+                              "max is the seeds per topology at the last look")
+        r.setdefault("spending", "obrien_fleming")
+        d["replication"] = {**r, "seeds": seed_sequence(d["seeds"], r["max"])}
+        d["seeds"] = d["replication"]["seeds"][: r["start"]]  # the first look's; the report gets the final ones
     try:
         generated = kind_.generate(name, d, config)
     except ValueError as exc:

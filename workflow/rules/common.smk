@@ -87,6 +87,7 @@ wildcard_constraints:
     target=r"[A-Za-z0-9_]+",
     activation=r"[a-z]+",
     rung=r"\d+",
+    look=r"\d+",
 
 
 # Where each file of a run lives: a plain run, and a run of a successive-halving sweep at the
@@ -120,7 +121,9 @@ def runs_of(name, studies):
     plain, at_rung = RUN_FILES[name]
 
     def inputs(wildcards):
-        runs = list(dict.fromkeys(r for st in studies for r in PLAN.study_runs(st)))
+        runs = list(
+            dict.fromkeys(r for st in studies for r in runs_used(wildcards.dataset, st))
+        )
         files = [
             (
                 stack_benchmark(wildcards.dataset, STACK_OF[(t, s)])
@@ -350,4 +353,65 @@ def previous_rung(wildcards):
     alive(wildcards.dataset, wildcards.study, rung)  # waits for the pick
     return [
         f"results/{wildcards.dataset}/rungs/{wildcards.study}/r{rung - 1}/{wildcards.topology}/seed{wildcards.seed}/model.json"
+    ]
+
+
+# Sequential studies (`replication:`): each look is a checkpoint that decides whether the study stops;
+# the runs of the next look are planned only when it does not.
+LOOK_FILE = "results/{dataset}/studies/{study}/looks/look{look}.json"
+
+
+def look_decision(dataset, study, look):
+    """(path, content) of a sequential study's decision at ``look`` (waits for that checkpoint)."""
+    path = checkpoints.sequential_look.get(
+        dataset=dataset, study=study, look=look
+    ).output[0]
+    with open(path, encoding="utf-8") as fh:
+        return path, json.load(fh)
+
+
+def last_look(dataset, study):
+    """(path, content) of the look a sequential study stopped at."""
+    for look in range(1, PLAN.design(study).looks + 1):
+        path, doc = look_decision(dataset, study, look)
+        if doc["stop"]:
+            return path, doc
+    raise WorkflowError(
+        f"{path}: the last planned look did not stop; delete it to decide it again"
+    )
+
+
+def runs_used(dataset, study):
+    """The (topology, seed) runs of ``study`` that its report reads: a sequential study's up to its last look."""
+    if PLAN.design(study) is None:
+        return PLAN.study_runs(study)
+    seeds = last_look(dataset, study)[1]["seeds"]
+    return [(t, s) for t in PLAN.study_defs[study]["topologies"] for s in seeds]
+
+
+def look_metrics(wildcards):
+    """The metrics a look decides on; a look after the first exists only if the one before did not stop."""
+    look = int(wildcards.look)
+    if look > 1:
+        path, doc = look_decision(wildcards.dataset, wildcards.study, look - 1)
+        if doc["stop"]:
+            raise WorkflowError(
+                f"{path}: the study stopped at look {look - 1}; look {look} is not planned"
+            )
+    return [
+        RUN_FILES["metrics"][0].format(dataset=wildcards.dataset, topology=t, seed=s)
+        for t in PLAN.study_defs[wildcards.study]["topologies"]
+        for s in PLAN.look_seeds(wildcards.study, look)
+    ]
+
+
+def previous_look(wildcards):
+    look = int(wildcards.look)
+    return [] if look == 1 else [LOOK_FILE.format(**{**wildcards, "look": look - 1})]
+
+
+def looks_of(studies):
+    """A function of {dataset}: the last look's decision file of every sequential study of ``studies``."""
+    return lambda wildcards: [
+        last_look(wildcards.dataset, st)[0] for st in studies if PLAN.design(st)
     ]

@@ -11,6 +11,7 @@ for name, folder, scope in REPORT_SCOPES:
             models=runs_of("models", scope),
             benchmarks=runs_of("benchmarks", scope),
             studies=study_inputs(scope),
+            looks=looks_of(scope),
         output:
             html=report(
                 f"{folder}/report.html",

@@ -105,3 +105,35 @@ checkpoint halving_select:
         data="",
     shell:
         STUDY_JOB_COMMAND
+
+
+# Sequential seeds (a study with `replication:`): look k decides the study's verdict at its nominal level on
+# the seeds of looks 1..k and writes whether to stop (mlpsweep.sequential); the report reads the last one.
+checkpoint sequential_look:
+    input:
+        metrics=look_metrics,
+        previous=previous_look,
+    output:
+        LOOK_FILE,
+    log:
+        "logs/{dataset}/studies/{study}/looks/look{look}.log",
+    localrule: True
+    conda:
+        "../envs/mlpsweep.yaml"
+    threads: 1
+    params:
+        kind=lambda wildcards: PLAN.study_defs[wildcards.study]["kind"],
+        study=lambda wildcards: wildcards.study,
+        job="look",
+        arguments=lambda wildcards, input: json.dumps(
+            {
+                "study": PLAN.studies_list([wildcards.study])[0],
+                "look": int(wildcards.look),
+                "metrics": list(input.metrics),
+                "previous": input.previous[0] if input.previous else None,
+            },
+            sort_keys=True,
+        ),
+        data="",
+    shell:
+        STUDY_JOB_COMMAND

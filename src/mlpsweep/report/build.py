@@ -154,6 +154,49 @@ def pair_sentence(r: dict, alpha: float, k: int) -> str:
             f"{r['detectable_pp']:.2f} pp ({mc}).")
 
 
+def with_looks(studies: list[dict], looks) -> list[dict]:
+    """Sequential studies with the seeds they ended with and their last look's decision (``sequential``)."""
+    last = {}
+    for path in looks:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        last[doc["study"]] = doc
+    missing = [s["name"] for s in studies if s.get("replication") and s["name"] not in last]
+    if missing:
+        raise ValueError(f"no look decision for the sequential stud{'ies' if len(missing) > 1 else 'y'} "
+                         f"{', '.join(missing)} among the report's inputs (looks)")
+    return [{**s, "seeds": last[s["name"]]["seeds"], "sequential": last[s["name"]]} if s["name"] in last else s
+            for s in studies]
+
+
+STUCK_HEADER = ["topology", "seed", "classes it (almost) never predicts on validation (predicted / images)",
+                "validation accuracy % (final epoch)", "test accuracy % (final epoch)"]
+STUCK_RATE_HEADER = ["topology", "stuck runs / finished runs", "rate", "95 % Clopper–Pearson interval"]
+
+
+def stuck_tables(runs: pd.DataFrame, order, metrics: dict, class_names) -> tuple[list, list]:
+    """Every stuck run with its dead classes, and each topology's stuck rate with its exact interval (the
+    topologies with at least one run the rule could judge)."""
+    from ..stats import clopper_pearson
+
+    named = []
+    for r in runs[runs["stuck"].fillna(False).astype(bool)].itertuples(index=False):
+        m = metrics[(r.topology, r.seed)]
+        v = m["validation"]
+        dead = ", ".join(f"{c} {class_names[c]} ({v['predicted_per_class'][c]:,} / {v['images_per_class'][c]:,})"
+                         for c in map(int, r.dead_classes.split()))
+        named.append([r.topology, int(r.seed), dead, f"{100 * m['final_epoch']['val_accuracy']:.2f}",
+                      f"{100 * r.test_accuracy:.2f}"])
+    rates = []
+    for topo in order:
+        judged = runs[(runs["topology"] == topo) & runs["stuck"].notna()]
+        if not len(judged):
+            continue
+        k = int(judged["stuck"].astype(bool).sum())
+        rate = clopper_pearson(k, len(judged))
+        rates.append([topo, f"{k}/{len(judged)}", f"{100 * rate.rate:.0f} %", f"{100 * rate.low:.0f}–{100 * rate.high:.0f} %"])
+    return named, rates
+
+
 def lecture_rows(dataset: str, summary: pd.DataFrame, settings: dict) -> tuple[list, str]:
     """The lecture's stated ranges next to this run's measurements."""
     ref = reference()["lecture"]
@@ -203,11 +246,14 @@ def build(
     studies: list[dict] | None = None,
     study_files: dict | None = None,
     kind=None,
+    looks=(),
 ) -> None:
     """Build the report of ``runs_files``; ``config`` is the validated config (its ``verdicts`` decide).
 
     ``studies`` are resolved study definitions; ``kind(name)`` gives the
     :class:`~mlpsweep.studies.base.StudyKind` of each (which writes its section).
+    ``looks``: the last look's decision file of each sequential study, whose
+    seeds (and level) replace the first look's in its definition.
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -215,7 +261,7 @@ def build(
     data = preprocess.load(data_dir, check=False)
     class_names = data.manifest["class_names"]
     y_test = np.asarray(data.y_test)
-    studies = studies or []
+    studies = with_looks(studies or [], looks)
 
     metrics, files, histories, predictions = {}, {}, [], {}
     for f in runs_files:
@@ -232,6 +278,7 @@ def build(
     if have_runs:
         runs = comparison.read_runs([f.metrics for f in runs_files], [f.benchmark for f in runs_files])
         comparison.add_fingerprints(runs, {k: (f.model, f.predictions) for k, f in files.items()}, metrics)
+        comparison.mark_stuck(runs, metrics, config["verdicts"]["stuck_below"])
         order = [t for t in (order or list(dict.fromkeys(runs["topology"]))) if t in set(runs["topology"])]
         labels = {t: runs[runs["topology"] == t]["sizes"].iloc[0] for t in order}
         if len(set(labels.values())) < len(labels):  # same sizes, different settings: say which
@@ -262,6 +309,7 @@ def build(
     study_sections = [kind(s["kind"]).section(s["name"], s, section_data) for s in studies]
 
     lecture, lecture_note = lecture_rows(dataset, summary, settings) if have_runs else ([], "")
+    stuck, stuck_rates = stuck_tables(runs, order, metrics, class_names) if have_runs else ([], [])
     bench = runs[[c for c in ("topology", "seed", "status", "runs_in_job", "wall_seconds", "max_rss_mb", "train_seconds") if c in runs]]
     model_meta = next(iter(metrics.values())).get("training_environment") or {} if have_runs else {}
     prov = {
@@ -283,15 +331,17 @@ def build(
     write_text(out_dir / "comparison.csv", summary.to_csv(index=False))
     write_text(out_dir / "pairwise.csv", pairs.to_csv(index=False))
     write_text(out_dir / "verdicts.csv", pd.DataFrame(
-        [{"study": sec.name, "kind": sec.kind, "outcome": sec.verdict.outcome.value if sec.verdict else "",
-          "verdict": sec.verdict.sentence if sec.verdict else ""} for sec in study_sections],
-        columns=["study", "kind", "outcome", "verdict"]).to_csv(index=False))
+        [{"study": sec.name, "kind": sec.kind, "on": on, "outcome": v.outcome.value if v else "",
+          "verdict": v.sentence if v else ""}
+         for sec in study_sections for on, v in [("primary", sec.verdict), *sec.more_verdicts]],
+        columns=["study", "kind", "on", "outcome", "verdict"]).to_csv(index=False))
     context = dict(
         dataset=dataset, description=data.manifest.get("description", ""), summary=summary, labels=labels,
         order=order, pairs=pairs, lecture=lecture, lecture_note=lecture_note, published=published, bench=bench,
         figures=figures, plot_dir=plot_dir, provenance=prov, settings=settings,
         seeds=sorted(runs["seed"].unique().tolist()) if have_runs else [], sections=study_sections,
-        built=build_time(), alpha=config["verdicts"]["alpha"],
+        built=build_time(), alpha=config["verdicts"]["alpha"], stuck=stuck, stuck_rates=stuck_rates,
+        stuck_header=STUCK_HEADER, stuck_rate_header=STUCK_RATE_HEADER, stuck_below=config["verdicts"]["stuck_below"],
     )
     write_text(out_dir / "report.md", html.render("report.md.j2", context))
     write_text(out_dir / "report.html", html.render("report.html.j2", context))

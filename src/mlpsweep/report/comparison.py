@@ -76,3 +76,13 @@ def read_runs(metrics_paths, benchmark_paths=()) -> pd.DataFrame:
         runs["max_rss_mb"] = [r.get("max_rss", np.nan) if r else np.nan for r in recs]
     return runs.sort_values(["topology", "seed"], kind="stable").reset_index(drop=True)
 
+
+
+def mark_stuck(runs: pd.DataFrame, metrics: dict, share: float) -> None:
+    """Give every run ``dead_classes`` (class indices it (almost) never predicts on validation, space-separated;
+    empty when none, NA when it cannot be told: diverged, or evaluated before mlpsweep counted) and ``stuck``."""
+    from .sections import dead_classes
+
+    dead = [dead_classes(metrics[k], share) for k in zip(runs["topology"], runs["seed"])]
+    runs["dead_classes"] = [None if d is None else " ".join(map(str, d)) for d in dead]
+    runs["stuck"] = pd.array([None if d is None else bool(d) for d in dead], dtype="boolean")

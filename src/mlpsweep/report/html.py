@@ -148,6 +148,22 @@ def reproducibility(arithmetic: list) -> str:
             "machine with AVX2 and FMA, set `reproducibility: portable`.")
 
 
+def stuck_intro(share: float, named: list, rates: list) -> str:
+    """What "stuck" means here and what the report does about it."""
+    if share <= 0:
+        return "Stuck runs are not looked for (verdicts.stuck_below = 0)."
+    what = (f"A finished run is stuck when some class gets fewer predictions on the validation set than "
+            f"{100 * share:g} % of that class's validation images (verdicts.stuck_below = {share:g}): an output unit "
+            "that (almost) never fires, a failure of the training recipe that no amount of training fixes. ")
+    if not rates:
+        return what + "None of these runs recorded its validation predictions (evaluated by an older mlpsweep)."
+    if not named:
+        return what + "No run is stuck."
+    return (what + f"{len(named)} run{'s are' if len(named) != 1 else ' is'} stuck (below); the studies that compare "
+            "topologies decide twice: on all runs (the primary verdict: what a user of the recipe gets) and on the "
+            "runs that trained (what the network can do). The rates' intervals are exact (Clopper–Pearson, 95 %).")
+
+
 def view(ctx: dict) -> dict:
     """The template's variables: the context plus the rows of text it prints."""
     bench = ctx["bench"]
@@ -162,6 +178,7 @@ def view(ctx: dict) -> dict:
         "figure_titles": FIGURE_TITLES,
         "provenance_rows": provenance_rows(ctx["provenance"]),
         "reproducibility": reproducibility(ctx["provenance"].get("arithmetic") or []),
+        "stuck_intro": stuck_intro(ctx["stuck_below"], ctx["stuck"], ctx["stuck_rates"]),
         "bench_header": list(bench.columns),
         "bench_rows": [[_fmt(v) for v in r] for r in bench.itertuples(index=False)] if len(bench) else [],
         "config_yaml": yaml.safe_dump(config, sort_keys=False, allow_unicode=True) if config is not None else "",

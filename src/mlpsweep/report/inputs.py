@@ -7,7 +7,8 @@ settings it needs into ``inputs.json`` and runs ``python -m mlpsweep report
 report without Snakemake.  Keys: ``dataset``, ``data`` (preprocessed folder),
 ``out_dir``, ``runs`` (one object per run: ``metrics``, ``history``,
 ``predictions``, ``model``, ``benchmark``), ``order``, ``studies``,
-``study_files``, ``config`` (the validated config) and ``workflow_dir``.
+``study_files``, ``config`` (the validated config), ``workflow_dir`` and
+``looks`` (the last look's decision file of every sequential study).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def write_report_inputs(path, dataset: str, input, params) -> None:
     runs = [dict(zip(RUN_FILES, files)) for files in zip(*columns)]
     doc = {"dataset": dataset, "data": params.data, "out_dir": params.out, "runs": runs,
            "order": list(params.order), "studies": params.studies, "study_files": params.study_files,
-           "config": params.config, "workflow_dir": params.workflow_dir}
+           "config": params.config, "workflow_dir": params.workflow_dir,
+           "looks": list(getattr(input, "looks", []))}
     write_text(path, json.dumps(doc, sort_keys=True, indent=1) + "\n")
 
 

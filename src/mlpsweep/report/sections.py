@@ -27,8 +27,9 @@ class Section:
     rows: list = field(default_factory=list)
     figures: dict = field(default_factory=dict)  # plot file stem -> caption
     findings: list = field(default_factory=list)
-    verdict: Verdict | None = None
+    verdict: Verdict | None = None  # the primary verdict (the one the report's summary shows)
     thresholds: dict = field(default_factory=dict)  # declared numbers the verdict used, as shown
+    more_verdicts: list = field(default_factory=list)  # [(what it is decided on, Verdict)] beside the primary one
 
 
 @dataclass
@@ -47,3 +48,13 @@ class Data:
 def settings_of(metrics: dict, topology: str) -> dict | None:
     """The settings of a topology's runs, from {(topology, seed): metrics.json}."""
     return next((m["settings"] for k, m in metrics.items() if k[0] == topology), None)
+
+
+def dead_classes(metrics: dict, share: float) -> list[int] | None:
+    """The classes a finished run (almost) never predicts on the validation set: fewer predictions than ``share``
+    of the class's validation images (config ``verdicts.stuck_below``).  A run with such a class is *stuck*.
+    None where it cannot be told: a diverged run, or metrics written before mlpsweep counted predictions."""
+    v = metrics.get("validation")
+    if metrics.get("status") != "ok" or not v:
+        return None
+    return [c for c, (n, k) in enumerate(zip(v["images_per_class"], v["predicted_per_class"])) if n and k < share * n]

@@ -12,6 +12,9 @@ A kind (one module in this package, registered in ``__init__``) declares
 ``needs_runs``       whether it needs training runs (``topologies``);
 ``pairwise``         whether the report tests every pair of its topologies;
 ``track_gradients``  whether its runs record per-layer gradient norms;
+``sequential``       whether it can add seeds until decided (``replication``:
+                     :mod:`mlpsweep.sequential`), deciding each look with
+                     :meth:`StudyKind.decide_look`;
 ``generate``         topologies the study makes itself (a sweep's points);
 ``jobs``             its jobs beyond training runs (:class:`Job`: a measurement,
                      a fit, a table), which one generic rule and the command
@@ -65,6 +68,7 @@ class StudyKind:
     needs_runs: bool = True
     pairwise: bool = False
     track_gradients: bool = False
+    sequential: bool = False
 
     def generate(self, study: str, definition: dict, config: dict) -> dict:
         """Topologies this study makes itself (name -> topology), e.g. a sweep's points; none by default."""

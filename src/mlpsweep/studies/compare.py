@@ -15,12 +15,25 @@ Two claims can be read from such a group (config key ``expect``):
                         one-sided test rejects after Holm; contradicted when every
                         alternative's upper end is below the margin; otherwise
                         inconclusive.
+
+Both claims are decided twice (``stuck_below``, inherited from ``verdicts``):
+on all finished runs — the primary verdict, what a user of the recipe gets —
+and on the runs that trained, leaving out the *stuck* ones (a class the run
+(almost) never predicts on the validation set), which is what the network can
+do when its training works.  Each topology's stuck runs are compared with the
+first topology's by Fisher's exact test.
+
+With ``replication`` the study is sequential (:mod:`mlpsweep.sequential`):
+its ``look`` job decides the primary verdict at each look's nominal level and
+says whether to stop; the report decides at the level of the look it stopped
+at, on the seeds it had then, and says how many looks and runs it took.
 """
 
 from __future__ import annotations
 
 from .. import verdicts as v
 from ..verdicts import Outcome, Verdict
+from ..report.sections import dead_classes
 from .base import ACC_HEADER, Data, Section, StudyKind, accuracies, accuracy_rows, runs_of, thresholds
 
 
@@ -81,6 +94,65 @@ def decide_alternatives_better(base, alternatives, *, margin: float, alpha: floa
                    f"correction, nor excluded. {text}", nums, th)
 
 
+def look_finding(doc: dict, runs: int) -> str:
+    """How a sequential study went: its design, each look's outcome, where it stopped and what it used."""
+    looks = "; ".join(f"{x['seeds_per_topology']} seeds: {x['outcome']} (level {x['level']:.2g})" for x in doc["looks"])
+    last = doc["looks"][-1]
+    why = ("its verdict was decided" if last["outcome"] != "inconclusive" else "it reached the planned maximum")
+    return (f"Sequential design: {doc['design']}. It took {len(doc['looks'])} look{'s' if len(doc['looks']) > 1 else ''} "
+            f"and {runs} runs ({last['seeds_per_topology']} seeds per topology) and stopped because {why}; the verdicts "
+            f"here are decided at that look's level. Looks: {looks}.")
+
+
+def write_look(kind_, arguments: dict, out: str) -> None:
+    """One look of a sequential study: its primary verdict at the look's nominal level, and whether to stop."""
+    import json
+
+    from ..atomic import write_json
+    from ..report.comparison import read_runs
+    from ..sequential import Design
+
+    study, look = arguments["study"], int(arguments["look"])
+    design = Design.of(study)
+    level = design.levels[look - 1]
+    metrics = {}
+    for path in arguments["metrics"]:
+        with open(path, encoding="utf-8") as fh:
+            m = json.load(fh)
+        metrics[(m["topology"], m["seed"])] = m
+    runs = read_runs(arguments["metrics"])
+    data = Data(runs=runs, hist=None, metrics=metrics, labels={}, study_files={}, plot_dir=None, dataset="",
+                reference={})
+    verdict = kind_.decide(study, data, runs, dict(margin=study["margin_pp"] / 100, alpha=level,
+                                                 min_seeds=study["min_seeds"], power=study["power"]))
+    previous = []
+    if arguments.get("previous"):
+        with open(arguments["previous"], encoding="utf-8") as fh:
+            previous = json.load(fh)["looks"]
+    n = design.sizes[look - 1]
+    looks = previous + [{"look": look, "seeds_per_topology": n, "level": level, "outcome": verdict.outcome.value,
+                         "sentence": verdict.sentence}]
+    stop = verdict.outcome is not Outcome.INCONCLUSIVE or look == design.looks
+    write_json(out, {"study": study["name"], "design": design.describe(), "looks": looks, "stop": stop,
+                     "seeds": study["replication"]["seeds"][:n], "level": level, "runs": len(runs)})
+
+
+def stuck_finding(r, stuck, dead: dict, base: str) -> str:
+    """The study's stuck runs by name, and each topology's stuck count against the first's (Fisher's exact test)."""
+    from ..stats import fisher_exact
+
+    names = "; ".join(f"{t} seed {s} (class{'es' if len(dead[(t, s)]) > 1 else ''} {', '.join(map(str, dead[(t, s)]))})"
+                      for t, s in zip(stuck["topology"], stuck["seed"]))
+    judged = {t: [k for k in dead if k[0] == t and dead[k] is not None] for t in dict.fromkeys(r["topology"])}
+    count = {t: (sum(bool(dead[k]) for k in ks), len(ks)) for t, ks in judged.items()}
+    kb, nb = count.get(base, (0, 0))
+    tests = [f"{t} {k}/{n} against {base} {kb}/{nb}: p = {fisher_exact(k, n, kb, nb):.2g}"
+             for t, (k, n) in count.items() if t != base and n and nb]
+    return (f"Stuck (a class (almost) never predicted on validation): {names}. "
+            + (f"Stuck runs compared with {base} (Fisher's exact test, two-sided, no correction): " + "; ".join(tests) + "."
+               if tests else ""))
+
+
 class Compare(StudyKind):
     name = "compare"
     summary = "topologies side by side; a verdict on depth (non-superiority) or on alternatives (superiority)"
@@ -94,6 +166,13 @@ class Compare(StudyKind):
     }
     plots = ()
     pairwise = True
+    sequential = True
+
+    def run_job(self, job: str, arguments: dict, outputs: list[str], *, data_dir=None, threads: int = 1) -> None:
+        """``look``: decide a sequential study's primary verdict at one look; write whether to stop."""
+        if job != "look":
+            return super().run_job(job, arguments, outputs, data_dir=data_dir, threads=threads)
+        write_look(self, arguments, outputs[0])
 
     def section(self, name: str, study: dict, data: Data) -> Section:
         r = runs_of(data, study)
@@ -104,17 +183,36 @@ class Compare(StudyKind):
         diverged = sorted(set(r[r["status"] != "ok"]["topology"]))
         if diverged:
             sec.findings.append("Diverged (the cost became non-finite; excluded from the means): " + ", ".join(diverged) + ".")
-        common = dict(margin=study["margin_pp"] / 100, alpha=study["alpha"], min_seeds=study["min_seeds"],
-                      power=study["power"])
+        look = study.get("sequential")  # the last look's decision file of a sequential study (report.build)
+        common = dict(margin=study["margin_pp"] / 100, alpha=look["level"] if look else study["alpha"],
+                      min_seeds=study["min_seeds"], power=study["power"])
+        sec.verdict = self.decide(study, data, r, common)
+        if look:
+            sec.findings.insert(0, look_finding(look, len(r)))
+        share = study["stuck_below"]
+        if share > 0:
+            dead = {(t, s): dead_classes(data.metrics[(t, s)], share) for t, s in zip(r["topology"], r["seed"])}
+            stuck = r[[bool(dead[k]) for k in zip(r["topology"], r["seed"])]]
+            if len(stuck):
+                sec.findings.append(stuck_finding(r, stuck, dead, topos[0]))
+                trained = r.drop(stuck.index)
+                sec.more_verdicts.append(("on the runs that trained (the stuck runs left out)",
+                                          self.decide(study, data, trained, common)))
+            elif any(d is not None for d in dead.values()):
+                sec.findings.append(f"No run of this study is stuck (no class below {100 * share:g} % of its validation "
+                                    "images in predictions): the verdict on the runs that trained is the same.")
+        sec.thresholds = thresholds(study, ("margin_pp", "stuck_below"))
+        return sec
+
+    @staticmethod
+    def decide(study: dict, data: Data, r, common: dict) -> Verdict:
+        topos = study["topologies"]
         if study["expect"] == "deeper_not_better":
             depth = {t: len(m["sizes"]) for (t, _), m in data.metrics.items() if t in topos}
             groups = [(t, depth[t], accuracies(r, t)) for t in topos if t in depth]
-            sec.verdict = decide_deeper_not_better(groups, **common)
-        else:
-            alternatives = [(t, accuracies(r, t)) for t in topos[1:]]
-            sec.verdict = decide_alternatives_better((base, accuracies(r, base)), alternatives, **common)
-        sec.thresholds = thresholds(study, ("margin_pp",))
-        return sec
+            return decide_deeper_not_better(groups, **common)
+        alternatives = [(t, accuracies(r, t)) for t in topos[1:]]
+        return decide_alternatives_better((topos[0], accuracies(r, topos[0])), alternatives, **common)
 
 
 KIND = Compare()

@@ -1,0 +1,144 @@
+"""Sequential seeds: the group-sequential boundaries, their error rates by simulation, and the look job."""
+
+import json
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+
+from mlpsweep.sequential import Design, boundaries, seed_sequence, simulate, spent
+from mlpsweep.studies import kind
+
+Z = NormalDist()
+
+
+def test_spending_functions_spend_alpha_by_the_end():
+    for rule in ("obrien_fleming", "pocock"):
+        assert spent(1.0, 0.05, rule) == pytest.approx(0.05, rel=1e-12)
+        assert spent(0.2, 0.05, rule) < spent(0.6, 0.05, rule) < 0.05
+    assert spent(0.2, 0.05, "obrien_fleming") < 1e-3 < spent(0.2, 0.05, "pocock")  # little early vs evenly
+    with pytest.raises(ValueError, match="unknown spending rule"):
+        spent(0.5, 0.05, "haybittle")
+
+
+def test_one_look_is_the_fixed_design():
+    (c,) = boundaries((1.0,), 0.05, "obrien_fleming")
+    assert c == pytest.approx(Z.inv_cdf(0.95), abs=1e-9)
+    assert Design(5, 5, 5).levels == [pytest.approx(0.05, abs=1e-9)]
+
+
+@pytest.mark.parametrize("rule", ["obrien_fleming", "pocock"])
+def test_boundaries_spend_what_the_function_says_on_simulated_brownian_paths(rule):
+    """An independent check of the numerical integration: 400,000 Brownian paths observed at the looks cross
+    each boundary first as often as the spending function's increments say (4 Monte-Carlo SEs)."""
+    t = np.array([5, 10, 15, 20, 25, 30]) / 30
+    c = np.array(boundaries(tuple(t), 0.05, rule))
+    rng = np.random.default_rng(20261201)
+    paths = np.cumsum(rng.standard_normal((400_000, len(t))) * np.sqrt(np.diff(t, prepend=0.0)), axis=1)
+    crossed = paths / np.sqrt(t) >= c
+    first = np.where(crossed.any(axis=1), crossed.argmax(axis=1), -1)
+    increments = np.diff([0.0] + [spent(x, 0.05, rule) for x in t])
+    for k, want in enumerate(increments):
+        got = np.mean(first == k)
+        assert abs(got - want) <= 4 * math.sqrt(want * (1 - want) / len(paths)) + 1e-5, (k, got, want)
+
+
+def test_looks_and_seeds():
+    assert Design(5, 5, 30).sizes == [5, 10, 15, 20, 25, 30]
+    assert Design(5, 5, 12).sizes == [5, 10, 12]
+    assert Design(4, 10, 4).sizes == [4]
+    assert seed_sequence([1, 2, 3, 4, 5], 8) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert seed_sequence([10, 3], 4) == [10, 3, 11, 12] and seed_sequence([1, 2, 3], 2) == [1, 2]
+    text = Design(5, 5, 30).describe()
+    assert "looks at 5, 10, 15, 20, 25, 30 seeds" in text and "O'Brien–Fleming" in text
+
+
+STUDIES = 20_000
+
+
+@pytest.mark.parametrize("rule", ["obrien_fleming", "pocock"])
+def test_type_one_error_at_the_margin_stays_at_alpha_across_looks(rule):
+    """20,000 synthetic studies whose true difference is exactly the margin: at most α of them may end
+    supported (or contradicted), up to 3 Monte-Carlo standard errors; looking six times without the design's
+    levels would not hold it (the naive rule, for contrast, exceeds it)."""
+    design = Design(5, 5, 30, 0.05, rule)
+    oc = simulate(design, difference=0.01, sd=0.01, margin=0.01, studies=STUDIES, rng=np.random.default_rng(1))
+    bound = 0.05 + 3 * math.sqrt(0.05 * 0.95 / STUDIES)
+    assert oc.supported <= bound and oc.contradicted <= bound, oc
+    peeking = simulate_with_levels(design, [0.05] * design.looks)
+    assert peeking > bound  # every look at α: the error grows with the looks
+
+
+def simulate_with_levels(design, levels):
+    """The share of studies at the margin that end supported when every look tests at ``levels``."""
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((STUDIES, design.max)) * 0.01
+    b = 0.01 + rng.standard_normal((STUDIES, design.max)) * 0.01
+    supported = np.zeros(STUDIES, dtype=bool)
+    for n, level in zip(design.sizes, levels):
+        va, vb = a[:, :n].var(axis=1, ddof=1) / n, b[:, :n].var(axis=1, ddof=1) / n
+        df = (va + vb) ** 2 / (va**2 / (n - 1) + vb**2 / (n - 1))
+        upper = b[:, :n].mean(axis=1) - a[:, :n].mean(axis=1) + stats.t.isf(level, df) * np.sqrt(va + vb)
+        supported |= upper < 0.01
+    return supported.mean()
+
+
+def test_the_sequential_design_has_about_the_fixed_designs_power_for_fewer_seeds():
+    """Deeper nets truly equal (difference 0, margin 1 pp, per-seed spread 1.5 pp): a fixed design of 30 seeds
+    has about 82 % power; O'Brien–Fleming looks at 5, 10, …, 30 lose at most 3 points of it and use a quarter
+    fewer seeds on average."""
+    design = Design(5, 5, 30, 0.05, "obrien_fleming")
+    kw = dict(difference=0.0, sd=0.015, margin=0.01, studies=STUDIES)
+    seq = simulate(design, rng=np.random.default_rng(2), **kw)
+    fixed = simulate(design, rng=np.random.default_rng(2), sequential=False, **kw)
+    assert fixed.mean_seeds == 30 and 0.78 < fixed.supported < 0.86
+    assert seq.supported >= fixed.supported - 0.03
+    assert seq.mean_seeds <= 0.8 * fixed.mean_seeds
+
+
+def write_metrics(folder, accs: dict) -> list[str]:
+    paths = []
+    for topo, values in accs.items():
+        depth = 3 if topo == "30" else 4
+        for seed, acc in enumerate(values, start=1):
+            m = {"topology": topo, "seed": seed, "status": "ok", "sizes": [784] + [30] * (depth - 2) + [10],
+                 "n_params": 1, "test": {"accuracy": acc, "cost": 0.1}, "best_validation_epoch": {"epoch": 1,
+                 "test_accuracy": acc}, "training_seconds": {"total": 1.0}}
+            path = folder / f"{topo}-{seed}.json"
+            path.write_text(json.dumps(m))
+            paths.append(str(path))
+    return paths
+
+
+STUDY = {"name": "depth", "kind": "compare", "expect": "deeper_not_better", "margin_pp": 1.0,
+         "topologies": ["30", "30-30"], "alpha": 0.05, "power": 0.8, "min_seeds": 2,
+         "replication": {"start": 5, "step": 5, "max": 10, "spending": "pocock", "seeds": list(range(1, 11))}}
+
+
+@pytest.mark.parametrize("look,accs,stop,outcome", [
+    (1, {"30": [0.85, 0.851, 0.849, 0.85, 0.852], "30-30": [0.85, 0.849, 0.851, 0.85, 0.848]}, True, "supported"),
+    (1, {"30": [0.85, 0.80, 0.87, 0.85, 0.76], "30-30": [0.86, 0.85, 0.80, 0.84, 0.88]}, False, "inconclusive"),
+])
+def test_a_look_stops_when_decided_and_goes_on_when_not(tmp_path, look, accs, stop, outcome):
+    out = tmp_path / "look1.json"
+    kind("compare").run_job("look", {"study": STUDY, "look": look, "metrics": write_metrics(tmp_path, accs),
+                                     "previous": None}, [str(out)])
+    doc = json.loads(out.read_text())
+    assert (doc["stop"], doc["looks"][-1]["outcome"]) == (stop, outcome)
+    assert doc["seeds"] == [1, 2, 3, 4, 5] and doc["level"] == Design(5, 5, 10, 0.05, "pocock").levels[0]
+
+
+def test_the_last_look_stops_whatever_the_verdict(tmp_path):
+    first = tmp_path / "look1.json"
+    first.write_text(json.dumps({"looks": [{"look": 1, "seeds_per_topology": 5, "level": 0.03,
+                                            "outcome": "inconclusive", "sentence": "…"}]}))
+    noisy = {"30": [0.85, 0.80, 0.87, 0.85, 0.76] * 2, "30-30": [0.86, 0.85, 0.80, 0.84, 0.88] * 2}
+    out = tmp_path / "look2.json"
+    kind("compare").run_job("look", {"study": STUDY, "look": 2, "metrics": write_metrics(tmp_path, noisy),
+                                     "previous": str(first)}, [str(out)])
+    doc = json.loads(out.read_text())
+    assert doc["stop"] and doc["looks"][-1]["outcome"] == "inconclusive" and len(doc["looks"]) == 2
+    assert doc["seeds"] == list(range(1, 11)) and doc["runs"] == 20
