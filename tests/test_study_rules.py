@@ -102,14 +102,25 @@ def points(slope, noise=0.02):
 @pytest.mark.parametrize("slope, outcome", [(-1.5, S), (0.0, C), (math.log(0.5), I)])
 def test_vanishing_gradient_outcomes(slope, outcome):
     pts = {phase: points(slope) for phase in vg.PHASES}
-    assert vg.decide(pts, shrink=0.5, alpha=0.05).outcome is outcome
+    assert [r.outcome for r in vg.decide(pts, shrink=0.5, alpha=0.05).values()] == [outcome, outcome]
 
 
-def test_vanishing_gradient_needs_both_phases_and_enough_points():
-    mixed = {vg.PHASES[0]: points(-1.5), vg.PHASES[1]: points(0.0)}
-    assert vg.decide(mixed, shrink=0.5, alpha=0.05).outcome is C
+def test_a_claim_that_holds_in_one_regime_gets_one_verdict_per_regime():
+    """The issue's numbers: slope −0.40 per layer at initialisation (a factor 0.67), −0.009 during training;
+    against a declared factor 0.9 the first regime supports the claim and the second contradicts it — two
+    verdicts, not one word for both."""
+    mixed = {vg.PHASES[0]: points(-0.40), vg.PHASES[1]: points(-0.009)}
+    regimes = vg.decide(mixed, shrink=0.9, alpha=0.05)
+    assert regimes[vg.PHASES[0]].outcome is S and regimes[vg.PHASES[1]].outcome is C
+    assert regimes[vg.PHASES[0]].sentence.startswith("At initialisation, the first layer's share")
+    assert regimes[vg.PHASES[1]].sentence.startswith("During training, the gradient does not compound")
+
+
+def test_vanishing_gradient_needs_enough_points_in_each_regime():
     few = {vg.PHASES[0]: (np.array([2.0, 3.0]), np.array([-1.0, -2.0]))}
-    assert vg.decide(few, shrink=0.5, alpha=0.05).outcome is I
+    regimes = vg.decide(few, shrink=0.5, alpha=0.05)
+    assert regimes[vg.PHASES[0]].outcome is I and regimes[vg.PHASES[1]].outcome is I
+    assert "no sigmoid run recorded gradient norms during training" in regimes[vg.PHASES[1]].sentence
 
 
 def test_ratio_points_take_log_first_over_last():

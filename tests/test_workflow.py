@@ -338,6 +338,7 @@ def test_enabling_a_study_trains_exactly_its_runs_and_disabling_it_only_rebuilds
     assert job_counts(planned_jobs(copy)) == {"report": 1, "all": 1}  # disabled: the report without it
     snakemake(copy, "--cores", "2")
     assert "Study: extra" not in (copy / "results/tiny/report/report.html").read_text()
+    assert not list((copy / "results/tiny/report/plots").glob("extra-*"))  # its figures went with it
 
 
 def test_portable_workflow_same_bytes_on_another_cpu_and_every_job_says_so(served, tmp_path):

@@ -343,10 +343,19 @@ def build(
         built=build_time(), alpha=config["verdicts"]["alpha"], stuck=stuck, stuck_rates=stuck_rates,
         stuck_header=STUCK_HEADER, stuck_rate_header=STUCK_RATE_HEADER, stuck_below=config["verdicts"]["stuck_below"],
     )
+    remove_stale_plots(plot_dir, set(figures) | {n for sec in study_sections for n in sec.figures})
     write_text(out_dir / "report.md", html.render("report.md.j2", context))
     write_text(out_dir / "report.html", html.render("report.html.j2", context))
     log.info("%s: report of %d runs (%d topologies, %d study sections) in %s, %.1f s", dataset, len(runs), len(order),
              len(study_sections), out_dir, time.perf_counter() - started)
+
+
+def remove_stale_plots(plot_dir: Path, written: set) -> None:
+    """Delete the figures an earlier build left that this one did not make (a study since disabled)."""
+    for f in plot_dir.glob("*"):
+        if f.is_file() and f.suffix in (".png", ".svg") and f.stem not in written:
+            log.info("removing %s: an earlier report's figure that this one does not have", f)
+            f.unlink()
 
 
 #: Per-topology figures show at most this many topologies (a sweep can have thousands).
@@ -408,7 +417,7 @@ def base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, ord
                                  f"({int(np.sum(pred != y_test)):,} errors of {len(y_test):,})"),
                    plot_dir / "misclassified.png")
         net, _ = load_network(files[(bt, bs)].model)
-        plots.save(plots.network(net.weights, net.sizes, f"Φ = {labels[bt]}, seed {bs} (the best topology)"),
+        plots.save(plots.network(net.weights, net.sizes, f"Φ = {labels[bt]}, seed {bs} (median seed of the best topology)"),
                    plot_dir / "network.png", dpi=90)
         figures["confusion_matrix"] = caption("confusion_matrix")
         figures["misclassified"] = caption("misclassified")

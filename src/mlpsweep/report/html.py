@@ -33,7 +33,8 @@ FIGURE_TITLES = {
 
 SUMMARY_HEADER = ["topology", "layer sizes", "parameters", "seeds finished",
                   "test accuracy % — final epoch, mean ± std", "95 % CI (t)",
-                  "test accuracy % at the best validation epoch", "training s per job", "note"]
+                  "test accuracy % at the best validation epoch",
+                  "training s per run (its job's wall time ÷ the runs in the job)", "note"]
 
 
 @lru_cache(maxsize=1)
@@ -88,6 +89,19 @@ def summary_rows(summary) -> list[dict]:
     return rows
 
 
+def runs_line(summary, seeds: list) -> str:
+    """How many runs the report holds: topologies × seeds when every topology has the same seeds, else the
+    count of runs and the range of seeds per topology (each study declares its own)."""
+    if not len(summary):
+        return "no runs"
+    per = summary["seeds"].astype(int)
+    n = len(summary)
+    if per.nunique() == 1:
+        return f"{n} topolog{'ies' if n != 1 else 'y'} × {per.iloc[0]} seed{'s' if per.iloc[0] != 1 else ''} ({', '.join(map(str, seeds))})"
+    return (f"{int(per.sum())} runs: {n} topologies with {per.min()}–{per.max()} seeds each (each study declares its "
+            f"own; seeds {', '.join(map(str, seeds))})")
+
+
 def recipe(settings: dict) -> str:
     """The settings every topology of the report shares, in words."""
     first = next(iter(settings.values()), {})
@@ -100,12 +114,19 @@ def published_rows(published) -> list[list[str]]:
              f"{pct(p['accuracy_range'][0], 1)}–{pct(p['accuracy_range'][1], 1)} %", p["source"]] for p in published]
 
 
+def library_text(b: dict) -> str:
+    """One threadpool library (threadpoolctl's description) in words, leaving out what it does not say."""
+    name = " ".join(str(b[k]) for k in ("internal_api", "version") if b.get(k))
+    arch = f" ({b['architecture']})" if b.get("architecture") else ""
+    threads = b.get("num_threads")
+    return f"{name or 'unknown library'}{arch}" + (f", {threads} thread{'s' if threads != 1 else ''}" if threads else "")
+
+
 def provenance_rows(p: dict) -> list[tuple[str, str]]:
     rows = [("software (report)", ", ".join(f"{k} {v}" for k, v in (p["versions"] or {}).items() if v))]
     if p.get("training_versions"):
         rows.append(("software (training)", ", ".join(f"{k} {v}" for k, v in p["training_versions"].items() if v)))
-    blas = "; ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}), {b.get('num_threads')} thread(s)"
-                     for b in (p.get("blas") or []))
+    blas = "; ".join(library_text(b) for b in (p.get("blas") or []) if isinstance(b, dict))
     if blas:
         rows.append(("BLAS of a training job", blas))
     for a in p.get("arithmetic") or []:
@@ -171,6 +192,7 @@ def view(ctx: dict) -> dict:
     return {
         **ctx,
         "recipe": recipe(ctx["settings"]),
+        "runs_line": runs_line(ctx["summary"], ctx["seeds"]),
         "summary_header": SUMMARY_HEADER,
         "summary_rows": summary_rows(ctx["summary"]) if ctx["order"] else [],
         "pair_sentences": list(ctx["pairs"]["sentence"]) if len(ctx["pairs"]) else [],

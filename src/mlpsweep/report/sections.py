@@ -30,6 +30,7 @@ class Section:
     verdict: Verdict | None = None  # the primary verdict (the one the report's summary shows)
     thresholds: dict = field(default_factory=dict)  # declared numbers the verdict used, as shown
     more_verdicts: list = field(default_factory=list)  # [(what it is decided on, Verdict)] beside the primary one
+    verdict_on: str = ""  # what the primary verdict is decided on, shown when there are more
 
 
 @dataclass

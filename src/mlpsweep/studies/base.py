@@ -10,6 +10,8 @@ A kind (one module in this package, registered in ``__init__``) declares
                      is ``studies/captions/{kind}-{plot}.rst``, which the HTML
                      report and ``snakemake --report`` both show;
 ``needs_runs``       whether it needs training runs (``topologies``);
+``verdict_keys``     the config keys its decision rule reads (shown beside the
+                     verdict, and only those);
 ``pairwise``         whether the report tests every pair of its topologies;
 ``track_gradients``  whether its runs record per-layer gradient norms;
 ``sequential``       whether it can add seeds until decided (``replication``:
@@ -69,6 +71,7 @@ class StudyKind:
     pairwise: bool = False
     track_gradients: bool = False
     sequential: bool = False
+    verdict_keys: tuple = ()
 
     def generate(self, study: str, definition: dict, config: dict) -> dict:
         """Topologies this study makes itself (name -> topology), e.g. a sweep's points; none by default."""
@@ -125,10 +128,6 @@ class StudyKind:
         sec.figures[f"{name}-{plot}"] = self.caption(plot)
 
 
-#: Keys whose values a verdict reads, shown next to it (common to every kind).
-COMMON_THRESHOLDS = ("alpha", "min_seeds")
-
-
 def runs_of(data: Data, study: dict):
     r = data.runs
     return r[r["topology"].isin(study["topologies"]) & r["seed"].isin(study["seeds"])]
@@ -177,5 +176,6 @@ def accuracy_rows(data: Data, study: dict, runs, base: str | None):
 
 
 def thresholds(study: dict, keys) -> dict:
-    """The declared numbers a verdict used, by config key, for the report."""
-    return {k: study[k] for k in (*COMMON_THRESHOLDS, *keys) if k in study}
+    """The declared numbers a verdict used, by config key, for the report: exactly ``keys`` (a kind names the
+    ones its rule reads, so a number the rule ignores is never shown beside its verdict)."""
+    return {k: study[k] for k in keys if k in study}

@@ -106,6 +106,7 @@ def measure_to_file(data_dir, settings: dict, seed: int, batch_sizes, draws: int
 
 class BatchSize(StudyKind):
     name = "batch_size"
+    verdict_keys = ("alpha", "exponent_tolerance")
     summary = "K from 1 to m: cost by epoch and by update; spread of the mini-batch gradient against K"
     options = {
         "variance_batch_sizes": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 3,
@@ -186,7 +187,7 @@ class BatchSize(StudyKind):
             sec.verdict = decide([], 1, tolerance=study["exponent_tolerance"], alpha=study["alpha"])
         ax.set(xlabel="batch size K", ylabel="‖g_B − g‖ (root mean square)", title="Spread of the mini-batch gradient")
         self.figure(sec, name, "spread", fig, data)
-        sec.thresholds = thresholds(study, ("exponent_tolerance",))
+        sec.thresholds = thresholds(study, self.verdict_keys)
         return sec
 
 

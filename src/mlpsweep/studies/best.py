@@ -1,8 +1,9 @@
 """Kind ``best``: how far the project's NumPy training goes against published MLP results.
 
-The claim: the study's best topology reaches the best plain-MLP accuracy
-published for the dataset (``best_mlp_targets`` in the report's reference
-data, each with its source) plus the declared ``margin_pp``.  The verdict is
+The claim: the study's best topology reaches a published plain-MLP reference
+accuracy for the dataset (``best_mlp_targets`` in the report's reference
+data, each with its source and what it is: ``role``) plus the declared
+``margin_pp``.  The verdict is
 one-sample on the seeds' final test accuracies: supported when the lower end
 of the (1 − 2α) interval of the mean is at or above that floor, contradicted
 when its upper end is below it, inconclusive otherwise — with one seed always
@@ -24,13 +25,15 @@ def decide(accs, target: dict | None, *, margin: float, alpha: float, min_seeds:
     floor = target["accuracy"] + margin
     verdict = v.at_least(accs, floor=floor, alpha=alpha, min_seeds=min_seeds, what=f"{topology}: test accuracy",
                          fmt=lambda x: f"{100 * x:.2f} %")
-    ref = f"the published {100 * target['accuracy']:.1f} % ({target['setup']}; {target['source']})"
+    role = f"{target['role']}: " if target.get("role") else ""
+    ref = f"the published {100 * target['accuracy']:.1f} % ({role}{target['setup']}; {target['source']})"
     return Verdict(verdict.outcome, f"{verdict.sentence} The floor is {ref} plus the margin.",
                    {**verdict.numbers, "target": target["accuracy"]}, {**th, "target": target["accuracy"]})
 
 
 class Best(StudyKind):
     name = "best"
+    verdict_keys = ("alpha", "min_seeds", "margin_pp")
     summary = "the strongest MLP the project trains, against a published plain-MLP reference for the dataset"
     options = {
         "margin_pp": {"type": "number", "default": 0.0,
@@ -71,7 +74,7 @@ class Best(StudyKind):
         accs = accuracies(r, best_topo) if best_topo else []
         sec.verdict = decide(accs, target, margin=study["margin_pp"] / 100, alpha=study["alpha"],
                              min_seeds=study["min_seeds"], topology=best_topo or "best")
-        sec.thresholds = thresholds(study, ("margin_pp",))
+        sec.thresholds = thresholds(study, self.verdict_keys)
         return sec
 
 

@@ -155,6 +155,7 @@ def stuck_finding(r, stuck, dead: dict, base: str) -> str:
 
 class Compare(StudyKind):
     name = "compare"
+    verdict_keys = ("alpha", "min_seeds", "margin_pp", "stuck_below")
     summary = "topologies side by side; a verdict on depth (non-superiority) or on alternatives (superiority)"
     options = {
         "expect": {"enum": ["deeper_not_better", "alternatives_better"], "default": "deeper_not_better",
@@ -196,12 +197,13 @@ class Compare(StudyKind):
             if len(stuck):
                 sec.findings.append(stuck_finding(r, stuck, dead, topos[0]))
                 trained = r.drop(stuck.index)
+                sec.verdict_on = "on all runs"
                 sec.more_verdicts.append(("on the runs that trained (the stuck runs left out)",
                                           self.decide(study, data, trained, common)))
             elif any(d is not None for d in dead.values()):
                 sec.findings.append(f"No run of this study is stuck (no class below {100 * share:g} % of its validation "
                                     "images in predictions): the verdict on the runs that trained is the same.")
-        sec.thresholds = thresholds(study, ("margin_pp", "stuck_below"))
+        sec.thresholds = thresholds(study, self.verdict_keys)
         return sec
 
     @staticmethod

@@ -33,6 +33,7 @@ def decide(widths, *, margin: float, alpha: float, min_seeds: int, power: float 
 
 class Dropout(StudyKind):
     name = "dropout"
+    verdict_keys = ("alpha", "min_seeds", "min_gap_reduction_pp")
     summary = "dropout rates on the same widths: the train − validation gap"
     options = {
         "min_gap_reduction_pp": {"type": "number", "minimum": 0, "default": 0.0,
@@ -96,7 +97,7 @@ class Dropout(StudyKind):
                                     f"{100 * rates[top].mean():.2f} pp at r = {top:g} (means over seeds).")
         sec.verdict = decide(widths, margin=study["min_gap_reduction_pp"] / 100, alpha=study["alpha"],
                              min_seeds=study["min_seeds"], power=study["power"])
-        sec.thresholds = thresholds(study, ("min_gap_reduction_pp",))
+        sec.thresholds = thresholds(study, self.verdict_keys)
         return sec
 
 

@@ -49,8 +49,17 @@ def decide(sparse, dense, *, floor: float, alpha: float, min_seeds: int) -> Verd
     return Verdict(Outcome.INCONCLUSIVE, f"the intervals do not decide against the floor. {text}", nums, th)
 
 
+#: Where the exact zeros come from (shown beside the verdict): the update rule, not the penalty alone.
+ZEROS_NOTE = ("The exact zeros come from the update rule as much as from the penalty: for p ≤ 1 a step that would "
+              "carry a weight across zero stops it at zero (mlpsweep.nn.penalties.LpPenalty.step, a clipped "
+              "shrinkage step). Plain (sub)gradient steps on λ Σ|w|^p would leave weights oscillating "
+              "around zero, small but not exactly 0; the near-zero column (|w| below the threshold) is the measure "
+              "that does not depend on the rule.")
+
+
 class Regularisation(StudyKind):
     name = "regularisation"
+    verdict_keys = ("alpha", "min_seeds", "min_zero_share")
     summary = "Lp penalties: share of weights exactly zero for p ≤ 1 against p = 2"
     options = {
         "sparsity_threshold": {"type": "number", "exclusiveMinimum": 0, "default": 0.001,
@@ -108,7 +117,9 @@ class Regularisation(StudyKind):
                                 f"{top['exactly zero %']:.1f} % of its weights exactly zero.")
         sec.verdict = decide(sparse, dense, floor=study["min_zero_share"], alpha=study["alpha"],
                              min_seeds=study["min_seeds"])
-        sec.thresholds = thresholds(study, ("min_zero_share",))
+        if sparse:
+            sec.findings.append(ZEROS_NOTE)
+        sec.thresholds = thresholds(study, self.verdict_keys)
         return sec
 
 

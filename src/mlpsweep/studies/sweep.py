@@ -204,6 +204,7 @@ def ranking(points: dict, metrics: dict, seeds, select_on: str) -> list[dict]:
 
 class Sweep(StudyKind):
     name = "sweep"
+    verdict_keys = ("alpha", "min_seeds", "margin_pp", "select_on")
     summary = "a grid and/or random search over any settings, ranked on validation, with the winner's test accuracy"
     pairwise = False
     options = {
@@ -344,7 +345,7 @@ class Sweep(StudyKind):
                              (final[1]["point"], final[1]["test"]) if len(final) > 1 else None,
                              margin=study["margin_pp"] / 100, alpha=study["alpha"], min_seeds=study["min_seeds"],
                              power=study["power"])
-        sec.thresholds = thresholds(study, ("margin_pp", "select_on"))
+        sec.thresholds = thresholds(study, self.verdict_keys)
 
         df = pd.DataFrame([{**{k: r["values"][k] for k in keys}, "validation accuracy %": 100 * r["val_mean"]}
                            for r in done])

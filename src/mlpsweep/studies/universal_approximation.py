@@ -41,7 +41,7 @@ from .base import Data, Job, Section, StudyKind, thresholds
 log = logging.getLogger("mlpsweep.studies.universal_approximation")
 
 #: One fit job's folder (the rule's outputs and the section's inputs).
-FIT_DIR = "results/studies/{study}/{target}-{activation}"
+FIT_DIR = "results/studies/{study}/seed{seed}/{target}-{activation}"
 FIT_FILES = ("results.json", "fits.npz")
 POLYNOMIAL = {"square"}
 
@@ -128,7 +128,8 @@ def decide(results: list[dict], *, error_reduction: float, min_seeds: int) -> Ve
             rows = [r for r in results if r["target"] == target and r["seed"] == seed]
             parts.append(_decide_one(target, seed, rows, error_reduction))
     verdict = combine(parts)
-    lead = {Outcome.SUPPORTED: "the error of non-polynomial units falls with N while x² stalls.",
+    each = f" (in each of the {len(seeds)} seeds of fits)" if len(seeds) > 1 else " (in the one seed of fits)"
+    lead = {Outcome.SUPPORTED: f"the error of non-polynomial units falls with N while x² stalls{each}.",
             Outcome.CONTRADICTED: "the errors do not behave as the theorem predicts.",
             Outcome.INCONCLUSIVE: "the fits cannot decide the claim."}[verdict.outcome]
     return Verdict(verdict.outcome, f"{lead} {verdict.sentence}", {"fits": len(results)}, th)
@@ -169,6 +170,7 @@ def _decide_one(target: str, seed: int, rows: list[dict], reduction: float) -> V
 
 class UniversalApproximation(StudyKind):
     name = "universal_approximation"
+    verdict_keys = ("min_seeds", "error_reduction")
     summary = "one hidden layer of growing width on synthetic targets; x² as the polynomial counter-example"
     needs_runs = False
     options = {
@@ -190,11 +192,12 @@ class UniversalApproximation(StudyKind):
     plots = ("error", "fits")  # captions: studies/captions/{kind}-{plot}.rst
 
     def jobs(self, study: str, definition: dict, topology) -> list[Job]:
-        """One fit job per (target, activation), every width in turn."""
-        return [Job(f"fit_{t}_{a}", tuple(f"{FIT_DIR}/{f}".format(study=study, target=t, activation=a) for f in FIT_FILES),
-                    {"target": t, "activation": a, "widths": definition["widths"], "seed": definition["seeds"][0],
+        """One fit job per (seed, target, activation), every width in turn."""
+        return [Job(f"fit_seed{seed}_{t}_{a}",
+                    tuple(f"{FIT_DIR}/{f}".format(study=study, seed=seed, target=t, activation=a) for f in FIT_FILES),
+                    {"target": t, "activation": a, "widths": definition["widths"], "seed": seed,
                      "epochs": definition["epochs"], "eta": definition["eta"]}, mem_mb=1000, runtime=60)
-                for t in definition["targets"] for a in definition["activations"]]
+                for seed in definition["seeds"] for t in definition["targets"] for a in definition["activations"]]
 
     def run_job(self, job, arguments, outputs, *, data_dir=None, threads=1):
         a = arguments
@@ -226,7 +229,8 @@ class UniversalApproximation(StudyKind):
                title="One hidden layer: error against width")
         self.figure(sec, name, "error", fig, data)
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-        fits = [f for f in files if f.endswith("fits.npz") and "sin3x_abs" in f]
+        first = f"/seed{study['seeds'][0]}/"
+        fits = [f for f in files if f.endswith("fits.npz") and "sin3x_abs" in f and first in f]
         for ax, f in zip(axes, fits[:2]):
             with np.load(f, allow_pickle=False) as z:
                 ax.plot(z["x"], z["target"], color="black", lw=2.5, label="f(x) = sin 3x + |x|")
@@ -238,13 +242,15 @@ class UniversalApproximation(StudyKind):
         self.figure(sec, name, "fits", fig, data)
         rows = []
         for (target, act), g in df.groupby(["target", "activation"], sort=False) if len(df) else []:
-            g = g.sort_values("width")
-            rows.append([target, act] + [("diverged" if not np.isfinite(e) else f"{e:.3g}") for e in g["sup_error"]])
+            by_width = g.groupby("width")["sup_error"].median().sort_index()  # NaN (diverged) only if all diverged
+            rows.append([target, act] + [("diverged" if not np.isfinite(e) else f"{e:.3g}") for e in by_width])
         widths = sorted(df["width"].unique().tolist()) if len(df) else []
-        sec.header = ["target", "activation"] + [f"N = {w}" for w in widths]
+        n_seeds = df["seed"].nunique() if len(df) else 0
+        sec.header = ["target", "activation"] + [f"N = {w}" + (" (median of seeds)" if n_seeds > 1 and i == 0 else "")
+                                                 for i, w in enumerate(widths)]
         sec.rows = rows
         sec.verdict = decide(results, error_reduction=study["error_reduction"], min_seeds=study["min_seeds"])
-        sec.thresholds = thresholds(study, ("error_reduction",))
+        sec.thresholds = thresholds(study, self.verdict_keys)
         return sec
 
 

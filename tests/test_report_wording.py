@@ -1,0 +1,114 @@
+"""The report says no more than its numbers (#22's wording items), as asserted sentences."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from mlpsweep.plan import plan
+from mlpsweep.report import caption
+from mlpsweep.report.build import reference, remove_stale_plots
+from mlpsweep.report.html import SUMMARY_HEADER, library_text, provenance_rows, runs_line
+from mlpsweep.studies import best, dropout, kind
+from mlpsweep.studies import universal_approximation as ua
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shipped_config():
+    return yaml.safe_load((REPO / "config/config.yaml").read_text())
+
+
+def test_the_dropout_claim_is_the_gap_not_test_accuracy():
+    claim = shipped_config()["study_definitions"]["dropout"]["claim"]
+    assert "fights overfitting" not in claim and "gap" in claim
+    v = dropout.decide([("w", np.array([0.06, 0.061]), np.array([0.02, 0.021]), 0.5)], margin=0.0, alpha=0.05,
+                       min_seeds=2)
+    assert v.sentence.startswith("the strongest dropout narrowed the gap")
+
+
+def test_the_fashion_reference_is_called_a_baseline_not_the_best_published():
+    target = reference()["best_mlp_targets"]["fashion-mnist"]
+    sentence = best.decide([0.88, 0.881, 0.879], target, margin=0.0, alpha=0.05, min_seeds=2).sentence
+    assert "scikit-learn baseline, not a best result" in sentence and "best published" not in sentence
+    assert "best published" not in shipped_config()["study_definitions"]["best"]["claim"]
+
+
+def test_the_sparse_weights_result_says_its_zeros_come_from_the_update_rule(tmp_path):
+    from mlpsweep.report.sections import Data
+    from mlpsweep.studies.regularisation import ZEROS_NOTE
+
+    assert "stops it at zero" in ZEROS_NOTE and "not exactly 0" in ZEROS_NOTE
+    metrics, rows = {}, []
+    for topo, p, share in (("L1", 1, 0.3), ("L2", 2, 0.0)):
+        for seed in (1, 2):
+            metrics[(topo, seed)] = {"status": "ok", "sizes": [784, 30, 10], "settings": {"penalty": {"p": p, "lambda": 1e-4}},
+                                     "sparsity": {"weights": 100, "exactly_zero": int(100 * share) + seed,
+                                                  "below": {"0.001": 40}}, "test": {"accuracy": 0.9}}
+            rows.append({"topology": topo, "seed": seed, "status": "ok", "test_accuracy": 0.9})
+    data = Data(runs=pd.DataFrame(rows), hist=pd.DataFrame(), metrics=metrics, labels={"L1": "L1", "L2": "L2"},
+                study_files={}, plot_dir=tmp_path, dataset="x", reference={})
+    study = {"topologies": ["L1", "L2"], "seeds": [1, 2], "alpha": 0.05, "min_seeds": 2, "min_zero_share": 0.1,
+             "sparsity_threshold": 0.001}
+    sec = kind("regularisation").section("reg", study, data)
+    assert ZEROS_NOTE in sec.findings
+
+
+def test_thresholds_shown_are_the_ones_the_rule_reads():
+    from mlpsweep.studies.base import thresholds
+
+    config = shipped_config()
+    p = plan(config | {"studies": list(config["study_definitions"])})
+    shown = {name: thresholds(d, kind(d["kind"]).verdict_keys) for name, d in p.study_defs.items()}
+    # α is not shown beside the universal-approximation rule (it has no interval); min_seeds not beside the
+    # gradient-spread exponent or the depth trend (which need points, not seeds per side)
+    assert "alpha" not in shown["universal-approximation"] and shown["universal-approximation"]["min_seeds"] == 2
+    assert "min_seeds" not in shown["gd-vs-sgd"] and "min_seeds" not in shown["vanishing-gradient"]
+    assert shown["depth"] == {"alpha": 0.05, "min_seeds": 2, "margin_pp": 1.0, "stuck_below": 0.1}
+
+
+def test_universal_approximation_decides_on_several_seeds_and_says_so():
+    d = shipped_config()["study_definitions"]["universal-approximation"]
+    assert len(d["seeds"]) >= 2 and "min_seeds" not in d  # the default 2: one seed no longer decides
+    rows = [{"target": "t", "activation": a, "width": w, "seed": s, "sup_error": e}
+            for s in (1, 2) for a, errs in (("sigmoid", (1.0, 0.1)), ("square", (1.0, 0.9))) for w, e in zip((1, 64), errs)]
+    v = ua.decide(rows, error_reduction=0.5, min_seeds=2)
+    assert "in each of the 2 seeds of fits" in v.sentence
+    one = ua.decide([r for r in rows if r["seed"] == 1], error_reduction=0.5, min_seeds=2)
+    assert one.outcome.value == "inconclusive" and "min_seeds = 2" in one.sentence
+
+
+def test_the_summary_says_training_seconds_are_per_run():
+    assert "training s per run (its job's wall time ÷ the runs in the job)" in SUMMARY_HEADER
+    assert "training s per job" not in SUMMARY_HEADER
+
+
+def test_the_header_counts_runs_when_studies_declare_their_own_seeds():
+    summary = pd.DataFrame({"topology": ["30", "100-d0"], "seeds": [5, 2]})
+    assert runs_line(summary, [1, 2, 3, 4, 5]) == ("7 runs: 2 topologies with 2–5 seeds each (each study declares "
+                                                   "its own; seeds 1, 2, 3, 4, 5)")
+    same = pd.DataFrame({"topology": ["30", "30-30"], "seeds": [5, 5]})
+    assert runs_line(same, [1, 2, 3, 4, 5]) == "2 topologies × 5 seeds (1, 2, 3, 4, 5)"
+
+
+def test_the_network_figure_says_which_seed_it_draws():
+    text = caption("network")
+    assert "median seed" in text and "most accurate trained network" not in text.lower()
+
+
+def test_the_blas_row_has_no_stray_values():
+    p = {"versions": {}, "blas": [{"internal_api": "openblas", "version": "0.3.31", "architecture": "SkylakeX",
+                                   "num_threads": 1}, {"internal_api": "openmp", "version": None, "num_threads": 1}, 1],
+         "machine": {"system": "Linux", "release": "6", "machine": "x86_64", "node": "n"}, "dataset_sources": {},
+         "dataset_files": {}}
+    row = dict(provenance_rows(p))["BLAS of a training job"]
+    assert row == "openblas 0.3.31 (SkylakeX), 1 thread; openmp, 1 thread"
+    assert library_text({}) == "unknown library"
+
+
+def test_a_rebuilt_report_drops_the_figures_of_a_disabled_study(tmp_path):
+    for name in ("summary_accuracy.png", "summary_accuracy.svg", "extra-curves.png", "depth-x.png"):
+        (tmp_path / name).write_bytes(b"png")
+    remove_stale_plots(tmp_path, {"summary_accuracy", "depth-x"})
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["depth-x.png", "summary_accuracy.png", "summary_accuracy.svg"]
