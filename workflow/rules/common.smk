@@ -116,13 +116,16 @@ RUN_FILES = {
 }
 
 
-def runs_of(name, studies):
-    """A function of {dataset} listing the ``name`` file (RUN_FILES) of every run of ``studies``."""
+def runs_of(name, studies, sequential=False):
+    """A function of {dataset} listing the ``name`` file (RUN_FILES) of every run of ``studies`` of a fixed
+    design, or with ``sequential``, of those whose seeds depend on their looks (a separate input, so that
+    Snakemake schedules the others while it waits for a look's checkpoint)."""
     plain, at_rung = RUN_FILES[name]
 
     def inputs(wildcards):
+        mine = [st for st in studies if (PLAN.design(st) is not None) == sequential]
         runs = list(
-            dict.fromkeys(r for st in studies for r in runs_used(wildcards.dataset, st))
+            dict.fromkeys(r for st in mine for r in runs_used(wildcards.dataset, st))
         )
         files = [
             (
@@ -132,7 +135,7 @@ def runs_of(name, studies):
             )
             for t, s in runs
         ]
-        for st in studies:
+        for st in mine:
             if PLAN.kind(st).trains_itself(PLAN.study_defs[st]):
                 files += [
                     at_rung.format(
@@ -143,6 +146,14 @@ def runs_of(name, studies):
         return files
 
     return inputs
+
+
+def sequential_run_inputs(studies):
+    """The report's inputs from the runs of its sequential studies (``sequential_metrics``, …)."""
+    return {
+        f"sequential_{name}": runs_of(name, studies, sequential=True)
+        for name in RUN_FILES
+    }
 
 
 def study_files(studies):

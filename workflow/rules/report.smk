@@ -5,6 +5,7 @@ for name, folder, scope in REPORT_SCOPES:
             name
         input:
             **DATA,
+            **sequential_run_inputs(scope),
             metrics=runs_of("metrics", scope),
             predictions=runs_of("predictions", scope),
             histories=runs_of("histories", scope),

@@ -23,9 +23,10 @@ def write_report_inputs(path, dataset: str, input, params) -> None:
     """Write ``inputs.json`` from a report job's ``input`` and ``params`` (called by the workflow)."""
     from ..atomic import write_text
 
-    columns = [list(input.metrics), list(input.histories), list(input.predictions), list(input.models),
-               list(input.benchmarks)]
-    runs = [dict(zip(RUN_FILES, files)) for files in zip(*columns)]
+    names = ("metrics", "histories", "predictions", "models", "benchmarks")  # RUN_FILES' inputs, in order
+    columns = [list(getattr(input, n)) + list(getattr(input, f"sequential_{n}", [])) for n in names]
+    # a run of a sequential study may also belong to a fixed one: once
+    runs = list({files[0]: dict(zip(RUN_FILES, files)) for files in zip(*columns)}.values())
     doc = {"dataset": dataset, "data": params.data, "out_dir": params.out, "runs": runs,
            "order": list(params.order), "studies": params.studies, "study_files": params.study_files,
            "config": params.config, "workflow_dir": params.workflow_dir,
