@@ -382,21 +382,30 @@ def look_decision(dataset, study, look):
 
 
 def last_look(dataset, study):
-    """(path, content) of the look a sequential study stopped at."""
+    """(path, look, content) of the look a sequential study stopped at, or of the next look still to decide
+    (content None).  The next look is named as a plain file, not through ``checkpoints``: Snakemake does not
+    re-run a job whose outputs exist for a checkpoint that has not run (a report made before the study turned
+    sequential), but it does make a missing input, and re-plans the jobs after it once the checkpoint ran.
+    """
     for look in range(1, PLAN.design(study).looks + 1):
+        path = LOOK_FILE.format(dataset=dataset, study=study, look=look)
+        if not Path(path).exists():
+            return path, look, None
         path, doc = look_decision(dataset, study, look)
         if doc["stop"]:
-            return path, doc
+            return path, look, doc
     raise WorkflowError(
         f"{path}: the last planned look did not stop; delete it to decide it again"
     )
 
 
 def runs_used(dataset, study):
-    """The (topology, seed) runs of ``study`` that its report reads: a sequential study's up to its last look."""
+    """The (topology, seed) runs of ``study`` that its report reads: a sequential study's up to its last look
+    (or up to the look still to decide)."""
     if PLAN.design(study) is None:
         return PLAN.study_runs(study)
-    seeds = last_look(dataset, study)[1]["seeds"]
+    _, look, doc = last_look(dataset, study)
+    seeds = doc["seeds"] if doc else PLAN.look_seeds(study, look)
     return [(t, s) for t in PLAN.study_defs[study]["topologies"] for s in seeds]
 
 
