@@ -331,3 +331,52 @@ def test_l1_step_is_soft_thresholding():
     with np.errstate(divide="ignore"):
         LpPenalty(0.5, 0.1).step(w, np.array([0.0, -0.1]), 1.0, np.empty_like(w))
     np.testing.assert_allclose(w, [0.25 - 0.1 * 0.5 * 0.25**-0.5, 0.0])  # a zero weight stays zero
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("p", [1.0, 0.5, 0.3, 0.75])
+def test_the_fast_penalty_step_equals_the_textbook_form(p, dtype):
+    """LpPenalty.step computes u − clip(u, −t, t); the textbook form is sgn(u)·max(|u| − t, 0).  Equal values
+    (a stopped weight may be +0.0 where the textbook gives −0.0) for p = 1 and any p with a general power; for
+    p = ½ (1/sqrt instead of a power) within round-off.  Weights at zero, crossing zero and far from it."""
+    from mlpsweep.nn.penalties import reference_step
+
+    rng = np.random.default_rng(int(10 * p))
+    w = (rng.standard_normal(5000) * 0.05).astype(dtype)
+    w[::17] = 0.0
+    data = (rng.standard_normal(5000) * 0.01).astype(dtype)
+    pen = LpPenalty(p, 1e-2)
+    fast, slow = w.copy(), w.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pen.step(fast, data.copy(), 0.5, np.empty_like(w))
+        reference_step(pen, slow, data, 0.5)
+    assert fast.dtype == dtype
+    zeros = slow == 0
+    assert 200 < zeros.sum() < 4900  # the case has weights stopped at zero and weights that move
+    if p == 0.5:  # within a few units in the last place of the terms, |u| and t, that the step subtracts
+        moving = w != 0
+        u = (w - data).astype(np.float64)[moving]
+        t = 0.5 * 1e-2 * p * np.abs(w[moving].astype(np.float64)) ** (p - 1)
+        bound = 4 * np.finfo(dtype).eps * (np.abs(u) + t)
+        assert (np.abs(fast[moving].astype(np.float64) - slow[moving]) <= bound).all()
+        assert (fast[~moving] == 0).all()  # a weight at zero stays there
+    else:
+        np.testing.assert_array_equal(fast, slow)  # == : −0.0 equals +0.0
+
+
+def test_l1_training_with_the_fast_step_equals_the_textbook_step(monkeypatch):
+    """Twenty epochs of an L1 run: the same values (==) as with the textbook step, every weight."""
+    from mlpsweep.nn import penalties
+
+    runs = []
+    for textbook in (False, True):
+        if textbook:
+            monkeypatch.setattr(penalties.LpPenalty, "step",
+                                lambda self, w, d, eta, scratch: penalties.reference_step(self, w, d, eta))
+        rng = np.random.default_rng(0)
+        x, labels = blobs(rng, 200)
+        net = Network([2, 30, 2], init="xavier", rng=rng)
+        train(net, x, labels, recipe(epochs=20, batch_size=10, eta=1.0, penalty_p=1.0, penalty_lambda=0.02), rng)
+        runs.append(net.params.copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert (runs[0] == 0).sum() > 10
