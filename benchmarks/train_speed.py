@@ -35,6 +35,7 @@ met / not met.
     python benchmarks/train_speed.py            # full table (about a minute)
     python benchmarks/train_speed.py --quick    # [784,30,10] only
     python benchmarks/train_speed.py --stacked  # the stacked table only
+    python benchmarks/train_speed.py --peers    # against a plain NumPy loop (scikit-learn, PyTorch if installed)
     python benchmarks/train_speed.py --stacked --baseline ../baseline  # and an earlier revision's single run
 """
 
@@ -262,16 +263,113 @@ def stacked_table(rounds: int, x, y, peak: float, baseline=None) -> list[str]:
     return lines + [""] + notes + [""] + verdicts
 
 
+def plain_numpy_epoch(x, targets, k: int, state: dict) -> float:
+    """One epoch of the loop a competent NumPy user writes in ten minutes ([784,30,10], sigmoid, quadratic cost,
+    η = 3): a permutation, fancy-indexed batches, ``@`` products, a fresh array for every intermediate."""
+    w1, b1, w2, b2 = state["params"]
+    rng, eta = state["rng"], 3.0
+    t = time.perf_counter()
+    perm = rng.permutation(x.shape[0])
+    for s in range(0, x.shape[0], k):
+        idx = perm[s : s + k]
+        xb, yb = x[idx], targets[idx]
+        a1 = 1.0 / (1.0 + np.exp(-(xb @ w1.T + b1)))
+        a2 = 1.0 / (1.0 + np.exp(-(a1 @ w2.T + b2)))
+        d2 = (a2 - yb) * a2 * (1.0 - a2)
+        d1 = (d2 @ w2) * a1 * (1.0 - a1)
+        step = np.float32(eta / len(idx))
+        w2 -= step * (d2.T @ a1)
+        b2 -= step * d2.sum(axis=0)
+        w1 -= step * (d1.T @ xb)
+        b1 -= step * d1.sum(axis=0)
+    return time.perf_counter() - t
+
+
+def sklearn_epoch(x, y, k: int, state: dict) -> float | None:
+    """One ``partial_fit`` pass of scikit-learn's MLPClassifier (SGD, logistic units, no momentum), if installed."""
+    try:
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        return None
+    if "sklearn" not in state:
+        state["sklearn"] = MLPClassifier(hidden_layer_sizes=(30,), activation="logistic", solver="sgd", batch_size=k,
+                                         learning_rate_init=0.1, momentum=0.0, alpha=0.0, random_state=0)
+    t = time.perf_counter()
+    state["sklearn"].partial_fit(x, y, classes=np.arange(C))
+    return time.perf_counter() - t
+
+
+def torch_epoch(x, targets, k: int, state: dict) -> float | None:
+    """One epoch of PyTorch autograd with torch.optim.SGD (CPU, one thread), if installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if "torch" not in state:
+        torch.set_num_threads(1)
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(D, 30), torch.nn.Sigmoid(), torch.nn.Linear(30, C), torch.nn.Sigmoid())
+        state["torch"] = (model, torch.optim.SGD(model.parameters(), lr=3.0), torch.from_numpy(x), torch.from_numpy(targets))
+    model, opt, tx, ty = state["torch"]
+    t = time.perf_counter()
+    perm = torch.randperm(tx.shape[0])
+    for s in range(0, tx.shape[0], k):
+        idx = perm[s : s + k]
+        opt.zero_grad()
+        loss = 0.5 * ((model(tx[idx]) - ty[idx]) ** 2).sum(dim=1).mean()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - t
+
+
+def peer_table(rounds: int, x, y) -> list[str]:
+    """mlpsweep's SGD epoch ([784,30,10] float32, the lecture's recipe) against the peers, in interleaved rounds."""
+    targets = np.eye(C, dtype=np.float32)[y]
+    best: dict = {}
+    states = {k: {"params": [p.astype(np.float32) for p in (
+        np.random.default_rng(1).standard_normal((30, D)), np.zeros(30), np.random.default_rng(2).standard_normal((C, 30)),
+        np.zeros(C))], "rng": np.random.default_rng(3)} for k in (10, 128)}
+    cases = {k: Case([D, 30, C], "float32", k, x, y) for k in (10, 128)}
+    for _ in range(rounds):
+        for k in (10, 128):
+            times = {"mlpsweep": cases[k].epoch(), "plain NumPy loop": plain_numpy_epoch(x, targets, k, states[k]),
+                     "scikit-learn MLPClassifier (sgd)": sklearn_epoch(x, y, k, states[k]),
+                     "PyTorch autograd": torch_epoch(x, targets, k, states[k])}
+            for name, sec in times.items():
+                if sec is not None:
+                    best[(name, k)] = min(sec, best.get((name, k), float("inf")))
+    names = ["mlpsweep", "plain NumPy loop", "scikit-learn MLPClassifier (sgd)", "PyTorch autograd"]
+    lines = ["| implementation | K = 10 s/epoch | vs mlpsweep | K = 128 s/epoch | vs mlpsweep |", "|---|---:|---:|---:|---:|"]
+    for name in names:
+        cells = []
+        for k in (10, 128):
+            sec = best.get((name, k))
+            cells += ["not installed", ""] if sec is None else [f"{sec:.3f}", f"{sec / best[('mlpsweep', k)]:.2f}×"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="only [784,30,10]")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (the best time of each measurement is kept)")
     ap.add_argument("--reference-rows", type=int, default=5000, help="samples the per-sample loop is timed on")
     ap.add_argument("--stacked", action="store_true", help="only the stacked-training table")
+    ap.add_argument("--peers", action="store_true", help="only the table against a plain NumPy loop (and scikit-learn, "
+                                                         "PyTorch where installed)")
     ap.add_argument("--baseline", type=Path, help="a checkout of an earlier revision (e.g. a git worktree): its "
                                                   "single-run train is timed in the same rounds")
     args = ap.parse_args(argv)
     baseline = load_baseline(args.baseline) if args.baseline else None
+    if args.peers:
+        threadpool_limits(1)
+        x = np.random.default_rng(0).random((M, D)).astype(np.float32)
+        y = np.random.default_rng(1).integers(0, C, M)
+        kernels = ", ".join(f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})" for i in threadpool_info())
+        print(f"SGD epoch, [784,30,10] float32, {M:,} rows, 1 thread, {kernels}; best of {args.rounds} interleaved rounds")
+        print()
+        print("\n".join(peer_table(args.rounds, x, y)))
+        return 0
     if args.stacked:
         threadpool_limits(1)
         x = np.random.default_rng(0).random((M, D)).astype(np.float32)

@@ -46,14 +46,16 @@ def stop_after(epoch: int):
     return hook
 
 
-def test_resume_after_an_exception_is_bit_identical(tmp_path, data_dir):
-    train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "clean")
+@pytest.mark.parametrize("monitoring", [{}, {"monitor_rows": 40, "test_by_need": True}], ids=["full", "by-need"])
+def test_resume_after_an_exception_is_bit_identical(tmp_path, data_dir, monitoring):
+    train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "clean", **monitoring)
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Interrupt):
-        train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after(3)])
+        train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after(3)],
+                          **monitoring)
     assert not (tmp_path / "run" / "model.json").exists()
     assert len(list(ckpt.glob("*.npz"))) == 1
-    meta = train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt)
+    meta = train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, **monitoring)
     assert meta["resumed_from_epoch"] == 3
     (p1, h1), (p2, h2) = outcome(tmp_path / "clean"), outcome(tmp_path / "run")
     assert p1.tobytes() == p2.tobytes()
@@ -180,8 +182,11 @@ def test_stacked_job_resumes_after_an_exception_bit_identical_to_solo_runs(tmp_p
 @pytest.mark.slow
 def test_kill_9_of_a_stacked_job_then_rerun_is_bit_identical_to_solo_runs(tmp_path, data_dir):
     runs = [{**r, "settings": {**r["settings"], "hidden": [64], "epochs": 20}} for r in STACK]
+    from mlpsweep.config import schema_default
+
+    cli_monitoring = {"monitor_rows": schema_default("training.monitor_rows"), "test_by_need": True}  # the CLI's
     for r in runs:
-        train_job.run_one(data_dir, r["settings"], r["seed"], tmp_path / "solo" / r["name"])
+        train_job.run_one(data_dir, r["settings"], r["seed"], tmp_path / "solo" / r["name"], **cli_monitoring)
 
     def args(root, ckpt=True):
         a = [sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir),

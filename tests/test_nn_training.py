@@ -380,3 +380,38 @@ def test_l1_training_with_the_fast_step_equals_the_textbook_step(monkeypatch):
         runs.append(net.params.copy())
     np.testing.assert_array_equal(runs[0], runs[1])
     assert (runs[0] == 0).sum() > 10
+
+
+def test_monitoring_by_need_changes_the_history_never_the_weights():
+    """A sample of training rows and the test set only where it is read: the same weights, byte for byte; the
+    same validation numbers; test numbers at every new best validation epoch and the last, equal to full
+    monitoring's there, None elsewhere; training numbers those of the sampled rows."""
+    from mlpsweep.nn.sgd import monitored_rows, train_stack
+
+    rng = np.random.default_rng(3)
+    x, labels = blobs(rng, 300)
+    xv, yv = blobs(rng, 80)
+    xt, yt = blobs(rng, 60)
+    cfg = recipe(epochs=12, batch_size=10, eta=0.5)
+    runs = {}
+    for mode, kw in (("full", {}), ("need", {"monitor_rows": 100, "test_by_need": True})):
+        net = Network([2, 6, 2], rng=np.random.default_rng(1))
+        (h,) = train_stack([net], x, labels, [cfg], [np.random.default_rng(2)], validation=(xv, yv), test=(xt, yt), **kw)
+        runs[mode] = (net, h)
+    (full_net, full), (need_net, need) = runs["full"], runs["need"]
+    assert full_net.params.tobytes() == need_net.params.tobytes()
+    assert full.column("val_accuracy") == need.column("val_accuracy")
+    best_so_far, tested = -1.0, []
+    for r in full.records:
+        tested.append(r["val_accuracy"] > best_so_far or r["epoch"] == cfg.epochs)
+        best_so_far = max(best_so_far, r["val_accuracy"])
+    assert 1 < sum(tested) < len(tested)  # the case has epochs without a new best
+    for t, f, n in zip(tested, full.records, need.records):
+        assert (n["test_accuracy"], n["test_cost"]) == ((f["test_accuracy"], f["test_cost"]) if t else (None, None))
+    best = int(np.argmax(need.column("val_accuracy")))  # what evaluate.py reads: the first best epoch
+    assert need[best]["test_accuracy"] == full[best]["test_accuracy"]
+    rows = monitored_rows(300, 100)
+    assert len(rows) == 100 and (np.diff(rows) > 0).all() and np.array_equal(rows, monitored_rows(300, 100))
+    assert monitored_rows(300, 300) is None and monitored_rows(300, None) is None and monitored_rows(300, 0) is None
+    assert need[-1]["train_accuracy"] == need_net.accuracy(x[rows], labels[rows])
+    assert full[-1]["train_accuracy"] == full_net.accuracy(x, labels)

@@ -69,8 +69,8 @@ def test_dry_run_of_every_study(tmp_path):
     assert set(trainings) == {"train"} | set(stacks) and len(stacks) >= 10
     assert all(trainings[n] == stacks[n].runs and counts[n] == 1 for n in stacks)
     assert counts["evaluate"] == len(p.runs)
-    # the jobs the kinds declare, one generic rule each: 2 targets × 2 activations, one spread measurement
-    assert sum(n for r, n in counts.items() if r.startswith("study_universal_approximation_fit_")) == 4
+    # the jobs the kinds declare, one generic rule each: 3 seeds × 2 targets × 2 activations, one spread measurement
+    assert sum(n for r, n in counts.items() if r.startswith("study_universal_approximation_fit_")) == 12
     assert counts["study_gd_vs_sgd_gradient_spread"] == 1
     assert counts["report"] == 1
     # One study through its own target rule: its 12 runs, in stacks of 3 (auto: 2 widths × 3 rates × 2 seeds)
@@ -140,7 +140,7 @@ def test_tiny_run_of_every_study(tmp_path):
     assert "fitted exponent" in sections["batch"].lower()
     spread = json.loads((work / "results/tiny/studies/batch/gradient_spread.json").read_text())
     assert [r["batch_size"] for r in spread["rows"]] == [1, 4, 16, 64]
-    ua = json.loads((work / "results/studies/ua/sin3x_abs-square/results.json").read_text())
+    ua = json.loads((work / "results/studies/ua/seed1/sin3x_abs-square/results.json").read_text())
     assert [r["width"] for r in ua] == [2, 8]
     # A study's own target rule builds its own report from the runs already there.
     snakemake(work, "--cores", "2", "drop")

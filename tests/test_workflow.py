@@ -167,11 +167,15 @@ def test_stacked_jobs_give_the_runs_of_one_run_per_job_bit_for_bit(finished_run,
             assert np.array_equal(np.load(work / ev / "predictions.npy"), np.load(solo / ev / "predictions.npy"))
     a, b = (pd.read_csv(w / "results/tiny/report/comparison.csv") for w in (work, solo))
     assert a["test_accuracy_mean"].tolist() == b["test_accuracy_mean"].tolist()
-    # both equal the bytes recorded before the training engine was rebuilt (tests/golden_hashes.json)
+    # both equal the bytes recorded before the training engine was rebuilt (tests/golden_hashes.json): the weights
+    # and predictions (the workflow now evaluates the test set by need, which changes the histories only)
     want = golden.recorded("workflow")
     if want is not None:
+        pinned = ("model.npz", "predictions.npy")
         for w in (work, solo):
-            assert golden.workflow_hashes(w, [(t, s) for t in "ab" for s in (1, 2)]) == want
+            got = golden.workflow_hashes(w, [(t, s) for t in "ab" for s in (1, 2)])
+            assert {r: {f: h[f] for f in pinned} for r, h in got.items()} == \
+                {r: {f: h[f] for f in pinned} for r, h in want.items()}
 
 
 def test_dry_run_of_the_default_config_needs_no_network(tmp_path):

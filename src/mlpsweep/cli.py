@@ -160,6 +160,8 @@ def cmd_train(args) -> int:
         keep_checkpoints=args.keep_checkpoints,
         track_gradients=args.track_gradients,
         stop_at_epoch=args.stop_at_epoch,
+        monitor_rows=args.monitor_rows or None,
+        test_by_need=not args.test_every_epoch,
     )
     return 0
 
@@ -289,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train only up to this epoch and keep the checkpoint (a rung of successive halving)")
     p.add_argument("--track-gradients", action="store_true",
                    help="record per-layer bias-gradient norms at initialisation and every epoch")
+    p.add_argument("--monitor-rows", type=int, default=default("training.monitor_rows"),
+                   help="training rows whose cost and accuracy are recorded each epoch, a fixed sample; 0: all (%(default)s)")
+    p.add_argument("--test-every-epoch", action="store_true",
+                   help="evaluate the test set after every epoch, not only at new best validation epochs and the last")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="test-set metrics and predictions of a trained model")

@@ -32,7 +32,7 @@ from .atomic import write_json, write_text
 from .data import preprocess
 from .nn import Diverged, Network, Settings, save_network, train_stack
 from .nn.checkpoint import Checkpointer, run_key
-from .nn.sgd import check_stackable, gradient_norms
+from .nn.sgd import check_stackable, gradient_norms, monitored_rows
 from .provenance import blas, versions
 from .settings import resolve as resolve_settings
 
@@ -77,6 +77,8 @@ def run(
     keep_checkpoints: bool = False,
     track_gradients: bool = False,
     stop_at_epoch: int | None = None,
+    monitor_rows: int | None = None,
+    test_by_need: bool = False,
     callbacks=(),
 ) -> list[dict]:
     """Train ``runs`` in one process, as a stack (one run is a stack of one); write each run's outputs.
@@ -90,6 +92,10 @@ def run(
     ``stop_at_epoch`` ends training early and keeps the checkpoint (a rung of
     successive halving); ``track_gradients`` records per-layer bias-gradient
     norms; ``callbacks`` are extra per-epoch hooks ``f(records, state)``.
+    ``monitor_rows`` and ``test_by_need`` choose what is evaluated after each
+    epoch (:func:`mlpsweep.nn.train_stack`; by default everything, every
+    epoch; the workflow passes the config's ``training.monitor_rows`` and
+    ``training.test_every_epoch``); they change the history, never the weights.
     Returns each run's ``model.json`` content.
     """
     started = time.perf_counter()
@@ -151,7 +157,7 @@ def run(
         resume = {}
         ckpt = None
         if checkpoint_dir is not None:
-            keys = [_run_key(st, r.seed, data, net) for st, r, net in zip(resolved, runs, nets)]
+            keys = [_run_key(st, r.seed, data, net, (monitor_rows, test_by_need)) for st, r, net in zip(resolved, runs, nets)]
             ckpt = Checkpointer(checkpoint_dir, run_key(stack=keys) if many else keys[0], checkpoint_every)
             saved = ckpt.load(len(runs))
             if saved is not None:
@@ -170,9 +176,15 @@ def run(
                 hook(records, state)
 
         results = train_stack(nets, data.x_train, data.y_train, trained, rngs, callback=on_epoch,
-                              track_gradients=track_gradients, **_held_out(data), **resume)
-        # what the job ran on, once for all its runs
-        ran_on = {"blas": blas(), "arithmetic": arithmetic.describe()}
+                              track_gradients=track_gradients, monitor_rows=monitor_rows, test_by_need=test_by_need,
+                              **_held_out(data), **resume)
+        # what the job ran on, once for all its runs, and what it monitored
+        rows = monitored_rows(data.x_train.shape[0], monitor_rows)
+        ran_on = {"blas": blas(), "arithmetic": arithmetic.describe(),
+                  "monitoring": {"train_rows": data.x_train.shape[0] if rows is None else len(rows),
+                                 "train_rows_sampled": rows is not None,
+                                 "test": "by need (new best validation epochs and the last)" if test_by_need
+                                 else "every epoch"}}
     metas = []
     for i, (r, st, net, result) in enumerate(zip(runs, resolved, nets, results)):
         who = f"{names[i]} seed {r.seed}" if many else names[i]
@@ -202,9 +214,11 @@ def _held_out(data) -> dict:
             "test": (data.streamed("test"), np.asarray(data.y_test))}
 
 
-def _run_key(settings, seed, data, net) -> str:
-    """What a run's checkpoint must match to be resumed: its settings, seed, data files and layer sizes."""
-    return run_key(settings=settings.to_dict(), seed=seed, data=data.manifest["files"], sizes=net.sizes)
+def _run_key(settings, seed, data, net, monitoring) -> str:
+    """What a run's checkpoint must match to be resumed: its settings, seed, data files, layer sizes and what
+    its history records."""
+    return run_key(settings=settings.to_dict(), seed=seed, data=data.manifest["files"], sizes=net.sizes,
+                   monitoring=list(monitoring))
 
 
 def _log_done(name, status, history, meta) -> None:

@@ -294,11 +294,19 @@ def stack_runs_option(dataset, stack):
     return f"--runs {shlex.quote(text)} --name {stack.name}"
 
 
+#: What a training job evaluates after every epoch (training.monitor_rows, training.test_every_epoch).
+MONITORING_OPTIONS = f"--monitor-rows {config['training']['monitor_rows']}" + (
+    " --test-every-epoch" if config["training"]["test_every_epoch"] else ""
+)
+
+
 #: The command of every training job; {params.runs} names its run (or runs, --runs).
 TRAIN_COMMAND = (
     MLPSWEEP
     + " train --data {params.data} {params.runs} --threads {threads} {params.checkpoints}"
-    " {params.gradients} {params.rung} {params.divergence} 2> {log}"
+    " {params.gradients} {params.rung} {params.divergence} "
+    + MONITORING_OPTIONS
+    + " 2> {log}"
 )
 
 

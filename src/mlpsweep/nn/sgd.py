@@ -131,7 +131,10 @@ class History:
 
     Keys: ``epoch`` (1-based), ``train_cost``, ``train_accuracy``,
     ``val_cost``, ``val_accuracy``, ``test_cost``, ``test_accuracy`` (None
-    without such data),
+    without such data; the training numbers are those of the monitored rows,
+    all of them or a fixed sample, and with the test set evaluated by need
+    the test numbers are None except at the epochs where validation accuracy
+    reached a new best and at the last epoch),
     ``penalty`` (λ Σ|w|^p at the end of the epoch), ``grad_norm_1`` …
     ``grad_norm_L`` (mean over the epoch's steps of ‖(1/|B|) Σ ∂C_x/∂b_ℓ‖),
     ``seconds`` (the SGD steps; in a stack, the stack's SGD time divided by the
@@ -261,17 +264,37 @@ def prepare_targets(net: Network, y) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(y, dtype=net.dtype), None
 
 
-def monitor(nets: list[Network], x, y, validation: tuple | None, test: tuple | None, chunk: int) -> list[dict]:
+def monitor(nets: list[Network], x, y, validation: tuple | None, test: tuple | None, chunk: int,
+            test_for=None) -> list[dict]:
     """Each net's ``train_*``, ``val_*`` and ``test_*`` cost and accuracy (None without that set),
-    evaluated as :meth:`Network.evaluate` does for it alone, each set's rows read once for all nets."""
+    evaluated as :meth:`Network.evaluate` does for it alone, each set's rows read once for all nets.
+    ``test_for(records)``, when given, says after training and validation which nets' test set to
+    evaluate (the others get None)."""
     sets = {"train": (x, y), "val": validation, "test": test}
     records: list[dict] = [{} for _ in nets]
     with np.errstate(over="ignore", invalid="ignore"):
         for prefix, pair in sets.items():
-            evals = evaluate_all(nets, *pair, chunk) if pair is not None else [{"cost": None, "accuracy": None}] * len(nets)
-            for rec, ev in zip(records, evals):
+            which = list(range(len(nets)))
+            if prefix == "test" and test_for is not None:
+                which = [i for i, needed in enumerate(test_for(records)) if needed]
+            none = {"cost": None, "accuracy": None}
+            evals = dict(zip(which, evaluate_all([nets[i] for i in which], *pair, chunk))) if pair is not None and which else {}
+            for i, rec in enumerate(records):
+                ev = evals.get(i, none)
                 rec[f"{prefix}_cost"], rec[f"{prefix}_accuracy"] = ev["cost"], ev["accuracy"]
     return records
+
+
+#: The seed of the training rows monitored when only a sample is (their own generator, never a run's).
+MONITOR_SEED = 20261201
+
+
+def monitored_rows(m: int, n: int | None) -> np.ndarray | None:
+    """The training rows whose cost and accuracy a job records each epoch: ``n`` of the ``m`` rows drawn once
+    (sorted, the same rows every epoch and for every run) from :data:`MONITOR_SEED`, or None for all rows."""
+    if n is None or n <= 0 or n >= m:
+        return None
+    return np.sort(np.random.default_rng(MONITOR_SEED).choice(m, size=n, replace=False))
 
 
 def finite(record: dict, params: np.ndarray) -> bool:
@@ -303,7 +326,7 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
                 validation: tuple | None = None, test: tuple | None = None, callback: EpochCallback | None = None,
                 track_gradients: bool = False, eval_chunk: int = EVAL_CHUNK, start_epoch: int = 0,
                 histories: list[History] | None = None, velocities: list | None = None,
-                diverged: list | None = None) -> list:
+                diverged: list | None = None, monitor_rows: int | None = None, test_by_need: bool = False) -> list:
     """Train ``nets`` in place with mini-batch SGD, together; return each run's :class:`History` or :class:`Diverged`.
 
     ``x`` is (m, d); ``y`` holds integer labels (m,) or targets (m, N_L).
@@ -322,6 +345,15 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
     saved states.  ``track_gradients`` records each run's per-layer
     ‖(1/|B|) Σ ∂C_x/∂b_ℓ‖, averaged over the epoch's steps (``grad_norm_ℓ``);
     ``eval_chunk`` rows are evaluated per batched forward pass.
+
+    Monitoring costs arithmetic, not results (the weights are the same
+    whatever is monitored): by default every training row and the test set
+    are evaluated after every epoch.  ``monitor_rows`` records the training
+    cost and accuracy on a fixed sample of that many rows
+    (:func:`monitored_rows`); ``test_by_need`` evaluates the test set only
+    where a number is read from it: at an epoch whose validation accuracy is
+    a new best (so the best-validation epoch has its test accuracy) and at the
+    last epoch (every epoch without a validation set).
     """
     S = len(nets)
     if not (S == len(settings) == len(rngs)) or S == 0:
@@ -346,6 +378,11 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
     last_finite: list = [h[-1]["train_cost"] if len(h) else None for h in histories]
     state = TrainingState(nets, histories, rngs, start_epoch, settings, steps.rules, status)
     monitored_y = labels if labels is not None else targets
+    rows = monitored_rows(x.shape[0], monitor_rows)
+    train_pair = (x, monitored_y) if rows is None else (x[rows], monitored_y[rows])
+    # the best validation accuracy so far of every run (a resumed run's from its history)
+    best_val = [max((r["val_accuracy"] for r in h if r.get("val_accuracy") is not None), default=-math.inf)
+                for h in histories]
     try:
         for epoch in range(start_epoch + 1, cfg0.epochs + 1):
             if not alive.any():
@@ -355,8 +392,12 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
                 norms = steps.epoch([st.eta_at(epoch) for st in settings], alive)
             t1 = time.perf_counter()
             live = np.flatnonzero(alive)
+            test_for = None
+            if test_by_need and validation is not None and epoch < cfg0.epochs:
+                def test_for(recs, live=live):
+                    return [r["val_accuracy"] is not None and r["val_accuracy"] > best_val[s] for s, r in zip(live, recs)]
             # every live run on each chunk of rows in turn (read once), each run's numbers as alone
-            monitored = monitor([nets[s] for s in live], x, monitored_y, validation, test, eval_chunk)
+            monitored = monitor([nets[s] for s in live], *train_pair, validation, test, eval_chunk, test_for)
             eval_share = (time.perf_counter() - t1) / len(live)
             records: list = [None] * S
             for s, rec in zip(live, monitored):
@@ -371,6 +412,8 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
                     alive[s] = False
                     continue
                 last_finite[s] = rec["train_cost"]
+                if rec["val_accuracy"] is not None:
+                    best_val[s] = max(best_val[s], rec["val_accuracy"])
                 histories[s].append(rec)
                 records[s] = rec
             state.epoch = epoch

@@ -28,7 +28,7 @@ from ..nn import History, load_network
 from .. import verdicts
 from ..stats import mcnemar, mean_ci
 from . import caption, comparison, html, plots
-from .sections import Data, settings_of
+from .sections import Data, sampled_note, settings_of
 from .text import sizes_label
 
 log = logging.getLogger("mlpsweep.report")
@@ -297,6 +297,8 @@ def build(
     shown = figure_topologies(order, metrics)
     figures = base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, shown, labels, data, y_test,
                            class_names) if have_runs else {}
+    if have_runs and sampled_note(metrics):
+        figures["training_cost"] += sampled_note(metrics)
     if len(shown) < len(order):
         for name in ("summary_accuracy", "validation_accuracy", "training_cost", "per_class_accuracy"):
             figures[name] += (f" It shows {len(shown)} of the {len(order)} topologies: those with the highest mean "
@@ -320,6 +322,9 @@ def build(
         # every distinct arithmetic the runs used (mlpsweep.arithmetic.describe), once each
         "arithmetic": list({json.dumps(a, sort_keys=True): a for m in metrics.values()
                             for a in [(m.get("training_environment") or {}).get("arithmetic")]}.values()),
+        # what the training jobs evaluated after each epoch, once per distinct choice
+        "monitoring": list({json.dumps(mo, sort_keys=True): mo for m in metrics.values()
+                            for mo in [(m.get("training_environment") or {}).get("monitoring")] if mo}.values()),
         "git_commit": provenance.git_commit(workflow_dir) if workflow_dir else None,
         "lock": provenance.against_lock(Path(workflow_dir) / "requirements.lock") if workflow_dir else None,
         "machine": provenance.machine(),

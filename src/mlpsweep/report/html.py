@@ -133,6 +133,10 @@ def provenance_rows(p: dict) -> list[tuple[str, str]]:
         if a:
             rows.append(("arithmetic", f"{a['mode']}: {', '.join(a['blas'])}; NumPy {a['numpy']} loops "
                                        f"{'+'.join(a['numpy_simd'])}; {a['machine']}"))
+    for mo in p.get("monitoring") or []:
+        rows.append(("monitored after each epoch", f"training cost and accuracy on "
+                     f"{'a fixed sample of ' if mo['train_rows_sampled'] else 'all '}{mo['train_rows']:,} training rows; "
+                     f"validation on every row; the test set {mo['test']}"))
     rows.append(("git commit", p.get("git_commit") or "not a git checkout"))
     lock = p.get("lock")
     if lock:

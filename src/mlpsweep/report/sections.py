@@ -59,3 +59,15 @@ def dead_classes(metrics: dict, share: float) -> list[int] | None:
     if metrics.get("status") != "ok" or not v:
         return None
     return [c for c, (n, k) in enumerate(zip(v["images_per_class"], v["predicted_per_class"])) if n and k < share * n]
+
+
+def sampled_note(metrics: dict) -> str:
+    """A sentence for figures of per-epoch training numbers when the runs recorded them on a sample of the
+    training rows (``training.monitor_rows``); empty when every run used every row."""
+    sizes = {(m.get("training_environment") or {}).get("monitoring", {}).get("train_rows") for m in metrics.values()
+             if ((m.get("training_environment") or {}).get("monitoring") or {}).get("train_rows_sampled")}
+    if not sizes:
+        return ""
+    n = ", ".join(f"{s:,}" for s in sorted(sizes))
+    return (f" The training cost and accuracy per epoch are those of a fixed sample of {n} training rows "
+            "(training.monitor_rows), the same rows every epoch; validation numbers use every row.")

@@ -26,6 +26,7 @@ import numpy as np
 from .. import verdicts as v
 from ..nn import Network
 from ..verdicts import Verdict
+from ..report.sections import sampled_note
 from .base import Data, Job, Section, StudyKind, accuracies, thresholds
 
 log = logging.getLogger("mlpsweep.studies.batch_size")
@@ -162,6 +163,7 @@ class BatchSize(StudyKind):
                     ax.set_xscale("log")
             ax.set(xlabel=xlabel, ylabel="training cost (log)", title=f"Training cost by {xlabel.split(' (')[0]}")
             self.figure(sec, name, plot, fig, data)
+            sec.figures[f"{name}-{plot}"] += sampled_note(data.metrics)
         rows = []
         for t in study["topologies"]:
             if t not in k_of:

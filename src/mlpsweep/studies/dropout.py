@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .. import verdicts as v
 from ..verdicts import Outcome, Verdict
+from ..report.sections import sampled_note
 from .base import Data, Section, StudyKind, runs_of, thresholds
 
 
@@ -85,6 +86,7 @@ class Dropout(StudyKind):
             ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.set(title="Training (solid) vs validation (dashed) accuracy")
         self.figure(sec, name, "curves", fig, data)
+        sec.figures[f"{name}-curves"] += sampled_note(data.metrics)
         by_width: dict = {}
         for width, rate, gap in gaps.values():
             by_width.setdefault(width, {})[rate] = gap
