@@ -51,6 +51,19 @@ def schema_default(dotted: str):
     return copy.deepcopy(node["default"])
 
 
+@lru_cache(maxsize=1)
+def name_regex() -> str:
+    """The rule for every name a user gives (the schema's ``definitions.name`` pattern), without its anchors."""
+    return _load(str(SCHEMA_PATH))["definitions"]["name"]["pattern"].removeprefix("^").removesuffix("$")
+
+
+def is_name(text) -> bool:
+    """Whether ``text`` is a valid name (:func:`name_regex`)."""
+    import re
+
+    return isinstance(text, str) and re.fullmatch(name_regex(), text) is not None
+
+
 def _resolve_ref(schema: dict, root: dict) -> dict:
     while "$ref" in schema:
         target = root

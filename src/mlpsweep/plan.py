@@ -155,6 +155,22 @@ class Plan:
         return [{"name": n, **self.study_defs[n]} for n in names]
 
 
+#: The folders, relative to the working directory, that every file the workflow writes lies under.
+OUTPUT_ROOTS = ("resources", "results", "logs")
+
+
+def check_inside(paths) -> None:
+    """Raise ConfigError unless every path (relative, ``{…}`` placeholders allowed) stays under
+    :data:`OUTPUT_ROOTS` once normalised: no name can move an output elsewhere."""
+    import posixpath
+
+    for path in paths:
+        norm = posixpath.normpath(str(path))
+        if posixpath.isabs(norm) or norm.split("/", 1)[0] not in OUTPUT_ROOTS:
+            raise ConfigError(f"the output {path!r} would land outside {', '.join(r + '/' for r in OUTPUT_ROOTS)}; "
+                              "a name in the config is not a plain name (see definitions.name in the schema)")
+
+
 def resolve_topology(config: dict, name: str, prefix: str | None = None) -> Settings:
     """A topology's complete settings: its own keys over the config's ``defaults``, checked.
 

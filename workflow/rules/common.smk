@@ -4,8 +4,8 @@ import re
 import shlex
 from pathlib import Path
 
-from mlpsweep.config import ConfigError
-from mlpsweep.plan import plan
+from mlpsweep.config import ConfigError, name_regex
+from mlpsweep.plan import check_inside, plan
 from mlpsweep.data import cache
 from mlpsweep.report import PLOTS, caption_path
 from mlpsweep.report.inputs import write_report_inputs
@@ -20,8 +20,8 @@ config.update(PLAN.config)
 
 
 wildcard_constraints:
-    dataset=r"[A-Za-z0-9_.-]+",
-    topology=r"[A-Za-z0-9_.-]+",
+    dataset=name_regex(),
+    topology=name_regex(),
     seed=r"\d+",
 
 
@@ -83,7 +83,7 @@ def train_settings(wildcards):
 
 
 wildcard_constraints:
-    study=r"[A-Za-z0-9_.-]+",
+    study=name_regex(),
     target=r"[A-Za-z0-9_]+",
     activation=r"[a-z]+",
     rung=r"\d+",
@@ -262,6 +262,22 @@ def all_targets():
 
 
 # Training jobs of several runs (training.runs_per_job): each stack's runs, and which stack trains a run.
+# Every file the plan names lies under resources/, results/ or logs/ (the planner checks it, whatever the names).
+try:
+    check_inside(
+        all_targets()
+        + [
+            f.format(dataset=d, topology=t, seed=s)
+            for d in PLAN.datasets
+            for st in PLAN.study_defs
+            for t, s in PLAN.study_runs(st)
+            for f in (RUN_FILES["metrics"][0], RUN_FILES["models"][0])
+        ]
+        + [f for st in PLAN.study_defs for f in PLAN.extra_outputs(st)]
+    )
+except ConfigError as exc:
+    raise WorkflowError(f"mlpsweep: {exc}") from None
+
 STACKS = PLAN.stacks()
 STACK_OF = {run: stack for stack in STACKS for run in stack.runs}
 

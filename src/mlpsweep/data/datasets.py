@@ -18,8 +18,9 @@ from urllib.parse import urlparse
 
 import yaml
 
+from ..config import is_name
+
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
-NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 SCHEMES = ("https", "http", "file")
 
@@ -62,8 +63,8 @@ class DatasetSpec:
     def from_dict(cls, name: str, d: dict, where: str | None = None) -> DatasetSpec:
         """Build and validate; errors name the config key (``where``)."""
         where = where or f"datasets.{name}"
-        if not NAME_RE.match(name):
-            raise DatasetSpecError(f"{where}: dataset name {name!r} must match [A-Za-z0-9_.-]+")
+        if not is_name(name):
+            raise DatasetSpecError(f"{where}: dataset name {name!r} must be letters, digits, _ . - starting with a letter or digit")
         if not isinstance(d, dict):
             raise DatasetSpecError(f"{where}: must be a mapping")
         files = d.get("files")
@@ -76,8 +77,8 @@ class DatasetSpec:
             if not isinstance(f, dict):
                 raise DatasetSpecError(f"{key}: must be a mapping with name, sha256 and bytes")
             fname = f.get("name")
-            if not isinstance(fname, str) or not NAME_RE.match(fname):
-                raise DatasetSpecError(f"{key}.name: {fname!r} must be a plain file name matching [A-Za-z0-9_.-]+")
+            if not is_name(fname):
+                raise DatasetSpecError(f"{key}.name: {fname!r} must be a plain file name: letters, digits, _ . - starting with a letter or digit")
             sha = f.get("sha256")
             if not isinstance(sha, str) or not SHA256_RE.match(sha):
                 raise DatasetSpecError(f"{key}.sha256: must be 64 hexadecimal digits, got {sha!r}")
