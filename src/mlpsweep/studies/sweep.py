@@ -254,7 +254,9 @@ class Sweep(StudyKind):
     def generate(self, study: str, definition: dict, config: dict) -> dict:
         """The sweep's points as topologies (name -> topology), added to the config by the plan."""
         where = f"study_definitions.{study}"
-        base = definition["base"]
+        base = definition.get("base")
+        if not base:
+            raise SweepError(f"{where}.base: a sweep needs the topology its points start from")
         if base not in config["topologies"]:
             raise SweepError(f"{where}.base: unknown topology {base!r}; define it under topologies")
         points = expand(study, definition)
