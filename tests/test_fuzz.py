@@ -118,6 +118,14 @@ def test_train_settings_with_wrong_values_are_refused_in_one_line(changes):
     assert all(isinstance(n, int) and n >= 1 for n in s.hidden) and math.isfinite(s.eta) and s.eta > 0
 
 
+@pytest.mark.parametrize("kind", ["..", ".x", "a..b", "", "os.path/x", "1abc"])
+def test_a_kind_that_is_not_a_module_name_is_refused(kind):
+    with pytest.raises(ConfigError) as info:
+        plan({**copy.deepcopy(BASE), "studies": ["depth"], "study_definitions": {"depth": {"kind": kind, "topologies": ["30"]}}}, SCHEMA)
+    refused_in_one_line(info.value)
+    assert "study_definitions.depth.kind" in str(info.value)
+
+
 @pytest.mark.parametrize("hidden", [[0], [-1], [], [1.5], ["8"]])
 def test_impossible_layer_sizes_are_refused(hidden):
     with pytest.raises(ConfigError) as info:

@@ -36,6 +36,9 @@ def kind(name: str) -> StudyKind:
     if name in KINDS:
         return KINDS[name]
     if name not in _OWN:
+        if not (isinstance(name, str) and all(part.isidentifier() for part in name.split("."))):
+            raise UnknownKind(f"{name!r} is neither a built-in kind {sorted(KINDS)} nor a module name (dotted "
+                              "Python identifiers)")
         try:
             found = getattr(importlib.import_module(name), "KIND", None)
         except ImportError as exc:
