@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from . import settings
 from .config import ConfigError, load_schema, validate
 from .data import datasets as ds
+from . import estimate
 from .sequential import Design, seed_sequence
 from .nn import Settings
 from .studies import Job, StudyKind, UnknownKind, kind
@@ -148,6 +149,49 @@ class Plan:
                 for runs in groups.values():
                     stacks += [Stack(chunk) for chunk in split_runs(runs, per_job) if len(chunk) > 1]
         return stacks
+
+    def dataset_rows(self, dataset: str) -> tuple[int, int, int]:
+        """(training rows, features, validation + test rows) of ``dataset``, from its IDX files' sizes."""
+        f = self.dataset_specs[dataset].files
+        n = f["train_labels"].bytes - 8  # an IDX label file: an 8-byte header, one byte per image
+        d = (f["train_images"].bytes - 16) // max(n, 1)  # images: a 16-byte header, d bytes per image
+        validation = self.config["data"]["validation_size"]
+        return n - validation, d, validation + f["test_labels"].bytes - 8
+
+    def work(self, dataset: str, runs: list) -> estimate.Work:
+        """What the training job of ``runs`` (one shape) does on ``dataset`` (:mod:`mlpsweep.estimate`)."""
+        st = self.topology(runs[0][0])
+        m, d, held_out = self.dataset_rows(dataset)
+        training = self.config["training"]
+        return estimate.Work(sizes=(d, *st.hidden, self.dataset_specs[dataset].classes), runs=len(runs), rows=m,
+                             epochs=st.epochs, batch_size=st.batch_size, itemsize=4 if st.dtype == "float32" else 8,
+                             monitor_rows=training["monitor_rows"] or None, held_out_rows=held_out,
+                             test_by_need=not training["test_every_epoch"], momentum=st.momentum > 0)
+
+    def train_resources(self, dataset: str, runs: list) -> dict:
+        """The ``mem_mb`` and ``runtime`` (minutes) the training job of ``runs`` asks for (``resources.train``)."""
+        r = self.config["resources"]["train"]
+        mem, minutes = estimate.request(self.work(dataset, runs), r["mem_scale"], r["runtime_scale"])
+        return {"mem_mb": mem if r["mem_mb"] == "auto" else r["mem_mb"],
+                "runtime": minutes if r["runtime"] == "auto" else r["runtime"] * len(runs)}
+
+    def memory_limit(self) -> float | None:
+        limit = self.config["resources"]["max_mem_mb"]
+        return estimate.machine_mb() if limit == "auto" else limit
+
+    def check_memory(self) -> None:
+        """Refuse (ConfigError, one line) a training job whose estimated memory exceeds ``resources.max_mem_mb``."""
+        limit = self.memory_limit()
+        stacked = {run for stack in self.stacks() for run in stack.runs}
+        jobs = [(stack.runs, f"topology {stack.runs[0][0]!r} (the stacked job {stack.name})") for stack in self.stacks()]
+        jobs += [([run], f"topology {run[0]!r} (seed {run[1]})") for st in self.study_defs for batch in self.look_batches(st)
+                 for run in batch if run not in stacked]
+        for dataset in self.datasets:
+            for runs, what in jobs:
+                try:
+                    estimate.check(self.work(dataset, runs), limit, f"{what} on {dataset}")
+                except estimate.TooBig as exc:
+                    raise ConfigError(str(exc)) from None
 
     def studies_list(self, studies=None) -> list[dict]:
         """The resolved definitions of ``studies`` (default: the enabled ones), each with its name."""

@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 from . import arithmetic
 from .atomic import write_json, write_text
 from .data import preprocess
+from . import estimate
 from .nn import Diverged, Network, Settings, save_network, train_stack
 from .nn.checkpoint import Checkpointer, run_key
 from .nn.sgd import check_stackable, gradient_norms, monitored_rows
@@ -109,6 +110,13 @@ def run(
     label = name or ("stack" if many else names[0])
     with threadpool_limits(limits=threads):
         data = preprocess.load(data_dir)
+        st0 = resolved[0]
+        # before anything is allocated: a job that cannot fit in this machine's memory is refused in one line
+        estimate.check(estimate.Work(
+            sizes=(data.features, *st0.hidden, data.classes), runs=len(runs), rows=data.x_train.shape[0],
+            epochs=st0.epochs, batch_size=st0.batch_size, itemsize=4 if st0.dtype == "float32" else 8,
+            monitor_rows=monitor_rows, held_out_rows=len(data.y_val) + len(data.y_test), test_by_need=test_by_need,
+            momentum=st0.momentum > 0), estimate.machine_mb(), label)
         rngs = [np.random.default_rng(r.seed) for r in runs]
         nets = [build_network(st, data.features, data.classes, rng) for st, rng in zip(resolved, rngs)]
         trained = resolved  # as trained: a rung of successive halving ends early

@@ -278,6 +278,19 @@ try:
 except ConfigError as exc:
     raise WorkflowError(f"mlpsweep: {exc}") from None
 
+try:
+    PLAN.check_memory()
+except ConfigError as exc:
+    raise WorkflowError(f"mlpsweep: {exc}") from None
+
+
+def train_resources(wildcards):
+    """mem_mb and runtime of a run trained alone (the estimate of its work: mlpsweep.estimate)."""
+    return PLAN.train_resources(
+        wildcards.dataset, [(wildcards.topology, int(wildcards.seed))]
+    )
+
+
 STACKS = PLAN.stacks()
 STACK_OF = {run: stack for stack in STACKS for run in stack.runs}
 

@@ -13,8 +13,8 @@ rule train:
         "../envs/mlpsweep.yaml"
     threads: config["resources"]["train"]["threads"]
     resources:
-        mem_mb=config["resources"]["train"]["mem_mb"],
-        runtime=config["resources"]["train"]["runtime"],
+        mem_mb=lambda wildcards: train_resources(wildcards)["mem_mb"],
+        runtime=lambda wildcards: train_resources(wildcards)["runtime"],
     params:
         data=data_dir,
         runs=lambda wildcards, output: (
@@ -59,8 +59,7 @@ for stack in STACKS:
                 "../envs/mlpsweep.yaml"
             threads: config["resources"]["train"]["threads"]
             resources:
-                mem_mb=config["resources"]["train"]["mem_mb"],
-                runtime=config["resources"]["train"]["runtime"] * len(stack.runs),
+                **PLAN.train_resources(dataset, stack.runs),
             params:
                 data=data_dir,
                 runs=stack_runs_option(dataset, stack),

@@ -1,0 +1,139 @@
+"""What a training job will need: its peak memory and run time, from what it does.
+
+The one place the formula lives; the workflow asks it for every training job's ``mem_mb`` and ``runtime``
+(so a scheduler gets what the job needs, not one number for all), the planner refuses a job that cannot fit,
+and the train command checks again, with the real data, before it allocates anything.
+
+A job trains S runs of one shape (layer sizes n₀ … n_L, dtype of b bytes, batch size K, E epochs) on m
+training rows of d = n₀ features; P is the parameters of one run, W its weights, L its layers.
+
+Memory, megabytes (10⁶ bytes):
+
+    BASE_MB                                   the interpreter with NumPy and mlpsweep loaded
+  + m·d·4                                     the float32 training split (memory-mapped, read every epoch)
+  + min(monitor_rows, m)·d·4                  the monitored sample of training rows (a copy; 0 when all rows)
+  + (G·S)·(d + n_L)·b                         the gathered rows and targets, G ≈ 2,048 rows in all
+  + S·P·(COPIES·b + 2·8)                      per run: parameters, gradient and update scratch, momentum;
+                                              the initial N(0,1) draws in float64 (a run's and its copy)
+  + S·EVAL_CHUNK·Σ(n₁ … n_L)·b·2              the evaluation buffers of every run
+
+Time, seconds:
+
+    START_S + E·S·[ m·6W / TRAIN_FLOPS(K) + (m/K)·L·STEP_S + r·2W / EVAL_FLOPS ]
+
+with r the rows monitored per epoch (the monitored training rows and the validation rows, plus the test
+rows about a third of the epochs when the test set is evaluated by need).  The constants are measured on
+this project's machine by ``benchmarks/estimate.py``, which prints every job it ran against its
+estimate; the README gives the table.  The workflow asks for the memory estimate × ``MEM_HEADROOM`` and
+the time estimate × ``TIME_HEADROOM`` (a slower node, a busy one), each scaled by the config's
+``resources.train`` factors.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+#: Resident megabytes of a training job before it reads data (Python, NumPy, mlpsweep; measured).
+BASE_MB = 62.0
+#: Parameter-sized buffers of one run besides its parameters (gradient, update scratch, momentum).
+COPIES = 4
+#: Rows gathered per ``take`` for the whole stack (mlpsweep.nn.sgd.CHUNK_ROWS) and evaluated per pass.
+GATHER_ROWS = 2048
+EVAL_CHUNK = 2048
+#: Training FLOPs per second at batch size K (small products are slower), and per-layer cost of one step.
+TRAIN_FLOPS_SMALL = 60e9  # K ≤ 16
+TRAIN_FLOPS_LARGE = 100e9  # K ≥ 128 (log-interpolated between)
+STEP_S = 10e-6
+EVAL_FLOPS = 100e9
+START_S = 2.0
+#: What the workflow asks for beyond the estimate.
+MEM_HEADROOM = 1.3
+TIME_HEADROOM = 3.0
+
+
+@dataclass(frozen=True)
+class Work:
+    """What one training job does."""
+
+    sizes: tuple  # n₀ … n_L
+    runs: int  # S
+    rows: int  # m, training rows
+    epochs: int
+    batch_size: int
+    itemsize: int  # 4 (float32) or 8 (float64)
+    monitor_rows: int | None = None  # None or ≥ rows: every training row
+    held_out_rows: int = 20_000  # validation + test rows
+    test_by_need: bool = True
+    momentum: bool = False
+
+    @property
+    def weights(self) -> int:
+        return sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+
+    @property
+    def params(self) -> int:
+        return self.weights + sum(self.sizes[1:])
+
+
+def memory_mb(w: Work) -> float:
+    """Peak resident memory of the job, MB (the module's formula)."""
+    d, out = w.sizes[0], w.sizes[-1]
+    sampled = min(w.monitor_rows, w.rows) if w.monitor_rows and w.monitor_rows < w.rows else 0
+    total = (w.rows * d * 4 + sampled * d * 4
+             + GATHER_ROWS * (d + out) * w.itemsize
+             + w.runs * w.params * (COPIES * w.itemsize + 2 * 8)
+             + w.runs * EVAL_CHUNK * sum(w.sizes[1:]) * w.itemsize * 2)
+    return BASE_MB + total / 1e6
+
+
+def train_flops(k: int) -> float:
+    if k <= 16:
+        return TRAIN_FLOPS_SMALL
+    if k >= 128:
+        return TRAIN_FLOPS_LARGE
+    f = math.log(k / 16) / math.log(128 / 16)
+    return TRAIN_FLOPS_SMALL * (TRAIN_FLOPS_LARGE / TRAIN_FLOPS_SMALL) ** f
+
+
+def seconds(w: Work) -> float:
+    """Run time of the job, seconds (the module's formula)."""
+    k = max(1, min(w.batch_size, w.rows))
+    layers = len(w.sizes) - 1
+    train_rows = min(w.monitor_rows, w.rows) if w.monitor_rows else w.rows
+    validation = w.held_out_rows / 2
+    test = w.held_out_rows / 2 * (0.35 if w.test_by_need else 1.0)
+    per_epoch = (w.rows * 6 * w.weights / train_flops(k) + (w.rows / k) * layers * STEP_S
+                 + (train_rows + validation + test) * 2 * w.weights / EVAL_FLOPS)
+    return START_S + w.epochs * w.runs * per_epoch
+
+
+def request(w: Work, mem_scale: float = 1.0, time_scale: float = 1.0) -> tuple[int, int]:
+    """(mem_mb, runtime in minutes) to ask a scheduler for: the estimates with their headroom, rounded up."""
+    mem = math.ceil(memory_mb(w) * MEM_HEADROOM * mem_scale)
+    minutes = math.ceil(seconds(w) * TIME_HEADROOM * time_scale / 60)
+    return max(mem, 200), max(minutes, 1)
+
+
+def machine_mb() -> int | None:
+    """This machine's physical memory, MB (None where it cannot be told)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e6)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+class TooBig(ValueError):
+    """A job whose estimated memory exceeds the limit."""
+
+
+def check(w: Work, limit_mb: float | None, what: str) -> None:
+    """Raise :class:`TooBig` (one line naming ``what``, the estimate and the limit) if the job cannot fit."""
+    if limit_mb is None:
+        return
+    need = memory_mb(w)
+    if need > limit_mb:
+        raise TooBig(f"{what}: needs about {need:,.0f} MB ({w.runs} run{'s' if w.runs > 1 else ''} of "
+                     f"{list(w.sizes)}, {w.rows:,} rows), more than the {limit_mb:,.0f} MB available "
+                     "(resources.max_mem_mb); use fewer or smaller layers, fewer runs per job, or raise the limit")

@@ -1,0 +1,76 @@
+"""Memory and time from the work: the formula's sense, the planner's and the train command's refusals, and
+resources that differ by job."""
+
+import subprocess
+import sys
+
+import pytest
+from workflow_helpers import REPO
+
+from mlpsweep import estimate
+from mlpsweep.config import ConfigError
+from mlpsweep.plan import plan
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def work(**kw):
+    base = dict(sizes=(784, 30, 10), runs=1, rows=50_000, epochs=30, batch_size=10, itemsize=4, monitor_rows=10_000)
+    return estimate.Work(**{**base, **kw})
+
+
+def test_memory_follows_the_data_the_layers_and_the_runs():
+    small = estimate.memory_mb(work())
+    assert 200 < small < 350  # the float32 training split (157 MB) and a small network
+    assert estimate.memory_mb(work(runs=3)) > small
+    assert estimate.memory_mb(work(sizes=(784, 800, 10))) > estimate.memory_mb(work(runs=3))
+    assert estimate.memory_mb(work(itemsize=8)) > small
+    assert estimate.memory_mb(work(monitor_rows=None)) == pytest.approx(small - 10_000 * 784 * 4 / 1e6)
+    huge = estimate.memory_mb(work(sizes=(784, 10_000_000, 10)))
+    assert huge > 100_000  # 7.9·10⁹ parameters
+
+
+def test_time_follows_epochs_runs_batch_size_and_width():
+    t = estimate.seconds(work())
+    assert 2 < t < 60
+    assert estimate.seconds(work(epochs=60)) > 1.9 * (t - estimate.START_S)
+    assert estimate.seconds(work(batch_size=1)) > 3 * estimate.seconds(work(batch_size=10))  # per-step costs
+    assert estimate.seconds(work(batch_size=128)) < t
+    assert estimate.seconds(work(sizes=(784, 800, 10))) > 10 * t / 2
+    mem, minutes = estimate.request(work())
+    assert mem >= estimate.memory_mb(work()) and minutes >= 1
+
+
+def test_the_planner_asks_for_what_each_job_needs_and_refuses_what_cannot_fit():
+    config = {"studies": ["depth", "big"], "seeds": [1, 2, 3],
+              "study_definitions": {"depth": {"topologies": ["30"]}, "big": {"kind": "compare", "topologies": ["800"]}},
+              "topologies": {"30": {"hidden": [30]}, "800": {"hidden": [800], "batch_size": 1, "epochs": 40}}}
+    p = plan(config, SCHEMA)
+    stack_30 = next(s for s in p.stacks() if s.runs[0][0] == "30")
+    small, big = p.train_resources("mnist", stack_30.runs), p.train_resources("mnist", [("800", 1)])
+    assert small["mem_mb"] < big["mem_mb"] and small["runtime"] < big["runtime"]
+    p.check_memory()  # fits in this machine
+    fixed = plan({**config, "resources": {"train": {"mem_mb": 1500, "runtime": 60}}}, SCHEMA)
+    assert fixed.train_resources("mnist", stack_30.runs) == {"mem_mb": 1500, "runtime": 60 * len(stack_30.runs)}
+    huge = plan({**config, "topologies": {**config["topologies"], "800": {"hidden": [10_000_000]}}}, SCHEMA)
+    with pytest.raises(ConfigError) as info:
+        huge.check_memory()
+    text = str(info.value)
+    assert "\n" not in text and "'800'" in text and "needs about" in text and "MB available" in text
+    capped = plan({**config, "resources": {"max_mem_mb": 250}}, SCHEMA)
+    with pytest.raises(ConfigError, match="topology '30' \\(the stacked job 30.seed1"):
+        capped.check_memory()
+
+
+@pytest.mark.slow
+def test_the_train_command_refuses_a_network_beyond_memory_before_allocating(tmp_path):
+    from datagen import preprocessed
+
+    data_dir = preprocessed(tmp_path, n_train=200, n_test=50, validation_size=50, seed=2)
+    proc = subprocess.run([sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir), "--settings",
+                           '{"hidden": [100000000], "epochs": 1}', "--seed", "1", "--out-dir", str(tmp_path / "m")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs about" in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "m").exists()
