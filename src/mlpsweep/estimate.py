@@ -11,7 +11,8 @@ Memory, megabytes (10⁶ bytes):
 
     BASE_MB                                   the interpreter with NumPy and mlpsweep loaded
   + m·d·4                                     the float32 training split (memory-mapped, read every epoch)
-  + min(monitor_rows, m)·d·4                  the monitored sample of training rows (a copy; 0 when all rows)
+  + m·d·b  when b = 8                        the training split converted to the network's float64
+  + min(monitor_rows, m)·d·b                  the monitored sample of training rows (a copy; 0 when all rows)
   + (G·S)·(d + n_L)·b                         the gathered rows and targets, G ≈ 2,048 rows in all
   + S·P·(COPIES·b + 2·8)                      per run: parameters, gradient and update scratch, momentum;
                                               the initial N(0,1) draws in float64 (a run's and its copy)
@@ -45,7 +46,7 @@ EVAL_CHUNK = 2048
 #: Training FLOPs per second at batch size K (small products are slower), and per-layer cost of one step.
 TRAIN_FLOPS_SMALL = 60e9  # K ≤ 16
 TRAIN_FLOPS_LARGE = 100e9  # K ≥ 128 (log-interpolated between)
-STEP_S = 10e-6
+STEP_S = 15e-6
 EVAL_FLOPS = 100e9
 START_S = 2.0
 #: What the workflow asks for beyond the estimate.
@@ -81,7 +82,7 @@ def memory_mb(w: Work) -> float:
     """Peak resident memory of the job, MB (the module's formula)."""
     d, out = w.sizes[0], w.sizes[-1]
     sampled = min(w.monitor_rows, w.rows) if w.monitor_rows and w.monitor_rows < w.rows else 0
-    total = (w.rows * d * 4 + sampled * d * 4
+    total = (w.rows * d * 4 + (w.rows * d * w.itemsize if w.itemsize != 4 else 0) + sampled * d * w.itemsize
              + GATHER_ROWS * (d + out) * w.itemsize
              + w.runs * w.params * (COPIES * w.itemsize + 2 * 8)
              + w.runs * EVAL_CHUNK * sum(w.sizes[1:]) * w.itemsize * 2)
