@@ -52,6 +52,8 @@ START_S = 2.0
 #: What the workflow asks for beyond the estimate.
 MEM_HEADROOM = 1.3
 TIME_HEADROOM = 3.0
+#: The shortest time limit asked for (a job start on a busy node, a slow shared filesystem).
+MIN_MINUTES = 5
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def request(w: Work, mem_scale: float = 1.0, time_scale: float = 1.0) -> tuple[i
     """(mem_mb, runtime in minutes) to ask a scheduler for: the estimates with their headroom, rounded up."""
     mem = math.ceil(memory_mb(w) * MEM_HEADROOM * mem_scale)
     minutes = math.ceil(seconds(w) * TIME_HEADROOM * time_scale / 60)
-    return max(mem, 200), max(minutes, 1)
+    return max(mem, 200), max(minutes, MIN_MINUTES)
 
 
 def machine_mb() -> int | None:
