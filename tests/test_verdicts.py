@@ -178,3 +178,20 @@ def test_an_inconclusive_comparison_says_how_many_seeds_would_decide_it():
         assert verdict.outcome is I
         assert "a fixed design would need about 58 seeds per topology" in verdict.sentence
     assert "fixed design" not in v.not_better(BASE, shifted(0.0), margin=0.01).sentence  # decided: no estimate
+
+
+def test_interval_levels_are_printed_with_the_decimals_they_need():
+    from mlpsweep.verdicts import level_pct
+
+    assert [level_pct(x) for x in (0.9, 0.95, 1 - 2 * 0.05 / 6, 1 - 2 * 3e-5, 0.999, 1.0)] == \
+        ["90", "95", "98.3", "99.994", "99.9", "100"]
+    sentence = v.not_better([0.85, 0.80, 0.87], [0.86, 0.85, 0.80], margin=0.01, alpha=3e-5).sentence
+    assert "99.994 % CI" in sentence and "100 % CI" not in sentence
+
+
+def test_a_sequential_look_states_the_fixed_designs_seeds_at_the_studys_alpha():
+    a, b = [0.85, 0.80, 0.87, 0.84, 0.86], [0.86, 0.85, 0.80, 0.85, 0.84]
+    look = v.not_better(a, b, margin=0.01, alpha=3e-5, plan_alpha=0.05).sentence
+    plain = v.not_better(a, b, margin=0.01, alpha=0.05).sentence
+    need = lambda text: text.split("would need about ")[1].split(" seeds")[0]  # noqa: E731
+    assert need(look) == need(plain) == f"{v.seeds_needed(a, b, 0.01, 0.05):,.0f}"

@@ -82,6 +82,16 @@ def combine(parts: list[Verdict]) -> Verdict:
     return Verdict(outcome, " ".join(p.sentence for p in parts), {}, parts[0].thresholds)
 
 
+def level_pct(level: float) -> str:
+    """An interval's level in per cent with the decimals it needs: 90, 98.3 (α/6), 99.9944 (a sequential
+    look's), never a rounded 100."""
+    x = 100 * level
+    if abs(x - round(x)) < 1e-9 or x >= 100:
+        return f"{x:.0f}"
+    text = f"{x:.{max(0, math.ceil(-math.log10(100 - x)) + 1)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def pp(x: float) -> str:
     """A difference of accuracies (fractions) in signed percentage points."""
     return f"{100 * x:+.2f} pp"
@@ -110,7 +120,7 @@ class Difference:
     def interval_text(self) -> str:
         if not self.has_interval:
             return "no interval"
-        return f"{100 * self.level:.0f} % CI [{100 * self.low:+.2f}, {100 * self.high:+.2f}] pp"
+        return f"{level_pct(self.level)} % CI [{100 * self.low:+.2f}, {100 * self.high:+.2f}] pp"
 
     def mde_text(self) -> str:
         if not math.isfinite(self.mde):
@@ -194,12 +204,15 @@ def _too_few(n_a: int, n_b: int, min_seeds: int, what: str) -> str | None:
 
 
 def not_better(a, b, *, margin: float, alpha: float = 0.05, min_seeds: int = 2, power: float = 0.8,
-               what: str = "B vs A") -> Verdict:
+               what: str = "B vs A", plan_alpha: float | None = None) -> Verdict:
     """The claim "B is not better than A by more than ``margin``" (non-superiority).
 
     Supported when the upper end of the (1 − 2α) interval of mean(b) − mean(a)
     is below the margin; contradicted when its lower end is above the margin;
     inconclusive otherwise, or with fewer than ``min_seeds`` seeds a side.
+    ``plan_alpha``: the level a fixed design would test at, for the seeds an
+    inconclusive verdict says it needs (default α; a sequential look tests at
+    a smaller nominal level than the study's α).
     """
     d = difference(a, b, alpha, power)
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
@@ -213,11 +226,11 @@ def not_better(a, b, *, margin: float, alpha: float = 0.05, min_seeds: int = 2, 
     if d.low > margin:
         return Verdict(Outcome.CONTRADICTED, f"{head}: better by more than the margin (the whole interval is above it).", nums, th)
     return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval contains the margin; {d.mde_text()}"
-                   f"{_sample_size_text(a, b, margin, alpha, power)}.", nums, th)
+                   f"{_sample_size_text(a, b, margin, plan_alpha or alpha, power)}.", nums, th)
 
 
 def better(a, b, *, margin: float = 0.0, alpha: float = 0.05, min_seeds: int = 2, power: float = 0.8,
-           what: str = "B vs A") -> Verdict:
+           what: str = "B vs A", plan_alpha: float | None = None) -> Verdict:
     """The claim "B is better than A by at least ``margin``" (superiority).
 
     Supported when the lower end of the (1 − 2α) interval is above the
@@ -236,7 +249,7 @@ def better(a, b, *, margin: float = 0.0, alpha: float = 0.05, min_seeds: int = 2
     if d.high < margin:
         return Verdict(Outcome.CONTRADICTED, f"{head}: the data exclude an improvement of the margin.", nums, th)
     return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval contains the margin; {d.mde_text()}"
-                   f"{_sample_size_text(a, b, margin, alpha, power)}.", nums, th)
+                   f"{_sample_size_text(a, b, margin, plan_alpha or alpha, power)}.", nums, th)
 
 
 def holm(p_values, alpha: float = 0.05) -> list[bool]:
@@ -307,7 +320,7 @@ def slope_below(x, y, *, bound: float, alpha: float = 0.05, min_points: int = 3,
     if s.n < max(3, min_points) or not s.has_interval:
         return Verdict(Outcome.INCONCLUSIVE, f"inconclusive: {what} rests on {s.n} point(s); an interval needs at least "
                        f"{max(3, min_points)} at two or more x values.", s.to_dict(), th)
-    head = (f"{what} = {s.slope:+.3f}{unit}, {100 * s.level:.0f} % CI [{s.low:+.3f}, {s.high:+.3f}], "
+    head = (f"{what} = {s.slope:+.3f}{unit}, {level_pct(s.level)} % CI [{s.low:+.3f}, {s.high:+.3f}], "
             f"against the declared bound {bound:+.3f}")
     if s.high < bound:
         return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval is below the bound.", s.to_dict(), th)
@@ -333,7 +346,7 @@ def exponent_matches(log_x, log_y, *, law: float, tolerance: float, alpha: float
     if not s.has_interval:
         return Verdict(Outcome.INCONCLUSIVE, f"inconclusive: the exponent rests on {s.n} point(s); an interval needs 3.",
                        s.to_dict(), th)
-    head = (f"fitted exponent {s.slope:+.3f}, {100 * s.level:.0f} % CI [{s.low:+.3f}, {s.high:+.3f}], "
+    head = (f"fitted exponent {s.slope:+.3f}, {level_pct(s.level)} % CI [{s.low:+.3f}, {s.high:+.3f}], "
             f"law {law:+.3f} ± {tolerance:g}")
     if lo_band < s.low and s.high < hi_band:
         return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval lies within the tolerance of the law.",
@@ -360,7 +373,7 @@ def at_least(values, *, floor: float, alpha: float = 0.05, min_seeds: int = 2, w
         shown = fmt(s.mean) if s.n else "nothing"
         return Verdict(Outcome.INCONCLUSIVE, f"{what}: {shown} from {s.n} seed(s); inconclusive: a verdict needs at "
                        f"least {need} seeds (min_seeds) for an interval.", nums, th)
-    head = (f"{what}: mean {fmt(s.mean)}, {100 * s.level:.0f} % CI [{fmt(s.ci_low)}, {fmt(s.ci_high)}], "
+    head = (f"{what}: mean {fmt(s.mean)}, {level_pct(s.level)} % CI [{fmt(s.ci_low)}, {fmt(s.ci_high)}], "
             f"declared floor {fmt(floor)}")
     if s.ci_low >= floor:
         return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval is at or above the floor.", nums, th)
@@ -379,7 +392,7 @@ def at_most(values, *, ceiling: float, alpha: float = 0.05, min_seeds: int = 2, 
     th = {"ceiling": ceiling, "alpha": alpha, "min_seeds": min_seeds}
     if n["n"] < max(2, min_seeds):
         return Verdict(flipped.outcome, flipped.sentence, nums, th)
-    head = (f"{what}: mean {fmt(nums['mean'])}, {100 * nums['level']:.0f} % CI [{fmt(nums['low'])}, {fmt(nums['high'])}], "
+    head = (f"{what}: mean {fmt(nums['mean'])}, {level_pct(nums['level'])} % CI [{fmt(nums['low'])}, {fmt(nums['high'])}], "
             f"declared ceiling {fmt(ceiling)}")
     tail = {Outcome.SUPPORTED: "the whole interval is at or below the ceiling.",
             Outcome.CONTRADICTED: "the whole interval is above the ceiling.",

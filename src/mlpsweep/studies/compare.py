@@ -37,7 +37,8 @@ from ..report.sections import dead_classes
 from .base import ACC_HEADER, Data, Section, StudyKind, accuracies, accuracy_rows, runs_of, thresholds
 
 
-def decide_deeper_not_better(groups, *, margin: float, alpha: float, min_seeds: int, power: float = 0.8) -> Verdict:
+def decide_deeper_not_better(groups, *, margin: float, alpha: float, min_seeds: int, power: float = 0.8,
+                             plan_alpha: float | None = None) -> Verdict:
     """``groups``: (topology, depth, accuracies) in the study's order."""
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
     depths = sorted({d for _, d, _ in groups})
@@ -46,7 +47,7 @@ def decide_deeper_not_better(groups, *, margin: float, alpha: float, min_seeds: 
     shallow = next(g for g in groups if g[1] == depths[0])
     deeper = [g for g in groups if g[1] > depths[0]]
     parts = [v.not_better(shallow[2], acc, margin=margin, alpha=alpha, min_seeds=min_seeds, power=power,
-                          what=f"{name} − {shallow[0]}") for name, _, acc in deeper]
+                          what=f"{name} − {shallow[0]}", plan_alpha=plan_alpha) for name, _, acc in deeper]
     # A contradiction is a union claim over the deeper nets: Holm on the one-sided p-values of "diff > margin".
     p = [v.one_sided_p(v.difference(shallow[2], acc, alpha, power), margin, greater=True) for _, _, acc in deeper]
     rejected = v.holm(p, alpha)
@@ -70,13 +71,13 @@ def decide_deeper_not_better(groups, *, margin: float, alpha: float, min_seeds: 
 
 
 def decide_alternatives_better(base, alternatives, *, margin: float, alpha: float, min_seeds: int,
-                               power: float = 0.8) -> Verdict:
+                               power: float = 0.8, plan_alpha: float | None = None) -> Verdict:
     """``base``: (topology, accuracies); ``alternatives``: [(topology, accuracies)]."""
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
     if not alternatives:
         return Verdict(Outcome.INCONCLUSIVE, "inconclusive: the study has no alternative to compare.", {}, th)
     parts = [v.better(base[1], acc, margin=margin, alpha=alpha, min_seeds=min_seeds, power=power,
-                      what=f"{name} − {base[0]}") for name, acc in alternatives]
+                      what=f"{name} − {base[0]}", plan_alpha=plan_alpha) for name, acc in alternatives]
     p = [part.numbers["p_one_sided"] for part in parts]
     rejected = v.holm(p, alpha)
     nums = {"comparisons": [{**part.numbers, "holm_rejected": r, "topology": name}
@@ -124,7 +125,8 @@ def write_look(kind_, arguments: dict, out: str) -> None:
     data = Data(runs=runs, hist=None, metrics=metrics, labels={}, study_files={}, plot_dir=None, dataset="",
                 reference={})
     verdict = kind_.decide(study, data, runs, dict(margin=study["margin_pp"] / 100, alpha=level,
-                                                 min_seeds=study["min_seeds"], power=study["power"]))
+                                                 min_seeds=study["min_seeds"], power=study["power"],
+                                                 plan_alpha=study["alpha"]))
     previous = []
     if arguments.get("previous"):
         with open(arguments["previous"], encoding="utf-8") as fh:
@@ -186,7 +188,7 @@ class Compare(StudyKind):
             sec.findings.append("Diverged (the cost became non-finite; excluded from the means): " + ", ".join(diverged) + ".")
         look = study.get("sequential")  # the last look's decision file of a sequential study (report.build)
         common = dict(margin=study["margin_pp"] / 100, alpha=look["level"] if look else study["alpha"],
-                      min_seeds=study["min_seeds"], power=study["power"])
+                      min_seeds=study["min_seeds"], power=study["power"], plan_alpha=study["alpha"])
         sec.verdict = self.decide(study, data, r, common)
         if look:
             sec.findings.insert(0, look_finding(look, len(r)))

@@ -143,7 +143,7 @@ class VanishingGradient(StudyKind):
                              for a, b in zip(x, y)]
                 s = v.slope(x, y, study["alpha"])
                 if math.isfinite(s.slope):
-                    ci = f", {100 * s.level:.0f} % CI [{s.low:+.3f}, {s.high:+.3f}]" if s.has_interval else ""
+                    ci = f", {v.level_pct(s.level)} % CI [{s.low:+.3f}, {s.high:+.3f}]" if s.has_interval else ""
                     sec.findings.append(f"{act}, {phase}: slope of log(first/last) on L = {s.slope:+.3f}{ci} "
                                         f"(a factor {math.exp(s.slope):.3g} per added layer).")
         pdf = pd.DataFrame(pts_rows)
