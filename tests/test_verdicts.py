@@ -184,7 +184,7 @@ def test_interval_levels_are_printed_with_the_decimals_they_need():
     from mlpsweep.verdicts import level_pct
 
     assert [level_pct(x) for x in (0.9, 0.95, 1 - 2 * 0.05 / 6, 1 - 2 * 3e-5, 0.999, 1.0)] == \
-        ["90", "95", "98.3", "99.994", "99.9", "100"]
+        ["90", "95", "98.33", "99.994", "99.9", "100"]
     sentence = v.not_better([0.85, 0.80, 0.87], [0.86, 0.85, 0.80], margin=0.01, alpha=3e-5).sentence
     assert "99.994 % CI" in sentence and "100 % CI" not in sentence
 

@@ -83,12 +83,12 @@ def combine(parts: list[Verdict]) -> Verdict:
 
 
 def level_pct(level: float) -> str:
-    """An interval's level in per cent with the decimals it needs: 90, 98.3 (α/6), 99.9944 (a sequential
+    """An interval's level in per cent with the decimals it needs: 90, 98.33 (α/6), 99.994 (a sequential
     look's), never a rounded 100."""
     x = 100 * level
     if abs(x - round(x)) < 1e-9 or x >= 100:
         return f"{x:.0f}"
-    text = f"{x:.{max(0, math.ceil(-math.log10(100 - x)) + 1)}f}"
+    text = f"{x:.{max(0, math.ceil(-math.log10(100 - x)) + 2)}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
