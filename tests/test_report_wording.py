@@ -95,9 +95,12 @@ def test_the_summary_says_training_seconds_are_per_run():
 def test_the_header_counts_runs_when_studies_declare_their_own_seeds():
     summary = pd.DataFrame({"topology": ["30", "100-d0"], "seeds": [5, 2]})
     assert runs_line(summary, [1, 2, 3, 4, 5]) == ("7 runs: 2 topologies with 2–5 seeds each (each study declares "
-                                                   "its own; seeds 1, 2, 3, 4, 5)")
-    same = pd.DataFrame({"topology": ["30", "30-30"], "seeds": [5, 5]})
-    assert runs_line(same, [1, 2, 3, 4, 5]) == "2 topologies × 5 seeds (1, 2, 3, 4, 5)"
+                                                   "its own; seeds 1–5)")
+    same = pd.DataFrame({"topology": ["30", "30-30"], "seeds": [2, 2]})
+    assert runs_line(same, [1, 2]) == "2 topologies × 2 seeds (1, 2)"
+    from mlpsweep.report.html import seed_ranges
+
+    assert seed_ranges([7, 1, 2, 3, 5, 8, 30, 29, 28]) == "1–3, 5, 7, 8, 28–30"
 
 
 def test_the_network_figure_says_which_seed_it_draws():

@@ -89,6 +89,19 @@ def summary_rows(summary) -> list[dict]:
     return rows
 
 
+def seed_ranges(seeds) -> str:
+    """1, 2, 3, 5, 7, 8 → "1–3, 5, 7, 8": runs of three or more consecutive seeds as ranges."""
+    seeds = sorted(set(int(x) for x in seeds))
+    parts, i = [], 0
+    while i < len(seeds):
+        j = i
+        while j + 1 < len(seeds) and seeds[j + 1] == seeds[j] + 1:
+            j += 1
+        parts += [f"{seeds[i]}–{seeds[j]}"] if j - i >= 2 else [str(x) for x in seeds[i:j + 1]]
+        i = j + 1
+    return ", ".join(parts)
+
+
 def runs_line(summary, seeds: list) -> str:
     """How many runs the report holds: topologies × seeds when every topology has the same seeds, else the
     count of runs and the range of seeds per topology (each study declares its own)."""
@@ -97,9 +110,9 @@ def runs_line(summary, seeds: list) -> str:
     per = summary["seeds"].astype(int)
     n = len(summary)
     if per.nunique() == 1:
-        return f"{n} topolog{'ies' if n != 1 else 'y'} × {per.iloc[0]} seed{'s' if per.iloc[0] != 1 else ''} ({', '.join(map(str, seeds))})"
+        return f"{n} topolog{'ies' if n != 1 else 'y'} × {per.iloc[0]} seed{'s' if per.iloc[0] != 1 else ''} ({seed_ranges(seeds)})"
     return (f"{int(per.sum())} runs: {n} topologies with {per.min()}–{per.max()} seeds each (each study declares its "
-            f"own; seeds {', '.join(map(str, seeds))})")
+            f"own; seeds {seed_ranges(seeds)})")
 
 
 def recipe(settings: dict) -> str:
