@@ -198,3 +198,17 @@ def test_bad_command_line_overrides_get_one_line(override, key, message):
         plan(override, SCHEMA)
     text = str(info.value)
     assert text.startswith(f"config key {key}:") and message in text and "\n" not in text, text
+
+
+def test_the_shipped_sequential_depth_config_plans_six_looks():
+    """config/depth-sequential.yaml on top of the shipped config, merged as Snakemake merges config files."""
+    from mlpsweep.config import _deep_merge
+
+    shipped = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    extra = yaml.safe_load((REPO / "config" / "depth-sequential.yaml").read_text())
+    p = plan(_deep_merge(shipped, extra), SCHEMA)
+    design = p.design("depth")
+    assert design.sizes == [5, 10, 15, 20, 25, 30] and design.spending == "obrien_fleming"
+    assert p.look_seeds("depth", 2) == list(range(1, 11))
+    assert [len(b) for b in p.look_batches("depth")] == [15] * 6  # 3 topologies × 5 new seeds per look
+    assert p.runs == plan(shipped, SCHEMA).runs  # the first look's runs are the fixed design's
