@@ -182,8 +182,9 @@ class Plan:
     def check_memory(self) -> None:
         """Refuse (ConfigError, one line) a training job whose estimated memory exceeds ``resources.max_mem_mb``."""
         limit = self.memory_limit()
-        stacked = {run for stack in self.stacks() for run in stack.runs}
-        jobs = [(stack.runs, f"topology {stack.runs[0][0]!r} (the stacked job {stack.name})") for stack in self.stacks()]
+        stacks = self.stacks()
+        stacked = {run for stack in stacks for run in stack.runs}
+        jobs = [(stack.runs, f"topology {stack.runs[0][0]!r} (the stacked job {stack.name})") for stack in stacks]
         jobs += [([run], f"topology {run[0]!r} (seed {run[1]})") for st in self.study_defs for batch in self.look_batches(st)
                  for run in batch if run not in stacked]
         for dataset in self.datasets:

@@ -131,7 +131,6 @@ def run(
             epochs = stop_at_epoch
         initial_norms = [gradient_norms(net, data.x_train, data.y_train, cfg.batch_size) if track_gradients else None
                          for net, cfg in zip(nets, trained)]
-        st0 = resolved[0]
         what = (", ".join(f"{n} seed {r.seed} eta {c.eta:g}" for n, r, c in zip(names, runs, trained))
                 + f" ({len(runs)} runs stacked)") if many else f"seed {runs[0].seed}, eta {trained[0].eta:g}"
         log.info("training %s: %s, sizes %s, %s/%s/%s, init %s, K %d, %d epochs, %s, %d BLAS thread(s)", label, what,
