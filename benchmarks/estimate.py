@@ -77,10 +77,9 @@ def main() -> int:
         rows = []
         for i, (label, settings, runs) in enumerate(JOBS):
             st = resolve(settings)
-            w = estimate.Work(sizes=(ds.features, *st.hidden, ds.classes), runs=runs, rows=ds.x_train.shape[0],
-                              epochs=st.epochs, batch_size=st.batch_size, itemsize=4 if st.dtype == "float32" else 8,
-                              monitor_rows=schema_default("training.monitor_rows"),
-                              held_out_rows=len(ds.y_val) + len(ds.y_test), momentum=st.momentum > 0)
+            w = estimate.Work.of(st, features=ds.features, classes=ds.classes, rows=ds.x_train.shape[0],
+                                 held_out_rows=len(ds.y_val) + len(ds.y_test), runs=runs,
+                                 monitor_rows=schema_default("training.monitor_rows"))
             wall, rss = measure(data, settings, runs, Path(tmp) / f"job{i}")
             rows.append((label, rss, estimate.memory_mb(w), wall, estimate.seconds(w)))
     kernels = os.environ.get("OPENBLAS_CORETYPE") or "OpenBLAS's own choice"

@@ -71,6 +71,15 @@ class Work:
     test_by_need: bool = True
     momentum: bool = False
 
+    @classmethod
+    def of(cls, settings, *, features: int, classes: int, rows: int, held_out_rows: int, runs: int = 1,
+           monitor_rows: int | None = None, test_by_need: bool = True) -> "Work":
+        """The work of a job of ``runs`` runs with these (resolved) ``settings`` on ``rows`` training rows."""
+        return cls(sizes=(features, *settings.hidden, classes), runs=runs, rows=rows, epochs=settings.epochs,
+                   batch_size=settings.batch_size, itemsize=4 if settings.dtype == "float32" else 8,
+                   monitor_rows=monitor_rows or None, held_out_rows=held_out_rows, test_by_need=test_by_need,
+                   momentum=settings.momentum > 0)
+
     @property
     def weights(self) -> int:
         return sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))

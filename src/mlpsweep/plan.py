@@ -163,10 +163,9 @@ class Plan:
         st = self.topology(runs[0][0])
         m, d, held_out = self.dataset_rows(dataset)
         training = self.config["training"]
-        return estimate.Work(sizes=(d, *st.hidden, self.dataset_specs[dataset].classes), runs=len(runs), rows=m,
-                             epochs=st.epochs, batch_size=st.batch_size, itemsize=4 if st.dtype == "float32" else 8,
-                             monitor_rows=training["monitor_rows"] or None, held_out_rows=held_out,
-                             test_by_need=not training["test_every_epoch"], momentum=st.momentum > 0)
+        return estimate.Work.of(st, features=d, classes=self.dataset_specs[dataset].classes, rows=m,
+                                held_out_rows=held_out, runs=len(runs), monitor_rows=training["monitor_rows"],
+                                test_by_need=not training["test_every_epoch"])
 
     def train_resources(self, dataset: str, runs: list) -> dict:
         """The ``mem_mb`` and ``runtime`` (minutes) the training job of ``runs`` asks for (``resources.train``)."""

@@ -112,11 +112,10 @@ def run(
         data = preprocess.load(data_dir)
         st0 = resolved[0]
         # before anything is allocated: a job that cannot fit in this machine's memory is refused in one line
-        estimate.check(estimate.Work(
-            sizes=(data.features, *st0.hidden, data.classes), runs=len(runs), rows=data.x_train.shape[0],
-            epochs=st0.epochs, batch_size=st0.batch_size, itemsize=4 if st0.dtype == "float32" else 8,
-            monitor_rows=monitor_rows, held_out_rows=len(data.y_val) + len(data.y_test), test_by_need=test_by_need,
-            momentum=st0.momentum > 0), estimate.machine_mb(), label)
+        estimate.check(estimate.Work.of(
+            st0, features=data.features, classes=data.classes, rows=data.x_train.shape[0],
+            held_out_rows=len(data.y_val) + len(data.y_test), runs=len(runs), monitor_rows=monitor_rows,
+            test_by_need=test_by_need), estimate.machine_mb(), label)
         rngs = [np.random.default_rng(r.seed) for r in runs]
         nets = [build_network(st, data.features, data.classes, rng) for st, rng in zip(resolved, rngs)]
         trained = resolved  # as trained: a rung of successive halving ends early
