@@ -122,7 +122,7 @@ class Case:
         deltas = [np.full((k, o), 1e-3, dtype=dt) for o in sizes[1:]]
         gws = [np.empty_like(w) for w in ws]
         targets = np.eye(C, dtype=dt)[self.y]
-        chunk = gather_rows(k)
+        chunk = gather_rows(k, 1, (D + C) * dt.itemsize)
         xbuf = np.empty((chunk, D), dtype=dt)
         ybuf = np.empty((chunk, C), dtype=dt)
         dot, matmul = np.dot, np.matmul

@@ -135,7 +135,8 @@ def test_gradient_norms_are_opt_in():
 
 def test_gradient_norms_average_every_step_across_chunks(monkeypatch):
     """Several gather chunks and a short last batch: the norm is the mean over all steps."""
-    monkeypatch.setattr(sgd, "CHUNK_ROWS", 8)  # chunks of 6 rows: 6, 6, 6, 2; batches 3, …, 3, 2
+    # 8 rows of 2 features and 2 targets in float64: chunks of 6 rows (6, 6, 6, 2), batches 3, …, 3, 2
+    monkeypatch.setattr(sgd, "GATHER_BYTES", 8 * (2 + 2) * 8)
     rng = np.random.default_rng(5)
     x, labels = blobs(rng, 20)
     net = Network([2, 5, 3, 2], rng=rng)

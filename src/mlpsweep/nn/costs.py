@@ -36,9 +36,15 @@ class Cost:
         """Per-sample costs C_x (float64) of a batch."""
         raise NotImplementedError
 
+    def delta_ops(self, a, y, output: act.Activation, out, scratch) -> list:
+        """The calls that write δ_L = ∂C_x/∂z_L for every row into ``out`` (``scratch``: an array like it),
+        as ``(function, args)`` pairs (:func:`mlpsweep.nn.activations.run`)."""
+        return [(np.subtract, (a, y, out))]  # a − y: the canonical pairings (sigmoid/CE, softmax/log-likelihood)
+
     def delta(self, a, y, output: act.Activation, out, scratch=None):
         """δ_L = ∂C_x/∂z_L for every row, written into ``out``."""
-        raise NotImplementedError
+        act.run(self.delta_ops(a, y, output, out, np.empty_like(out) if scratch is None else scratch))
+        return out
 
     def __repr__(self) -> str:
         return f"<cost {self.name}>"
@@ -51,14 +57,11 @@ class Quadratic(Cost):
         diff = np.subtract(a, y, dtype=np.float64)
         return 0.5 * np.einsum("ij,ij->i", diff, diff)
 
-    def delta(self, a, y, output, out, scratch=None):
-        np.subtract(a, y, out=out)
-        if not output.unit_derivative:
-            if scratch is None:
-                scratch = np.empty_like(out)
-            output.derivative(a, out=scratch)
-            np.multiply(out, scratch, out=out)
-        return out
+    def delta_ops(self, a, y, output, out, scratch):
+        ops = [(np.subtract, (a, y, out))]
+        if not output.unit_derivative:  # (a − y) ⊙ σ'(z_L)
+            ops += [*output.derivative_ops(a, scratch), (np.multiply, (out, scratch, out))]
+        return ops
 
 
 class CrossEntropy(Cost):
@@ -70,9 +73,6 @@ class CrossEntropy(Cost):
         per = y * np.logaddexp(0.0, -z) + (1.0 - y) * np.logaddexp(0.0, z)
         return per.sum(axis=1)
 
-    def delta(self, a, y, output, out, scratch=None):
-        return np.subtract(a, y, out=out)
-
 
 class LogLikelihood(Cost):
     name = "log_likelihood"
@@ -83,9 +83,6 @@ class LogLikelihood(Cost):
         lse = np.log(np.exp(z - shift).sum(axis=1)) + shift[:, 0]
         # y is one-hot: −ln softmax(z)_y = logsumexp(z) − Σ_j y_j z_j
         return lse - np.einsum("ij,ij->i", y, z)
-
-    def delta(self, a, y, output, out, scratch=None):
-        return np.subtract(a, y, out=out)
 
 
 COSTS = {cls.name: cls() for cls in (Quadratic, CrossEntropy, LogLikelihood)}

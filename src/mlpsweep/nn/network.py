@@ -275,8 +275,9 @@ class Network:
         if y.ndim == 1:
             y = one_hot(y, self.sizes[-1], self.dtype)
         ws = Workspace(self, self.params[None], x.shape[0], dropout=dropout_masks is not None)
-        ws.forward(x.astype(self.dtype, copy=False), x.shape[0], dropout_masks)
-        ws.backward(y.astype(self.dtype, copy=False), x.shape[0], None, dropout_masks)
+        x = x.astype(self.dtype, copy=False)
+        ws.forward(x, x.shape[0], dropout_masks)
+        ws.backward(x, y.astype(self.dtype, copy=False), x.shape[0], None, dropout_masks)
         return self.views(ws.grad[0].copy())
 
     def total_cost(self, x, y, dropout_masks=None) -> float:
@@ -373,7 +374,6 @@ class Workspace:
                      "am": [buf(n) for n in outs[:-1]] if dropout else []}
         self.ones = np.ones(batch_size, dtype=dt)
         self._frames: dict = {}
-        self._inputs: list = [None] * L
 
     def frame(self, k: int) -> dict:
         """Views of the first ``k`` rows of every buffer (made once per k)."""
@@ -385,56 +385,65 @@ class Workspace:
             f["ones"] = self.ones[:k]
         return f
 
-    def forward(self, x, k: int, masks=None) -> np.ndarray:
-        """Forward pass of a batch ``x`` of ``k`` rows (per network); returns a_L."""
+    def inputs(self, x, k: int, masks=None) -> list:
+        """What each layer reads in a batch of ``k`` rows: ``x``, then every hidden layer's (masked) activation."""
         f = self.frame(k)
-        a_all, z_all, am_all = f["a"], f["z"], f["am"]
-        hidden, mm, add, inputs = self.net.hidden, self.mm, np.add, self._inputs
-        last = self.net.num_layers - 1
-        a_prev = x
-        for ell in range(last):
-            inputs[ell] = a_prev
-            z = a_all[ell]
-            mm(a_prev, self.WT[ell], out=z)
-            add(z, self.B[ell], out=z)
-            if z_all:
-                np.copyto(z_all[ell], z)
-            hidden.forward(z, out=z)
-            if masks is not None:
-                np.multiply(z, masks[ell], out=am_all[ell])
-                z = am_all[ell]
-            a_prev = z
-        inputs[last] = a_prev
-        z = a_all[last]
-        mm(a_prev, self.WT[last], out=z)
-        add(z, self.B[last], out=z)
-        return self.net.output.forward(z, out=z)
+        return [x, *(f["am"] if masks is not None else f["a"])[: self.net.num_layers - 1]]
 
-    def backward(self, y, k: int, scale=None, masks=None) -> None:
-        """Backpropagate from targets ``y`` (k rows per network); fills ``grad``."""
+    def forward_ops(self, x, k: int, masks=None) -> list:
+        """The forward pass of a batch ``x`` of ``k`` rows (per network) as ``(function, args)`` calls
+        (:func:`~.activations.run`); a_L ends in the last activation buffer.  A training step builds its list
+        once and replays it: the calls are fixed by the buffers, only their contents change."""
+        f = self.frame(k)
+        hidden, mm, add = self.net.hidden, self.mm, np.add
+        last = self.net.num_layers - 1
+        inputs = self.inputs(x, k, masks)
+        ops: list = []
+        for ell in range(last + 1):
+            z = f["a"][ell]
+            ops += [(mm, (inputs[ell], self.WT[ell], z)), (add, (z, self.B[ell], z))]
+            if ell == last:
+                ops += self.net.output.forward_ops(z, z)
+                break
+            if f["z"]:
+                ops.append((np.copyto, (f["z"][ell], z)))
+            ops += hidden.forward_ops(z, z)
+            if masks is not None:
+                ops.append((np.multiply, (z, masks[ell], inputs[ell + 1])))
+        return ops
+
+    def backward_ops(self, x, y, k: int, scale=None, masks=None) -> list:
+        """Backpropagation from targets ``y`` after :meth:`forward_ops` of ``x`` as calls that fill ``grad``."""
         net = self.net
         f = self.frame(k)
-        a_all, d_all, t_all, z_all, ones = f["a"], f["d"], f["t"], f["z"], f["ones"]
-        hidden, mm, multiply, matmul = net.hidden, self.mm, np.multiply, np.matmul
+        hidden, mm, multiply = net.hidden, self.mm, np.multiply
         last = net.num_layers - 1
-        d = d_all[last]
-        net.cost.delta(a_all[last], y, net.output, out=d, scratch=t_all[last])
+        inputs = self.inputs(x, k, masks)
+        d = f["d"][last]
+        ops = net.cost.delta_ops(f["a"][last], y, net.output, d, f["t"][last])
         if scale is not None:
-            multiply(d, scale, out=d)
-        unit, W, GW, GB, inputs = hidden.unit_derivative, self.W, self.GW, self.GB, self._inputs
+            ops.append((multiply, (d, scale, d)))
         for ell in range(last, -1, -1):
-            matmul(d.swapaxes(-1, -2), inputs[ell], out=GW[ell])
-            mm(ones, d, out=GB[ell])
+            ops += [(np.matmul, (d.swapaxes(-1, -2), inputs[ell], self.GW[ell])), (mm, (f["ones"], d, self.GB[ell]))]
             if ell:
-                d_prev = d_all[ell - 1]
-                mm(d, W[ell], out=d_prev)
-                if not unit:
-                    t = t_all[ell - 1]
-                    hidden.derivative(z_all[ell - 1] if z_all else a_all[ell - 1], out=t)
-                    multiply(d_prev, t, out=d_prev)
+                d_prev, t = f["d"][ell - 1], f["t"][ell - 1]
+                ops.append((mm, (d, self.W[ell], d_prev)))
+                if not hidden.unit_derivative:
+                    ops += hidden.derivative_ops(f["z"][ell - 1] if f["z"] else f["a"][ell - 1], t)
+                    ops.append((multiply, (d_prev, t, d_prev)))
                 if masks is not None:
-                    multiply(d_prev, masks[ell - 1], out=d_prev)
+                    ops.append((multiply, (d_prev, masks[ell - 1], d_prev)))
                 d = d_prev
+        return ops
+
+    def forward(self, x, k: int, masks=None) -> np.ndarray:
+        """Forward pass of a batch ``x`` of ``k`` rows (per network); returns a_L."""
+        act.run(self.forward_ops(x, k, masks))
+        return self.frame(k)["a"][-1]
+
+    def backward(self, x, y, k: int, scale=None, masks=None) -> None:
+        """Backpropagate from targets ``y`` (k rows per network) after :meth:`forward` of ``x``; fills ``grad``."""
+        act.run(self.backward_ops(x, y, k, scale, masks))
 
 
 def evaluate_all(nets: list[Network], x, y, chunk: int = 8192) -> list[dict]:
