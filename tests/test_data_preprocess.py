@@ -154,3 +154,20 @@ def test_streamed_rows_equal_the_memory_map(tmp_path, raw):
 
     net = Network([784, 5, 10], dtype="float32", rng=np.random.default_rng(0))
     assert net.evaluate(ds.streamed("test"), ds.y_test, chunk=7) == net.evaluate(ds.x_test, ds.y_test, chunk=7)
+    # read into a reused buffer: the rows asked for, clipped at the split's end
+    buf = np.full((8, ds.x_test.shape[1]), -1, dtype=ds.x_test.dtype)
+    rows = ds.streamed("test").read(len(ds.x_test) - 3, len(ds.x_test) + 5, buf)
+    assert rows.base is buf and rows.shape[0] == 3
+    np.testing.assert_array_equal(rows, ds.x_test[-3:])
+
+
+def test_a_truncated_images_file_is_named_when_streamed(tmp_path, raw):
+    folder, spec, _ = raw
+    preprocess(spec, folder, tmp_path / "data", validation_size=20)
+    ds = load(tmp_path / "data")
+    test = ds.streamed("test")
+    images = tmp_path / "data" / "images.npy"
+    with open(images, "r+b") as fh:
+        fh.truncate(images.stat().st_size - 100)
+    with pytest.raises(ValueError, match=r"images\.npy: rows .* truncated.*preprocess the data again"):
+        test.read(0, len(test))

@@ -385,8 +385,8 @@ def test_l1_training_with_the_fast_step_equals_the_textbook_step(monkeypatch):
 
 def test_monitoring_by_need_changes_the_history_never_the_weights():
     """A sample of training rows and the test set only where it is read: the same weights, byte for byte; the
-    same validation numbers; test numbers at every new best validation epoch and the last, equal to full
-    monitoring's there, None elsewhere; training numbers those of the sampled rows."""
+    same validation numbers; test numbers at the best-validation epoch (its weights kept in memory) and the
+    last, equal to full monitoring's there, None elsewhere; training numbers those of the sampled rows."""
     from mlpsweep.nn.sgd import monitored_rows, train_stack
 
     rng = np.random.default_rng(3)
@@ -402,17 +402,43 @@ def test_monitoring_by_need_changes_the_history_never_the_weights():
     (full_net, full), (need_net, need) = runs["full"], runs["need"]
     assert full_net.params.tobytes() == need_net.params.tobytes()
     assert full.column("val_accuracy") == need.column("val_accuracy")
-    best_so_far, tested = -1.0, []
-    for r in full.records:
-        tested.append(r["val_accuracy"] > best_so_far or r["epoch"] == cfg.epochs)
-        best_so_far = max(best_so_far, r["val_accuracy"])
-    assert 1 < sum(tested) < len(tested)  # the case has epochs without a new best
-    for t, f, n in zip(tested, full.records, need.records):
-        assert (n["test_accuracy"], n["test_cost"]) == ((f["test_accuracy"], f["test_cost"]) if t else (None, None))
     best = int(np.argmax(need.column("val_accuracy")))  # what evaluate.py reads: the first best epoch
-    assert need[best]["test_accuracy"] == full[best]["test_accuracy"]
+    assert 0 < best < cfg.epochs - 1  # the case has a best epoch that is neither the first nor the last
+    # and epochs after the first that were a new best then but are not the best in the end
+    assert any(r["val_accuracy"] > max(full.column("val_accuracy")[:i]) for i, r in enumerate(full.records[:best]) if i)
+    for i, (f, n) in enumerate(zip(full.records, need.records)):
+        tested = i in (best, cfg.epochs - 1)
+        assert (n["test_accuracy"], n["test_cost"]) == ((f["test_accuracy"], f["test_cost"]) if tested else (None, None))
     rows = monitored_rows(300, 100)
     assert len(rows) == 100 and (np.diff(rows) > 0).all() and np.array_equal(rows, monitored_rows(300, 100))
     assert monitored_rows(300, 300) is None and monitored_rows(300, None) is None and monitored_rows(300, 0) is None
     assert need[-1]["train_accuracy"] == need_net.accuracy(x[rows], labels[rows])
     assert full[-1]["train_accuracy"] == full_net.accuracy(x, labels)
+
+
+def test_a_run_that_diverges_keeps_the_test_numbers_of_its_best_epoch():
+    """The test set by need, in a stack whose second run diverges at epoch 5: that run's best-validation epoch
+    (before it diverged) has the test numbers full monitoring gives it; the other run is as it is alone."""
+    from mlpsweep.nn.sgd import train_stack
+
+    rng = np.random.default_rng(3)
+    x, labels = blobs(rng, 300)
+    xv, yv = blobs(rng, 80)
+    xt, yt = blobs(rng, 60)
+    cfg = recipe(epochs=8, batch_size=10, eta=0.5)
+
+    def poison(records, state):  # the second run's weights become non-finite after epoch 4
+        if state.epoch == 4:
+            state.nets[1].params[0] = np.inf
+
+    out = {}
+    for mode, kw in (("full", {}), ("need", {"test_by_need": True})):
+        nets = [Network([2, 6, 2], rng=np.random.default_rng(s)) for s in (1, 2)]
+        out[mode] = train_stack(nets, x, labels, [cfg, cfg], [np.random.default_rng(s) for s in (5, 6)],
+                                validation=(xv, yv), test=(xt, yt), callback=poison, **kw)
+    full, need = out["full"][1], out["need"][1]
+    assert isinstance(need, Diverged) and need.epoch == 5 and len(need.history) == 4
+    best = int(np.argmax(need.history.column("val_accuracy")))
+    for i, (f, n) in enumerate(zip(full.history.records, need.history.records)):
+        assert (n["test_accuracy"], n["test_cost"]) == ((f["test_accuracy"], f["test_cost"]) if i == best else (None, None))
+    assert out["need"][0].column("val_accuracy") == out["full"][0].column("val_accuracy")

@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--monitor-rows", type=int, default=default("training.monitor_rows"),
                    help="training rows whose cost and accuracy are recorded each epoch, a fixed sample; 0: all (%(default)s)")
     p.add_argument("--test-every-epoch", action="store_true",
-                   help="evaluate the test set after every epoch, not only at new best validation epochs and the last")
+                   help="evaluate the test set after every epoch, not only at the best-validation epoch and the last")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="test-set metrics and predictions of a trained model")

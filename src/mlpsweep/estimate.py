@@ -13,7 +13,8 @@ Memory, megabytes (10⁶ bytes):
   + m·d·4                                     the float32 training split (memory-mapped, read every epoch)
   + m·d·b  when b = 8                        the training split converted to the network's float64
   + min(monitor_rows, m)·d·b                  the monitored sample of training rows (a copy; 0 when all rows)
-  + (G·S)·(d + n_L)·b                         the gathered rows and targets, G ≈ 2,048 rows in all
+  + S·G·(d + n_L)·b                          the gathered rows and targets, G rows per run (about 1 MiB
+                                              in all: mlpsweep.nn.sgd.gather_rows)
   + S·P·(COPIES·b + 2·8)                      per run: parameters, gradient and update scratch, momentum;
                                               the initial N(0,1) draws in float64 (a run's and its copy)
   + S·EVAL_CHUNK·Σ(n₁ … n_L)·b·2              the evaluation buffers of every run
@@ -23,7 +24,7 @@ Time, seconds:
     START_S + E·S·[ m·6W / TRAIN_FLOPS(K) + (m/K)·L·STEP_S + r·2W / EVAL_FLOPS ]
 
 with r the rows monitored per epoch (the monitored training rows and the validation rows, plus the test
-rows about a third of the epochs when the test set is evaluated by need).  The constants are measured on
+rows every epoch, or twice a run when the test set is evaluated by need).  The constants are measured on
 this project's machine by ``benchmarks/estimate.py``, which prints every job it ran against its
 estimate; the README gives the table.  The workflow asks for the memory estimate × ``MEM_HEADROOM`` and
 the time estimate × ``TIME_HEADROOM`` (a slower node, a busy one), each scaled by the config's
@@ -36,13 +37,12 @@ import math
 import os
 from dataclasses import dataclass
 
+from .nn.sgd import EVAL_CHUNK, gather_rows
+
 #: Resident megabytes of a training job before it reads data (Python, NumPy, mlpsweep; measured).
 BASE_MB = 62.0
 #: Parameter-sized buffers of one run besides its parameters (gradient, update scratch, momentum).
 COPIES = 4
-#: Rows gathered per ``take`` for the whole stack (mlpsweep.nn.sgd.CHUNK_ROWS) and evaluated per pass.
-GATHER_ROWS = 2048
-EVAL_CHUNK = 2048
 #: Training FLOPs per second at batch size K (small products are slower), and per-layer cost of one step.
 TRAIN_FLOPS_SMALL = 60e9  # K ≤ 16
 TRAIN_FLOPS_LARGE = 100e9  # K ≥ 128 (log-interpolated between)
@@ -94,7 +94,7 @@ def memory_mb(w: Work) -> float:
     d, out = w.sizes[0], w.sizes[-1]
     sampled = min(w.monitor_rows, w.rows) if w.monitor_rows and w.monitor_rows < w.rows else 0
     total = (w.rows * d * 4 + (w.rows * d * w.itemsize if w.itemsize != 4 else 0) + sampled * d * w.itemsize
-             + GATHER_ROWS * (d + out) * w.itemsize
+             + w.runs * gather_rows(w.batch_size, w.runs, (d + out) * w.itemsize) * (d + out) * w.itemsize
              + w.runs * w.params * (COPIES * w.itemsize + 2 * 8)
              + w.runs * EVAL_CHUNK * sum(w.sizes[1:]) * w.itemsize * 2)
     return BASE_MB + total / 1e6
@@ -115,7 +115,7 @@ def seconds(w: Work) -> float:
     layers = len(w.sizes) - 1
     train_rows = min(w.monitor_rows, w.rows) if w.monitor_rows else w.rows
     validation = w.held_out_rows / 2
-    test = w.held_out_rows / 2 * (0.35 if w.test_by_need else 1.0)
+    test = w.held_out_rows / 2 * (2 / max(w.epochs, 1) if w.test_by_need else 1.0)  # by need: two looks a run
     per_epoch = (w.rows * 6 * w.weights / train_flops(k) + (w.rows / k) * layers * STEP_S
                  + (train_rows + validation + test) * 2 * w.weights / EVAL_FLOPS)
     return START_S + w.epochs * w.runs * per_epoch

@@ -167,12 +167,12 @@ def run(
             ckpt = Checkpointer(checkpoint_dir, run_key(stack=keys) if many else keys[0], checkpoint_every)
             saved = ckpt.load(len(runs))
             if saved is not None:
-                params, velocities, epoch, histories, rng_states, diverged = saved
+                params, velocities, epoch, histories, rng_states, diverged, best = saved
                 for net, p, rng, st in zip(nets, params, rngs, rng_states):
                     net.params[...] = p
                     rng.bit_generator.state = st
                 resume = {"start_epoch": epoch, "histories": histories, "velocities": velocities,
-                          "diverged": diverged}
+                          "diverged": diverged, "best": best}
                 log.info("resuming %s from the checkpoint after epoch %d (%s)", label, epoch, ckpt.path)
             hooks.append(ckpt)
         hooks.extend(callbacks)
@@ -189,7 +189,7 @@ def run(
         ran_on = {"blas": blas(), "arithmetic": arithmetic.describe(),
                   "monitoring": {"train_rows": data.x_train.shape[0] if rows is None else len(rows),
                                  "train_rows_sampled": rows is not None,
-                                 "test": "by need (new best validation epochs and the last)" if test_by_need
+                                 "test": "by need (the best-validation epoch's weights and the last epoch's)" if test_by_need
                                  else "every epoch"}}
     metas = []
     for i, (r, st, net, result) in enumerate(zip(runs, resolved, nets, results)):

@@ -178,11 +178,21 @@ class StreamedRows:
         start, stop, step = key.indices(self.shape[0])
         if step != 1:
             raise ValueError("StreamedRows supports step 1 only")
+        return self.read(start, stop)
+
+    def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``start:stop`` (clipped to the split), read into the first rows of ``out`` when given (a
+        C-contiguous array of this dtype and width, reused across calls so no fresh pages are touched)."""
+        start, stop = max(0, start), min(stop, self.shape[0])
         n, d = max(0, stop - start), self.shape[1]
+        rows = np.empty((n, d), dtype=self.dtype) if out is None else out[:n]
         with open(self.path, "rb") as fh:
             fh.seek(self.offset + (self.start + start) * d * self.dtype.itemsize)
-            rows = np.fromfile(fh, dtype=self.dtype, count=n * d)
-        return rows.reshape(n, d)
+            got = fh.readinto(memoryview(rows).cast("B")) if n else 0
+        if got != rows.nbytes:
+            raise ValueError(f"{self.path}: rows {start}–{stop} of the split end early (the file is truncated); "
+                             "preprocess the data again")
+        return rows
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Checkpoints: a training job's whole state after an epoch, so a killed job resumes exactly.
 
 A checkpoint is one ``.npz`` (no pickle) holding the parameters, the momentum
-buffer (empty without momentum) and a JSON blob with the epoch, the history
+buffer (empty without momentum), the weights of the best-validation epoch kept
+for the test set (:class:`~.sgd.Kept`) and a JSON blob with the epoch, the history
 so far and the ``numpy.random.Generator``'s bit-generator state.  Restoring
 all three and continuing gives weights and history identical, bit for bit, to
 a run that was never interrupted.
@@ -45,15 +46,17 @@ class Checkpointer:
         self.path = self.folder / f"{key}.npz"
 
     def __call__(self, records, state: TrainingState) -> None:
-        if state.epoch % self.every == 0 or state.epoch == state.configs[0].epochs:
+        if state.epoch % self.every == 0 or state.epoch == state.settings[0].epochs:
             self.save(state)
 
     def save(self, state: TrainingState) -> None:
         nets, velocities = state.nets, state.velocities
         velocity = np.stack([v if v is not None else np.zeros_like(n.params) for v, n in zip(velocities, nets)])
+        best = np.stack([n.params if b is None else b[1] for b, n in zip(state.best, nets)])
         arrays = {"params": np.stack([n.params for n in nets]), "velocity": velocity,
-                  "has_velocity": np.array([v is not None for v in velocities])}
+                  "has_velocity": np.array([v is not None for v in velocities]), "best_params": best}
         meta = {"format": FORMAT, "key": self.key, "epoch": state.epoch,
+                "best_epochs": [None if b is None else b[0] for b in state.best],
                 "histories": [h.to_csv() for h in state.histories],
                 "rngs": [r.bit_generator.state for r in state.rngs],
                 "diverged": [None if d is None else list(d) for d in state.diverged]}
@@ -63,14 +66,14 @@ class Checkpointer:
                 np.savez(fh, meta=blob, **arrays)
 
     def load(self, runs: int):
-        """(params, velocities, epoch, histories, rng states, diverged) per run, or None when there is no
+        """(params, velocities, epoch, histories, rng states, diverged, kept best-validation weights) per run, or None when there is no
         usable checkpoint of these ``runs`` runs (a damaged one is ignored with a warning)."""
         if not self.path.exists():
             return None
         try:
             with np.load(self.path, allow_pickle=False) as f:
                 meta = json.loads(f["meta"].tobytes().decode())
-                arrays = {name: f[name].copy() for name in ("params", "velocity", "has_velocity")}
+                arrays = {name: f[name].copy() for name in ("params", "velocity", "has_velocity", "best_params")}
             if meta.get("format") != FORMAT or meta.get("key") != self.key:
                 raise ValueError("not a checkpoint of this run")
             histories = [History.from_csv(t) for t in meta["histories"]]
@@ -82,8 +85,9 @@ class Checkpointer:
             log.warning("%s: unusable checkpoint (%s); training from the start", self.path, exc)
             return None
         velocities = [v if has else None for v, has in zip(arrays["velocity"], arrays["has_velocity"])]
+        best = [None if e is None else (e, p) for e, p in zip(meta["best_epochs"], arrays["best_params"])]
         return (list(arrays["params"]), velocities, int(meta["epoch"]), histories, meta["rngs"],
-                [None if d is None else tuple(d) for d in meta["diverged"]])
+                [None if d is None else tuple(d) for d in meta["diverged"]], best)
 
     def remove_all(self) -> None:
         """Delete this run's checkpoint and any stale ones (other keys) in its folder."""

@@ -459,10 +459,12 @@ def evaluate_all(nets: list[Network], x, y, chunk: int = 8192) -> list[dict]:
     m = x.shape[0]
     chunk = max(1, min(chunk, m))
     buffers = [net._chunk_buffers(chunk) for net in nets]
+    # streamed rows are read into one reused buffer (fresh pages for every chunk cost as much as the products)
+    read = np.empty((chunk, x.shape[1]), dtype=x.dtype) if getattr(x, "streamed", False) else None
     totals = [0.0] * len(nets)
     correct = [0] * len(nets)
     for start in range(0, m, chunk):
-        rows = x[start : start + chunk]
+        rows = x[start : start + chunk] if read is None else x.read(start, start + chunk, read)
         k = rows.shape[0]
         yl = y[start : start + k]
         target = one_hot(yl, nets[0].sizes[-1], np.float64) if labels else yl

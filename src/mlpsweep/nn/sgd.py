@@ -133,8 +133,8 @@ class History:
     ``val_cost``, ``val_accuracy``, ``test_cost``, ``test_accuracy`` (None
     without such data; the training numbers are those of the monitored rows,
     all of them or a fixed sample, and with the test set evaluated by need
-    the test numbers are None except at the epochs where validation accuracy
-    reached a new best and at the last epoch),
+    the test numbers are None except at the best-validation epoch and the
+    last epoch),
     ``penalty`` (λ Σ|w|^p at the end of the epoch), ``grad_norm_1`` …
     ``grad_norm_L`` (mean over the epoch's steps of ‖(1/|B|) Σ ∂C_x/∂b_ℓ‖),
     ``seconds`` (the SGD steps; in a stack, the stack's SGD time divided by the
@@ -229,6 +229,7 @@ class TrainingState:
     settings: list[Settings]
     rules: list  # each run's update rule (:mod:`.optimizers`); its ``state`` is the momentum buffer or None
     diverged: list  # None, or (epoch, last finite cost) of a run that diverged
+    best: list  # None, or (epoch, params) of the best-validation epoch, kept while the test set is evaluated by need
 
     @property
     def velocities(self) -> list:
@@ -267,23 +268,14 @@ def prepare_targets(net: Network, y) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(y, dtype=net.dtype), None
 
 
-def monitor(nets: list[Network], x, y, validation: tuple | None, test: tuple | None, chunk: int,
-            test_for=None) -> list[dict]:
+def monitor(nets: list[Network], x, y, validation: tuple | None, test: tuple | None, chunk: int) -> list[dict]:
     """Each net's ``train_*``, ``val_*`` and ``test_*`` cost and accuracy (None without that set),
-    evaluated as :meth:`Network.evaluate` does for it alone, each set's rows read once for all nets.
-    ``test_for(records)``, when given, says after training and validation which nets' test set to
-    evaluate (the others get None)."""
-    sets = {"train": (x, y), "val": validation, "test": test}
+    evaluated as :meth:`Network.evaluate` does for it alone, each set's rows read once for all nets."""
     records: list[dict] = [{} for _ in nets]
     with np.errstate(over="ignore", invalid="ignore"):
-        for prefix, pair in sets.items():
-            which = list(range(len(nets)))
-            if prefix == "test" and test_for is not None:
-                which = [i for i, needed in enumerate(test_for(records)) if needed]
-            none = {"cost": None, "accuracy": None}
-            evals = dict(zip(which, evaluate_all([nets[i] for i in which], *pair, chunk))) if pair is not None and which else {}
-            for i, rec in enumerate(records):
-                ev = evals.get(i, none)
+        for prefix, pair in {"train": (x, y), "val": validation, "test": test}.items():
+            evals = evaluate_all(nets, *pair, chunk) if pair is not None else [{"cost": None, "accuracy": None}] * len(nets)
+            for rec, ev in zip(records, evals):
                 rec[f"{prefix}_cost"], rec[f"{prefix}_accuracy"] = ev["cost"], ev["accuracy"]
     return records
 
@@ -298,6 +290,34 @@ def monitored_rows(m: int, n: int | None) -> np.ndarray | None:
     if n is None or n <= 0 or n >= m:
         return None
     return np.sort(np.random.default_rng(MONITOR_SEED).choice(m, size=n, replace=False))
+
+
+class Kept:
+    """The weights of each run's best-validation epoch so far, kept in memory for the test set's one look."""
+
+    def __init__(self, nets: list[Network], best: list | None):
+        self.nets = nets
+        self.best = [None if b is None else (int(b[0]), np.array(b[1], dtype=net.dtype)) for b, net in
+                     zip(best or [None] * len(nets), nets)]
+
+    def keep(self, s: int, epoch: int) -> None:
+        if self.best[s] is None:
+            self.best[s] = (epoch, self.nets[s].params.copy())
+        else:
+            np.copyto(self.best[s][1], self.nets[s].params)
+            self.best[s] = (epoch, self.best[s][1])
+
+    def test(self, runs: list, histories: list[History], test: tuple, chunk: int) -> None:
+        """Evaluate the kept weights of ``runs`` on the test set (rows read once for all) and write the numbers
+        into their best epoch's record (the last epoch has its own from monitoring)."""
+        todo = [s for s in runs if self.best[s] is not None and histories[s][self.best[s][0] - 1]["test_cost"] is None]
+        if not todo:
+            return
+        nets = [Network(**self.nets[s].config(), params=self.best[s][1]) for s in todo]
+        with np.errstate(over="ignore", invalid="ignore"):
+            for s, ev in zip(todo, evaluate_all(nets, *test, chunk)):
+                record = histories[s][self.best[s][0] - 1]
+                record["test_cost"], record["test_accuracy"] = ev["cost"], ev["accuracy"]
 
 
 def finite(record: dict, params: np.ndarray) -> bool:
@@ -329,7 +349,8 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
                 validation: tuple | None = None, test: tuple | None = None, callback: EpochCallback | None = None,
                 track_gradients: bool = False, eval_chunk: int = EVAL_CHUNK, start_epoch: int = 0,
                 histories: list[History] | None = None, velocities: list | None = None,
-                diverged: list | None = None, monitor_rows: int | None = None, test_by_need: bool = False) -> list:
+                diverged: list | None = None, monitor_rows: int | None = None, test_by_need: bool = False,
+                best: list | None = None) -> list:
     """Train ``nets`` in place with mini-batch SGD, together; return each run's :class:`History` or :class:`Diverged`.
 
     ``x`` is (m, d); ``y`` holds integer labels (m,) or targets (m, N_L).
@@ -354,9 +375,13 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
     are evaluated after every epoch.  ``monitor_rows`` records the training
     cost and accuracy on a fixed sample of that many rows
     (:func:`monitored_rows`); ``test_by_need`` evaluates the test set only
-    where a number is read from it: at an epoch whose validation accuracy is
-    a new best (so the best-validation epoch has its test accuracy) and at the
-    last epoch (every epoch without a validation set).
+    where a number is read from it: the last epoch's weights, and the weights
+    of the best-validation epoch (the first with the highest validation
+    accuracy), kept in memory from that epoch on and evaluated at the last
+    epoch, or at the epoch the run diverges (the test numbers of other epochs
+    are None; every epoch's without a validation set).  ``best`` resumes the
+    kept weights: each run's ``(epoch, params)`` or None, as
+    :attr:`TrainingState.best` holds them.
     """
     S = len(nets)
     if not (S == len(settings) == len(rngs)) or S == 0:
@@ -379,13 +404,16 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
     status = [None] * S if diverged is None else [None if d is None else tuple(d) for d in diverged]
     alive = np.array([d is None for d in status])
     last_finite: list = [h[-1]["train_cost"] if len(h) else None for h in histories]
-    state = TrainingState(nets, histories, rngs, start_epoch, settings, steps.rules, status)
     monitored_y = labels if labels is not None else targets
     rows = monitored_rows(x.shape[0], monitor_rows)
     train_pair = (x, monitored_y) if rows is None else (x[rows], monitored_y[rows])
     # the best validation accuracy so far of every run (a resumed run's from its history)
     best_val = [max((r["val_accuracy"] for r in h if r.get("val_accuracy") is not None), default=-math.inf)
                 for h in histories]
+    keep_best = test_by_need and validation is not None and test is not None
+    kept = Kept(nets, best) if keep_best else None
+    state = TrainingState(nets, histories, rngs, start_epoch, settings, steps.rules, status,
+                          kept.best if kept else [None] * S)
     try:
         for epoch in range(start_epoch + 1, cfg0.epochs + 1):
             if not alive.any():
@@ -395,13 +423,10 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
                 norms = steps.epoch([st.eta_at(epoch) for st in settings], alive)
             t1 = time.perf_counter()
             live = np.flatnonzero(alive)
-            test_for = None
-            if test_by_need and validation is not None and epoch < cfg0.epochs:
-                def test_for(recs, live=live):
-                    return [r["val_accuracy"] is not None and r["val_accuracy"] > best_val[s] for s, r in zip(live, recs)]
+            last = epoch == cfg0.epochs
             # every live run on each chunk of rows in turn (read once), each run's numbers as alone
-            monitored = monitor([nets[s] for s in live], *train_pair, validation, test, eval_chunk, test_for)
-            eval_share = (time.perf_counter() - t1) / len(live)
+            monitored = monitor([nets[s] for s in live], *train_pair, validation,
+                                test if last or not keep_best else None, eval_chunk)
             records: list = [None] * S
             for s, rec in zip(live, monitored):
                 rec = {"epoch": epoch, **rec}
@@ -409,16 +434,23 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
                 for ell, g in enumerate(norms[s] if norms else [], start=1):
                     rec[f"grad_norm_{ell}"] = g
                 rec["seconds"] = (t1 - t0) / len(live)  # the stack's SGD time, shared out over its runs
-                rec["eval_seconds"] = eval_share
                 if not finite(rec, nets[s].params):
                     status[s] = (epoch, last_finite[s])
                     alive[s] = False
                     continue
                 last_finite[s] = rec["train_cost"]
-                if rec["val_accuracy"] is not None:
-                    best_val[s] = max(best_val[s], rec["val_accuracy"])
+                if rec["val_accuracy"] is not None and rec["val_accuracy"] > best_val[s]:
+                    best_val[s] = rec["val_accuracy"]
+                    if kept:
+                        kept.keep(s, epoch)
                 histories[s].append(rec)
-                records[s] = rec
+                records[s] = histories[s][-1]
+            if kept:  # the kept weights' test numbers, once a run has no more epochs
+                kept.test([s for s in live if last or not alive[s]], histories, test, eval_chunk)
+            eval_share = (time.perf_counter() - t1) / len(live)
+            for rec in records:
+                if rec is not None:
+                    rec["eval_seconds"] = eval_share
             state.epoch = epoch
             if callback is not None:
                 callback(records, state)
