@@ -26,13 +26,27 @@ from .penalties import LpPenalty
 
 
 class UpdateRule:
-    """Apply one step to a run's parameters; ``state`` is what a checkpoint must keep (or None)."""
+    """One step on a run's parameters; ``state`` is what a checkpoint must keep (or None).
+
+    :meth:`ops` gives the step as ``(function, args)`` calls on a fixed
+    parameter and gradient buffer, which a training job builds once and
+    replays every step; :meth:`set_eta` refills the rule's η-dependent
+    constants (per epoch, for a decaying η); :meth:`update` runs it once.
+    """
 
     #: True when the step is ``params −= grad`` alone (several such runs are updated with one call).
     plain = False
 
-    def update(self, params: np.ndarray, grad: np.ndarray, eta: float) -> None:
+    def ops(self, params: np.ndarray, grad: np.ndarray) -> list:
         raise NotImplementedError
+
+    def set_eta(self, eta: float) -> None:
+        """Use learning rate ``eta`` in the calls :meth:`ops` returns from now on."""
+
+    def update(self, params: np.ndarray, grad: np.ndarray, eta: float) -> None:
+        self.set_eta(eta)
+        for function, args in self.ops(params, grad):
+            function(*args)
 
     @property
     def state(self) -> np.ndarray | None:
@@ -42,8 +56,8 @@ class UpdateRule:
 class PlainStep(UpdateRule):
     plain = True
 
-    def update(self, params, grad, eta):
-        np.subtract(params, grad, out=params)
+    def ops(self, params, grad):
+        return [(np.subtract, (params, grad, params))]
 
 
 class PenaltyStep(UpdateRule):
@@ -52,11 +66,16 @@ class PenaltyStep(UpdateRule):
     def __init__(self, penalty: LpPenalty, n_weights: int, dtype):
         self.penalty, self.nw = penalty, n_weights
         self.scratch = np.empty(n_weights, dtype=dtype)
+        self.c, self.minus_c = np.zeros((), dtype=dtype), np.zeros((), dtype=dtype)
 
-    def update(self, params, grad, eta):
+    def set_eta(self, eta):
+        self.c[...] = self.penalty.coefficient(eta)
+        np.negative(self.c, out=self.minus_c)
+
+    def ops(self, params, grad):
         nw = self.nw
-        self.penalty.step(params[:nw], grad[:nw], eta, self.scratch)
-        np.subtract(params[nw:], grad[nw:], out=params[nw:])
+        return [*self.penalty.step_ops(params[:nw], grad[:nw], self.scratch, self.c, self.minus_c),
+                (np.subtract, (params[nw:], grad[nw:], params[nw:]))]
 
 
 class MomentumStep(UpdateRule):
@@ -67,16 +86,19 @@ class MomentumStep(UpdateRule):
         self.penalty, self.nw = penalty, n_weights
         self.velocity = np.zeros(n_params, dtype=dtype)
         self.scratch = np.empty(n_weights, dtype=dtype) if penalty.active else None
+        self.eta = np.zeros((), dtype=dtype)
 
-    def update(self, params, grad, eta):
+    def set_eta(self, eta):
+        self.eta[...] = eta
+
+    def ops(self, params, grad):
+        ops = []
         if self.scratch is not None:
             nw, scratch = self.nw, self.scratch
-            self.penalty.gradient(params[:nw], out=scratch)
-            np.multiply(scratch, eta, out=scratch)
-            np.add(grad[:nw], scratch, out=grad[:nw])
-        np.multiply(self.velocity, self.mu, out=self.velocity)
-        np.add(self.velocity, grad, out=self.velocity)
-        np.subtract(params, self.velocity, out=params)
+            ops += [(self.penalty.gradient, (params[:nw], scratch)), (np.multiply, (scratch, self.eta, scratch)),
+                    (np.add, (grad[:nw], scratch, grad[:nw]))]
+        v = self.velocity
+        return ops + [(np.multiply, (v, self.mu, v)), (np.add, (v, grad, v)), (np.subtract, (params, v, params))]
 
     @property
     def state(self):

@@ -21,6 +21,7 @@ there.  That is how p ≤ 1 produces exact zeros; :func:`sparsity` counts them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,47 +64,52 @@ class LpPenalty:
             out *= self.p
         return np.multiply(out, self.lam, out=out)
 
+    def coefficient(self, eta: float) -> float:
+        """The number a step of rate η multiplies by: η for p > 1 (η ∇R), ηλp for p ≤ 1 (the threshold's)."""
+        return float(eta) if not self.clips_at_zero else float(eta) * self.lam * self.p
+
     def step(self, w: np.ndarray, data_step: np.ndarray, eta: float, scratch: np.ndarray) -> None:
-        """One SGD update of ``w`` in place: the data step, then the penalty's.
+        """One SGD update of ``w`` in place: the data step, then the penalty's (:meth:`step_ops`)."""
+        c = np.array(self.coefficient(eta), dtype=w.dtype)
+        for function, args in self.step_ops(w, data_step, scratch, c, np.negative(c)):
+            function(*args)
+
+    def step_ops(self, w, data_step, scratch, c, minus_c) -> list:
+        """One SGD update of ``w`` as ``(function, args)`` calls: the data step, then the penalty's.
 
         ``data_step`` is the data part of the step, already multiplied by
-        η/|B| (its buffer is used as scratch).  p > 1: ``w −= data_step +
-        η ∇R(w)``; p ≤ 1: shrinkage towards zero that stops at zero (see the
-        module docstring), computed as ``u − clip(u, −t, t)`` with the data
-        step ``u`` and the threshold ``t = ηλp|w|^{p−1}``, which equals
-        ``sgn(u)·max(|u| − t, 0)`` exactly (rounding is symmetric about zero)
-        except that a weight stopped at zero is +0.0 rather than −0.0, in
-        five or eight passes over the weights where the sign-and-magnitude
-        form took eight or ten (``copysign`` and a maximum against a scalar
-        are NumPy's slow ones).  For p = ½, |w|^{−½} is ``1/sqrt|w|`` rather
-        than ``|w| ** −0.5`` (sqrt and divide are vectorised, a general power
-        is not): the threshold differs by round-off.  Call it under
+        η/|B| (its buffer is used as scratch); ``c`` and ``minus_c`` are 0-d
+        arrays of ``w``'s dtype holding ± :meth:`coefficient` (a training job
+        refills them when η changes and replays the calls every step).
+        p > 1: ``w −= data_step + η ∇R(w)``; p ≤ 1: shrinkage towards zero
+        that stops at zero (see the module docstring), computed as
+        ``u − clip(u, −t, t)`` with the data step ``u`` and the threshold
+        ``t = ηλp|w|^{p−1}``, which equals ``sgn(u)·max(|u| − t, 0)`` exactly
+        (rounding is symmetric about zero) except that a weight stopped at
+        zero is +0.0 rather than −0.0, in five or eight passes over the
+        weights where the sign-and-magnitude form took eight or ten
+        (``copysign`` and a maximum against a scalar are NumPy's slow ones).
+        For p = ½, |w|^{−½} is ``1/sqrt|w|`` rather than ``|w| ** −0.5``
+        (sqrt and divide are vectorised, a general power is not): the
+        threshold differs by round-off.  Run them under
         ``np.errstate(divide="ignore")`` when p < 1 (|0|^{p−1} is inf there,
         which is meant: the weight stays at zero).
         """
         if not self.clips_at_zero:
-            self.gradient(w, out=scratch)
-            np.multiply(scratch, eta, out=scratch)
-            np.subtract(w, data_step, out=w)
-            np.subtract(w, scratch, out=w)
-            return
-        c = eta * self.lam * self.p
-        if self.p == 1:  # a threshold shared by every weight: one clip against scalars
-            np.subtract(w, data_step, out=w)  # u, the data step
-            np.clip(w, -c, c, out=data_step)
-            np.subtract(w, data_step, out=w)
-            return
-        t = np.abs(w, out=scratch)
+            return [(self.gradient, (w, scratch)), (np.multiply, (scratch, c, scratch)),
+                    (np.subtract, (w, data_step, w)), (np.subtract, (w, scratch, w))]
+        u = (np.subtract, (w, data_step, w))  # u, the data step
+        if self.p == 1:  # a threshold shared by every weight: one clip against ±c
+            return [u, (np.clip, (w, minus_c, c, data_step)), (np.subtract, (w, data_step, w))]
+        t = scratch
         if self.p == 0.5:
-            np.sqrt(t, out=t)
-            np.divide(c, t, out=t)
+            threshold = [(np.sqrt, (t, t)), (np.divide, (c, t, t))]
         else:
-            np.power(t, self.p - 1.0, out=t)
-            np.multiply(t, c, out=t)
-        np.subtract(w, data_step, out=w)  # u, the data step
-        clipped = np.minimum(w, t, out=data_step)  # data_step's buffer is free now
-        np.maximum(clipped, np.negative(t, out=t), out=clipped)
-        np.subtract(w, clipped, out=w)
+            threshold = [(np.power, (t, self.p - 1.0, t)), (np.multiply, (t, c, t))]
+        # data_step's buffer is free once u is formed: clip(u, −t, t) goes there
+        return [(np.abs, (w, t)), *threshold, u, (functools.partial(np.minimum, out=data_step), (w, t)),
+                (np.negative, (t, t)), (functools.partial(np.maximum, out=data_step), (data_step, t)),
+                (np.subtract, (w, data_step, w))]
 
 
 def reference_step(penalty: LpPenalty, w: np.ndarray, data_step: np.ndarray, eta: float) -> None:

@@ -498,7 +498,10 @@ class _Steps:
         self.YB = np.empty((*lead, cap, targets.shape[1]), dtype=dtype)
         self.nw = nw = net0.n_weights
         self.rules = [update_rule(float(st.momentum), st.penalty, nw, net0.n_params, dtype) for st in settings]
-        self.all_plain = all(rule.plain for rule in self.rules)
+        # each run's update as calls on its row of P and G; all runs' at once (one subtraction when all are plain)
+        self.updates = [rule.ops(self.P[s], self.G[s]) for s, rule in enumerate(self.rules)]
+        self.update_all = ([(np.subtract, (self.P, self.G, self.P))] if all(rule.plain for rule in self.rules)
+                           else [op for ops in self.updates for op in ops])
         self.track = track_gradients
         if self.track:
             # every step copies its bias gradient into a row of ``gb_rows``; after each chunk the rows are
@@ -536,13 +539,13 @@ class _Steps:
 
     def program(self, start: int, k: int) -> tuple[list, list]:
         """The calls of a step on the batch of k rows at ``start`` in the gather buffers, without and with
-        the plain update ``P −= G`` of all runs: built once per (start, k), replayed every epoch."""
+        every run's update: built once per (start, k), replayed every epoch."""
         xk, yk = self.XB[..., start : start + k, :], self.YB[..., start : start + k, :]
         masks = self.mask_frame(k)
         ops = self.ws.forward_ops(xk, k, masks) + self.ws.backward_ops(xk, yk, k, self.scale(k), masks)
         if self.track:
             ops.append((np.copyto, (self.gb_rows[:, start // self.K], self.G[:, self.nw :])))
-        return ops, ops + [(np.subtract, (self.P, self.G, self.P))]
+        return ops, ops + self.update_all
 
     def epoch(self, etas: list[float], alive: np.ndarray) -> list | None:
         """One epoch of steps for every live run; each run's mean bias-gradient norms per layer when tracking."""
@@ -550,10 +553,13 @@ class _Steps:
         self.etas = etas
         for k, buf in self.scales.items():
             self.fill_scale(k, buf)
+        for rule, eta in zip(self.rules, etas):
+            rule.set_eta(eta)
         live = np.flatnonzero(alive)
-        # the update of every run in one subtraction, as part of the step's calls, while all are plain and live
-        fused = 1 if self.all_plain and len(live) == S else 0
-        rules, P, G, programs, dropping = self.rules, self.P, self.G, self.programs, self.dropping
+        # every run's update is part of the step's calls while all runs are live; else the live runs' own
+        fused = 1 if len(live) == S else 0
+        updates = [self.updates[s] for s in live]
+        programs, dropping = self.programs, self.dropping
         perm = np.stack([rng.permutation(m) for rng in self.rngs])
         if S == 1:
             perm = perm[0]
@@ -574,8 +580,9 @@ class _Steps:
                 for function, args in ops[fused]:
                     function(*args)
                 if not fused:
-                    for s in live:
-                        rules[s].update(P[s], G[s], etas[s])
+                    for update in updates:
+                        for function, args in update:
+                            function(*args)
             n_steps = -(-n // K)
             if self.track:
                 for s in range(S):
