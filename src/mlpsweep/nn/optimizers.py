@@ -95,7 +95,7 @@ class MomentumStep(UpdateRule):
         ops = []
         if self.scratch is not None:
             nw, scratch = self.nw, self.scratch
-            ops += [(self.penalty.gradient, (params[:nw], scratch)), (np.multiply, (scratch, self.eta, scratch)),
+            ops += [*self.penalty.gradient_ops(params[:nw], scratch), (np.multiply, (scratch, self.eta, scratch)),
                     (np.add, (grad[:nw], scratch, grad[:nw]))]
         v = self.velocity
         return ops + [(np.multiply, (v, self.mu, v)), (np.add, (v, grad, v)), (np.subtract, (params, v, params))]

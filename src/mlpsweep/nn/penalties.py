@@ -51,18 +51,26 @@ class LpPenalty:
 
     def gradient(self, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """λ p |w|^{p−1} sgn(w), zero where w = 0."""
-        out = np.abs(w, out=out)
+        out = np.empty_like(w) if out is None else out
+        for function, args in self.gradient_ops(w, out):
+            function(*args)
+        return out
+
+    def gradient_ops(self, w: np.ndarray, out: np.ndarray) -> list:
+        """:meth:`gradient` as ``(function, args)`` calls.  p = 2: one product ``w·(2λ)``, equal to
+        ``(w·2)·λ`` bit for bit (doubling is exact); p = 1: λ sgn(w)."""
+        if self.p == 2:
+            return [(np.multiply, (w, 2.0 * self.lam, out))]
         if self.p == 1:
-            np.sign(w, out=out)
-        elif self.p == 2:
-            np.multiply(w, 2.0, out=out)
-            return np.multiply(out, self.lam, out=out)
-        else:
-            nonzero = out != 0
-            np.power(out, self.p - 1.0, out=out, where=nonzero)
-            out *= np.sign(w)
-            out *= self.p
-        return np.multiply(out, self.lam, out=out)
+            return [(np.sign, (w, out)), (np.multiply, (out, self.lam, out))]
+        return [(self._general_gradient, (w, out))]
+
+    def _general_gradient(self, w, out):
+        np.abs(w, out=out)
+        np.power(out, self.p - 1.0, out=out, where=out != 0)
+        out *= np.sign(w)
+        out *= self.p
+        np.multiply(out, self.lam, out=out)
 
     def coefficient(self, eta: float) -> float:
         """The number a step of rate η multiplies by: η for p > 1 (η ∇R), ηλp for p ≤ 1 (the threshold's)."""
@@ -96,7 +104,7 @@ class LpPenalty:
         which is meant: the weight stays at zero).
         """
         if not self.clips_at_zero:
-            return [(self.gradient, (w, scratch)), (np.multiply, (scratch, c, scratch)),
+            return [*self.gradient_ops(w, scratch), (np.multiply, (scratch, c, scratch)),
                     (np.subtract, (w, data_step, w)), (np.subtract, (w, scratch, w))]
         u = (np.subtract, (w, data_step, w))  # u, the data step
         if self.p == 1:  # a threshold shared by every weight: one clip against ±c
