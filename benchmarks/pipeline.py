@@ -92,6 +92,7 @@ def run(cores: int, per_job, data: Path, root: Path, tree: Path = REPO, label: s
         row.update(kind="train", topology=group[0]["name"], runs=len(group), n_params=group[0]["n_params"],
                    sgd_s_per_epoch=sum(h["seconds"].mean() for h in hs) / len(hs),  # per run
                    monitor_s_per_epoch=sum(h["eval_seconds"].mean() for h in hs) / len(hs),
+                   monitor_s=sum(h["eval_seconds"].sum() for h in hs),
                    overhead_s=row["s"] - sum(h["seconds"].sum() + h["eval_seconds"].sum() for h in hs))
         jobs.append(row)
     for path in sorted((res / "benchmarks" / "evaluate").glob("*/seed*.tsv")):
@@ -158,6 +159,8 @@ def report(results: list[dict], imports: dict, dag: tuple) -> str:
     row("training jobs: sum of wall times", lambda r: f"{jobs(r, 'train')['s'].sum():.1f} s")
     row("SGD s per run-epoch, [784,30,10]", lambda r: f"{per_topology(r, '30', 'sgd_s_per_epoch'):.3f}")
     row("monitoring s per run-epoch, [784,30,10]", lambda r: f"{per_topology(r, '30', 'monitor_s_per_epoch'):.3f}")
+    row("**monitoring: share of the training jobs' wall time**",
+        lambda r: f"**{100 * jobs(r, 'train')['monitor_s'].sum() / jobs(r, 'train')['s'].sum():.1f} %**")
     row("training job fixed overhead (wall − SGD − monitoring), mean", lambda r: f"{jobs(r, 'train')['overhead_s'].mean():.2f} s")
     row("training job peak RSS, max", lambda r: f"{jobs(r, 'train')['max_rss'].max():.0f} MB")
     row("peak RSS / (float32 training data + the job's models), max", lambda r: f"{memory(r):.2f}")

@@ -25,7 +25,7 @@ def test_memory_follows_the_data_the_layers_and_the_runs():
     assert estimate.memory_mb(work(runs=3)) > small
     assert estimate.memory_mb(work(sizes=(784, 800, 10))) > estimate.memory_mb(work(runs=3))
     assert estimate.memory_mb(work(itemsize=8)) > small
-    assert estimate.memory_mb(work(monitor_rows=None)) == pytest.approx(small - 10_000 * 784 * 4 / 1e6)
+    assert estimate.memory_mb(work(monitor_rows=None)) == small  # the sample is gathered chunk by chunk, not copied
     huge = estimate.memory_mb(work(sizes=(784, 10_000_000, 10)))
     assert huge > 100_000  # 7.9·10⁹ parameters
 
@@ -57,7 +57,7 @@ def test_the_planner_asks_for_what_each_job_needs_and_refuses_what_cannot_fit():
         huge.check_memory()
     text = str(info.value)
     assert "\n" not in text and "'800'" in text and "needs about" in text and "MB available" in text
-    capped = plan({**config, "resources": {"max_mem_mb": 250}}, SCHEMA)
+    capped = plan({**config, "resources": {"max_mem_mb": 200}}, SCHEMA)  # below even the [784,30,10] job
     with pytest.raises(ConfigError, match="topology '30' \\(the stacked job 30.seed1"):
         capped.check_memory()
 

@@ -12,7 +12,7 @@ Memory, megabytes (10⁶ bytes):
     BASE_MB                                   the interpreter with NumPy and mlpsweep loaded
   + m·d·4                                     the float32 training split (memory-mapped, read every epoch)
   + m·d·b  when b = 8                        the training split converted to the network's float64
-  + min(monitor_rows, m)·d·b                  the monitored sample of training rows (a copy; 0 when all rows)
+  + EVAL_CHUNK·d·b                            the buffer monitoring reads held-out and sampled training rows into
   + S·G·(d + n_L)·b                          the gathered rows and targets, G rows per run (about 1 MiB
                                               in all: mlpsweep.nn.sgd.gather_rows)
   + S·P·(COPIES·b + 2·8)                      per run: parameters, gradient and update scratch, momentum;
@@ -92,8 +92,7 @@ class Work:
 def memory_mb(w: Work) -> float:
     """Peak resident memory of the job, MB (the module's formula)."""
     d, out = w.sizes[0], w.sizes[-1]
-    sampled = min(w.monitor_rows, w.rows) if w.monitor_rows and w.monitor_rows < w.rows else 0
-    total = (w.rows * d * 4 + (w.rows * d * w.itemsize if w.itemsize != 4 else 0) + sampled * d * w.itemsize
+    total = (w.rows * d * 4 + (w.rows * d * w.itemsize if w.itemsize != 4 else 0) + EVAL_CHUNK * d * w.itemsize
              + w.runs * gather_rows(w.batch_size, w.runs, (d + out) * w.itemsize) * (d + out) * w.itemsize
              + w.runs * w.params * (COPIES * w.itemsize + 2 * 8)
              + w.runs * EVAL_CHUNK * sum(w.sizes[1:]) * w.itemsize * 2)
