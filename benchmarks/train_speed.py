@@ -388,11 +388,14 @@ def call_floor(case, k: int) -> tuple[int, float]:
     calls = sum(1 for function, _ in ops if function not in (np.dot, np.matmul))
     a = np.ones((k, 30), dtype=case.dtype)
     half = np.array(0.5, dtype=case.dtype)
-    n = 20_000
-    t = time.perf_counter()
-    for _ in range(n):
-        np.multiply(a, half, a)
-    return calls, (time.perf_counter() - t) / n
+    ops = [(np.multiply, (a, half, a))] * 1000
+    best = float("inf")
+    for _ in range(20):  # replayed as a step replays its calls; the best of 20 batches
+        t = time.perf_counter()
+        for function, args in ops:
+            function(*args)
+        best = min(best, time.perf_counter() - t)
+    return calls, best / len(ops)
 
 
 def main(argv=None) -> int:
