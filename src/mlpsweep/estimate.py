@@ -46,9 +46,9 @@ COPIES = 4
 #: Training FLOPs per second at batch size K (small products are slower), and per-layer cost of one step.
 TRAIN_FLOPS_SMALL = 60e9  # K ≤ 16
 TRAIN_FLOPS_LARGE = 100e9  # K ≥ 128 (log-interpolated between)
-STEP_S = 15e-6
+STEP_S = 12e-6
 EVAL_FLOPS = 100e9
-START_S = 2.0
+START_S = 1.0
 #: What the workflow asks for beyond the estimate.
 MEM_HEADROOM = 1.3
 TIME_HEADROOM = 3.0
