@@ -56,7 +56,8 @@ def const(dtype, value: float) -> np.ndarray:
 
 
 def run(ops: list) -> None:
-    """Run ``(function, args)`` calls in order (what ``forward_ops`` and the like return)."""
+    """Run ``(function, args)`` calls in order (what ``forward_ops``, ``delta_ops``, ``UpdateRule.ops`` and
+    ``LpPenalty.step_ops`` return)."""
     for function, args in ops:
         function(*args)
 

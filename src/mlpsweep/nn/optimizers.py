@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .activations import run
 from .penalties import LpPenalty
 
 
@@ -45,8 +46,7 @@ class UpdateRule:
 
     def update(self, params: np.ndarray, grad: np.ndarray, eta: float) -> None:
         self.set_eta(eta)
-        for function, args in self.ops(params, grad):
-            function(*args)
+        run(self.ops(params, grad))
 
     @property
     def state(self) -> np.ndarray | None:

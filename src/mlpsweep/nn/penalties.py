@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .activations import run
+
 
 @dataclass(frozen=True)
 class LpPenalty:
@@ -52,8 +54,7 @@ class LpPenalty:
     def gradient(self, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """λ p |w|^{p−1} sgn(w), zero where w = 0."""
         out = np.empty_like(w) if out is None else out
-        for function, args in self.gradient_ops(w, out):
-            function(*args)
+        run(self.gradient_ops(w, out))
         return out
 
     def gradient_ops(self, w: np.ndarray, out: np.ndarray) -> list:
@@ -79,8 +80,7 @@ class LpPenalty:
     def step(self, w: np.ndarray, data_step: np.ndarray, eta: float, scratch: np.ndarray) -> None:
         """One SGD update of ``w`` in place: the data step, then the penalty's (:meth:`step_ops`)."""
         c = np.array(self.coefficient(eta), dtype=w.dtype)
-        for function, args in self.step_ops(w, data_step, scratch, c, np.negative(c)):
-            function(*args)
+        run(self.step_ops(w, data_step, scratch, c, np.negative(c)))
 
     def step_ops(self, w, data_step, scratch, c, minus_c) -> list:
         """One SGD update of ``w`` as ``(function, args)`` calls: the data step, then the penalty's.

@@ -599,7 +599,7 @@ class _Steps:
                     ops = programs[(start, k)] = self.program(start, k)
                 if dropping:
                     self.draw_masks(k)
-                for function, args in ops[fused]:
+                for function, args in ops[fused]:  # activations.run, inlined: this is the hot loop
                     function(*args)
                 if not fused:
                     for update in updates:
