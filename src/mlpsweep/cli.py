@@ -162,6 +162,7 @@ def cmd_train(args) -> int:
         stop_at_epoch=args.stop_at_epoch,
         monitor_rows=args.monitor_rows or None,
         test_by_need=not args.test_every_epoch,
+        max_mem_mb=args.max_mem_mb,
     )
     return 0
 
@@ -215,6 +216,22 @@ def default(key: str):
     from .config import schema_default
 
     return schema_default(key)
+
+
+def _at_least(low: int):
+    """An argparse type: a whole number of at least ``low`` (``--threads 0`` is a usage error, not a job that runs)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}")
+        return value
+
+    parse.__name__ = f"whole number >= {low}"
+    return parse
 
 
 def _add_data_arg(p: argparse.ArgumentParser) -> None:
@@ -281,20 +298,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", help='several runs, as a JSON list: [{"name": …, "seed": …, "settings": {…}, '
                                   '"out_dir": …}, …]')
     p.add_argument("--name", help="the topology's name (one run) or the stack's (several): for logs and metadata")
-    p.add_argument("--threads", type=int, default=default("resources.train.threads"), help="BLAS threads (%(default)s)")
+    p.add_argument("--threads", type=_at_least(1), default=default("resources.train.threads"),
+                   help="BLAS threads (%(default)s)")
     p.add_argument("--fail-on-divergence", action="store_true", help="exit non-zero when a cost becomes non-finite")
     p.add_argument("--checkpoint-dir", help="save the state here after epochs and resume from it when rerun")
-    p.add_argument("--checkpoint-every", type=int, default=default("training.checkpoint_every"),
+    p.add_argument("--checkpoint-every", type=_at_least(1), default=default("training.checkpoint_every"),
                    help="epochs between checkpoints (%(default)s)")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoint after the job completes")
-    p.add_argument("--stop-at-epoch", type=int,
+    p.add_argument("--stop-at-epoch", type=_at_least(1),
                    help="train only up to this epoch and keep the checkpoint (a rung of successive halving)")
     p.add_argument("--track-gradients", action="store_true",
                    help="record per-layer bias-gradient norms at initialisation and every epoch")
-    p.add_argument("--monitor-rows", type=int, default=default("training.monitor_rows"),
+    p.add_argument("--monitor-rows", type=_at_least(0), default=default("training.monitor_rows"),
                    help="training rows whose cost and accuracy are recorded each epoch, a fixed sample; 0: all (%(default)s)")
     p.add_argument("--test-every-epoch", action="store_true",
                    help="evaluate the test set after every epoch, not only at the best-validation epoch and the last")
+    p.add_argument("--max-mem-mb", type=_at_least(1),
+                   help="the memory (MB) the job may take by its estimate; beyond it, refused before allocating "
+                        "(default: this machine's)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="test-set metrics and predictions of a trained model")
@@ -310,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arguments", required=True, help="the job's arguments as JSON (what the kind's jobs() gives)")
     p.add_argument("--outputs", nargs="+", required=True, help="the files the job writes")
     p.add_argument("--data", help="preprocessed data folder, for a job that reads a dataset")
-    p.add_argument("--threads", type=int, default=default("resources.train.threads"), help="BLAS threads (%(default)s)")
+    p.add_argument("--threads", type=_at_least(1), default=default("resources.train.threads"),
+                   help="BLAS threads (%(default)s)")
     p.set_defaults(func=cmd_study_job)
 
     p = sub.add_parser("compare", help="does a results tree reproduce a published one? (exit 0 yes, 1 no)")

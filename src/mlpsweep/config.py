@@ -57,11 +57,36 @@ def name_regex() -> str:
     return _load(str(SCHEMA_PATH))["definitions"]["name"]["pattern"].removeprefix("^").removesuffix("$")
 
 
-def is_name(text) -> bool:
-    """Whether ``text`` is a valid name (:func:`name_regex`)."""
+@lru_cache(maxsize=1)
+def name_max() -> int:
+    """The longest name a user may give (the schema's ``definitions.name`` maxLength)."""
+    return _load(str(SCHEMA_PATH))["definitions"]["name"]["maxLength"]
+
+
+#: Snakemake refuses a wildcard value that ends in one piece repeated this many times or more, taking it for
+#: an endless recursion of rules (``snakemake.io.PeriodicityDetector``, ``min_repeat=20``): such a name would
+#: plan "Nothing to be done" and train nothing.
+PERIODIC_REPEATS = 20
+
+
+def name_problem(text) -> str | None:
+    """Why ``text`` cannot be a name (in words for a one-line error), or None when it can."""
     import re
 
-    return isinstance(text, str) and re.fullmatch(name_regex(), text) is not None
+    if not isinstance(text, str) or re.fullmatch(name_regex(), text) is None:
+        return "not a name (letters, digits, _ . -, starting with a letter or digit)"
+    if len(text) > name_max():
+        return f"longer than the {name_max()} characters a name may have"
+    periodic = re.search(rf"(.+?)\1{{{PERIODIC_REPEATS - 1},}}$", text)
+    if periodic:
+        return (f"ends in {periodic.group(1)!r} repeated {PERIODIC_REPEATS} times or more, which Snakemake takes for "
+                "an endless recursion; shorten the repetition")
+    return None
+
+
+def is_name(text) -> bool:
+    """Whether ``text`` is a valid name (:func:`name_problem` finds nothing)."""
+    return name_problem(text) is None
 
 
 def _resolve_ref(schema: dict, root: dict) -> dict:
@@ -82,16 +107,34 @@ def _deep_merge(base: dict, top: dict) -> dict:
 
 
 @lru_cache(maxsize=1)
+def _strict_validator_class():
+    """Draft 7 validation in which ``integer`` means an integer, not a float that happens to be integral.
+
+    JSON Schema counts ``2.0`` as an integer; Python does not (``range(2.0)`` fails), so a config or a
+    run's settings with ``epochs: 2.0`` would pass here and fail in the job that uses it, after Snakemake
+    has removed that job's old outputs.  This is the one rule for the config, the workflow and every
+    stage command: ``2.0`` is refused where an integer is asked for, naming the key.
+    """
+    from jsonschema import Draft7Validator, validators
+
+    def is_integer(checker, instance) -> bool:
+        return isinstance(instance, int) and not isinstance(instance, bool)
+
+    return validators.extend(Draft7Validator, type_checker=Draft7Validator.TYPE_CHECKER.redefine("integer", is_integer))
+
+
+@lru_cache(maxsize=1)
 def _validator_class():
-    """Draft 7 validation that fills in each property's ``default`` before checking it.
+    """:func:`_strict_validator_class` that fills in each property's ``default`` before checking it.
 
     A dict default merges (recursively) under what the config gives, so a
     config that defines one more topology keeps the default ones, and one that
     changes a study's topologies keeps its kind.
     """
-    from jsonschema import Draft7Validator, validators
+    from jsonschema import validators
 
-    check_properties = Draft7Validator.VALIDATORS["properties"]
+    strict = _strict_validator_class()
+    check_properties = strict.VALIDATORS["properties"]
 
     def properties(validator, props, instance, schema):
         if isinstance(instance, dict):
@@ -104,7 +147,7 @@ def _validator_class():
                         instance[key] = _deep_merge(default, instance[key])
         yield from check_properties(validator, props, instance, schema)
 
-    return validators.extend(Draft7Validator, {"properties": properties})
+    return validators.extend(strict, {"properties": properties})
 
 
 def _scalar(text: str, types: list):
@@ -128,9 +171,7 @@ def _scalar(text: str, types: list):
 
 def _fits(value, schema: dict, root: dict) -> bool:
     """Whether ``value`` is valid against a sub-schema of ``root`` (its references resolved in ``root``)."""
-    from jsonschema import Draft7Validator
-
-    return Draft7Validator({"definitions": root.get("definitions", {}), **schema}).is_valid(value)
+    return _strict_validator_class()({"definitions": root.get("definitions", {}), **schema}).is_valid(value)
 
 
 def coerce(instance, schema: dict, root: dict):
@@ -174,6 +215,15 @@ def coerce(instance, schema: dict, root: dict):
     return instance
 
 
+def _integral_float(value) -> int | None:
+    """The integer a float (or a string of one, as ``snakemake --config`` gives) such as 2.0 stands for."""
+    try:
+        number = float(value) if isinstance(value, str | float) else None
+    except ValueError:
+        return None
+    return int(number) if number is not None and number.is_integer() else None
+
+
 def validate(config: dict, schema: dict, *, what: str = "config key", prefix: str = "",
              coerce_strings: bool = True, error=None) -> dict:
     """A validated deep copy of ``config`` with the schema's defaults filled in.
@@ -193,5 +243,10 @@ def validate(config: dict, schema: dict, *, what: str = "config key", prefix: st
         err = jsonschema.exceptions.best_match(errors)
         path = _key(err.absolute_path) if err.absolute_path else ""
         key = ".".join(p for p in (prefix, path) if p) or "(top level)"
-        raise (error or ConfigError)(f"{what} {key}: {err.message}")
+        message = err.message
+        if err.validator == "type" and _integral_float(err.instance) is not None:
+            message += f" (write {_integral_float(err.instance)}, without a decimal point)"
+        elif err.validator == "maxLength":
+            message += f" (at most {err.validator_value} characters)"
+        raise (error or ConfigError)(f"{what} {key}: {message}")
     return config

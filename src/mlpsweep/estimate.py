@@ -75,8 +75,9 @@ class Work:
     def of(cls, settings, *, features: int, classes: int, rows: int, held_out_rows: int, runs: int = 1,
            monitor_rows: int | None = None, test_by_need: bool = True) -> "Work":
         """The work of a job of ``runs`` runs with these (resolved) ``settings`` on ``rows`` training rows."""
+        # training caps the batch at the training rows (a batch larger than the split is gradient descent)
         return cls(sizes=(features, *settings.hidden, classes), runs=runs, rows=rows, epochs=settings.epochs,
-                   batch_size=settings.batch_size, itemsize=4 if settings.dtype == "float32" else 8,
+                   batch_size=max(1, min(settings.batch_size, rows)), itemsize=4 if settings.dtype == "float32" else 8,
                    monitor_rows=monitor_rows or None, held_out_rows=held_out_rows, test_by_need=test_by_need,
                    momentum=settings.momentum > 0)
 
@@ -136,7 +137,7 @@ def machine_mb() -> int | None:
 
 
 class TooBig(ValueError):
-    """A job whose estimated memory exceeds the limit."""
+    """A job whose estimated memory or run time exceeds the limit."""
 
 
 def check(w: Work, limit_mb: float | None, what: str) -> None:
@@ -148,3 +149,16 @@ def check(w: Work, limit_mb: float | None, what: str) -> None:
         raise TooBig(f"{what}: needs about {need:,.0f} MB ({w.runs} run{'s' if w.runs > 1 else ''} of "
                      f"{list(w.sizes)}, {w.rows:,} rows), more than the {limit_mb:,.0f} MB available "
                      "(resources.max_mem_mb); use fewer or smaller layers, fewer runs per job, or raise the limit")
+
+
+def check_time(w: Work, limit_minutes: float | None, what: str) -> None:
+    """Raise :class:`TooBig` (one line naming ``what``, the estimate and the limit) if the job would run longer
+    than ``limit_minutes`` by the estimate (no headroom: a job refused here is beyond doubt too long)."""
+    if limit_minutes is None:
+        return
+    need = seconds(w) / 60
+    if need > limit_minutes:
+        raise TooBig(f"{what}: needs about {need:,.0f} minutes ({w.runs} run{'s' if w.runs > 1 else ''} of "
+                     f"{list(w.sizes)}, {w.epochs:,} epochs of {w.rows:,} rows at batch size {w.batch_size:,}), more "
+                     f"than the {limit_minutes:,.0f} minutes allowed (resources.max_runtime); use fewer epochs or "
+                     "smaller layers, or raise the limit")

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from . import settings
-from .config import ConfigError, load_schema, validate
+from .config import ConfigError, load_schema, name_problem, validate
 from .data import datasets as ds
 from . import estimate
 from .sequential import Design, seed_sequence
@@ -178,18 +178,19 @@ class Plan:
         limit = self.config["resources"]["max_mem_mb"]
         return estimate.machine_mb() if limit == "auto" else limit
 
-    def check_memory(self) -> None:
-        """Refuse (ConfigError, one line) a training job whose estimated memory exceeds ``resources.max_mem_mb``."""
-        limit = self.memory_limit()
-        stacks = self.stacks()
-        stacked = {run for stack in stacks for run in stack.runs}
-        jobs = [(stack.runs, f"topology {stack.runs[0][0]!r} (the stacked job {stack.name})") for stack in stacks]
-        jobs += [([run], f"topology {run[0]!r} (seed {run[1]})") for st in self.study_defs for batch in self.look_batches(st)
-                 for run in batch if run not in stacked]
+    def check_resources(self) -> None:
+        """Refuse (ConfigError, one line) a training job whose estimated memory exceeds ``resources.max_mem_mb``
+        or whose estimated run time exceeds ``resources.max_runtime``: every stacked job, and every topology
+        trained alone (successive-halving points and gradient-tracking runs included)."""
+        limit, minutes = self.memory_limit(), self.config["resources"]["max_runtime"]
+        jobs = [(stack.runs, f"topology {stack.runs[0][0]!r} (the stacked job {stack.name})") for stack in self.stacks()]
+        jobs += [([(name, 0)], f"topology {name!r}") for name in self.all_topologies]
         for dataset in self.datasets:
             for runs, what in jobs:
+                work = self.work(dataset, runs)
                 try:
-                    estimate.check(self.work(dataset, runs), limit, f"{what} on {dataset}")
+                    estimate.check(work, limit, f"{what} on {dataset}")
+                    estimate.check_time(work, minutes, f"{what} on {dataset}")
                 except estimate.TooBig as exc:
                     raise ConfigError(str(exc)) from None
 
@@ -213,6 +214,15 @@ def check_inside(paths) -> None:
         if posixpath.isabs(norm) or norm.split("/", 1)[0] not in OUTPUT_ROOTS:
             raise ConfigError(f"the output {path!r} would land outside {', '.join(r + '/' for r in OUTPUT_ROOTS)}; "
                               "a name in the config is not a plain name (see definitions.name in the schema)")
+
+
+def _check_splits(name: str, spec: ds.DatasetSpec, data: dict) -> None:
+    """Refuse a validation split the dataset cannot give (its row counts come from its definition)."""
+    rows = spec.files["train_labels"].bytes - 8  # an IDX label file: an 8-byte header, one byte per image
+    size = data["validation_size"]
+    if size >= rows:
+        raise ConfigError(f"config key data.validation_size: {size:,} leaves no training rows of {name}'s {rows:,}; "
+                          f"use at most {rows - 1:,}")
 
 
 def resolve_topology(config: dict, name: str, prefix: str | None = None) -> Settings:
@@ -302,6 +312,13 @@ def plan(config: dict, schema_path=None) -> Plan:
             if text.startswith("unknown dataset"):
                 raise ConfigError(f"config key datasets[{i}]: {text}") from None
             raise ConfigError(f"config key {text}") from None
+        _check_splits(name, specs[name], config["data"])
+    # every name that becomes a wildcard: names a kind generated (sweep points) as well as the config's own
+    for key, names in (("datasets", config["datasets"]), ("study_definitions", study_defs), ("topologies", resolved)):
+        for name in names:
+            problem = name_problem(name)
+            if problem:
+                raise ConfigError(f"config key {key}.{name}: {problem} (see definitions.name in the schema)")
     return Plan(
         config=config,
         datasets=list(config["datasets"]),

@@ -80,6 +80,7 @@ def run(
     stop_at_epoch: int | None = None,
     monitor_rows: int | None = None,
     test_by_need: bool = False,
+    max_mem_mb: float | None = None,
     callbacks=(),
 ) -> list[dict]:
     """Train ``runs`` in one process, as a stack (one run is a stack of one); write each run's outputs.
@@ -97,11 +98,22 @@ def run(
     epoch (:func:`mlpsweep.nn.train_stack`; by default everything, every
     epoch; the workflow passes the config's ``training.monitor_rows`` and
     ``training.test_every_epoch``); they change the history, never the weights.
+    ``max_mem_mb`` (default: this machine's memory) is the memory the job may
+    take by its estimate; beyond it the job is refused before allocating.
     Returns each run's ``model.json`` content.
     """
     started = time.perf_counter()
     if not runs:
         raise ValueError("a training job needs at least one run")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"--threads must be a whole number of at least 1, got {threads!r}")
+    seen: dict = {}
+    for i, r in enumerate(runs):
+        where = Path(r.out_dir).resolve()
+        if where in seen:
+            raise ValueError(f"--runs[{i}] writes into the same out_dir as --runs[{seen[where]}] ({r.out_dir}); "
+                             "give each run its own folder")
+        seen[where] = i
     many = len(runs) > 1
     # settings resolved already (a Settings object) are used as they are; a dict is checked here, once
     resolved = [r.settings if isinstance(r.settings, Settings) else
@@ -115,7 +127,7 @@ def run(
         estimate.check(estimate.Work.of(
             st0, features=data.features, classes=data.classes, rows=data.x_train.shape[0],
             held_out_rows=len(data.y_val) + len(data.y_test), runs=len(runs), monitor_rows=monitor_rows,
-            test_by_need=test_by_need), estimate.machine_mb(), label)
+            test_by_need=test_by_need), estimate.machine_mb() if max_mem_mb is None else max_mem_mb, label)
         rngs = [np.random.default_rng(r.seed) for r in runs]
         nets = [build_network(st, data.features, data.classes, rng) for st, rng in zip(resolved, rngs)]
         trained = resolved  # as trained: a rung of successive halving ends early
@@ -133,8 +145,8 @@ def run(
         what = (", ".join(f"{n} seed {r.seed} eta {c.eta:g}" for n, r, c in zip(names, runs, trained))
                 + f" ({len(runs)} runs stacked)") if many else f"seed {runs[0].seed}, eta {trained[0].eta:g}"
         log.info("training %s: %s, sizes %s, %s/%s/%s, init %s, K %d, %d epochs, %s, %d BLAS thread(s)", label, what,
-                 nets[0].sizes, st0.activation, st0.output, st0.cost, st0.init, st0.batch_size, epochs, st0.dtype,
-                 threads)
+                 nets[0].sizes, st0.activation, st0.output, st0.cost, st0.init, min(st0.batch_size, data.x_train.shape[0]),
+                 epochs, st0.dtype, threads)
 
         def progress(records, state):
             live = [(f"{n}#{r.seed}", rec) for n, r, rec in zip(names, runs, records) if rec is not None]

@@ -279,7 +279,7 @@ except ConfigError as exc:
     raise WorkflowError(f"mlpsweep: {exc}") from None
 
 try:
-    PLAN.check_memory()
+    PLAN.check_resources()
 except ConfigError as exc:
     raise WorkflowError(f"mlpsweep: {exc}") from None
 

@@ -35,13 +35,14 @@ import re
 import numpy as np
 
 from .. import verdicts as v
+from ..config import name_max
 from ..verdicts import Outcome, Verdict
 from .base import Data, Job, Section, StudyKind, thresholds
 
 log = logging.getLogger("mlpsweep.studies.sweep")
 
 DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice")
-NAME_LIMIT = 80
+NAME_LIMIT = name_max()  # a point's name is a topology name: the schema's limit
 SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 POINTS_FILE = "results/sweeps/{study}/sweep.csv"
 #: Successive halving's pick at a rung (the checkpoint job's output).
