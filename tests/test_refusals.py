@@ -1,0 +1,122 @@
+"""Nothing lost to a bad input (#29): what a job would refuse is refused before anything runs or is deleted.
+
+The train command refuses in one line before it writes anything; the workflow refuses when the Snakefile is
+read, before Snakemake removes a single output, so a finished results tree keeps every byte.
+"""
+
+import hashlib
+import json
+
+import pytest
+from datagen import preprocessed, write_dataset
+from workflow_helpers import snakemake, write_config
+
+from mlpsweep import cli
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return preprocessed(tmp_path_factory.mktemp("data"), 120, 40, 40)
+
+
+GOOD = {"hidden": [4], "epochs": 1}
+
+
+def train(capsys, data_dir, *args):
+    code = cli.main(["-q", "train", "--data", str(data_dir), *args])
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def one_run(out, settings=GOOD, seed=1):
+    return ["--settings", json.dumps(settings), "--seed", str(seed), "--out-dir", str(out)]
+
+
+@pytest.mark.parametrize("settings, says", [
+    ({**GOOD, "epochs": 2.0}, "settings key epochs: 2.0 is not of type 'integer' (write 2, without a decimal point)"),
+    ({**GOOD, "batch_size": 10.0}, "settings key batch_size: 10.0 is not of type 'integer' (write 10, without a decimal point)"),
+    ({**GOOD, "hidden": [8.0]}, "settings key hidden[0]: 8.0 is not of type 'integer' (write 8, without a decimal point)"),
+])
+def test_the_train_command_refuses_integral_floats_in_one_line(capsys, data_dir, tmp_path, settings, says):
+    code, lines = train(capsys, data_dir, *one_run(tmp_path / "m", settings))
+    assert code == 1 and lines == [f"mlpsweep train: error: {says}"]
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("threads", ["0", "-2", "1.5"])
+def test_the_train_command_refuses_fewer_than_one_thread(capsys, data_dir, tmp_path, threads):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["-q", "train", "--data", str(data_dir), "--threads", threads, *one_run(tmp_path / "m")])
+    assert info.value.code == 2
+    assert "argument --threads" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_two_runs_with_one_out_dir_are_refused(capsys, data_dir, tmp_path):
+    runs = [{"name": "a", "seed": 1, "settings": GOOD, "out_dir": str(tmp_path / "same")},
+            {"name": "b", "seed": 2, "settings": GOOD, "out_dir": str(tmp_path / "x" / ".." / "same")}]
+    code, lines = train(capsys, data_dir, "--runs", json.dumps(runs))
+    assert code == 1 and len(lines) == 1
+    assert "--runs[1] writes into the same out_dir as --runs[0]" in lines[0]
+    assert not (tmp_path / "same").exists()
+
+
+def test_a_batch_beyond_the_rows_is_estimated_and_logged_as_trained(capsys, data_dir, tmp_path, caplog):
+    """Training caps K at the training rows; the memory check and the log use the K it trains with."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="mlpsweep.train")
+    code = cli.main(["train", "--data", str(data_dir), "--max-mem-mb", "500",
+                     *one_run(tmp_path / "m", {**GOOD, "batch_size": 10_000_000})])
+    assert code == 0
+    assert "K 80," in caplog.text  # 120 rows less 40 for validation
+    assert (tmp_path / "m" / "model.json").exists()
+
+
+# ---- the workflow: refused at planning, a finished tree untouched -------------------------------------------------
+
+def tree(root):
+    """sha256 and mtime of every file under the three output folders."""
+    out = {}
+    for folder in ("results", "resources", "logs"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file():
+                out[str(path.relative_to(root))] = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+    return out
+
+
+REFUSED = [
+    ("defaults={epochs: 2.0}", "config key defaults.epochs: '2.0' is not of type 'integer' (write 2"),
+    ("defaults={batch_size: 10.0}", "config key defaults.batch_size"),
+    ("topologies={a: {hidden: [8.0]}}", "config key topologies.a.hidden[0]"),
+    ("data={validation_size: 1000000}", "config key data.validation_size: 1,000,000 leaves no training rows of tiny's 300"),
+    ("topologies={" + "n" * 300 + ": {hidden: [8]}}", "is too long (at most 80 characters)"),
+    ("topologies={" + "t" * 80 + ": {hidden: [8]}}|study_definitions={small: {topologies: [" + "t" * 80 + "]}}",
+     "ends in 't' repeated 20 times or more"),
+    ("defaults={epochs: 1000000000000}", "minutes allowed (resources.max_runtime)"),
+    ("resources={train: {threads: 0}}", "config key resources.train.threads"),
+]
+
+
+@pytest.mark.slow
+def test_a_refused_config_leaves_every_byte_of_a_finished_tree(tmp_path):
+    definition = write_dataset(tmp_path / "upstream", n_train=300, n_test=100, seed=3)
+    config = {"datasets": ["tiny"], "seeds": [1, 2], "studies": ["small"],
+              "study_definitions": {"small": {"topologies": ["a", "b"]}},
+              "defaults": {"epochs": 2}, "topologies": {"a": {"hidden": [8]}, "b": {"hidden": [8, 6]}},
+              "data": {"validation_size": 50},
+              "dataset_definitions": {"tiny": {**definition, "sources": [str(tmp_path / "upstream")]}}}
+    work = tmp_path / "work"
+    write_config(work, config)
+    snakemake(work, "--cores", "2")
+    before = tree(work)
+    assert any(k.endswith("model.npz") for k in before) and any(k.endswith("images.npy") for k in before)
+    for overrides, says in REFUSED:
+        proc = snakemake(work, "--cores", "2", "--config", *overrides.split("|"), check=False)
+        text = proc.stdout + proc.stderr
+        assert proc.returncode != 0, overrides
+        (line,) = [ln for ln in text.splitlines() if ln.startswith("mlpsweep: ")]
+        assert says in line, (overrides, line)
+        assert "Traceback" not in text
+        assert tree(work) == before, f"{overrides} changed the finished tree"
+    again = snakemake(work, "--cores", "2", "--dry-run")
+    assert "Nothing to be done" in again.stdout + again.stderr
