@@ -85,23 +85,35 @@ def test_damaged_checkpoint_is_ignored(tmp_path, data_dir):
 
 
 @pytest.mark.slow
-def test_kill_9_at_a_random_moment_then_rerun_is_bit_identical(tmp_path, data_dir):
+def test_kill_9_in_a_seeded_epoch_then_rerun_is_bit_identical(tmp_path, data_dir):
     settings = {**SETTINGS, "hidden": [64], "epochs": 30}
     args = [sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir), "--settings", json.dumps(settings),
             "--seed", "7", "--checkpoint-dir", str(tmp_path / "ckpt")]
     subprocess.run(args + ["--out-dir", str(tmp_path / "clean")], check=True)
-    start = time.monotonic()
-    subprocess.run(args[:-2] + ["--out-dir", str(tmp_path / "probe")], check=True)
-    duration = time.monotonic() - start
-    moment = random.uniform(0.35, 0.9) * duration
-    proc = subprocess.Popen(args + ["--out-dir", str(tmp_path / "run")])
-    time.sleep(moment)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    moment = kill_9_during(args[:3] + args[4:] + ["--out-dir", str(tmp_path / "run")], random.Random(88))
     subprocess.run(args + ["--out-dir", str(tmp_path / "run")], check=True)
     (p1, h1), (p2, h2) = outcome(tmp_path / "clean"), outcome(tmp_path / "run")
-    assert p1.tobytes() == p2.tobytes(), f"killed after {moment:.2f} s of {duration:.2f} s"
+    assert p1.tobytes() == p2.tobytes(), f"killed {moment}"
     assert h1 == h2
+
+
+def kill_9_during(args, rng: random.Random) -> str:
+    """Start the train command ``args`` (logging, not -q) and SIGKILL it in an epoch drawn from ``rng``: once
+    its log says that epoch ended (a state, not a clock), after a seeded pause of up to 50 ms (so the kill
+    may land mid-step or mid-checkpoint).  Returns where, for the failure message."""
+    epochs = json.loads(args[args.index("--settings") + 1])["epochs"] if "--settings" in args else None
+    epochs = epochs or json.loads(args[args.index("--runs") + 1])[0]["settings"]["epochs"]
+    epoch, pause = rng.randint(2, epochs - 2), rng.uniform(0.0, 0.05)
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if re.search(rf"mlpsweep\.train: epoch {epoch}/", line):
+            time.sleep(pause)
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL, "the job ended before the kill"
+    return f"{pause * 1000:.0f} ms after epoch {epoch} of {epochs}"
 
 
 def test_no_pickle_anywhere():
@@ -193,18 +205,12 @@ def test_kill_9_of_a_stacked_job_then_rerun_is_bit_identical_to_solo_runs(tmp_pa
              "--runs", json.dumps([{**r, "out_dir": str(root / r["name"])} for r in runs])]
         return a + (["--checkpoint-dir", str(tmp_path / "ckpt")] if ckpt else [])
 
-    start = time.monotonic()
-    subprocess.run(args(tmp_path / "probe", ckpt=False), check=True)
-    duration = time.monotonic() - start
-    moment = random.uniform(0.35, 0.9) * duration
-    proc = subprocess.Popen(args(tmp_path / "run"))
-    time.sleep(moment)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    logging_args = [a for a in args(tmp_path / "run") if a != "-q"]
+    moment = kill_9_during(logging_args, random.Random(89))
     subprocess.run(args(tmp_path / "run"), check=True)
     for r in runs:
         (p1, h1), (p2, h2) = outcome(tmp_path / "solo" / r["name"]), outcome(tmp_path / "run" / r["name"])
-        assert p1.tobytes() == p2.tobytes(), f"{r['name']}: killed after {moment:.2f} s of {duration:.2f} s"
+        assert p1.tobytes() == p2.tobytes(), f"{r['name']}: killed {moment}"
         assert h1 == h2
 
 

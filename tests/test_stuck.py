@@ -34,6 +34,27 @@ def test_a_class_below_the_share_of_its_images_is_dead():
     assert dead_classes(old, 0.1) is None  # cannot be told
 
 
+#: Fashion-MNIST's validation images per class in the default split (the last 10,000 training rows): unequal
+REAL_COUNTS = [1023, 1021, 1009, 1021, 1050, 996, 970, 1011, 968, 931]
+
+
+@pytest.mark.parametrize("dead", [0, 4, 9], ids=["first class", "a middle class", "last class"])
+def test_each_class_dead_in_turn_with_unequal_counts(dead):
+    """The rule pairs each class's predictions with that class's own images: a dead first, middle or last class
+    is found, and a class predicted a little below its own share but above another class's is not dead."""
+    predicted = [c + (40 if i == 1 else 0) for i, c in enumerate(REAL_COUNTS)]
+    predicted[dead] = int(0.1 * REAL_COUNTS[dead]) - 1  # just below a tenth of its own images
+    m = {"status": "ok", "validation": {"images_per_class": REAL_COUNTS, "predicted_per_class": predicted}}
+    assert dead_classes(m, 0.1) == [dead]
+    predicted[dead] = -(-REAL_COUNTS[dead] // 10)  # a tenth of its own images, rounded up: not below it
+    assert dead_classes(m, 0.1) == []
+    # a threshold that only the class's own count decides: 96 of 968 (Bag) is below a tenth, 96 of 931 is not
+    counts = [968 if i == dead else 931 for i in range(10)]
+    m = {"status": "ok", "validation": {"images_per_class": counts, "predicted_per_class": [96 if i == dead else 931
+                                                                                            for i in range(10)]}}
+    assert dead_classes(m, 0.1) == [dead]
+
+
 STUCK = [0, 0, 100, 100, 100, 100, 100, 100, 200, 300]  # classes 0 and 1 never predicted
 SHALLOW = [0.85, 0.849, 0.70, 0.851, 0.852]  # seed 3 is stuck
 DEEP = [0.846, 0.848, 0.847, 0.845, 0.849]

@@ -80,9 +80,29 @@ def _snakemake_records(work, kind):
     return {base64.urlsafe_b64decode(n + "=" * (-len(n) % 4)).decode(errors="replace") for n in names}
 
 
+def _cmdline(process) -> list[str]:
+    import psutil
+
+    try:
+        return process.cmdline()
+    except psutil.Error:  # ended meanwhile
+        return []
+
+
+def wait_for(state, proc, step=0.05):
+    """Poll until ``state()`` is true (returning its value) or ``proc`` ends, whichever comes first: the
+    outcome is decided by the state, never by a deadline (pytest's own timeout, if any, bounds the wait)."""
+    while True:
+        value = state()
+        if value:
+            return value
+        assert proc.poll() is None, "the workflow ended before the state was reached"
+        time.sleep(step)
+
+
 def test_killed_workflow_resumes_to_the_clean_result(tmp_path, served):
     mirror, definition, _ = served
-    # a's stack (its seeds train as one job) ends well before b's, so the kill can land between them
+    # a's stack and b's (each topology's seeds train as one job)
     topologies = {"a": {"hidden": [64], "epochs": 8}, "b": {"hidden": [64, 32]}}
     cfg = config(mirror, definition, topologies, epochs=40)
     write_config(tmp_path / "clean", cfg)
@@ -92,23 +112,26 @@ def test_killed_workflow_resumes_to_the_clean_result(tmp_path, served):
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
            "--workflow-profile", str(REPO / "profiles/default"), "--cores", "2"]
     proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 120
     models = lambda: sorted(work.glob("results/tiny/models/*/seed*/model.json"))  # noqa: E731
-    # Kill once Snakemake has recorded one topology's training job as finished (metadata written for
-    # each output, then every incomplete marker removed: two steps with a window between them) while
-    # the other job is mid-way (it has a checkpoint).
-    def recorded_topology():
+    # Kill once Snakemake has recorded one topology's training job as finished (metadata written for each
+    # output, then every incomplete marker removed) while the other job is mid-way (it has a checkpoint).
+    # No window is left to timing: b's job is frozen (SIGSTOP) as soon as it has a checkpoint (39 of its
+    # 40 epochs still to go), and stays frozen while a's job finishes and Snakemake records it.
+    def recorded(topology):
         metadata, incomplete = _snakemake_records(work, "metadata"), _snakemake_records(work, "incomplete")
-        return any(
-            all(f"results/tiny/models/{t}/seed{s}/model.json" in metadata for s in cfg["seeds"])
-            and not any(f"/models/{t}/" in key for key in incomplete)
-            for t in topologies
-        )
+        return (all(f"results/tiny/models/{topology}/seed{s}/model.json" in metadata for s in cfg["seeds"])
+                and not any(f"/models/{topology}/" in key for key in incomplete))
 
-    while time.monotonic() < deadline and not (
-        recorded_topology() and list(work.glob("results/tiny/checkpoints/*/*/*.npz"))
-    ):
-        time.sleep(0.02)
+    def b_job():
+        import psutil
+
+        return next((p for p in psutil.Process(proc.pid).children(recursive=True)
+                     if any("/models/b/" in part for part in _cmdline(p))), None)
+
+    b = wait_for(lambda: list(work.glob("results/tiny/checkpoints/stacks/b.seed*/*.npz")) and b_job(), proc)
+    b.send_signal(signal.SIGSTOP)
+    assert not recorded("b"), "b finished before it could be frozen"
+    wait_for(lambda: recorded("a"), proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     snakemake(work, "--unlock")  # a killed Snakemake leaves its lock behind
