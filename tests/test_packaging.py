@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from datagen import write_dataset
@@ -30,6 +31,28 @@ def run(cmd, **kw):
     return proc
 
 
+def fresh_venv(venv):
+    """A new venv whose dependencies come from the site-packages of the interpreter running the tests (a venv
+    such as the README's, or a system Python), but whose mlpsweep can only be what is installed into it.
+
+    ``venv --system-site-packages`` would not do: from inside a venv it exposes the *base* interpreter's
+    packages, not the venv's (no snakemake there).  A ``.pth`` file naming this interpreter's site folders
+    adds them after the new venv's own, and a plain path line processes none of their ``.pth`` files, so an
+    editable install of mlpsweep there stays out of sight.
+    """
+    import site
+    import sysconfig
+
+    run([sys.executable, "-m", "venv", str(venv)])
+    here = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *site.getsitepackages()]
+    if site.ENABLE_USER_SITE:
+        here.append(site.getusersitepackages())
+    own = run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+    folders = [p for p in dict.fromkeys(here) if os.path.isdir(p)]
+    (Path(own.stdout.strip()) / "_mlpsweep_test_deps.pth").write_text("".join(f"{p}\n" for p in folders))
+    return venv
+
+
 def test_a_wheel_in_a_fresh_venv_builds_the_report(tmp_path):
     wheels = tmp_path / "wheels"
     # a copy of the source: building in place would leave build/ in the checkout
@@ -38,9 +61,7 @@ def test_a_wheel_in_a_fresh_venv_builds_the_report(tmp_path):
                                                                   "resources", "logs", ".pytest_cache", "__pycache__"))
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)])
     (wheel,) = wheels.glob("mlpsweep-*.whl")
-    venv = tmp_path / "venv"
-    # the dependencies come from this interpreter's site-packages; mlpsweep itself only from the wheel
-    run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)])
+    venv = fresh_venv(tmp_path / "venv")
     py = venv / "bin" / "python"
     run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)])
     where = run([str(py), "-c", "import mlpsweep; print(mlpsweep.__file__)"], cwd=tmp_path).stdout.strip()
