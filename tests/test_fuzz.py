@@ -7,6 +7,7 @@ train command's settings the same way. Any exception other than a one-line ``Con
 """
 
 import copy
+import json
 import math
 
 import pytest
@@ -131,3 +132,123 @@ def test_impossible_layer_sizes_are_refused(hidden):
     with pytest.raises(ConfigError) as info:
         resolve({"hidden": hidden})
     refused_in_one_line(info.value)
+
+
+# ---- what runs, not only what parses (#29) -------------------------------------------------------------------------
+
+#: Values a setting may plausibly take (so that many generated runs train), beside WEIRD ones (so that many are
+#: refused): a case either trains and writes its three files, or is refused in one line and writes nothing.
+PLAUSIBLE = {
+    "hidden": st.lists(st.integers(1, 12), min_size=1, max_size=3),
+    "activation": st.sampled_from(["sigmoid", "relu", "tanh", "identity", "square"]),
+    "output": st.sampled_from(["sigmoid", "linear", "softmax"]),
+    "cost": st.sampled_from(["quadratic", "cross_entropy", "log_likelihood"]),
+    "init": st.sampled_from(["normal", "xavier", "he"]),
+    "eta": st.floats(1e-6, 1e6),
+    "batch_size": st.integers(1, 10**9),
+    "epochs": st.integers(1, 10**15),
+    "penalty": st.fixed_dictionaries({"p": st.sampled_from([0.5, 1, 2]), "lambda": st.floats(0, 1)}),
+    "dropout": st.floats(0, 0.99),
+    "dtype": st.sampled_from(["float32", "float64"]),
+    "momentum": st.floats(0, 0.99),
+    "eta_decay": st.floats(0.01, 1),
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    from datagen import preprocessed
+
+    return preprocessed(tmp_path_factory.mktemp("fuzzdata"), 60, 20, 20)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(keys=st.sets(st.sampled_from(SETTING_KEYS), min_size=1, max_size=4), data=st.data(),
+       seed=st.one_of(st.integers(0, 2**64), st.sampled_from([-1, 2**200])),
+       threads=st.sampled_from(["1"] * 6 + ["2", "0", "-1", "x"]))
+def test_the_train_command_trains_or_refuses_in_one_line(tiny_data, tmp_path_factory, capsys, keys, data, seed,
+                                                         threads):
+    """The train command, in process, on generated settings: trained (three files) or refused in one line
+    (nothing written); never a traceback.  ``--stop-at-epoch 1`` keeps a run of 10¹⁵ epochs to one epoch; such
+    a run is still checked whole against the limits (a memory and a time estimate)."""
+    from mlpsweep import cli
+
+    # mostly a plausible value for its key (3 in 4), else anything
+    changes = {k: data.draw(st.one_of(*[PLAUSIBLE.get(k, WEIRD)] * 3, WEIRD), label=k) for k in sorted(keys)}
+    out = tmp_path_factory.mktemp("run") / "out"
+    args = ["-q", "train", "--data", str(tiny_data), "--settings", json.dumps({"hidden": [4], **changes}),
+            "--seed", str(seed), "--out-dir", str(out), "--threads", threads, "--stop-at-epoch", "1",
+            "--max-mem-mb", "400", "--max-runtime", "5"]
+    try:
+        code = cli.main(args)
+    except SystemExit as exc:  # argparse: a usage error
+        code = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    if code == 0:
+        assert {p.name for p in out.iterdir()} == {"history.csv", "model.npz", "model.json"}
+        return
+    assert code in (1, 2) and "Traceback" not in "\n".join(err), err
+    if code == 1:
+        assert len(err) == 1 and err[0].startswith("mlpsweep train: error: "), err
+    else:
+        assert err[-1].startswith("mlpsweep train: error: argument"), err
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_upstream(tmp_path_factory):
+    from datagen import write_dataset
+
+    folder = tmp_path_factory.mktemp("upstream")
+    return folder, write_dataset(folder, n_train=120, n_test=40, seed=3)
+
+
+def tiny_workflow_config(folder, definition) -> dict:
+    return {"datasets": ["tiny"], "seeds": [1, 2], "studies": ["s"],
+            "study_definitions": {"s": {"topologies": ["a", "b"], "margin_pp": 1.0}},
+            "defaults": {"epochs": 1, "batch_size": 10, "eta": 3.0},
+            "topologies": {"a": {"hidden": [6]}, "b": {"hidden": [6, 4]}},
+            "training": {"monitor_rows": 0, "runs_per_job": 2},
+            "data": {"validation_size": 40},
+            "dataset_definitions": {"tiny": {**definition, "sources": [str(folder)]}}}
+
+
+@pytest.mark.slow
+@settings(max_examples=6, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_workflow_plans_and_runs_a_job_or_refuses_in_one_line(tiny_upstream, tmp_path_factory, data):
+    """Generated configs through Snakemake itself: a dry run, then one real training job (download, preprocess
+    and the stack that makes ``a``'s model) — or one ``mlpsweep:`` line before anything is written."""
+    from workflow_helpers import snakemake, write_config
+
+    folder, definition = tiny_upstream
+    base = tiny_workflow_config(folder, definition)
+    where = [p for p, _ in paths(base) if p and p[0] not in ("dataset_definitions",)]
+    path = data.draw(st.sampled_from(where), label="path")
+    how = data.draw(st.sampled_from(["set", "delete", "unknown key"]), label="how")
+    key = path[-1] if isinstance(path[-1], str) else path[-2]
+    value = data.draw(st.one_of(PLAUSIBLE.get(key, WEIRD), WEIRD), label="value")
+    work = tmp_path_factory.mktemp("wf")
+    write_config(work, change(base, path, how, value))
+    proc = snakemake(work, "--dry-run", "--cores", "1", check=False)
+    text = proc.stdout + proc.stderr
+    assert "Traceback" not in text, text[-3000:]
+    if proc.returncode != 0:
+        lines = [ln for ln in text.splitlines() if ln.startswith("mlpsweep: ")]
+        assert len(lines) == 1, text[-3000:]
+        assert not any((work / d).exists() for d in ("results", "resources", "logs"))
+        return
+    p = plan(yaml_load(work / "config/config.yaml"), SCHEMA)
+    topology, seed = p.runs[0]
+    target = f"results/tiny/models/{topology}/seed{seed}/model.json"
+    run = snakemake(work, "--cores", "1", target, check=False)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    assert (work / target).exists()
+
+
+def yaml_load(path):
+    import yaml
+
+    return yaml.safe_load(path.read_text())

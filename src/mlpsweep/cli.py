@@ -163,6 +163,7 @@ def cmd_train(args) -> int:
         monitor_rows=args.monitor_rows or None,
         test_by_need=not args.test_every_epoch,
         max_mem_mb=args.max_mem_mb,
+        max_minutes=args.max_runtime,
     )
     return 0
 
@@ -232,6 +233,19 @@ def _at_least(low: int):
 
     parse.__name__ = f"whole number >= {low}"
     return parse
+
+
+def _positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{value} is not a finite number above 0")
+    return value
 
 
 def _add_data_arg(p: argparse.ArgumentParser) -> None:
@@ -313,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training rows whose cost and accuracy are recorded each epoch, a fixed sample; 0: all (%(default)s)")
     p.add_argument("--test-every-epoch", action="store_true",
                    help="evaluate the test set after every epoch, not only at the best-validation epoch and the last")
+    p.add_argument("--max-runtime", type=_positive_float, default=default("resources.max_runtime"),
+                   help="the minutes the job may take by its estimate; beyond it, refused before training (%(default)s)")
     p.add_argument("--max-mem-mb", type=_at_least(1),
                    help="the memory (MB) the job may take by its estimate; beyond it, refused before allocating "
                         "(default: this machine's)")

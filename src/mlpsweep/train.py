@@ -81,6 +81,7 @@ def run(
     monitor_rows: int | None = None,
     test_by_need: bool = False,
     max_mem_mb: float | None = None,
+    max_minutes: float | None = None,
     callbacks=(),
 ) -> list[dict]:
     """Train ``runs`` in one process, as a stack (one run is a stack of one); write each run's outputs.
@@ -99,7 +100,8 @@ def run(
     epoch; the workflow passes the config's ``training.monitor_rows`` and
     ``training.test_every_epoch``); they change the history, never the weights.
     ``max_mem_mb`` (default: this machine's memory) is the memory the job may
-    take by its estimate; beyond it the job is refused before allocating.
+    take by its estimate; beyond it the job is refused before allocating;
+    ``max_minutes`` (default: no limit) likewise bounds its estimated run time.
     Returns each run's ``model.json`` content.
     """
     started = time.perf_counter()
@@ -123,11 +125,14 @@ def run(
     with threadpool_limits(limits=threads):
         data = preprocess.load(data_dir)
         st0 = resolved[0]
-        # before anything is allocated: a job that cannot fit in this machine's memory is refused in one line
-        estimate.check(estimate.Work.of(
+        # before anything is allocated: a job that cannot fit in this machine's memory, or would run longer
+        # than allowed, is refused in one line
+        work = estimate.Work.of(
             st0, features=data.features, classes=data.classes, rows=data.x_train.shape[0],
             held_out_rows=len(data.y_val) + len(data.y_test), runs=len(runs), monitor_rows=monitor_rows,
-            test_by_need=test_by_need), estimate.machine_mb() if max_mem_mb is None else max_mem_mb, label)
+            test_by_need=test_by_need)
+        estimate.check(work, estimate.machine_mb() if max_mem_mb is None else max_mem_mb, label)
+        estimate.check_time(work, max_minutes, label)
         rngs = [np.random.default_rng(r.seed) for r in runs]
         nets = [build_network(st, data.features, data.classes, rng) for st, rng in zip(resolved, rngs)]
         trained = resolved  # as trained: a rung of successive halving ends early
