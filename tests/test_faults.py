@@ -97,13 +97,13 @@ def test_kill_9_in_a_seeded_epoch_then_rerun_is_bit_identical(tmp_path, data_dir
     assert h1 == h2
 
 
-def kill_9_during(args, rng: random.Random) -> str:
+def kill_9_during(args, rng: random.Random, max_pause: float = 0.05) -> str:
     """Start the train command ``args`` (logging, not -q) and SIGKILL it in an epoch drawn from ``rng``: once
-    its log says that epoch ended (a state, not a clock), after a seeded pause of up to 50 ms (so the kill
-    may land mid-step or mid-checkpoint).  Returns where, for the failure message."""
+    its log says that epoch ended (a state, not a clock), after a seeded pause of up to ``max_pause`` seconds
+    (so the kill may land mid-step or mid-checkpoint).  Returns where, for the failure message."""
     epochs = json.loads(args[args.index("--settings") + 1])["epochs"] if "--settings" in args else None
     epochs = epochs or json.loads(args[args.index("--runs") + 1])[0]["settings"]["epochs"]
-    epoch, pause = rng.randint(2, epochs - 2), rng.uniform(0.0, 0.05)
+    epoch, pause = rng.randint(2, epochs - 2), rng.uniform(0.0, max_pause)
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
     for line in proc.stderr:
         if re.search(rf"mlpsweep\.train: epoch {epoch}/", line):

@@ -1,11 +1,8 @@
 """Training results pinned to the bytes: every job of a fixed set of runs against recorded SHA-256 hashes.
 
-The hashes in ``golden_hashes.json`` were recorded with the code of e5b4259, before the training engine
-was rebuilt (one engine for single and stacked runs, one settings object), except those of the three runs
-with p ≤ 1 penalties (l-one, l-half, stack-mixed/m2), recorded again when the p ≤ 1 step became
-``u − clip(u, −t, t)``: l-one's values are the same (its model's bytes differ in the sign of zero weights,
-+0.0 for −0.0), the p = ½ runs' differ by round-off (1/sqrt for a power; tests/test_nn_training.py holds
-the step to the textbook form), and every run's predictions are unchanged. For each run they cover
+The hashes in ``golden_hashes.json`` were recorded again when η moved out of backpropagation into the update
+rules (issue #30: backprop gives the batch's mean gradient, the rule multiplies by η), which changes the rounding
+of every step, and η's decay became repeated products instead of a ``pow``.  For each run they cover
 ``model.npz`` (parameters and metadata), ``predictions.npy``, ``metrics.json`` minus its timing and
 provenance, and ``history.csv`` minus its timing columns. A refactor that changes any number, in any run, fails here.
 
@@ -47,6 +44,9 @@ SOLO = [
     ("linear-out", {"hidden": [10, 10, 10], "output": "linear", "eta": 0.3}, (8,), {"track_gradients": True}),
     ("rung", {"hidden": [16], "epochs": 4}, (9,), {"stop_at_epoch": 2}),
     ("diverges", {"hidden": [16], "output": "linear", "eta": 1e6}, (10,), {}),
+    ("nesterov", {"hidden": [16], "eta": 0.5, "optimizer": {"name": "nesterov", "momentum": 0.8}}, (11,), {}),
+    ("adamw", {"hidden": [12, 8], "activation": "relu", "output": "softmax", "cost": "log_likelihood", "init": "he",
+               "eta": 0.003, "eta_decay": 0.9, "optimizer": {"name": "adam", "weight_decay": 0.01}}, (12,), {}),
 ]
 #: (stack name, [(run name, settings, seed)]) of runs trained together in one job.
 STACKS = [
@@ -56,6 +56,7 @@ STACKS = [
         {"eta": 0.2, "penalty": {"p": 0.5, "lambda": 1e-4}},
         {"eta": 0.05, "momentum": 0.9, "eta_decay": 0.8},
         {"eta": 1e6},  # diverges; the others go on as alone
+        {"eta": 0.01, "optimizer": {"name": "adam"}, "penalty": {"p": 2, "lambda": 1e-3}},
     ], start=1)]),
 ]
 

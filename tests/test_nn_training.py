@@ -21,6 +21,8 @@ from mlpsweep.nn import (
     train,
 )
 from mlpsweep.nn import activations as act
+from mlpsweep.nn import step as step_module
+from mlpsweep.nn.penalties import step as penalty_step
 
 
 def blobs(rng, m=200):
@@ -136,7 +138,7 @@ def test_gradient_norms_are_opt_in():
 def test_gradient_norms_average_every_step_across_chunks(monkeypatch):
     """Several gather chunks and a short last batch: the norm is the mean over all steps."""
     # 8 rows of 2 features and 2 targets in float64: chunks of 6 rows (6, 6, 6, 2), batches 3, …, 3, 2
-    monkeypatch.setattr(sgd, "GATHER_BYTES", 8 * (2 + 2) * 8)
+    monkeypatch.setattr(step_module, "GATHER_BYTES", 8 * (2 + 2) * 8)
     rng = np.random.default_rng(5)
     x, labels = blobs(rng, 20)
     net = Network([2, 5, 3, 2], rng=rng)
@@ -317,8 +319,15 @@ def test_momentum_matches_the_heavy_ball_recursion():
 
 
 def test_eta_decay_schedule():
+    from mlpsweep.nn.optimizers import make_rule
+
     cfg = recipe(epochs=3, batch_size=10, eta=0.4, eta_decay=0.5)
-    assert [cfg.eta_at(e) for e in (1, 2, 3)] == [0.4, 0.2, 0.1]
+    rule = make_rule(cfg.rule, eta=cfg.eta, eta_decay=cfg.eta_decay, n_params=1, n_weights=1, dtype=np.float64)
+    etas = []
+    for epoch in (1, 2, 3):
+        rule.start_epoch(epoch)
+        etas.append(float(rule.eta))
+    assert etas == [0.4, 0.2, 0.1]
     with pytest.raises(ValueError, match="momentum cannot be combined"):
         recipe(epochs=1, batch_size=10, eta=1.0, momentum=0.9, penalty_p=1.0, penalty_lambda=0.1)
 
@@ -326,18 +335,18 @@ def test_eta_decay_schedule():
 def test_l1_step_is_soft_thresholding():
     w = np.array([0.5, -0.5, 0.01, 0.0, -0.015])
     data = np.array([0.0, 0.0, 0.0, 0.0, -0.03])  # the last weight's data step crosses zero
-    LpPenalty(1.0, 0.02).step(w, data, 1.0, np.empty_like(w))
+    penalty_step(LpPenalty(1.0, 0.02), w, data, 1.0, np.empty_like(w))
     np.testing.assert_allclose(w, [0.48, -0.48, 0.0, 0.0, 0.0], atol=1e-15)
     w = np.array([0.25, 0.0])
     with np.errstate(divide="ignore"):
-        LpPenalty(0.5, 0.1).step(w, np.array([0.0, -0.1]), 1.0, np.empty_like(w))
+        penalty_step(LpPenalty(0.5, 0.1), w, np.array([0.0, -0.1]), 1.0, np.empty_like(w))
     np.testing.assert_allclose(w, [0.25 - 0.1 * 0.5 * 0.25**-0.5, 0.0])  # a zero weight stays zero
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("p", [1.0, 0.5, 0.3, 0.75])
 def test_the_fast_penalty_step_equals_the_textbook_form(p, dtype):
-    """LpPenalty.step computes u − clip(u, −t, t); the textbook form is sgn(u)·max(|u| − t, 0).  Equal values
+    """The training step computes u − clip(u, −t, t); the textbook form is sgn(u)·max(|u| − t, 0).  Equal values
     (a stopped weight may be +0.0 where the textbook gives −0.0) for p = 1 and any p with a general power; for
     p = ½ (1/sqrt instead of a power) within round-off.  Weights at zero, crossing zero and far from it."""
     from mlpsweep.nn.penalties import reference_step
@@ -349,7 +358,7 @@ def test_the_fast_penalty_step_equals_the_textbook_form(p, dtype):
     pen = LpPenalty(p, 1e-2)
     fast, slow = w.copy(), w.copy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        pen.step(fast, data.copy(), 0.5, np.empty_like(w))
+        penalty_step(pen, fast, data.copy(), 0.5, np.empty_like(w))
         reference_step(pen, slow, data, 0.5)
     assert fast.dtype == dtype
     zeros = slow == 0
@@ -368,12 +377,18 @@ def test_the_fast_penalty_step_equals_the_textbook_form(p, dtype):
 def test_l1_training_with_the_fast_step_equals_the_textbook_step(monkeypatch):
     """Twenty epochs of an L1 run: the same values (==) as with the textbook step, every weight."""
     from mlpsweep.nn import penalties
+    from mlpsweep.nn.step import Steps
+
+    def textbook(self, s):  # the data step, then sgn(u)·max(|u| − t, 0) on the weights
+        params, grad, rule = self.P[s], self.G[s], self.rules[s]
+        np.multiply(grad, rule.eta, out=grad)
+        penalties.reference_step(self.penalties[s], params[: self.nw], grad[: self.nw], float(rule.eta))
+        np.subtract(params[self.nw :], grad[self.nw :], out=params[self.nw :])
 
     runs = []
-    for textbook in (False, True):
-        if textbook:
-            monkeypatch.setattr(penalties.LpPenalty, "step",
-                                lambda self, w, d, eta, scratch: penalties.reference_step(self, w, d, eta))
+    for use_textbook in (False, True):
+        if use_textbook:
+            monkeypatch.setattr(Steps, "update", textbook)
         rng = np.random.default_rng(0)
         x, labels = blobs(rng, 200)
         net = Network([2, 30, 2], init="xavier", rng=rng)

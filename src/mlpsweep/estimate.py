@@ -15,7 +15,8 @@ Memory, megabytes (10⁶ bytes):
   + EVAL_CHUNK·d·b                            the buffer monitoring reads held-out and sampled training rows into
   + S·G·(d + n_L)·b                          the gathered rows and targets, G rows per run (about 1 MiB
                                               in all: mlpsweep.nn.sgd.gather_rows)
-  + S·P·(COPIES·b + 2·8)                      per run: parameters, gradient and update scratch, momentum;
+  + S·P·((COPIES + R)·b + 2·8)               per run: parameters, gradient and penalty scratch, the R
+                                              parameter-sized buffers of its update rule (momentum 1, Adam 3);
                                               the initial N(0,1) draws in float64 (a run's and its copy)
   + S·EVAL_CHUNK·Σ(n₁ … n_L)·b·2              the evaluation buffers of every run
 
@@ -37,12 +38,13 @@ import math
 import os
 from dataclasses import dataclass
 
+from .nn.optimizers import rule_class
 from .nn.sgd import EVAL_CHUNK, gather_rows
 
 #: Resident megabytes of a training job before it reads data (Python, NumPy, mlpsweep; measured).
 BASE_MB = 62.0
-#: Parameter-sized buffers of one run besides its parameters (gradient, update scratch, momentum).
-COPIES = 4
+#: Parameter-sized buffers of one run besides its update rule's: parameters, gradient, penalty scratch.
+COPIES = 3
 #: Training FLOPs per second at batch size K (small products are slower), and per-layer cost of one step.
 TRAIN_FLOPS_SMALL = 60e9  # K ≤ 16
 TRAIN_FLOPS_LARGE = 100e9  # K ≥ 128 (log-interpolated between)
@@ -69,7 +71,7 @@ class Work:
     monitor_rows: int | None = None  # None or ≥ rows: every training row
     held_out_rows: int = 20_000  # validation + test rows
     test_by_need: bool = True
-    momentum: bool = False
+    rule_buffers: int = 1  # parameter-sized arrays of the update rule (the largest of the job's runs)
 
     @classmethod
     def of(cls, settings, *, features: int, classes: int, rows: int, held_out_rows: int, runs: int = 1,
@@ -79,7 +81,7 @@ class Work:
         return cls(sizes=(features, *settings.hidden, classes), runs=runs, rows=rows, epochs=settings.epochs,
                    batch_size=max(1, min(settings.batch_size, rows)), itemsize=4 if settings.dtype == "float32" else 8,
                    monitor_rows=monitor_rows or None, held_out_rows=held_out_rows, test_by_need=test_by_need,
-                   momentum=settings.momentum > 0)
+                   rule_buffers=rule_class(settings.rule["name"]).buffers)
 
     @property
     def weights(self) -> int:
@@ -95,7 +97,7 @@ def memory_mb(w: Work) -> float:
     d, out = w.sizes[0], w.sizes[-1]
     total = (w.rows * d * 4 + (w.rows * d * w.itemsize if w.itemsize != 4 else 0) + EVAL_CHUNK * d * w.itemsize
              + w.runs * gather_rows(w.batch_size, w.runs, (d + out) * w.itemsize) * (d + out) * w.itemsize
-             + w.runs * w.params * (COPIES * w.itemsize + 2 * 8)
+             + w.runs * w.params * ((COPIES + w.rule_buffers) * w.itemsize + 2 * 8)
              + w.runs * EVAL_CHUNK * sum(w.sizes[1:]) * w.itemsize * 2)
     return BASE_MB + total / 1e6
 

@@ -51,6 +51,8 @@ def resolve(settings, *, base: dict | None = None, what: str = "settings key", p
                             f"got {type(settings).__name__}")
     # A topology may leave keys to the defaults; a run's settings are complete (penalty too).
     merged = _deep_merge(defaults() if base is None else base, settings)
+    if "optimizer" in settings:  # a rule's options belong to it: another rule's never merge in
+        merged["optimizer"] = settings["optimizer"]
     run_schema = _run_schema()
     checked = validate(merged, run_schema, what=what, prefix=prefix, coerce_strings=False, error=SettingsError)
     where = f"{what} {prefix + '.' if prefix else ''}"
@@ -63,7 +65,30 @@ def resolve(settings, *, base: dict | None = None, what: str = "settings key", p
     for key, value in numbers:
         if isinstance(value, float) and not math.isfinite(value):
             raise SettingsError(f"{where}{key}: {value!r} is not a finite number")
-    if checked["momentum"] and pen["lambda"] and pen["p"] <= 1:
-        raise SettingsError(f"{where}momentum: momentum cannot be combined with a penalty of p <= 1 "
-                            "(its steps stop at zero); set momentum to 0 or p above 1")
+    checked["optimizer"] = _optimizer(checked, where, what, prefix)
     return Settings.from_dict({k: checked[k] for k in run_schema["required"]})
+
+
+def _optimizer(checked: dict, where: str, what: str, prefix: str) -> dict | None:
+    """The run's ``optimizer`` with the rule's options checked and completed (None: derived from ``momentum``)."""
+    from .nn.optimizers import UnknownRule, rule_class
+
+    optimizer, momentum, pen = checked["optimizer"], checked["momentum"], checked["penalty"]
+    name = "momentum" if optimizer is None and momentum else (optimizer or {"name": "sgd"})["name"]
+    if optimizer is not None and momentum:
+        raise SettingsError(f"{where}momentum: momentum {momentum} is the shorthand for optimizer {{name: momentum}}; "
+                            f"give one of them (optimizer {optimizer['name']!r} is set)")
+    if pen["lambda"] and pen["p"] <= 1 and name != "sgd":
+        key = "momentum" if optimizer is None else "optimizer"
+        raise SettingsError(f"{where}{key}: {name} cannot be combined with a penalty of p <= 1 (its steps stop at "
+                            "zero, after a plain SGD step); use optimizer sgd or p above 1")
+    if optimizer is None:
+        return None
+    try:
+        rule = rule_class(name)
+    except UnknownRule as exc:
+        raise SettingsError(f"{where}optimizer.name: {exc}") from None
+    schema = {"type": "object", "additionalProperties": False,
+              "properties": {"name": {"type": "string"}, **rule.options}}
+    return validate(optimizer, schema, what=what, prefix=f"{prefix + '.' if prefix else ''}optimizer",
+                    coerce_strings=False, error=SettingsError)

@@ -184,11 +184,11 @@ def run(
             ckpt = Checkpointer(checkpoint_dir, run_key(stack=keys) if many else keys[0], checkpoint_every)
             saved = ckpt.load(len(runs))
             if saved is not None:
-                params, velocities, epoch, histories, rng_states, diverged, best = saved
+                params, rule_states, epoch, histories, rng_states, diverged, best = saved
                 for net, p, rng, st in zip(nets, params, rngs, rng_states):
                     net.params[...] = p
                     rng.bit_generator.state = st
-                resume = {"start_epoch": epoch, "histories": histories, "velocities": velocities,
+                resume = {"start_epoch": epoch, "histories": histories, "rule_states": rule_states,
                           "diverged": diverged, "best": best}
                 log.info("resuming %s from the checkpoint after epoch %d (%s)", label, epoch, ckpt.path)
             hooks.append(ckpt)

@@ -2,7 +2,8 @@
 
 Every activation works in place on a batch-major array (``forward(z, out=z)``
 is allowed) and gives its derivative *from its own output* ``a = σ(z)``, so
-the training loop never has to keep the pre-activations ``z``:
+the training loop keeps the pre-activations ``z`` only for ``square``
+(σ(z) = z², whose σ' = 2z cannot be told from a = z²):
 
 ======== ===================== ============================
 name      σ(z)                  σ'(z) written with a = σ(z)
@@ -56,10 +57,33 @@ def const(dtype, value: float) -> np.ndarray:
 
 
 def run(ops: list) -> None:
-    """Run ``(function, args)`` calls in order (what ``forward_ops``, ``delta_ops``, ``UpdateRule.ops`` and
-    ``LpPenalty.step_ops`` return)."""
+    """Run ``(function, args)`` calls in order (what ``forward_ops``, ``derivative_ops`` and ``delta_ops``
+    return)."""
     for function, args in ops:
         function(*args)
+
+
+def describe(function, args) -> str:
+    """A call as a reader would write it: the function's name and each argument's shape and dtype."""
+    name = getattr(function, "__name__", None) or getattr(getattr(function, "func", None), "__name__", repr(function))
+
+    def arg(a):
+        if isinstance(a, np.ndarray):
+            return f"array{tuple(a.shape)} {a.dtype}" if a.ndim else f"{a.dtype}({a[()]!r})"
+        return repr(a)
+
+    return f"np.{name}({', '.join(arg(a) for a in args)})"
+
+
+def run_eagerly(ops: list) -> None:
+    """:func:`run`, with the failing call (its function, its arrays' shapes and dtypes, its place in the list)
+    added to the traceback: the debugging path of a replayed step."""
+    for i, (function, args) in enumerate(ops):
+        try:
+            function(*args)
+        except Exception as exc:
+            exc.add_note(f"in call {i + 1} of {len(ops)} of the step: {describe(function, args)}")
+            raise
 
 
 class Activation:

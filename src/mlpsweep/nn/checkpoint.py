@@ -1,11 +1,12 @@
 """Checkpoints: a training job's whole state after an epoch, so a killed job resumes exactly.
 
-A checkpoint is one ``.npz`` (no pickle) holding the parameters, the momentum
-buffer (empty without momentum), the weights of the best-validation epoch kept
-for the test set (:class:`~.sgd.Kept`) and a JSON blob with the epoch, the history
-so far and the ``numpy.random.Generator``'s bit-generator state.  Restoring
-all three and continuing gives weights and history identical, bit for bit, to
-a run that was never interrupted.
+A checkpoint is one ``.npz`` (no pickle) holding the parameters, each run's
+update-rule state by name (``rule{s}.velocity``, ``rule{s}.m``, …: whatever the
+rule's ``state`` holds, none for plain SGD), the weights of the best-validation
+epoch kept for the test set (:class:`~.sgd.Kept`) and a JSON blob with the
+epoch, the history so far and the ``numpy.random.Generator``'s bit-generator
+state.  Restoring them and continuing gives weights and history identical, bit
+for bit, to a run that was never interrupted.
 
 The file is named by a key, a hash of everything that determines the run
 (settings, seed, data checksums), so a run whose config changed never picks up
@@ -37,7 +38,7 @@ def run_key(**what) -> str:
 
 class Checkpointer:
     """Save a stack of runs (one run is a stack of one) every ``every`` epochs to ``folder/{key}.npz``;
-    load it back: every run's parameters, momentum buffer, history, generator state and divergence."""
+    load it back: every run's parameters, update-rule state, history, generator state and divergence."""
 
     def __init__(self, folder, key: str, every: int = 1):
         self.folder = Path(folder)
@@ -50,12 +51,14 @@ class Checkpointer:
             self.save(state)
 
     def save(self, state: TrainingState) -> None:
-        nets, velocities = state.nets, state.velocities
-        velocity = np.stack([v if v is not None else np.zeros_like(n.params) for v, n in zip(velocities, nets)])
+        nets = state.nets
         best = np.stack([n.params if b is None else b[1] for b, n in zip(state.best, nets)])
-        arrays = {"params": np.stack([n.params for n in nets]), "velocity": velocity,
-                  "has_velocity": np.array([v is not None for v in velocities]), "best_params": best}
-        meta = {"format": FORMAT, "key": self.key, "epoch": state.epoch,
+        arrays = {"params": np.stack([n.params for n in nets]), "best_params": best}
+        # each run's update-rule state, by name, whatever the rule keeps
+        names = [list(rule.state) for rule in state.rules]
+        for s, rule in enumerate(state.rules):
+            arrays.update({f"rule{s}.{name}": value for name, value in rule.state.items()})
+        meta = {"format": FORMAT, "key": self.key, "epoch": state.epoch, "rule_state": names,
                 "best_epochs": [None if b is None else b[0] for b in state.best],
                 "histories": [h.to_csv() for h in state.histories],
                 "rngs": [r.bit_generator.state for r in state.rngs],
@@ -66,14 +69,17 @@ class Checkpointer:
                 np.savez(fh, meta=blob, **arrays)
 
     def load(self, runs: int):
-        """(params, velocities, epoch, histories, rng states, diverged, kept best-validation weights) per run, or None when there is no
-        usable checkpoint of these ``runs`` runs (a damaged one is ignored with a warning)."""
+        """(params, update-rule states, epoch, histories, rng states, diverged, kept best-validation weights) per
+        run, or None when there is no usable checkpoint of these ``runs`` runs (a damaged one is ignored with a
+        warning)."""
         if not self.path.exists():
             return None
         try:
             with np.load(self.path, allow_pickle=False) as f:
                 meta = json.loads(f["meta"].tobytes().decode())
-                arrays = {name: f[name].copy() for name in ("params", "velocity", "has_velocity", "best_params")}
+                arrays = {name: f[name].copy() for name in ("params", "best_params")}
+                rule_states = [{name: f[f"rule{s}.{name}"].copy() for name in names}
+                               for s, names in enumerate(meta["rule_state"])]
             if meta.get("format") != FORMAT or meta.get("key") != self.key:
                 raise ValueError("not a checkpoint of this run")
             histories = [History.from_csv(t) for t in meta["histories"]]
@@ -84,9 +90,8 @@ class Checkpointer:
         except Exception as exc:  # a damaged file must not stop the job: start over
             log.warning("%s: unusable checkpoint (%s); training from the start", self.path, exc)
             return None
-        velocities = [v if has else None for v, has in zip(arrays["velocity"], arrays["has_velocity"])]
         best = [None if e is None else (e, p) for e, p in zip(meta["best_epochs"], arrays["best_params"])]
-        return (list(arrays["params"]), velocities, int(meta["epoch"]), histories, meta["rngs"],
+        return (list(arrays["params"]), rule_states, int(meta["epoch"]), histories, meta["rngs"],
                 [None if d is None else tuple(d) for d in meta["diverged"]], best)
 
     def remove_all(self) -> None:

@@ -337,8 +337,9 @@ class Workspace:
     with the same shapes for each slice, so each network's numbers are the
     ones it gets alone.  ``forward`` leaves every layer's activation in the
     buffers; ``backward`` writes ``scale · Σ_x ∇C_x`` into ``grad`` (training
-    passes ``scale = η/|B|``, so the plain update is ``params −= grad``;
-    :meth:`Network.backprop` passes None).  A batch of k < K rows (an epoch's
+    passes ``scale = 1/|B|``: the batch's mean gradient, which the run's
+    update rule turns into a step; :meth:`Network.backprop` passes None, the
+    sum).  A batch of k < K rows (an epoch's
     last) uses the first k rows of every buffer, views made once per k.
     """
 

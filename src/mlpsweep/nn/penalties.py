@@ -9,11 +9,11 @@ Scaling of λ
 
 The gradient p|w|^{p−1} sgn(w) is the lecture's; :meth:`LpPenalty.gradient`
 takes it as 0 at w = 0 (a subgradient for p = 1; for p < 1 the derivative is
-unbounded there).  For p > 1 a step simply adds η times it.  For p ≤ 1 a plain
+unbounded there).  For p > 1 it is added to the mean gradient before the update rule's step.  For p ≤ 1 a plain
 gradient step would make small weights jump across zero and oscillate, never
 reaching it; the penalty's part of the step is therefore applied as a
 *shrinkage towards zero that stops at zero*: after the data step
-``u = w − (η/|B|) Σ∇C_x``, ``w ← sgn(u) · max(|u| − η λ p |w|^{p−1}, 0)``.
+``u = w − η (1/|B|) Σ∇C_x`` (plain SGD), ``w ← sgn(u) · max(|u| − η λ p |w|^{p−1}, 0)``.
 For p = 1 this is the proximal (soft-thresholding) step of L1 (ISTA); for
 p < 1 the threshold grows as |w| shrinks, so a weight at exactly zero stays
 there.  That is how p ≤ 1 produces exact zeros; :func:`sparsity` counts them.
@@ -21,12 +21,9 @@ there.  That is how p ≤ 1 produces exact zeros; :func:`sparsity` counts them.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
-
-from .activations import run
 
 
 @dataclass(frozen=True)
@@ -52,77 +49,65 @@ class LpPenalty:
         return self.lam * total
 
     def gradient(self, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """λ p |w|^{p−1} sgn(w), zero where w = 0."""
+        """λ p |w|^{p−1} sgn(w), zero where w = 0.  p = 2: one product ``w·(2λ)``, equal to ``(w·2)·λ`` bit for
+        bit (doubling is exact); p = 1: λ sgn(w)."""
         out = np.empty_like(w) if out is None else out
-        run(self.gradient_ops(w, out))
-        return out
-
-    def gradient_ops(self, w: np.ndarray, out: np.ndarray) -> list:
-        """:meth:`gradient` as ``(function, args)`` calls.  p = 2: one product ``w·(2λ)``, equal to
-        ``(w·2)·λ`` bit for bit (doubling is exact); p = 1: λ sgn(w)."""
         if self.p == 2:
-            return [(np.multiply, (w, 2.0 * self.lam, out))]
+            return np.multiply(w, 2.0 * self.lam, out=out)
         if self.p == 1:
-            return [(np.sign, (w, out)), (np.multiply, (out, self.lam, out))]
-        return [(self._general_gradient, (w, out))]
-
-    def _general_gradient(self, w, out):
+            np.sign(w, out=out)
+            return np.multiply(out, self.lam, out=out)
         np.abs(w, out=out)
         np.power(out, self.p - 1.0, out=out, where=out != 0)
         out *= np.sign(w)
         out *= self.p
-        np.multiply(out, self.lam, out=out)
+        return np.multiply(out, self.lam, out=out)
 
-    def coefficient(self, eta: float) -> float:
-        """The number a step of rate η multiplies by: η for p > 1 (η ∇R), ηλp for p ≤ 1 (the threshold's)."""
-        return float(eta) if not self.clips_at_zero else float(eta) * self.lam * self.p
+    def threshold(self, w: np.ndarray, eta, out: np.ndarray) -> np.ndarray:
+        """p ≤ 1: the shrinkage threshold ``t = ηλp|w|^{p−1}`` of every weight, from the weights before the step.
 
-    def step(self, w: np.ndarray, data_step: np.ndarray, eta: float, scratch: np.ndarray) -> None:
-        """One SGD update of ``w`` in place: the data step, then the penalty's (:meth:`step_ops`)."""
-        c = np.array(self.coefficient(eta), dtype=w.dtype)
-        run(self.step_ops(w, data_step, scratch, c, np.negative(c)))
-
-    def step_ops(self, w, data_step, scratch, c, minus_c) -> list:
-        """One SGD update of ``w`` as ``(function, args)`` calls: the data step, then the penalty's.
-
-        ``data_step`` is the data part of the step, already multiplied by
-        η/|B| (its buffer is used as scratch); ``c`` and ``minus_c`` are 0-d
-        arrays of ``w``'s dtype holding ± :meth:`coefficient` (a training job
-        refills them when η changes and replays the calls every step).
-        p > 1: ``w −= data_step + η ∇R(w)``; p ≤ 1: shrinkage towards zero
-        that stops at zero (see the module docstring), computed as
-        ``u − clip(u, −t, t)`` with the data step ``u`` and the threshold
-        ``t = ηλp|w|^{p−1}``, which equals ``sgn(u)·max(|u| − t, 0)`` exactly
-        (rounding is symmetric about zero) except that a weight stopped at
-        zero is +0.0 rather than −0.0, in five or eight passes over the
-        weights where the sign-and-magnitude form took eight or ten
-        (``copysign`` and a maximum against a scalar are NumPy's slow ones).
-        For p = ½, |w|^{−½} is ``1/sqrt|w|`` rather than ``|w| ** −0.5``
-        (sqrt and divide are vectorised, a general power is not): the
-        threshold differs by round-off.  Run them under
-        ``np.errstate(divide="ignore")`` when p < 1 (|0|^{p−1} is inf there,
-        which is meant: the weight stays at zero).
+        ηλp is rounded once to ``w``'s dtype.  For p = ½, |w|^{−½} is ``1/sqrt|w|`` rather than
+        ``|w| ** −0.5`` (sqrt and divide are vectorised, a general power is not).  Run it under
+        ``np.errstate(divide="ignore")`` when p < 1: |0|^{p−1} is inf, which is meant (the weight stays at 0).
         """
-        if not self.clips_at_zero:
-            return [*self.gradient_ops(w, scratch), (np.multiply, (scratch, c, scratch)),
-                    (np.subtract, (w, data_step, w)), (np.subtract, (w, scratch, w))]
-        u = (np.subtract, (w, data_step, w))  # u, the data step
-        if self.p == 1:  # a threshold shared by every weight: one clip against ±c
-            return [u, (np.clip, (w, minus_c, c, data_step)), (np.subtract, (w, data_step, w))]
-        t = scratch
-        if self.p == 0.5:
-            threshold = [(np.sqrt, (t, t)), (np.divide, (c, t, t))]
+        c = np.array(float(eta) * self.lam * self.p, dtype=w.dtype)
+        if self.p == 1:  # one threshold shared by every weight
+            out[...] = c
+        elif self.p == 0.5:
+            np.abs(w, out=out)
+            np.sqrt(out, out=out)
+            np.divide(c, out, out=out)
         else:
-            threshold = [(np.power, (t, self.p - 1.0, t)), (np.multiply, (t, c, t))]
-        # data_step's buffer is free once u is formed: clip(u, −t, t) goes there
-        return [(np.abs, (w, t)), *threshold, u, (functools.partial(np.minimum, out=data_step), (w, t)),
-                (np.negative, (t, t)), (functools.partial(np.maximum, out=data_step), (data_step, t)),
-                (np.subtract, (w, data_step, w))]
+            np.abs(w, out=out)
+            np.power(out, self.p - 1.0, out=out)
+            np.multiply(out, c, out=out)
+        return out
+
+    def shrink(self, w: np.ndarray, t: np.ndarray, scratch: np.ndarray) -> None:
+        """p ≤ 1, after the data step made ``w`` into u: ``w ← u − clip(u, −t, t)`` (``t`` is overwritten).
+
+        This equals ``sgn(u)·max(|u| − t, 0)`` exactly (rounding is symmetric about zero), except that a
+        weight stopped at zero is +0.0 rather than −0.0, in four passes where the sign-and-magnitude form
+        takes six (``copysign`` and a maximum against a scalar are NumPy's slow ones).
+        """
+        np.minimum(w, t, out=scratch)
+        np.negative(t, out=t)
+        np.maximum(scratch, t, out=scratch)
+        np.subtract(w, scratch, out=w)
+
+
+def step(penalty: LpPenalty, w: np.ndarray, data_step: np.ndarray, eta, scratch: np.ndarray) -> None:
+    """A p ≤ 1 run's whole update of its weights ``w`` from its ``data_step`` (η times the mean gradient), as
+    :class:`mlpsweep.nn.step.Steps` composes it around the SGD step: the threshold from ``w``, then
+    ``w −= data_step``, then the shrinkage (``data_step`` is used as scratch)."""
+    t = penalty.threshold(w, eta, out=np.empty_like(w))
+    np.subtract(w, data_step, out=w)
+    penalty.shrink(w, t, scratch=scratch)
 
 
 def reference_step(penalty: LpPenalty, w: np.ndarray, data_step: np.ndarray, eta: float) -> None:
-    """The p ≤ 1 step in its textbook form ``sgn(u)·max(|u| − ηλp|w|^{p−1}, 0)`` (slow; the tests hold
-    :meth:`LpPenalty.step` to it)."""
+    """The p ≤ 1 step in its textbook form ``sgn(u)·max(|u| − ηλp|w|^{p−1}, 0)`` with ``u = w − data_step``
+    (slow; the tests hold :meth:`LpPenalty.threshold` and :meth:`LpPenalty.shrink` to it)."""
     t = eta * penalty.lam * penalty.p * np.abs(w) ** (penalty.p - 1.0)
     u = w - data_step
     w[...] = np.copysign(np.maximum(np.abs(u) - t, 0.0), u)

@@ -8,8 +8,8 @@ be smaller) and for each batch B takes the step
 
 K = 1 is pure SGD, K = m is gradient descent.  Options:
 
-* momentum μ (an addition beyond the lecture, for the "best MLP" study):
-  ``v ← μ v + (η/|B|) Σ ∇C_x``, ``θ ← θ − v``; and a per-epoch decay of η;
+* another update rule than the lecture's (momentum, Nesterov, Adam, or one of
+  one's own: :mod:`.optimizers`), and a per-epoch decay of η;
 
 * an Lp penalty λ Σ|w|^p on the weights (see :mod:`mlpsweep.nn.penalties`
   for the scaling of λ and the handling of w = 0 when p ≤ 1);
@@ -20,11 +20,10 @@ K = 1 is pure SGD, K = m is gradient descent.  Options:
   input to every unit, and inverted dropout simply folds that factor into
   training so the trained weights are used as they are.
 
-The inner loop is written for speed: every buffer is preallocated, each step
-is a fixed short sequence of NumPy calls (one product per layer forward, two
-backward), the gradient is pre-scaled by η/|B| through δ_L, and the update is
-one subtraction over the flat parameter vector.  Nothing in it loops over
-samples.
+A step (:mod:`.step`) backpropagates the batch's mean gradient, adds an Lp
+penalty's gradient or applies its shrinkage, and hands the gradient to the
+run's update rule (:mod:`.optimizers`), which owns η.  Every buffer is
+preallocated; nothing loops over samples.
 
 The only randomness is the generator passed in; given the same generator
 state and data, a run is bit-for-bit reproducible on the same machine and
@@ -41,9 +40,9 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .network import Network, Workspace, evaluate_all, one_hot
-from .optimizers import Dropout, update_rule
+from .network import Network, evaluate_all, one_hot
 from .penalties import LpPenalty
+from .step import Steps, gather_rows  # noqa: F401  (gather_rows: the estimate's)
 
 
 @dataclass(frozen=True)
@@ -74,6 +73,7 @@ class Settings:
     dtype: str
     momentum: float
     eta_decay: float
+    optimizer: dict | None = None  # None: sgd, or momentum μ when ``momentum`` > 0 (:attr:`rule`)
 
     #: What the runs of one stack share (the others, e.g. η, λ, p, dropout, init, momentum, may differ).
     STACKED = ("hidden", "activation", "output", "cost", "dtype", "batch_size", "epochs")
@@ -102,9 +102,12 @@ class Settings:
     def penalty(self) -> LpPenalty:
         return LpPenalty(float(self.penalty_p), float(self.penalty_lambda))
 
-    def eta_at(self, epoch: int) -> float:
-        """η of a 1-based epoch under the decay schedule."""
-        return float(self.eta) * float(self.eta_decay) ** (epoch - 1)
+    @property
+    def rule(self) -> dict:
+        """The update rule, ``{"name": …, its options}``: ``optimizer``, or what ``momentum`` stands for."""
+        if self.optimizer is not None:
+            return dict(self.optimizer)
+        return {"name": "momentum", "momentum": self.momentum} if self.momentum else {"name": "sgd"}
 
 
 class Diverged(RuntimeError):
@@ -188,19 +191,6 @@ class History:
 
 #: Rows per batched forward pass when monitoring (bounds its memory).
 EVAL_CHUNK = 2048
-#: About how many bytes of shuffled rows are gathered per ``take``, for the whole stack: small enough that the
-#: gathered rows are still in the core's L2 cache when the steps read them (a 2,048-row float32 chunk of
-#: 784 features, 6.4 MB, made the K = 128 epoch 25 % slower), large enough that a ``take`` serves many steps.
-GATHER_BYTES = 1 << 20
-
-
-def gather_rows(batch_size: int, runs: int = 1, row_bytes: int = 784 * 4) -> int:
-    """Rows gathered per ``take`` and run: a whole number of batches, at least one, about
-    :data:`GATHER_BYTES` in all for a stack of ``runs`` rows of ``row_bytes`` each (the batches, and so the
-    results, are the same for any value)."""
-    return max(1, GATHER_BYTES // (runs * batch_size * max(1, row_bytes))) * batch_size
-
-
 #: What the networks of one stack share (:attr:`Settings.STACKED`, as a network has them).
 SHARED_NETWORK = ("sizes", "activation_name", "output_name", "cost_name", "dtype")
 
@@ -227,13 +217,9 @@ class TrainingState:
     rngs: list[np.random.Generator]
     epoch: int  # epochs completed
     settings: list[Settings]
-    rules: list  # each run's update rule (:mod:`.optimizers`); its ``state`` is the momentum buffer or None
+    rules: list  # each run's update rule (:mod:`.optimizers`), whose ``state`` a checkpoint keeps
     diverged: list  # None, or (epoch, last finite cost) of a run that diverged
     best: list  # None, or (epoch, params) of the best-validation epoch, kept while the test set is evaluated by need
-
-    @property
-    def velocities(self) -> list:
-        return [rule.state for rule in self.rules]
 
 
 EpochCallback = Callable[[list, TrainingState], None]
@@ -370,7 +356,7 @@ def train(net: Network, x, y, settings: Settings, rng: np.random.Generator, *, c
 def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[np.random.Generator], *,
                 validation: tuple | None = None, test: tuple | None = None, callback: EpochCallback | None = None,
                 track_gradients: bool = False, eval_chunk: int = EVAL_CHUNK, start_epoch: int = 0,
-                histories: list[History] | None = None, velocities: list | None = None,
+                histories: list[History] | None = None, rule_states: list | None = None,
                 diverged: list | None = None, monitor_rows: int | None = None, test_by_need: bool = False,
                 best: list | None = None) -> list:
     """Train ``nets`` in place with mini-batch SGD, together; return each run's :class:`History` or :class:`Diverged`.
@@ -387,7 +373,7 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
     (None for a run that has diverged).  A run whose cost or parameters stop
     being finite is marked diverged at that epoch and stops; the others go on.
     To resume, pass ``start_epoch``, each run's saved ``histories``,
-    ``velocities`` and ``diverged`` entries, and generators restored to their
+    ``rule_states`` (its update rule's named arrays) and ``diverged`` entries, and generators restored to their
     saved states.  ``track_gradients`` records each run's per-layer
     ‖(1/|B|) Σ ∂C_x/∂b_ℓ‖, averaged over the epoch's steps (``grad_norm_ℓ``);
     ``eval_chunk`` rows are evaluated per batched forward pass.
@@ -416,11 +402,9 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
     targets, labels = prepare_targets(net0, y)
     if targets.shape[0] != x.shape[0]:
         raise ValueError(f"{x.shape[0]} inputs but {targets.shape[0]} targets")
-    steps = _Steps(nets, settings, rngs, x, targets, track_gradients)
-    if velocities is not None:
-        for rule, saved in zip(steps.rules, velocities):
-            if rule.state is not None and saved is not None:
-                rule.state[...] = saved
+    steps = Steps(nets, settings, rngs, x, targets, track_gradients)
+    for rule, saved in zip(steps.rules, rule_states or []):
+        rule.load_state(saved)
     penalties = [st.penalty for st in settings]
     histories = [History() for _ in range(S)] if histories is None else histories
     status = [None] * S if diverged is None else [None if d is None else tuple(d) for d in diverged]
@@ -442,7 +426,7 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
                 break
             t0 = time.perf_counter()
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                norms = steps.epoch([st.eta_at(epoch) for st in settings], alive)
+                norms = steps.epoch(epoch, alive)
             t1 = time.perf_counter()
             live = np.flatnonzero(alive)
             last = epoch == cfg0.epochs
@@ -480,145 +464,3 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
         steps.release()
     return [histories[s] if status[s] is None else Diverged(status[s][0], status[s][1], histories[s])
             for s in range(S)]
-
-
-class _Steps:
-    """The SGD steps of a stack of S runs: one :class:`~.network.Workspace` pass, then each run's update rule.
-
-    All runs' parameters live in one (S, P) matrix whose rows the networks use
-    as their ``params`` while training (:meth:`release` gives each its own copy
-    back).  Every step gathers all runs' rows for a chunk of batches in one
-    ``take`` and draws each run's dropout masks from its own generator.
-    """
-
-    def __init__(self, nets, settings, rngs, x, targets, track_gradients):
-        S = len(nets)
-        net0, cfg0 = nets[0], settings[0]
-        self.nets, self.rngs, self.x, self.targets = nets, rngs, x, targets
-        self.S, dtype = S, net0.dtype
-        m, d = x.shape
-        self.m, self.K = m, min(cfg0.batch_size, m)
-        K, sizes = self.K, net0.sizes
-        self.P = np.stack([net.params for net in nets])
-        for s, net in enumerate(nets):
-            net.params = self.P[s]
-            net.weights, net.biases = net.views(net.params)
-        self.dropouts = [Dropout(st.dropout, sizes[1:-1], K, dtype) if st.dropout > 0 else None for st in settings]
-        self.dropping = any(self.dropouts)
-        self.ws = Workspace(net0, self.P, K, dropout=self.dropping)
-        self.G = self.ws.grad
-        lead = () if S == 1 else (S,)
-        # a run without dropout keeps masks of ones; views of the first k rows made once per k
-        self.masks = [np.ones((*lead, K, n), dtype=dtype) for n in sizes[1:-1]] if self.dropping else None
-        self.mask_frames: dict = {}
-        self.scales: dict = {}  # η/k per batch size k (:meth:`scale`)
-        self.programs: dict = {}  # the calls of a step per (start, k) (:meth:`program`)
-        self.etas = [float(st.eta) for st in settings]
-        self.chunk = gather_rows(K, S, (d + targets.shape[1]) * x.itemsize)
-        cap = min(self.chunk, m)
-        self.XB = np.empty((*lead, cap, d), dtype=dtype)
-        self.YB = np.empty((*lead, cap, targets.shape[1]), dtype=dtype)
-        self.nw = nw = net0.n_weights
-        self.rules = [update_rule(float(st.momentum), st.penalty, nw, net0.n_params, dtype) for st in settings]
-        # each run's update as calls on its row of P and G; all runs' at once (one subtraction when all are plain)
-        self.updates = [rule.ops(self.P[s], self.G[s]) for s, rule in enumerate(self.rules)]
-        self.update_all = ([(np.subtract, (self.P, self.G, self.P))] if all(rule.plain for rule in self.rules)
-                           else [op for ops in self.updates for op in ops])
-        self.track = track_gradients
-        if self.track:
-            # every step copies its bias gradient into a row of ``gb_rows``; after each chunk the rows are
-            # squared and summed per layer at once into ``sq_norms``
-            self.offsets = np.cumsum([0] + sizes[1:-1])
-            self.gb_rows = np.empty((S, -(-cap // K), self.P.shape[1] - nw), dtype=dtype)
-            self.sq_norms = np.empty((S, -(-m // K), net0.num_layers), dtype=np.float64)
-
-    def mask_frame(self, k: int) -> list | None:
-        """The dropout masks of a batch of k rows (views of the first k rows, made once per k), or None."""
-        if not self.dropping:
-            return None
-        masks = self.mask_frames.get(k)
-        if masks is None:
-            masks = self.mask_frames[k] = [mk[..., :k, :] for mk in self.masks]
-        return masks
-
-    def draw_masks(self, k: int) -> None:
-        """Each dropping run's masks for a batch of k rows, from its own generator, as alone."""
-        masks = self.mask_frame(k)
-        for s, drop in enumerate(self.dropouts):
-            if drop is not None:
-                drop.draw(self.rngs[s], masks if self.S == 1 else [mk[s] for mk in masks])
-
-    def scale(self, k: int) -> np.ndarray:
-        """η/k of every run, in the parameters' dtype: a buffer per k that :meth:`epoch` fills with its η."""
-        buf = self.scales.get(k)
-        if buf is None:
-            buf = self.scales[k] = np.empty(() if self.S == 1 else (self.S, 1, 1), dtype=self.P.dtype)
-            self.fill_scale(k, buf)
-        return buf
-
-    def fill_scale(self, k: int, buf: np.ndarray) -> None:
-        buf[...] = self.etas[0] / k if self.S == 1 else [[[e / k]] for e in self.etas]
-
-    def program(self, start: int, k: int) -> tuple[list, list]:
-        """The calls of a step on the batch of k rows at ``start`` in the gather buffers, without and with
-        every run's update: built once per (start, k), replayed every epoch."""
-        xk, yk = self.XB[..., start : start + k, :], self.YB[..., start : start + k, :]
-        masks = self.mask_frame(k)
-        ops = self.ws.forward_ops(xk, k, masks) + self.ws.backward_ops(xk, yk, k, self.scale(k), masks)
-        if self.track:
-            ops.append((np.copyto, (self.gb_rows[:, start // self.K], self.G[:, self.nw :])))
-        return ops, ops + self.update_all
-
-    def epoch(self, etas: list[float], alive: np.ndarray) -> list | None:
-        """One epoch of steps for every live run; each run's mean bias-gradient norms per layer when tracking."""
-        S, m, K, chunk = self.S, self.m, self.K, self.chunk
-        self.etas = etas
-        for k, buf in self.scales.items():
-            self.fill_scale(k, buf)
-        for rule, eta in zip(self.rules, etas):
-            rule.set_eta(eta)
-        live = np.flatnonzero(alive)
-        # every run's update is part of the step's calls while all runs are live; else the live runs' own
-        fused = 1 if len(live) == S else 0
-        updates = [self.updates[s] for s in live]
-        programs, dropping = self.programs, self.dropping
-        perm = np.stack([rng.permutation(m) for rng in self.rngs])
-        if S == 1:
-            perm = perm[0]
-        steps = 0
-        for c0 in range(0, m, chunk):
-            idx = perm[..., c0 : c0 + chunk]
-            n = idx.shape[-1]
-            xc, yc = (self.XB, self.YB) if n == self.XB.shape[-2] else (self.XB[..., :n, :], self.YB[..., :n, :])
-            np.take(self.x, idx, axis=0, out=xc, mode="clip")
-            np.take(self.targets, idx, axis=0, out=yc, mode="clip")
-            for start in range(0, n, K):
-                k = min(K, n - start)
-                ops = programs.get((start, k))
-                if ops is None:
-                    ops = programs[(start, k)] = self.program(start, k)
-                if dropping:
-                    self.draw_masks(k)
-                for function, args in ops[fused]:  # activations.run, inlined: this is the hot loop
-                    function(*args)
-                if not fused:
-                    for update in updates:
-                        for function, args in update:
-                            function(*args)
-            n_steps = -(-n // K)
-            if self.track:
-                for s in range(S):
-                    rows = self.gb_rows[s, :n_steps]
-                    np.multiply(rows, rows, out=rows)
-                    np.add.reduceat(rows, self.offsets, axis=1, out=self.sq_norms[s, steps : steps + n_steps])
-            steps += n_steps
-        if not self.track:
-            return None
-        # gb held (η/|B|) Σ ∂C/∂b; report the mean norm of (1/|B|) Σ ∂C/∂b
-        return [[float(v) for v in np.sqrt(self.sq_norms[s, :steps]).mean(axis=0) / etas[s]] for s in range(S)]
-
-    def release(self) -> None:
-        """Give each network its own parameters again (no longer a row of the stack)."""
-        for s, net in enumerate(self.nets):
-            net.params = self.P[s].copy()
-            net.weights, net.biases = net.views(net.params)

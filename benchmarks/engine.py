@@ -1,0 +1,90 @@
+"""Seconds of SGD per epoch, this tree against another revision, measured in interleaved rounds.
+
+Each measurement is a fresh process that imports mlpsweep from one tree's ``src/``, makes MNIST-shaped data
+(50,000 × 784 float32, 10 classes; not timed), trains [784,30,10] with one BLAS thread for ``--epochs`` epochs
+without monitoring and reports the history's ``seconds`` (the SGD steps alone) of the fastest epoch.  Rounds
+alternate the trees, so a slow spell of the machine hits both; the best round of each cell is kept.  The
+table says which OpenBLAS kernel ran (threadpoolctl).
+
+    git worktree add /tmp/base <rev>
+    python benchmarks/engine.py --baseline /tmp/base --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, sys, time
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+from mlpsweep.nn import Network, train_stack
+from mlpsweep.settings import resolve
+args = json.loads(sys.argv[1])
+rng = np.random.default_rng(0)
+x = rng.random((50_000, 784), dtype=np.float32)
+y = rng.integers(0, 10, 50_000)
+settings = resolve({"batch_size": args["K"], "epochs": args["epochs"], **args["settings"]})
+with threadpool_limits(1):
+    nets = [Network.from_config([784, 30, 10], settings.to_dict(), rng=np.random.default_rng(s)) for s in range(args["S"])]
+    hists = train_stack(nets, x, y, [settings] * args["S"], [np.random.default_rng(s) for s in range(args["S"])],
+                        monitor_rows=1)
+    kernel = [i.get("architecture") for i in threadpool_info() if i.get("user_api") == "blas"]
+print(json.dumps({"seconds": min(r["seconds"] for r in hists[0].records) * args["S"], "kernel": kernel}))
+"""
+
+CASES = [("sgd", {}), ("momentum", {"momentum": 0.9}), ("adam", {"optimizer": {"name": "adam"}, "eta": 0.001})]
+
+
+def measure(tree: Path, K: int, S: int, settings: dict, epochs: int) -> dict | None:
+    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps({"K": K, "S": S, "settings": settings,
+                                                                     "epochs": epochs})],
+                          capture_output=True, text=True, env=env, cwd=tree)
+    if proc.returncode != 0:
+        return None  # e.g. a setting the other revision does not know
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--baseline", type=Path, help="another revision's checkout (a git worktree)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--stack", type=int, default=3, help="runs of the stacked column")
+    a = ap.parse_args()
+    trees = {"this tree": HERE} | ({"baseline": a.baseline.resolve()} if a.baseline else {})
+    cells = [(name, settings, K, S) for name, settings in CASES for K in (10, 128) for S in (1, a.stack)]
+    best: dict = {}
+    kernel = None
+    for _ in range(a.rounds):
+        for cell in cells:
+            for label, tree in trees.items():
+                got = measure(tree, cell[2], cell[3], cell[1], a.epochs)
+                if got is not None:
+                    kernel = got["kernel"]
+                    key = (*cell[:1], cell[2], cell[3], label)
+                    best[key] = min(best.get(key, float("inf")), got["seconds"])
+    print(f"OpenBLAS kernel: {', '.join(map(str, kernel or []))}; OPENBLAS_CORETYPE="
+          f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; best of {a.rounds} interleaved rounds; SGD seconds "
+          "per epoch of all runs of the job ([784,30,10] float32, 50,000 rows, one BLAS thread)\n")
+    head = "| optimizer | K | runs | " + " | ".join(trees) + (" | ratio |" if len(trees) > 1 else "")
+    print(head)
+    print("|" + "---|" * (3 + len(trees) + (len(trees) > 1)))
+    for name, _, K, S in cells:
+        vals = [best.get((name, K, S, label)) for label in trees]
+        row = f"| {name} | {K} | {S} | " + " | ".join("—" if v is None else f"{v:.3f}" for v in vals)
+        if len(trees) > 1:
+            row += f" | {vals[0] / vals[1]:.2f}× |" if None not in vals else " | — |"
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
