@@ -31,7 +31,12 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from mlpsweep.nn import Network
 from mlpsweep.nn.network import one_hot
-from mlpsweep.nn.sgd import _Steps
+try:  # this tree: the step of nn/step.py, whose update rule owns eta
+    from mlpsweep.nn.step import Steps
+    EPOCH = 1
+except ImportError:  # an earlier revision: eta folded into backpropagation
+    from mlpsweep.nn.sgd import _Steps as Steps
+    EPOCH = [3.0]
 from mlpsweep.settings import resolve
 
 rng = np.random.default_rng(0)
@@ -42,23 +47,23 @@ with threadpool_limits(1), np.errstate(divide="ignore", over="ignore", invalid="
     for name, pen in json.loads(sys.argv[1]):
         st = resolve({"hidden": [30], "penalty": pen, "epochs": 1})
         net = Network([784, 30, 10], rng=np.random.default_rng(1), dtype="float32")
-        steps = _Steps([net], [st], [np.random.default_rng(2)], x, t, False)
+        steps = Steps([net], [st], [np.random.default_rng(2)], x, t, False)
         t0 = time.perf_counter()
-        steps.epoch([3.0], np.array([True]))
+        steps.epoch(EPOCH, np.array([True]))
         out[name] = time.perf_counter() - t0
         steps.release()
-    # the p = 1/2 step's own calls (LpPenalty.step_ops), timed in two parts over an epoch's steps: the threshold
-    # t = c/sqrt|w| (three passes over the weights) and the data step with the shrinkage (five passes)
+    # the p = 1/2 step's own parts over an epoch's steps: the threshold t = c/sqrt|w| (three passes over the
+    # weights) and the shrinkage after the data step (four passes)
     from mlpsweep.nn.penalties import LpPenalty
-    if hasattr(LpPenalty, "step_ops"):  # (a tree from before the replayed calls has no such list)
+    if hasattr(LpPenalty, "shrink"):
+        pen = LpPenalty(0.5, 1e-4)
         w = Network([784, 30, 10], rng=np.random.default_rng(1), dtype="float32").params[: 784 * 30 + 30 * 10].copy()
-        c = np.array(LpPenalty(0.5, 1e-4).coefficient(3.0), dtype=np.float32)
-        ops = LpPenalty(0.5, 1e-4).step_ops(w, np.full_like(w, 1e-3), np.empty_like(w), c, -c)
-        for name, part in (("threshold", ops[:3]), ("shrink", ops[3:])):
+        tb, scratch, eta = np.empty_like(w), np.empty_like(w), np.array(3.0, dtype=np.float32)
+        parts = (("threshold", lambda: pen.threshold(w, eta, out=tb)), ("shrink", lambda: pen.shrink(w, tb, scratch)))
+        for name, part in parts:
             t0 = time.perf_counter()
             for _ in range(50000 // 10):
-                for function, args in part:
-                    function(*args)
+                part()
             out[name] = time.perf_counter() - t0
 print(json.dumps(out))
 """

@@ -56,7 +56,7 @@ from lecture_reference import LectureNetwork  # noqa: E402
 
 import mlpsweep.nn as engine  # noqa: E402
 from mlpsweep.nn import Network, train  # noqa: E402
-from mlpsweep.nn.sgd import gather_rows  # noqa: E402
+from mlpsweep.nn.step import gather_rows  # noqa: E402
 from mlpsweep.settings import resolve  # noqa: E402
 
 M, D, C = 50_000, 784, 10
@@ -379,13 +379,14 @@ def call_floor(case, k: int) -> tuple[int, float]:
     step's element-wise calls are fixed by its arithmetic (the same bits), each costs at least a NumPy
     ufunc's call on a (k, 30) array."""
     from mlpsweep.nn.network import one_hot
-    from mlpsweep.nn.sgd import _Steps
+    from mlpsweep.nn.step import Steps
 
     net = Network(case.sizes, dtype=case.dtype, rng=np.random.default_rng(0))
-    steps = _Steps([net], [case.config], [np.random.default_rng(0)], case.x[:k], one_hot(case.y[:k], C, net.dtype), False)
-    ops = steps.program(0, k)[1]
+    steps = Steps([net], [case.config], [np.random.default_rng(0)], case.x[:k], one_hot(case.y[:k], C, net.dtype), False)
+    ops = steps.replay(0, k).calls
     steps.release()
-    calls = sum(1 for function, _ in ops if function not in (np.dot, np.matmul))
+    # the replayed passes' element-wise calls, and plain SGD's two (g·η, θ − ηg)
+    calls = sum(1 for function, _ in ops if function not in (np.dot, np.matmul)) + 2
     a = np.ones((k, 30), dtype=case.dtype)
     half = np.array(0.5, dtype=case.dtype)
     ops = [(np.multiply, (a, half, a))] * 1000

@@ -402,7 +402,8 @@ def test_monitoring_by_need_changes_the_history_never_the_weights():
     """A sample of training rows and the test set only where it is read: the same weights, byte for byte; the
     same validation numbers; test numbers at the best-validation epoch (its weights kept in memory) and the
     last, equal to full monitoring's there, None elsewhere; training numbers those of the sampled rows."""
-    from mlpsweep.nn.sgd import monitored_rows, train_stack
+    from mlpsweep.nn.monitoring import monitored_rows
+    from mlpsweep.nn.sgd import train_stack
 
     rng = np.random.default_rng(3)
     x, labels = blobs(rng, 300)

@@ -14,7 +14,7 @@ Memory, megabytes (10⁶ bytes):
   + m·d·b  when b = 8                        the training split converted to the network's float64
   + EVAL_CHUNK·d·b                            the buffer monitoring reads held-out and sampled training rows into
   + S·G·(d + n_L)·b                          the gathered rows and targets, G rows per run (about 1 MiB
-                                              in all: mlpsweep.nn.sgd.gather_rows)
+                                              in all: mlpsweep.nn.step.gather_rows)
   + S·P·((COPIES + R)·b + 2·8)               per run: parameters, gradient and penalty scratch, the R
                                               parameter-sized buffers of its update rule (momentum 1, Adam 3);
                                               the initial N(0,1) draws in float64 (a run's and its copy)
@@ -39,7 +39,8 @@ import os
 from dataclasses import dataclass
 
 from .nn.optimizers import rule_class
-from .nn.sgd import EVAL_CHUNK, gather_rows
+from .nn.monitoring import EVAL_CHUNK
+from .nn.step import gather_rows
 
 #: Resident megabytes of a training job before it reads data (Python, NumPy, mlpsweep; measured).
 BASE_MB = 62.0

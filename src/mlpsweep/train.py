@@ -33,7 +33,8 @@ from .data import preprocess
 from . import estimate
 from .nn import Diverged, Network, Settings, save_network, train_stack
 from .nn.checkpoint import Checkpointer, run_key
-from .nn.sgd import check_stackable, gradient_norms, monitored_rows
+from .nn.monitoring import monitored_rows
+from .nn.sgd import check_stackable, gradient_norms
 from .provenance import blas, versions
 from .settings import resolve as resolve_settings
 

@@ -8,7 +8,9 @@ parameters, matrix-form backprop), :mod:`.sgd` (mini-batch SGD for one run or a 
 from .io import ModelFileError, load_network, save_network
 from .network import Network, Workspace, one_hot
 from .penalties import LpPenalty, sparsity
-from .sgd import Diverged, History, Settings, TrainingState, train, train_stack
+from .history import Diverged, History
+from .settings import Settings
+from .sgd import TrainingState, train, train_stack
 
 __all__ = [
     "Diverged",

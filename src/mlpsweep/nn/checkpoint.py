@@ -3,7 +3,7 @@
 A checkpoint is one ``.npz`` (no pickle) holding the parameters, each run's
 update-rule state by name (``rule{s}.velocity``, ``rule{s}.m``, …: whatever the
 rule's ``state`` holds, none for plain SGD), the weights of the best-validation
-epoch kept for the test set (:class:`~.sgd.Kept`) and a JSON blob with the
+epoch kept for the test set (:class:`~.monitoring.Kept`) and a JSON blob with the
 epoch, the history so far and the ``numpy.random.Generator``'s bit-generator
 state.  Restoring them and continuing gives weights and history identical, bit
 for bit, to a run that was never interrupted.
@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
-from .sgd import History, TrainingState
+from .history import History
+from .sgd import TrainingState
 
 log = logging.getLogger("mlpsweep.checkpoint")
 FORMAT = "mlpsweep.checkpoint"
