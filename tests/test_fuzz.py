@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from workflow_helpers import REPO
 
-from mlpsweep.config import ConfigError
+from mlpsweep.config import ConfigError, registry_names
 from mlpsweep.plan import check_inside, plan
 from mlpsweep.settings import resolve
 
@@ -140,10 +140,10 @@ def test_impossible_layer_sizes_are_refused(hidden):
 #: refused): a case either trains and writes its three files, or is refused in one line and writes nothing.
 PLAUSIBLE = {
     "hidden": st.lists(st.integers(1, 12), min_size=1, max_size=3),
-    "activation": st.sampled_from(["sigmoid", "relu", "tanh", "identity", "square"]),
-    "output": st.sampled_from(["sigmoid", "linear", "softmax"]),
-    "cost": st.sampled_from(["quadratic", "cross_entropy", "log_likelihood"]),
-    "init": st.sampled_from(["normal", "xavier", "he"]),
+    "activation": st.sampled_from(registry_names()["activation"]),
+    "output": st.sampled_from(registry_names()["output"]),
+    "cost": st.sampled_from(registry_names()["cost"]),
+    "init": st.sampled_from(registry_names()["init"]),
     "eta": st.floats(1e-6, 1e6),
     "batch_size": st.integers(1, 10**9),
     "epochs": st.integers(1, 10**15),

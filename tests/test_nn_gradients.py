@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from lecture_reference import LectureNetwork
 
 from mlpsweep.nn import LpPenalty, Network, train
+from mlpsweep.nn import activations as act
 from mlpsweep.nn.costs import PAIRINGS
 
-HIDDEN = ["sigmoid", "relu", "tanh", "identity", "square"]
+HIDDEN = list(act.HIDDEN)  # every activation the training core has
 PAIRS = [(out, cost) for cost, outs in PAIRINGS.items() for out in outs]
 PENALTIES = [None, 2.0, 1.5, 1.0]
 

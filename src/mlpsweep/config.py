@@ -39,8 +39,22 @@ def _load(path: str) -> dict:
 
 
 def load_schema(path=None) -> dict:
-    """The config schema (a fresh copy): the package's, or the one at ``path``."""
-    return copy.deepcopy(_load(str(path or SCHEMA_PATH)))
+    """The config schema (a fresh copy): the package's, or the one at ``path``, with the names of activations,
+    outputs, costs, initialisations and dtypes from the training core's registries (the one list of each)."""
+    schema = copy.deepcopy(_load(str(path or SCHEMA_PATH)))
+    props = schema["definitions"]["settings"]["properties"]
+    for key, names in registry_names().items():
+        props[key]["enum"] = names
+    return schema
+
+
+@lru_cache(maxsize=1)
+def registry_names() -> dict[str, list[str]]:
+    """The names the training core knows, by setting: its registries, in their order."""
+    from .nn import activations, costs, network
+
+    return {"activation": list(activations.HIDDEN), "output": list(activations.OUTPUT), "cost": list(costs.COSTS),
+            "init": list(network.INITS), "dtype": list(network.DTYPES)}
 
 
 def schema_default(dotted: str):

@@ -260,7 +260,6 @@ def _study(config: dict, name: str, resolved: dict, schema: dict) -> dict:
         if r["max"] < r["start"]:
             raise ConfigError(f"config key {where}.replication.max: {r['max']} is below start ({r['start']}); "
                               "max is the seeds per topology at the last look")
-        r.setdefault("spending", "obrien_fleming")
         d["replication"] = {**r, "seeds": seed_sequence(d["seeds"], r["max"])}
         d["seeds"] = d["replication"]["seeds"][: r["start"]]  # the first look's; the report gets the final ones
     try:

@@ -111,7 +111,7 @@ class Design:
     @classmethod
     def of(cls, study: dict) -> "Design":
         r = study["replication"]
-        return cls(r["start"], r["step"], r["max"], study["alpha"], r.get("spending", "obrien_fleming"))
+        return cls(r["start"], r["step"], r["max"], study["alpha"], r["spending"])
 
     @property
     def sizes(self) -> list[int]:

@@ -53,10 +53,6 @@ class Summary:
     ci_high: float
     level: float
 
-    @property
-    def half_width(self) -> float:
-        return (self.ci_high - self.ci_low) / 2
-
 
 def mean_ci(values, level: float = 0.95) -> Summary:
     """Mean, sample std and the t confidence interval of the mean (nan when n < 2)."""

@@ -14,7 +14,7 @@ run's one ``numpy.random.Generator``: it draws the initial weights, then
 every epoch's shuffle and dropout mask, so a (settings, seed, data) triple
 gives the same numbers bit for bit on the same machine.
 
-This module imports only NumPy and the training core: a job starts fast.
+A job imports NumPy, threadpoolctl and the training core, not pandas, matplotlib or SciPy: it starts fast.
 """
 
 from __future__ import annotations

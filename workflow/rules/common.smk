@@ -220,10 +220,6 @@ REPORT_SCOPES = [("report", "results/{dataset}/report", PLAN.studies)] + [
 ]
 
 
-def study_setting(key):
-    return lambda wildcards: PLAN.study_defs[wildcards.study][key]
-
-
 def report_files(folder, studies):
     """Every file the report of ``studies`` in ``folder`` writes ({dataset} left as a wildcard)."""
     return (

@@ -130,10 +130,6 @@ class Network:
         bs = [flat[s] for s in self._b_slices]
         return ws, bs
 
-    def weight_block(self, flat: np.ndarray) -> np.ndarray:
-        """The part of a flat vector that holds all weights (no biases)."""
-        return flat[: self.n_weights]
-
     def _shapes(self):
         return list(zip(self.sizes[1:], self.sizes[:-1]))
 

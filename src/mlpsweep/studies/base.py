@@ -15,8 +15,8 @@ A kind (one module in this package, registered in ``__init__``) declares
 ``pairwise``         whether the report tests every pair of its topologies;
 ``track_gradients``  whether its runs record per-layer gradient norms;
 ``sequential``       whether it can add seeds until decided (``replication``:
-                     :mod:`mlpsweep.sequential`), deciding each look with
-                     :meth:`StudyKind.decide_look`;
+                     :mod:`mlpsweep.sequential`), each look decided by the
+                     same rule as its ``section`` on the seeds so far;
 ``generate``         topologies the study makes itself (a sweep's points);
 ``jobs``             its jobs beyond training runs (:class:`Job`: a measurement,
                      a fit, a table), which one generic rule and the command
@@ -103,9 +103,6 @@ class StudyKind:
             return f"topologies: a {self.name} study needs at least one topology"
         return None
 
-    def plot_names(self, study: str) -> list[str]:
-        return [f"{study}-{p}" for p in self.plots]
-
     def caption_path(self, plot: str) -> Path:
         """The caption file of one of this kind's plots: ``captions/{kind}-{plot}.rst`` beside the kind's module."""
         return Path(sys.modules[type(self).__module__].__file__).parent / "captions" / f"{self.name}-{plot}.rst"
@@ -150,6 +147,9 @@ def settings_note(data: Data, topology: str, base: str | None) -> str:
     diff = [f"{k} {s.get(k)}" for k in keys if s.get(k) != b.get(k)]
     if s.get("penalty") != b.get("penalty"):
         diff.append(f"penalty p {s['penalty']['p']}, λ {s['penalty']['lambda']:g}")
+    if s.get("optimizer") != b.get("optimizer"):
+        opt = s.get("optimizer") or {"name": "sgd"}
+        diff.append(f"optimizer {opt['name']}" + "".join(f", {k} {v:g}" for k, v in opt.items() if k != "name"))
     return ", ".join(diff) or "same settings"
 
 

@@ -247,11 +247,6 @@ class Sweep(StudyKind):
     }
     plots = ("effects", "heatmaps", "curves")  # captions: studies/captions/{kind}-{plot}.rst
 
-    def check(self, study: str, definition: dict) -> str | None:
-        if not definition.get("base"):
-            return "base: a sweep needs the topology its points start from"
-        return None
-
     def generate(self, study: str, definition: dict, config: dict) -> dict:
         """The sweep's points as topologies (name -> topology), added to the config by the plan."""
         where = f"study_definitions.{study}"
