@@ -53,17 +53,29 @@ def sha(path: Path) -> str:
 
 
 def mlpsweep(*args, env, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mlpsweep", *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          check=True)
+    return subprocess.run(
+        [sys.executable, "-m", "mlpsweep", *args], env=env, cwd=cwd, capture_output=True, text=True, check=True
+    )
 
 
 def prepare(root: Path) -> Path:
     from mlpsweep.data import datasets
 
-    spec = json.dumps({**datasets.resolve("fashion-mnist").to_dict(), "name": "fashion-mnist", "sources": [str(DEBIAN)]})
+    spec = json.dumps(
+        {**datasets.resolve("fashion-mnist").to_dict(), "name": "fashion-mnist", "sources": [str(DEBIAN)]}
+    )
     mlpsweep("-q", "download", "--spec", spec, "--dest", str(root / "raw"), env=os.environ)
-    mlpsweep("-q", "preprocess", "--spec", spec, "--raw-dir", str(root / "raw"), "--out-dir", str(root / "data"),
-             env=os.environ)
+    mlpsweep(
+        "-q",
+        "preprocess",
+        "--spec",
+        spec,
+        "--raw-dir",
+        str(root / "raw"),
+        "--out-dir",
+        str(root / "data"),
+        env=os.environ,
+    )
     return root / "data"
 
 
@@ -73,8 +85,21 @@ def train_table(root: Path) -> list[str]:
     for mode in ("native", "portable"):
         for name, env in environments().items():
             out = root / f"{mode}-{name}"
-            mlpsweep("-q", "--arithmetic", mode, "train", "--data", str(data), "--settings",
-                     '{"hidden": [30], "epochs": 3}', "--seed", "1", "--out-dir", str(out), env=env)
+            mlpsweep(
+                "-q",
+                "--arithmetic",
+                mode,
+                "train",
+                "--data",
+                str(data),
+                "--settings",
+                '{"hidden": [30], "epochs": 3}',
+                "--seed",
+                "1",
+                "--out-dir",
+                str(out),
+                env=env,
+            )
             meta = json.loads((out / "model.json").read_text())
             history = (out / "history.csv").read_text().splitlines()
             head = history[0].split(",")
@@ -84,17 +109,26 @@ def train_table(root: Path) -> list[str]:
             if name != "Sandybridge":  # the cost on this CPU: its own kernels against portable ones
                 times.setdefault(mode, []).append(sgd + ev)
             a = meta["arithmetic"]
-            rows.append(f"| {mode} | {name} | {', '.join(b.split()[-1] for b in a['blas'])} | "
-                        f"{'+'.join(a['numpy_simd'])} | `{sha(out / 'model.npz')}` | "
-                        f"{100 * float(last['test_accuracy']):.2f} % | {sgd:.3f} s + {ev:.3f} s |")
-    lines = ["| mode | environment | BLAS kernel | NumPy loops | model.npz sha256 (16) | test accuracy, epoch 3 | "
-             "s per epoch (SGD + monitoring) |", "|---|---|---|---|---|---:|---:|", *rows, ""]
+            rows.append(
+                f"| {mode} | {name} | {', '.join(b.split()[-1] for b in a['blas'])} | "
+                f"{'+'.join(a['numpy_simd'])} | `{sha(out / 'model.npz')}` | "
+                f"{100 * float(last['test_accuracy']):.2f} % | {sgd:.3f} s + {ev:.3f} s |"
+            )
+    lines = [
+        "| mode | environment | BLAS kernel | NumPy loops | model.npz sha256 (16) | test accuracy, epoch 3 | "
+        "s per epoch (SGD + monitoring) |",
+        "|---|---|---|---|---|---:|---:|",
+        *rows,
+        "",
+    ]
     for mode in ("native", "portable"):
         hashes = {r.split("|")[5] for r in rows if r.startswith(f"| {mode} ")}
         lines.append(f"- {mode}: {len(hashes)} distinct model.npz over {len(environments())} environments")
     cost = (sum(times["portable"]) / len(times["portable"])) / (sum(times["native"]) / len(times["native"]))
-    lines.append(f"- portable costs {cost:.2f}× native per epoch on this CPU (SGD + monitoring, mean of the "
-                 "'as is' and 'unset' runs)")
+    lines.append(
+        f"- portable costs {cost:.2f}× native per epoch on this CPU (SGD + monitoring, mean of the "
+        "'as is' and 'unset' runs)"
+    )
     return lines
 
 
@@ -106,20 +140,45 @@ def workflow_runs(root: Path) -> list[str]:
         (work / "config").mkdir(parents=True)
         (work / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
         (work / "config" / "fashion-mnist-local.yaml").write_text(
-            (REPO / "config" / "fashion-mnist-local.yaml").read_text() + f"reproducibility: {mode}\n")
-        subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "2",
-                        "--configfile", "config/fashion-mnist-local.yaml"], cwd=work, env=environments()[name],
-                       check=True, capture_output=True)
+            (REPO / "config" / "fashion-mnist-local.yaml").read_text() + f"reproducibility: {mode}\n"
+        )
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "snakemake",
+                "--snakefile",
+                str(REPO / "Snakefile"),
+                "--cores",
+                "2",
+                "--configfile",
+                "config/fashion-mnist-local.yaml",
+            ],
+            cwd=work,
+            env=environments()[name],
+            check=True,
+            capture_output=True,
+        )
         made[mode, name] = work / "results" / "fashion-mnist"
     lines = []
     base = made["portable", "as is"]
     preds = sorted((base / "eval").glob("*/seed*/predictions.npy"))
     for other in (("portable", "Sandybridge"), ("portable", "unset"), ("native", "as is")):
         same = sum(p.read_bytes() == (made[other] / p.relative_to(base)).read_bytes() for p in preds)
-        check = subprocess.run([sys.executable, "-m", "mlpsweep", "-q", "compare", str(base), str(made[other])],
-                               capture_output=True, text=True)
-        lines += [f"### portable (as is) against {other[0]} ({other[1]}): {same} of {len(preds)} predictions.npy "
-                  f"identical; compare exits {check.returncode}", "", "```text", check.stdout.rstrip(), "```", ""]
+        check = subprocess.run(
+            [sys.executable, "-m", "mlpsweep", "-q", "compare", str(base), str(made[other])],
+            capture_output=True,
+            text=True,
+        )
+        lines += [
+            f"### portable (as is) against {other[0]} ({other[1]}): {same} of {len(preds)} predictions.npy "
+            f"identical; compare exits {check.returncode}",
+            "",
+            "```text",
+            check.stdout.rstrip(),
+            "```",
+            "",
+        ]
     return lines
 
 

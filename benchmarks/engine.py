@@ -33,7 +33,8 @@ x = rng.random((50_000, 784), dtype=np.float32)
 y = rng.integers(0, 10, 50_000)
 settings = resolve({"batch_size": args["K"], "epochs": args["epochs"], **args["settings"]})
 with threadpool_limits(1):
-    nets = [Network.from_config([784, 30, 10], settings.to_dict(), rng=np.random.default_rng(s)) for s in range(args["S"])]
+    nets = [Network.from_config([784, 30, 10], settings.to_dict(), rng=np.random.default_rng(s))
+            for s in range(args["S"])]
     hists = train_stack(nets, x, y, [settings] * args["S"], [np.random.default_rng(s) for s in range(args["S"])],
                         monitor_rows=1)
     kernel = [i.get("architecture") for i in threadpool_info() if i.get("user_api") == "blas"]
@@ -45,9 +46,13 @@ CASES = [("sgd", {}), ("momentum", {"momentum": 0.9}), ("adam", {"optimizer": {"
 
 def measure(tree: Path, K: int, S: int, settings: dict, epochs: int) -> dict | None:
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
-    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps({"K": K, "S": S, "settings": settings,
-                                                                     "epochs": epochs})],
-                          capture_output=True, text=True, env=env, cwd=tree)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps({"K": K, "S": S, "settings": settings, "epochs": epochs})],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tree,
+    )
     if proc.returncode != 0:
         return None  # e.g. a setting the other revision does not know
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -72,9 +77,11 @@ def main() -> None:
                     kernel = got["kernel"]
                     key = (*cell[:1], cell[2], cell[3], label)
                     best[key] = min(best.get(key, float("inf")), got["seconds"])
-    print(f"OpenBLAS kernel: {', '.join(map(str, kernel or []))}; OPENBLAS_CORETYPE="
-          f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; best of {a.rounds} interleaved rounds; SGD seconds "
-          "per epoch of all runs of the job ([784,30,10] float32, 50,000 rows, one BLAS thread)\n")
+    print(
+        f"OpenBLAS kernel: {', '.join(map(str, kernel or []))}; OPENBLAS_CORETYPE="
+        f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; best of {a.rounds} interleaved rounds; SGD seconds "
+        "per epoch of all runs of the job ([784,30,10] float32, 50,000 rows, one BLAS thread)\n"
+    )
     head = "| optimizer | K | runs | " + " | ".join(trees) + (" | ratio |" if len(trees) > 1 else "")
     print(head)
     print("|" + "---|" * (3 + len(trees) + (len(trees) > 1)))

@@ -34,9 +34,21 @@ from mlpsweep.settings import resolve  # noqa: E402
 JOBS = [
     ("[784,30,10], K = 10, 5 epochs", {"hidden": [30], "epochs": 5}, 1),
     ("[784,30,10] × 3 stacked, K = 10, 5 epochs", {"hidden": [30], "epochs": 5}, 3),
-    ("[784,800,10] ReLU, K = 64, 3 epochs", {"hidden": [800], "activation": "relu", "output": "softmax",
-                                             "cost": "log_likelihood", "init": "he", "eta": 0.02, "batch_size": 64,
-                                             "epochs": 3, "momentum": 0.9}, 1),
+    (
+        "[784,800,10] ReLU, K = 64, 3 epochs",
+        {
+            "hidden": [800],
+            "activation": "relu",
+            "output": "softmax",
+            "cost": "log_likelihood",
+            "init": "he",
+            "eta": 0.02,
+            "batch_size": 64,
+            "epochs": 3,
+            "momentum": 0.9,
+        },
+        1,
+    ),
     ("[784,30,10], K = 1, 1 epoch", {"hidden": [30], "batch_size": 1, "eta": 0.5, "epochs": 1}, 1),
     ("[784,100,10] float64, K = 10, 3 epochs", {"hidden": [100], "dtype": "float64", "epochs": 3}, 1),
 ]
@@ -45,11 +57,33 @@ JOBS = [
 def prepared(root: Path) -> Path:
     work = root / "prep"
     (work / "config").mkdir(parents=True)
-    (work / "config" / "config.yaml").write_text(yaml.safe_dump({
-        "datasets": ["fashion-mnist"],
-        "dataset_definitions": {"fashion-mnist": {"sources": ["/usr/share/datasets/fashion-mnist"]}}}))
-    subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-                    "--cores", "2", "--quiet", "all", "--until", "preprocess"], check=True, capture_output=True)
+    (work / "config" / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "datasets": ["fashion-mnist"],
+                "dataset_definitions": {"fashion-mnist": {"sources": ["/usr/share/datasets/fashion-mnist"]}},
+            }
+        )
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(work),
+            "--cores",
+            "2",
+            "--quiet",
+            "all",
+            "--until",
+            "preprocess",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return work / "results" / "fashion-mnist" / "data"
 
 
@@ -77,9 +111,15 @@ def main() -> int:
         rows = []
         for i, (label, settings, runs) in enumerate(JOBS):
             st = resolve(settings)
-            w = estimate.Work.of(st, features=ds.features, classes=ds.classes, rows=ds.x_train.shape[0],
-                                 held_out_rows=len(ds.y_val) + len(ds.y_test), runs=runs,
-                                 monitor_rows=schema_default("training.monitor_rows"))
+            w = estimate.Work.of(
+                st,
+                features=ds.features,
+                classes=ds.classes,
+                rows=ds.x_train.shape[0],
+                held_out_rows=len(ds.y_val) + len(ds.y_test),
+                runs=runs,
+                monitor_rows=schema_default("training.monitor_rows"),
+            )
             wall, rss = measure(data, settings, runs, Path(tmp) / f"job{i}")
             rows.append((label, rss, estimate.memory_mb(w), wall, estimate.seconds(w)))
     kernels = os.environ.get("OPENBLAS_CORETYPE") or "OpenBLAS's own choice"
@@ -87,7 +127,10 @@ def main() -> int:
     print("| job | peak RSS | estimate | ratio | wall time | estimate | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for label, rss, mem, wall, sec in rows:
-        print(f"| {label} | {rss:.0f} MB | {mem:.0f} MB | {mem / rss:.2f} | {wall:.1f} s | {sec:.1f} s | {sec / wall:.2f} |")
+        print(
+            f"| {label} | {rss:.0f} MB | {mem:.0f} MB | {mem / rss:.2f} | {wall:.1f} s | {sec:.1f} s "
+            f"| {sec / wall:.2f} |"
+        )
     ok_mem = all(0.7 <= mem / rss <= 1.3 for _, rss, mem, _, _ in rows)
     ok_time = all(0.5 <= sec / wall <= 2.0 for _, _, _, wall, sec in rows)
     print(f"\n- {'met' if ok_mem else 'NOT met'}: memory within ±30 % of the measurement for every job")

@@ -37,12 +37,29 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="report-scale-"))
     definition = write_dataset(root / "raw", make_arrays(n_train=300, n_test=100, seed=1))
     preprocess(DatasetSpec.from_dict("tiny", definition), root / "raw", root / "data", validation_size=50)
-    config = {"datasets": ["mnist"], "seeds": [1, 2], "studies": ["big"], "topologies": {"s": {"hidden": [8], "epochs": 2}},
-              "study_definitions": {"big": {"kind": "sweep", "base": "s", "seeds": [1, 2], "max_runs": 10 ** 6,
-                                            "random": {"n": points, "seed": 1,
-                                                       "space": {"eta": {"loguniform": [0.01, 10]},
-                                                                 "dropout": {"uniform": [0.0, 0.5]},
-                                                                 "penalty.lambda": {"loguniform": [1e-7, 1e-3]}}}}}}
+    config = {
+        "datasets": ["mnist"],
+        "seeds": [1, 2],
+        "studies": ["big"],
+        "topologies": {"s": {"hidden": [8], "epochs": 2}},
+        "study_definitions": {
+            "big": {
+                "kind": "sweep",
+                "base": "s",
+                "seeds": [1, 2],
+                "max_runs": 10**6,
+                "random": {
+                    "n": points,
+                    "seed": 1,
+                    "space": {
+                        "eta": {"loguniform": [0.01, 10]},
+                        "dropout": {"uniform": [0.0, 0.5]},
+                        "penalty.lambda": {"loguniform": [1e-7, 1e-3]},
+                    },
+                },
+            }
+        },
+    }
     started = time.perf_counter()
     p = plan(config)
     planned = time.perf_counter() - started
@@ -60,23 +77,45 @@ def main() -> None:
                 shutil.copy(one / "model" / f, d / f)
             shutil.copy(one / "eval/predictions.npy", d / "predictions.npy")
             m = {**metrics, "topology": name, "seed": seed}
-            m["best_validation_epoch"] = {**m["best_validation_epoch"], "val_accuracy": 0.5 + 0.4 * ((i * 7919) % points) / points}
+            m["best_validation_epoch"] = {
+                **m["best_validation_epoch"],
+                "val_accuracy": 0.5 + 0.4 * ((i * 7919) % points) / points,
+            }
             (d / "metrics.json").write_text(json.dumps(m))
-            runs.append({"metrics": str(d / "metrics.json"), "history": str(d / "history.csv"),
-                         "predictions": str(d / "predictions.npy"), "model": str(d / "model.npz")})
+            runs.append(
+                {
+                    "metrics": str(d / "metrics.json"),
+                    "history": str(d / "history.csv"),
+                    "predictions": str(d / "predictions.npy"),
+                    "model": str(d / "model.npz"),
+                }
+            )
     inputs = root / "inputs.json"
-    inputs.write_text(json.dumps({"dataset": "tiny", "data": str(root / "data"), "out_dir": str(root / "report"),
-                                  "runs": runs, "order": names, "studies": p.studies_list(), "study_files": {},
-                                  "config": p.config}))
+    inputs.write_text(
+        json.dumps(
+            {
+                "dataset": "tiny",
+                "data": str(root / "data"),
+                "out_dir": str(root / "report"),
+                "runs": runs,
+                "order": names,
+                "studies": p.studies_list(),
+                "study_files": {},
+                "config": p.config,
+            }
+        )
+    )
     cmd = [sys.executable, "-m", "mlpsweep", "-q", "report", "--inputs", str(inputs)]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     wall = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     html = (root / "report/report.html").stat().st_size / 1e6
-    print(f"{len(runs)} runs ({points} points × 2 seeds): plan {planned:.2f} s; report job {wall:.1f} s, "
-          f"peak RSS {rss:.0f} MB, report.html {html:.1f} MB; command line {len(' '.join(cmd))} bytes; "
-          f"inputs.json {inputs.stat().st_size / 1e6:.1f} MB")
+    print(
+        f"{len(runs)} runs ({points} points × 2 seeds): plan {planned:.2f} s; report job {wall:.1f} s, "
+        f"peak RSS {rss:.0f} MB, report.html {html:.1f} MB; command line {len(' '.join(cmd))} bytes; "
+        f"inputs.json {inputs.stat().st_size / 1e6:.1f} MB"
+    )
     shutil.rmtree(root)
 
 

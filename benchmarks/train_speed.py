@@ -182,8 +182,9 @@ class StackCase:
         if self.runs == 0:
             self.engine.train(self.nets[0], self.x, self.y, self.config, self.rngs[0], validation=val, test=test)
         else:
-            out = self.engine.train_stack(self.nets, self.x, self.y, [self.config] * self.runs, self.rngs,
-                                          validation=val, test=test)
+            out = self.engine.train_stack(
+                self.nets, self.x, self.y, [self.config] * self.runs, self.rngs, validation=val, test=test
+            )
             assert not any(isinstance(o, Exception) for o in out)
         self.best = min(self.best, time.perf_counter() - t)
 
@@ -198,8 +199,9 @@ def load_baseline(tree: Path):
     import importlib.util
 
     src = tree / "src" / "mlpsweep"
-    spec = importlib.util.spec_from_file_location("mlpsweep_baseline", src / "__init__.py",
-                                                  submodule_search_locations=[str(src)])
+    spec = importlib.util.spec_from_file_location(
+        "mlpsweep_baseline", src / "__init__.py", submodule_search_locations=[str(src)]
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["mlpsweep_baseline"] = module
     spec.loader.exec_module(module)
@@ -236,30 +238,46 @@ def stacked_table(rounds: int, x, y, peak: float, baseline=None) -> list[str]:
         print(f"stacked round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
     n_weights = cases[0].nets[0].n_weights
     flops = 6 * n_weights * M + 2 * n_weights * (M + 2 * EVAL_ROWS)  # SGD + monitoring, one network-epoch
-    lines = ["| K | runs | s per epoch (all runs) | network-epochs/s | vs one run alone | roofline |",
-             "|---:|---|---:|---:|---:|---:|"]
+    lines = [
+        "| K | runs | s per epoch (all runs) | network-epochs/s | vs one run alone | roofline |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
     verdicts = []
     for k in STACK_BATCHES:
         alone = next(c for c in cases if c.k == k and c.runs == 1)
         for case in sorted((c for c in cases if c.k == k), key=lambda c: c.runs):
             ratio = case.rate / alone.rate
-            lines.append(f"| {k} | {case.label} | {case.best:.3f} | {case.rate:.2f} | {ratio:.2f}× | "
-                         f"{flops * case.rate / peak:.0%} |")
+            lines.append(
+                f"| {k} | {case.label} | {case.best:.3f} | {case.rate:.2f} | {ratio:.2f}× | "
+                f"{flops * case.rate / peak:.0%} |"
+            )
             if k == 10 and case.runs == 5:
-                verdicts.append(_verdict(f"[784,30,10] K=10 float32, monitoring included: S = 5 stacked gives "
-                                         f"{ratio:.2f}× the network-epochs/s of one run alone "
-                                         f"(target ≥ {TARGET_STACK_RATIO}×)", ratio >= TARGET_STACK_RATIO))
+                verdicts.append(
+                    _verdict(
+                        f"[784,30,10] K=10 float32, monitoring included: S = 5 stacked gives "
+                        f"{ratio:.2f}× the network-epochs/s of one run alone "
+                        f"(target ≥ {TARGET_STACK_RATIO}×)",
+                        ratio >= TARGET_STACK_RATIO,
+                    )
+                )
             if case.runs == 0:
-                verdicts.append(_verdict(f"[784,30,10] K={k} float32, monitoring included: one run through the "
-                                         f"engine takes {alone.best / case.best:.3f}× the baseline's single-run time "
-                                         f"(target ≤ {TARGET_SINGLE_RATIO})", alone.best / case.best <= TARGET_SINGLE_RATIO))
+                verdicts.append(
+                    _verdict(
+                        f"[784,30,10] K={k} float32, monitoring included: one run through the "
+                        f"engine takes {alone.best / case.best:.3f}× the baseline's single-run time "
+                        f"(target ≤ {TARGET_SINGLE_RATIO})",
+                        alone.best / case.best <= TARGET_SINGLE_RATIO,
+                    )
+                )
     notes = []
     for k in STACK_BATCHES:
         alone = next(c for c in cases if c.k == k and c.runs == 1)
         total = floor[k] + monitor
-        notes.append(f"- K = {k}: the floor per network-epoch is {total:.3f} s ({floor[k]:.3f} s gathering the rows and "
-                     f"the products of training, {monitor:.3f} s the first-layer products of monitoring), which no "
-                     f"stack shares: at most {alone.best / total:.2f}× over one run alone ({alone.best:.3f} s)")
+        notes.append(
+            f"- K = {k}: the floor per network-epoch is {total:.3f} s ({floor[k]:.3f} s gathering the rows and "
+            f"the products of training, {monitor:.3f} s the first-layer products of monitoring), which no "
+            f"stack shares: at most {alone.best / total:.2f}× over one run alone ({alone.best:.3f} s)"
+        )
     return lines + [""] + notes + [""] + verdicts
 
 
@@ -292,8 +310,16 @@ def sklearn_epoch(x, y, k: int, state: dict) -> float | None:
     except ImportError:
         return None
     if "sklearn" not in state:
-        state["sklearn"] = MLPClassifier(hidden_layer_sizes=(30,), activation="logistic", solver="sgd", batch_size=k,
-                                         learning_rate_init=0.1, momentum=0.0, alpha=0.0, random_state=0)
+        state["sklearn"] = MLPClassifier(
+            hidden_layer_sizes=(30,),
+            activation="logistic",
+            solver="sgd",
+            batch_size=k,
+            learning_rate_init=0.1,
+            momentum=0.0,
+            alpha=0.0,
+            random_state=0,
+        )
     t = time.perf_counter()
     state["sklearn"].partial_fit(x, y, classes=np.arange(C))
     return time.perf_counter() - t
@@ -308,8 +334,15 @@ def torch_epoch(x, targets, k: int, state: dict) -> float | None:
     if "torch" not in state:
         torch.set_num_threads(1)
         torch.manual_seed(0)
-        model = torch.nn.Sequential(torch.nn.Linear(D, 30), torch.nn.Sigmoid(), torch.nn.Linear(30, C), torch.nn.Sigmoid())
-        state["torch"] = (model, torch.optim.SGD(model.parameters(), lr=3.0), torch.from_numpy(x), torch.from_numpy(targets))
+        model = torch.nn.Sequential(
+            torch.nn.Linear(D, 30), torch.nn.Sigmoid(), torch.nn.Linear(30, C), torch.nn.Sigmoid()
+        )
+        state["torch"] = (
+            model,
+            torch.optim.SGD(model.parameters(), lr=3.0),
+            torch.from_numpy(x),
+            torch.from_numpy(targets),
+        )
     model, opt, tx, ty = state["torch"]
     t = time.perf_counter()
     perm = torch.randperm(tx.shape[0])
@@ -331,22 +364,41 @@ def peer_table(rounds: int, x, y) -> list[str]:
     """mlpsweep's SGD epoch ([784,30,10] float32, the lecture's recipe) against the peers, in interleaved rounds."""
     targets = np.eye(C, dtype=np.float32)[y]
     best: dict = {}
-    states = {k: {"params": [p.astype(np.float32) for p in (
-        np.random.default_rng(1).standard_normal((30, D)), np.zeros(30), np.random.default_rng(2).standard_normal((C, 30)),
-        np.zeros(C))], "rng": np.random.default_rng(3)} for k in (10, 128)}
+    states = {
+        k: {
+            "params": [
+                p.astype(np.float32)
+                for p in (
+                    np.random.default_rng(1).standard_normal((30, D)),
+                    np.zeros(30),
+                    np.random.default_rng(2).standard_normal((C, 30)),
+                    np.zeros(C),
+                )
+            ],
+            "rng": np.random.default_rng(3),
+        }
+        for k in (10, 128)
+    }
     cases = {k: Case([D, 30, C], "float32", k, x, y) for k in (10, 128)}
     for _ in range(rounds):
         for k in (10, 128):
             floor, products = cases[k].floor()
-            times = {"mlpsweep": cases[k].epoch(), "plain NumPy loop": plain_numpy_epoch(x, targets, k, states[k]),
-                     FLOOR: floor, PRODUCTS: products,
-                     "scikit-learn MLPClassifier (sgd)": sklearn_epoch(x, y, k, states[k]),
-                     "PyTorch autograd": torch_epoch(x, targets, k, states[k])}
+            times = {
+                "mlpsweep": cases[k].epoch(),
+                "plain NumPy loop": plain_numpy_epoch(x, targets, k, states[k]),
+                FLOOR: floor,
+                PRODUCTS: products,
+                "scikit-learn MLPClassifier (sgd)": sklearn_epoch(x, y, k, states[k]),
+                "PyTorch autograd": torch_epoch(x, targets, k, states[k]),
+            }
             for name, sec in times.items():
                 if sec is not None:
                     best[(name, k)] = min(sec, best.get((name, k), float("inf")))
     names = ["mlpsweep", "plain NumPy loop", "scikit-learn MLPClassifier (sgd)", "PyTorch autograd", FLOOR, PRODUCTS]
-    lines = ["| implementation | K = 10 s/epoch | vs mlpsweep | K = 128 s/epoch | vs mlpsweep |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        "| implementation | K = 10 s/epoch | vs mlpsweep | K = 128 s/epoch | vs mlpsweep |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name in names:
         cells = []
         for k in (10, 128):
@@ -362,14 +414,20 @@ def peer_table(rounds: int, x, y) -> list[str]:
         if ours <= need:
             verdict = f"met ({loop / ours:.2f}×)"
         elif need < floor:
-            verdict = (f"NOT met ({loop / ours:.2f}×); out of reach: {TARGET_PEER_RATIO}× needs {need:.3f} s, below "
-                       f"the {floor:.3f} s floor every implementation pays")
+            verdict = (
+                f"NOT met ({loop / ours:.2f}×); out of reach: {TARGET_PEER_RATIO}× needs {need:.3f} s, below "
+                f"the {floor:.3f} s floor every implementation pays"
+            )
         elif need < with_calls:
-            verdict = (f"NOT met ({loop / ours:.2f}×); out of reach with this arithmetic: {TARGET_PEER_RATIO}× needs "
-                       f"{need:.3f} s, below the floor plus the step's {calls} other NumPy calls at {1e6 * per_call:.2f} µs "
-                       f"each, {with_calls:.3f} s")
+            verdict = (
+                f"NOT met ({loop / ours:.2f}×); out of reach with this arithmetic: {TARGET_PEER_RATIO}× needs "
+                f"{need:.3f} s, below the floor plus the step's {calls} other NumPy calls at {1e6 * per_call:.2f} µs "
+                f"each, {with_calls:.3f} s"
+            )
         else:
-            verdict = f"NOT met ({loop / ours:.2f}×); {TARGET_PEER_RATIO}× needs {need:.3f} s, the floor is {floor:.3f} s"
+            verdict = (
+                f"NOT met ({loop / ours:.2f}×); {TARGET_PEER_RATIO}× needs {need:.3f} s, the floor is {floor:.3f} s"
+            )
         lines.append(f"- K = {k}: {TARGET_PEER_RATIO}× the plain loop: {verdict}")
     return lines
 
@@ -382,7 +440,9 @@ def call_floor(case, k: int) -> tuple[int, float]:
     from mlpsweep.nn.step import Steps
 
     net = Network(case.sizes, dtype=case.dtype, rng=np.random.default_rng(0))
-    steps = Steps([net], [case.config], [np.random.default_rng(0)], case.x[:k], one_hot(case.y[:k], C, net.dtype), False)
+    steps = Steps(
+        [net], [case.config], [np.random.default_rng(0)], case.x[:k], one_hot(case.y[:k], C, net.dtype), False
+    )
     ops = steps.replay(0, k).calls
     steps.release()
     # the replayed passes' element-wise calls, and plain SGD's two (g·η, θ − ηg)
@@ -402,21 +462,34 @@ def call_floor(case, k: int) -> tuple[int, float]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="only [784,30,10]")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (the best time of each measurement is kept)")
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds (the best time of each measurement is kept)"
+    )
     ap.add_argument("--reference-rows", type=int, default=5000, help="samples the per-sample loop is timed on")
     ap.add_argument("--stacked", action="store_true", help="only the stacked-training table")
-    ap.add_argument("--peers", action="store_true", help="only the table against a plain NumPy loop (and scikit-learn, "
-                                                         "PyTorch where installed)")
-    ap.add_argument("--baseline", type=Path, help="a checkout of an earlier revision (e.g. a git worktree): its "
-                                                  "single-run train is timed in the same rounds")
+    ap.add_argument(
+        "--peers",
+        action="store_true",
+        help="only the table against a plain NumPy loop (and scikit-learn, PyTorch where installed)",
+    )
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of an earlier revision (e.g. a git worktree): its "
+        "single-run train is timed in the same rounds",
+    )
     args = ap.parse_args(argv)
     baseline = load_baseline(args.baseline) if args.baseline else None
     if args.peers:
         threadpool_limits(1)
         x = np.random.default_rng(0).random((M, D)).astype(np.float32)
         y = np.random.default_rng(1).integers(0, C, M)
-        kernels = ", ".join(f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})" for i in threadpool_info())
-        print(f"SGD epoch, [784,30,10] float32, {M:,} rows, 1 thread, {kernels}; best of {args.rounds} interleaved rounds")
+        kernels = ", ".join(
+            f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})" for i in threadpool_info()
+        )
+        print(
+            f"SGD epoch, [784,30,10] float32, {M:,} rows, 1 thread, {kernels}; best of {args.rounds} interleaved rounds"
+        )
         print()
         print("\n".join(peer_table(args.rounds, x, y)))
         return 0
@@ -450,11 +523,20 @@ def main(argv=None) -> int:
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
 
     blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})" for i in threadpool_info()]
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; numpy {np.__version__}; BLAS {', '.join(blas)}; 1 thread")
+    print(
+        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; numpy {np.__version__}; "
+        f"BLAS {', '.join(blas)}; 1 thread"
+    )
     print(f"GEMM roofline: float32 {peak['float32'] / 1e9:.1f} GFLOP/s, float64 {peak['float64'] / 1e9:.1f} GFLOP/s")
-    print(f"per-sample reference timed on {args.reference_rows} samples and scaled to {M}; best of {args.rounds} interleaved rounds")
+    print(
+        f"per-sample reference timed on {args.reference_rows} samples and scaled to {M}; "
+        f"best of {args.rounds} interleaved rounds"
+    )
     print()
-    print("| topology | K | dtype | s/epoch | reference s/epoch | speed-up | GFLOP/s | roofline | floor s/epoch | ceiling | BLAS-only ceiling |")
+    print(
+        "| topology | K | dtype | s/epoch | reference s/epoch | speed-up | GFLOP/s | roofline | floor s/epoch "
+        "| ceiling | BLAS-only ceiling |"
+    )
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     verdicts = []
     for case in cases:
@@ -468,8 +550,15 @@ def main(argv=None) -> int:
         )
         name = str(case.sizes).replace(" ", "")
         if name == "[784,30,10]" and case.k == 10 and case.dtype == "float32":
-            verdicts.append(_verdict(f"{name} K=10 float32: {sec:.3f} s/epoch (target ≤ {TARGET_SECONDS} s)", sec <= TARGET_SECONDS))
-            verdicts.append(_verdict(f"{name} K=10 float32: {rs / sec:.1f}× the reference (target ≥ {TARGET_SPEEDUP:.0f}×)", rs / sec >= TARGET_SPEEDUP))
+            verdicts.append(
+                _verdict(f"{name} K=10 float32: {sec:.3f} s/epoch (target ≤ {TARGET_SECONDS} s)", sec <= TARGET_SECONDS)
+            )
+            verdicts.append(
+                _verdict(
+                    f"{name} K=10 float32: {rs / sec:.1f}× the reference (target ≥ {TARGET_SPEEDUP:.0f}×)",
+                    rs / sec >= TARGET_SPEEDUP,
+                )
+            )
     print()
     print("\n".join(verdicts))
     print()

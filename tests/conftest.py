@@ -52,12 +52,15 @@ class Mirror:
 
     def hang(self, seconds=30):
         """A route that accepts the request and never answers (until stopped)."""
+
         def route(handler):
             self._stop.wait(seconds)
+
         return route
 
     def truncated(self, data, keep):
         """A route that promises len(data) bytes and closes after ``keep``."""
+
         def route(handler):
             handler.send_response(200)
             handler.send_header("Content-Length", str(len(data)))
@@ -65,11 +68,13 @@ class Mirror:
             handler.wfile.write(data[:keep])
             handler.wfile.flush()
             handler.close_connection = True
+
         return route
 
     def status(self, code):
         def route(handler):
             handler.send_error(code)
+
         return route
 
     def close(self):
@@ -83,7 +88,6 @@ def mirror():
     m = Mirror()
     yield m
     m.close()
-
 
 
 def serve_dataset(folder, **kwargs):

@@ -23,11 +23,13 @@ FILES = {
 def make_arrays(n_train=300, n_test=100, classes=10, shape=(28, 28), seed=0):
     rng = np.random.default_rng(seed)
     prototypes = rng.random((classes, *shape)) < 0.15
+
     def draw(n):
         labels = rng.integers(0, classes, n).astype(np.uint8)
         noise = rng.random((n, *shape)) < 0.05
         images = np.where(prototypes[labels] ^ noise, rng.integers(160, 256, (n, *shape)), 0)
         return images.astype(np.uint8), labels
+
     (xi, yi), (ti, tl) = draw(n_train), draw(n_test)
     return {"train_images": xi, "train_labels": yi, "test_images": ti, "test_labels": tl}
 

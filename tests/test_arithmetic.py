@@ -26,17 +26,43 @@ def data_dir(tmp_path_factory):
 
 def train(data_dir, out, mode, hidden_features):
     env = {**__import__("os").environ, "NPY_DISABLE_CPU_FEATURES": hidden_features}
-    proc = subprocess.run([sys.executable, "-m", "mlpsweep", "--arithmetic", mode, "train", "--data", str(data_dir),
-                           "--settings", '{"hidden": [16], "epochs": 2}', "--seed", "3", "--out-dir", str(out)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlpsweep",
+            "--arithmetic",
+            mode,
+            "train",
+            "--data",
+            str(data_dir),
+            "--settings",
+            '{"hidden": [16], "epochs": 2}',
+            "--seed",
+            "3",
+            "--out-dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
-    return hashlib.sha256((out / "model.npz").read_bytes()).hexdigest(), json.loads((out / "model.json").read_text()), proc.stderr
+    return (
+        hashlib.sha256((out / "model.npz").read_bytes()).hexdigest(),
+        json.loads((out / "model.json").read_text()),
+        proc.stderr,
+    )
 
 
 @pytest.mark.slow
 def test_portable_gives_the_same_bits_where_native_does_not(data_dir, tmp_path):
-    runs = {(mode, cpu): train(data_dir, tmp_path / f"{mode}-{cpu}", mode, features)
-            for mode in ("native", "portable") for cpu, features in (("this", ""), ("older", OLDER_CPU))}
+    runs = {
+        (mode, cpu): train(data_dir, tmp_path / f"{mode}-{cpu}", mode, features)
+        for mode in ("native", "portable")
+        for cpu, features in (("this", ""), ("older", OLDER_CPU))
+    }
     # native: NumPy's loops follow the CPU, and the sigmoid's tanh rounds differently without AVX2
     assert runs["native", "this"][0] != runs["native", "older"][0]
     # portable: both CPUs run the same kernel and SIMD level, so the same bits
@@ -52,12 +78,15 @@ def test_portable_gives_the_same_bits_where_native_does_not(data_dir, tmp_path):
     assert runs["native", "older"][1]["arithmetic"]["numpy_simd"] == ["X86_V2"]
 
 
-@pytest.mark.parametrize("machine,flags,says", [
-    ("aarch64", {"fp", "asimd"}, "needs an x86-64 CPU with AVX2 and FMA; this machine is aarch64"),
-    ("x86_64", {"sse4_2", "avx"}, "this one lacks AVX2, FMA"),
-    ("x86_64", {"avx2"}, "this one lacks FMA"),
-    ("x86_64", None, "needs to read the CPU's flags"),
-])
+@pytest.mark.parametrize(
+    "machine,flags,says",
+    [
+        ("aarch64", {"fp", "asimd"}, "needs an x86-64 CPU with AVX2 and FMA; this machine is aarch64"),
+        ("x86_64", {"sse4_2", "avx"}, "this one lacks AVX2, FMA"),
+        ("x86_64", {"avx2"}, "this one lacks FMA"),
+        ("x86_64", None, "needs to read the CPU's flags"),
+    ],
+)
 def test_portable_is_refused_where_it_cannot_run(machine, flags, says):
     assert says in arithmetic.portable_problem(machine, flags)
 
@@ -84,11 +113,29 @@ def test_portable_cannot_be_set_up_once_numpy_is_loaded():
 
 
 def test_an_unknown_mode_is_one_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "mlpsweep", "train", "--data", str(tmp_path), "--settings", "{}",
-                           "--seed", "1", "--out-dir", str(tmp_path / "o")], capture_output=True, text=True,
-                          env={**__import__("os").environ, "MLPSWEEP_ARITHMETIC": "fast"}, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlpsweep",
+            "train",
+            "--data",
+            str(tmp_path),
+            "--settings",
+            "{}",
+            "--seed",
+            "1",
+            "--out-dir",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "MLPSWEEP_ARITHMETIC": "fast"},
+        timeout=60,
+    )
     assert proc.returncode == 1 and proc.stderr.strip() == (
-        "mlpsweep train: error: reproducibility must be one of native, portable, got 'fast'")
+        "mlpsweep train: error: reproducibility must be one of native, portable, got 'fast'"
+    )
 
 
 def test_a_lock_file_says_which_installed_versions_differ(tmp_path):
@@ -97,7 +144,9 @@ def test_a_lock_file_says_which_installed_versions_differ(tmp_path):
     lock = tmp_path / "requirements.lock"
     lock.write_text(f"# a comment\nnumpy=={__import__('numpy').__version__}\njsonschema==0.0.1  # pinned elsewhere\n")
     got = provenance.against_lock(lock)
-    assert got["locked"] is False and got["differ"] == [f"jsonschema {provenance.package_version('jsonschema')} (lock 0.0.1)"]
+    assert got["locked"] is False and got["differ"] == [
+        f"jsonschema {provenance.package_version('jsonschema')} (lock 0.0.1)"
+    ]
     lock.write_text(f"numpy=={__import__('numpy').__version__}\n")
     assert provenance.against_lock(lock)["locked"] is True
     assert provenance.against_lock(tmp_path / "none.lock") is None

@@ -19,26 +19,47 @@ def data_dir(tmp_path_factory):
 
 
 def train(data_dir, out, settings, *extra):
-    return subprocess.run([sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir), "--settings",
-                           json.dumps(settings) if not isinstance(settings, str) else settings, "--seed", "1",
-                           "--out-dir", str(out), *extra], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlpsweep",
+            "-q",
+            "train",
+            "--data",
+            str(data_dir),
+            "--settings",
+            json.dumps(settings) if not isinstance(settings, str) else settings,
+            "--seed",
+            "1",
+            "--out-dir",
+            str(out),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 GOOD = {"hidden": [8], "epochs": 1}
 
 
-@pytest.mark.parametrize("bad, key, says", [
-    ({"hidden": []}, "hidden", "non-empty"),
-    ({"epochs": 2.7}, "epochs", "2.7 is not of type 'integer'"),
-    ({"batch_size": 2.5}, "batch_size", "2.5 is not of type 'integer'"),
-    ({"learning_rate": 0.1}, "(top level)", "'learning_rate' was unexpected"),
-    ({"epochs": "abc"}, "epochs", "'abc' is not of type 'integer'"),
-    ({"hidden": "30"}, "hidden", "'30' is not of type 'array'"),
-    ({"activation": "swish"}, "activation", "'swish' is not one of"),
-    ({"penalty": {"p": 0}}, "penalty.p", "less than or equal to the minimum of 0"),
-    ({"output": "softmax", "cost": "quadratic"}, "cost", "softmax"),
-    ({"momentum": 0.9, "penalty": {"p": 1, "lambda": 0.1}}, "momentum", "cannot be combined"),
-])
+@pytest.mark.parametrize(
+    "bad, key, says",
+    [
+        ({"hidden": []}, "hidden", "non-empty"),
+        ({"epochs": 2.7}, "epochs", "2.7 is not of type 'integer'"),
+        ({"batch_size": 2.5}, "batch_size", "2.5 is not of type 'integer'"),
+        ({"learning_rate": 0.1}, "(top level)", "'learning_rate' was unexpected"),
+        ({"epochs": "abc"}, "epochs", "'abc' is not of type 'integer'"),
+        ({"hidden": "30"}, "hidden", "'30' is not of type 'array'"),
+        ({"activation": "swish"}, "activation", "'swish' is not one of"),
+        ({"penalty": {"p": 0}}, "penalty.p", "less than or equal to the minimum of 0"),
+        ({"output": "softmax", "cost": "quadratic"}, "cost", "softmax"),
+        ({"momentum": 0.9, "penalty": {"p": 1, "lambda": 0.1}}, "momentum", "cannot be combined"),
+    ],
+)
 def test_bad_settings_give_one_line_and_no_output(data_dir, tmp_path, bad, key, says):
     out = tmp_path / "out"
     proc = train(data_dir, out, {**GOOD, **bad})

@@ -9,22 +9,50 @@ import pytest
 
 from mlpsweep.compare import CompareError, compare, run
 
-HASWELL = json.dumps({"mode": "portable", "blas": ["openblas 0.3.31 Haswell"], "numpy": "2.4.6",
-                      "numpy_simd": ["X86_V2"], "machine": "x86_64"}, sort_keys=True)
-SKYLAKEX = json.dumps({"mode": "native", "blas": ["openblas 0.3.31 SkylakeX"], "numpy": "2.4.6",
-                       "numpy_simd": ["X86_V2", "X86_V3", "X86_V4"], "machine": "x86_64"}, sort_keys=True)
+HASWELL = json.dumps(
+    {
+        "mode": "portable",
+        "blas": ["openblas 0.3.31 Haswell"],
+        "numpy": "2.4.6",
+        "numpy_simd": ["X86_V2"],
+        "machine": "x86_64",
+    },
+    sort_keys=True,
+)
+SKYLAKEX = json.dumps(
+    {
+        "mode": "native",
+        "blas": ["openblas 0.3.31 SkylakeX"],
+        "numpy": "2.4.6",
+        "numpy_simd": ["X86_V2", "X86_V3", "X86_V4"],
+        "machine": "x86_64",
+    },
+    sort_keys=True,
+)
 ACC = {"a": [0.80, 0.82, 0.81, 0.79, 0.80], "b": [0.85, 0.86, 0.84, 0.85, 0.86]}
 
 
 def report(folder, acc=ACC, *, salt="", arithmetic=HASWELL, verdict="inconclusive", drop=None):
     folder.mkdir(parents=True)
-    rows = [{"topology": t, "seed": s + 1, "status": "ok", "test_accuracy": v,
-             "model_sha256": f"m-{t}-{s}{salt}", "predictions_sha256": f"p-{t}-{s}{salt}", "arithmetic": arithmetic}
-            for t, vals in acc.items() for s, v in enumerate(vals) if (t, s + 1) != drop]
+    rows = [
+        {
+            "topology": t,
+            "seed": s + 1,
+            "status": "ok",
+            "test_accuracy": v,
+            "model_sha256": f"m-{t}-{s}{salt}",
+            "predictions_sha256": f"p-{t}-{s}{salt}",
+            "arithmetic": arithmetic,
+        }
+        for t, vals in acc.items()
+        for s, v in enumerate(vals)
+        if (t, s + 1) != drop
+    ]
     pd.DataFrame(rows).to_csv(folder / "runs.csv", index=False)
     pd.DataFrame({"topology": list(acc)}).to_csv(folder / "comparison.csv", index=False)
     pd.DataFrame([{"study": "depth", "kind": "compare", "outcome": verdict, "verdict": "…"}]).to_csv(
-        folder / "verdicts.csv", index=False)
+        folder / "verdicts.csv", index=False
+    )
     return folder
 
 
@@ -43,8 +71,10 @@ def test_other_arithmetic_within_the_margin_is_reproduced_statistically_and_says
     out = capsys.readouterr().out
     assert out.startswith("REPRODUCED statistically") and "runs: 0 of 10 identical" in out
     assert "  10 run(s) (a seed 1, a seed 2, a seed 3 and 7 more): different bytes" in out  # one line per reason
-    assert "made with different arithmetic: mode portable → native, blas openblas 0.3.31 Haswell → openblas 0.3.31 " \
-           "SkylakeX, numpy_simd X86_V2 → X86_V2+X86_V3+X86_V4" in out
+    assert (
+        "made with different arithmetic: mode portable → native, blas openblas 0.3.31 Haswell → openblas 0.3.31 "
+        "SkylakeX, numpy_simd X86_V2 → X86_V2+X86_V3+X86_V4" in out
+    )
     assert "equivalent: a: test accuracy, new − reference: +0.00 pp (paired by seed)" in out
     assert "REPRODUCED statistically" in (tmp_path / "page/compare.html").read_text()
     assert (tmp_path / "page/compare.md").read_text().startswith("# Reproduction check")
@@ -53,8 +83,9 @@ def test_other_arithmetic_within_the_margin_is_reproduced_statistically_and_says
 def test_other_bytes_with_the_same_arithmetic_point_at_a_change(tmp_path):
     res = compare(report(tmp_path / "ref"), report(tmp_path / "new", salt="x"))
     assert not res.bitwise and res.reproduced  # the same accuracies: statistically
-    assert {r[3] for r in res.runs} == {"different bytes with the same arithmetic and versions: the settings, the "
-                                        "data or the code changed"}
+    assert {r[3] for r in res.runs} == {
+        "different bytes with the same arithmetic and versions: the settings, the data or the code changed"
+    }
 
 
 def test_a_shifted_accuracy_is_not_reproduced(tmp_path, capsys):
@@ -82,7 +113,11 @@ def test_a_few_seeds_with_a_wide_spread_are_undecided_not_reproduced(tmp_path):
 def test_a_folder_without_a_report_is_one_line(tmp_path):
     with pytest.raises(CompareError, match="no report here"):
         compare(tmp_path, tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "mlpsweep", "-q", "compare", str(tmp_path), str(tmp_path)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlpsweep", "-q", "compare", str(tmp_path), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
     assert proc.stderr.startswith("mlpsweep compare: error: ") and "no report here" in proc.stderr

@@ -32,8 +32,17 @@ def test_every_shipped_study_is_valid():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["studies"] = list(config["study_definitions"])
     p = plan(config, SCHEMA)
-    assert set(p.study_defs) == {"depth", "depth-extended", "activations", "regularisation", "dropout",
-                                 "vanishing-gradient", "gd-vs-sgd", "universal-approximation", "best"}
+    assert set(p.study_defs) == {
+        "depth",
+        "depth-extended",
+        "activations",
+        "regularisation",
+        "dropout",
+        "vanishing-gradient",
+        "gd-vs-sgd",
+        "universal-approximation",
+        "best",
+    }
     assert p.topology("300-d0.5").dropout == 0.5 and p.topology("300-d0.5").hidden == (300,)
     assert p.study_defs["universal-approximation"]["widths"][-1] == 256
     assert p.study_runs("dropout") == [(t, s) for t in p.study_defs["dropout"]["topologies"] for s in (1, 2)]
@@ -55,7 +64,10 @@ def topo(**kw):
 
 
 def dataset(**kw):
-    files = {r: {"name": f"{r}.gz", "sha256": SHA, "bytes": 10} for r in ("train_images", "train_labels", "test_images", "test_labels")}
+    files = {
+        r: {"name": f"{r}.gz", "sha256": SHA, "bytes": 10}
+        for r in ("train_images", "train_labels", "test_images", "test_labels")
+    }
     d = {"files": files, "sources": ["/data"], **kw}
     return {"datasets": ["mine"], "dataset_definitions": {"mine": d}}
 
@@ -86,36 +98,77 @@ INVALID = [
     ({"datasets": ["../etc"]}, "datasets[0]", "does not match"),
     ({"topologies": {"a/b": {"hidden": [3]}}}, "topologies", "does not match"),
     ({"studies": ["nope"]}, "studies[0]", "unknown study 'nope'"),
-    ({"study_definitions": {"depth": {"topologies": ["ghost"]}}}, "study_definitions.depth.topologies[0]", "unknown topology 'ghost'"),
+    (
+        {"study_definitions": {"depth": {"topologies": ["ghost"]}}},
+        "study_definitions.depth.topologies[0]",
+        "unknown topology 'ghost'",
+    ),
     (dataset(sources=["ftp://example.org/mnist/"]), "dataset_definitions.mine.sources[0]", "does not match"),
-    ({**dataset(), "dataset_definitions": {"mine": {**dataset()["dataset_definitions"]["mine"],
-        "files": {**dataset()["dataset_definitions"]["mine"]["files"], "test_labels": {"name": "t.gz", "sha256": "abc", "bytes": 1}}}}},
-     "dataset_definitions.mine.files.test_labels.sha256", "does not match"),
+    (
+        {
+            **dataset(),
+            "dataset_definitions": {
+                "mine": {
+                    **dataset()["dataset_definitions"]["mine"],
+                    "files": {
+                        **dataset()["dataset_definitions"]["mine"]["files"],
+                        "test_labels": {"name": "t.gz", "sha256": "abc", "bytes": 1},
+                    },
+                }
+            },
+        },
+        "dataset_definitions.mine.files.test_labels.sha256",
+        "does not match",
+    ),
     ({"data": {"validation_size": 0}}, "data.validation_size", "minimum of 1"),
     ({"data": {"normalize": "zscore"}}, "data.normalize", "'standardize'"),
     ({"download": {"timeout": 0}}, "download.timeout", "minimum of 0"),
     ({"resources": {"train": {"threads": 0}}}, "resources.train.threads", "minimum of 1"),
-    ({"datasets": ["mine"], "dataset_definitions": {"mine": {"sources": ["/x"]}}}, "dataset_definitions.mine.files", "must define"),
+    (
+        {"datasets": ["mine"], "dataset_definitions": {"mine": {"sources": ["/x"]}}},
+        "dataset_definitions.mine.files",
+        "must define",
+    ),
     ({"epochz": 3}, "(top level)", "'epochz' was unexpected"),
     ({"training": {"runs_per_job": 0}}, "training.runs_per_job", "minimum of 1"),
     ({"training": {"runs_per_job": 2.5}}, "training.runs_per_job", "is not of type 'integer', 'string'"),
     ({"training": {"runs_per_job": "many"}}, "training.runs_per_job", "does not match '^auto$'"),
     # integers are integers: JSON Schema would take 2.0, the job that uses it would not (#29)
-    ({"defaults": {"epochs": 2.0}}, "defaults.epochs", "2.0 is not of type 'integer' (write 2, without a decimal point)"),
+    (
+        {"defaults": {"epochs": 2.0}},
+        "defaults.epochs",
+        "2.0 is not of type 'integer' (write 2, without a decimal point)",
+    ),
     ({"defaults": {"batch_size": 10.0}}, "defaults.batch_size", "not of type 'integer' (write 10"),
     ({"topologies": {"x": {"hidden": [8.0]}}}, "topologies.x.hidden[0]", "not of type 'integer' (write 8"),
     ({"seeds": [1.0]}, "seeds[0]", "not of type 'integer'"),
     ({"training": {"monitor_rows": 100.0}}, "training.monitor_rows", "not of type 'integer'"),
-    ({"data": {"validation_size": 1_000_000}}, "data.validation_size", "leaves no training rows of mnist's 60,000; use at most 59,999"),
+    (
+        {"data": {"validation_size": 1_000_000}},
+        "data.validation_size",
+        "leaves no training rows of mnist's 60,000; use at most 59,999",
+    ),
     ({"data": {"validation_size": 60_000}}, "data.validation_size", "leaves no training rows"),
     # names: at most 80 characters, and never a run Snakemake takes for a recursion
     ({"topologies": {"x" * 81: {"hidden": [3]}}}, "topologies", "is too long (at most 80 characters)"),
-    ({"topologies": {"t" * 80: {"hidden": [3]}}, "study_definitions": {"depth": {"topologies": ["t" * 80]}}},
-     "topologies." + "t" * 80, "ends in 't' repeated 20 times or more"),
-    ({"topologies": {"net-" + "ab" * 20: {"hidden": [3]}}, "study_definitions": {"depth": {"topologies": ["net-" + "ab" * 20]}}},
-     "topologies.net-" + "ab" * 20, "ends in 'ab' repeated 20 times"),
-    ({"studies": ["s" * 30], "study_definitions": {"s" * 30: {"topologies": ["30"]}}}, "study_definitions." + "s" * 30,
-     "repeated 20 times"),
+    (
+        {"topologies": {"t" * 80: {"hidden": [3]}}, "study_definitions": {"depth": {"topologies": ["t" * 80]}}},
+        "topologies." + "t" * 80,
+        "ends in 't' repeated 20 times or more",
+    ),
+    (
+        {
+            "topologies": {"net-" + "ab" * 20: {"hidden": [3]}},
+            "study_definitions": {"depth": {"topologies": ["net-" + "ab" * 20]}},
+        },
+        "topologies.net-" + "ab" * 20,
+        "ends in 'ab' repeated 20 times",
+    ),
+    (
+        {"studies": ["s" * 30], "study_definitions": {"s" * 30: {"topologies": ["30"]}}},
+        "study_definitions." + "s" * 30,
+        "repeated 20 times",
+    ),
     ({"seeds": [2**32]}, "seeds[0]", "maximum of 4294967295"),
 ]
 
@@ -126,11 +179,21 @@ def stacks_of(config):
 
 
 def test_runs_of_one_shape_stack_in_order_and_each_run_once():
-    topologies = {"a": {"hidden": [8]}, "a-eta": {"hidden": [8], "eta": 0.5, "dropout": 0.2, "init": "he"},
-                  "b": {"hidden": [8, 4]}, "a-k": {"hidden": [8], "batch_size": 20}}
-    config = {"seeds": [1, 2, 3, 4], "topologies": topologies, "studies": ["one"],
-              "study_definitions": {"one": {"topologies": ["a", "b", "a-eta", "a-k"]},
-                                    "two": {"topologies": ["a", "b", "a-eta"], "seeds": [1, 5]}}}
+    topologies = {
+        "a": {"hidden": [8]},
+        "a-eta": {"hidden": [8], "eta": 0.5, "dropout": 0.2, "init": "he"},
+        "b": {"hidden": [8, 4]},
+        "a-k": {"hidden": [8], "batch_size": 20},
+    }
+    config = {
+        "seeds": [1, 2, 3, 4],
+        "topologies": topologies,
+        "studies": ["one"],
+        "study_definitions": {
+            "one": {"topologies": ["a", "b", "a-eta", "a-k"]},
+            "two": {"topologies": ["a", "b", "a-eta"], "seeds": [1, 5]},
+        },
+    }
     # auto: up to 3 per job; a and a-eta share a shape (η, dropout and init may differ), b and a-k do not
     # a stack is named after its first run and how many more it holds
     assert stacks_of(config) == [
@@ -147,7 +210,9 @@ def test_runs_of_one_shape_stack_in_order_and_each_run_once():
     assert stacks_of({**config, "studies": ["one", "two"]}) == stacks_of(config)
     assert stacks_of({**config, "training": {"runs_per_job": 1}}) == []
     assert stacks_of({**config, "training": {"runs_per_job": 8}})[0] == (
-        "a.seed1+7", [("a", s) for s in (1, 2, 3, 4)] + [("a-eta", s) for s in (1, 2, 3, 4)])
+        "a.seed1+7",
+        [("a", s) for s in (1, 2, 3, 4)] + [("a-eta", s) for s in (1, 2, 3, 4)],
+    )
 
 
 @pytest.mark.parametrize("config,key,message", INVALID, ids=[f"{k}:{m}" for _, k, m in INVALID])
@@ -168,7 +233,9 @@ def test_gradient_tracking_runs_and_halving_rungs_train_alone():
     tracked = {t for t, _ in p.runs if p.tracks_gradients(t)}
     assert tracked and stacked and not tracked & stacked
     sweep = yaml.safe_load((REPO / "config" / "sweep-example.yaml").read_text())
-    for name, extra in yaml.safe_load((REPO / "config" / "sweep-example-halving.yaml").read_text())["study_definitions"].items():
+    for name, extra in yaml.safe_load((REPO / "config" / "sweep-example-halving.yaml").read_text())[
+        "study_definitions"
+    ].items():
         sweep["study_definitions"][name].update(extra)
     halving = plan(sweep, SCHEMA)
     points = {t for st in halving.study_defs.values() if st["kind"] == "sweep" for t in st.get("points", [])}
@@ -182,7 +249,11 @@ OVERRIDES = [  # (override as Snakemake delivers it, where to look, the value th
     ({"defaults": {"eta": "2"}}, ("defaults", "eta"), 2),  # number written as an integer
     ({"training": {"fail_on_divergence": "true"}}, ("training", "fail_on_divergence"), True),  # boolean
     ({"defaults": {"hidden": ["12", "6"]}}, ("defaults", "hidden"), [12, 6]),  # list
-    ({"defaults": {"penalty": {"p": "0.5", "lambda": "1e-4"}}}, ("defaults", "penalty"), {"p": 0.5, "lambda": 1e-4}),  # object
+    (
+        {"defaults": {"penalty": {"p": "0.5", "lambda": "1e-4"}}},
+        ("defaults", "penalty"),
+        {"p": 0.5, "lambda": 1e-4},
+    ),  # object
     ({"training": {"runs_per_job": "1"}}, ("training", "runs_per_job"), 1),  # union [integer, string]
     ({"training": {"runs_per_job": "auto"}}, ("training", "runs_per_job"), "auto"),
     ({"data": {"validation_seed": "7"}}, ("data", "validation_seed"), 7),  # union [integer, null]
@@ -207,21 +278,41 @@ BAD_OVERRIDES = [
     ({"training": {"runs_per_job": "0"}}, "training.runs_per_job", "0 is less than the minimum of 1"),
     ({"training": {"runs_per_job": "many"}}, "training.runs_per_job", "does not match '^auto$'"),
     # integers are integers: JSON Schema would take 2.0, the job that uses it would not (#29)
-    ({"defaults": {"epochs": 2.0}}, "defaults.epochs", "2.0 is not of type 'integer' (write 2, without a decimal point)"),
+    (
+        {"defaults": {"epochs": 2.0}},
+        "defaults.epochs",
+        "2.0 is not of type 'integer' (write 2, without a decimal point)",
+    ),
     ({"defaults": {"batch_size": 10.0}}, "defaults.batch_size", "not of type 'integer' (write 10"),
     ({"topologies": {"x": {"hidden": [8.0]}}}, "topologies.x.hidden[0]", "not of type 'integer' (write 8"),
     ({"seeds": [1.0]}, "seeds[0]", "not of type 'integer'"),
     ({"training": {"monitor_rows": 100.0}}, "training.monitor_rows", "not of type 'integer'"),
-    ({"data": {"validation_size": 1_000_000}}, "data.validation_size", "leaves no training rows of mnist's 60,000; use at most 59,999"),
+    (
+        {"data": {"validation_size": 1_000_000}},
+        "data.validation_size",
+        "leaves no training rows of mnist's 60,000; use at most 59,999",
+    ),
     ({"data": {"validation_size": 60_000}}, "data.validation_size", "leaves no training rows"),
     # names: at most 80 characters, and never a run Snakemake takes for a recursion
     ({"topologies": {"x" * 81: {"hidden": [3]}}}, "topologies", "is too long (at most 80 characters)"),
-    ({"topologies": {"t" * 80: {"hidden": [3]}}, "study_definitions": {"depth": {"topologies": ["t" * 80]}}},
-     "topologies." + "t" * 80, "ends in 't' repeated 20 times or more"),
-    ({"topologies": {"net-" + "ab" * 20: {"hidden": [3]}}, "study_definitions": {"depth": {"topologies": ["net-" + "ab" * 20]}}},
-     "topologies.net-" + "ab" * 20, "ends in 'ab' repeated 20 times"),
-    ({"studies": ["s" * 30], "study_definitions": {"s" * 30: {"topologies": ["30"]}}}, "study_definitions." + "s" * 30,
-     "repeated 20 times"),
+    (
+        {"topologies": {"t" * 80: {"hidden": [3]}}, "study_definitions": {"depth": {"topologies": ["t" * 80]}}},
+        "topologies." + "t" * 80,
+        "ends in 't' repeated 20 times or more",
+    ),
+    (
+        {
+            "topologies": {"net-" + "ab" * 20: {"hidden": [3]}},
+            "study_definitions": {"depth": {"topologies": ["net-" + "ab" * 20]}},
+        },
+        "topologies.net-" + "ab" * 20,
+        "ends in 'ab' repeated 20 times",
+    ),
+    (
+        {"studies": ["s" * 30], "study_definitions": {"s" * 30: {"topologies": ["30"]}}},
+        "study_definitions." + "s" * 30,
+        "repeated 20 times",
+    ),
     ({"seeds": [2**32]}, "seeds[0]", "maximum of 4294967295"),
 ]
 
@@ -251,8 +342,14 @@ def test_the_shipped_sequential_depth_config_plans_six_looks():
 def test_the_longest_names_plan():
     """An 80-character name that does not end in a repetition plans, its stacked job's log name far below 255."""
     name = ("net-" + "0123456789" * 8)[:80]
-    p = plan({"topologies": {name: {"hidden": [3]}}, "study_definitions": {"depth": {"topologies": [name]}},
-              "seeds": [4294967295, 4294967294]}, SCHEMA)
+    p = plan(
+        {
+            "topologies": {name: {"hidden": [3]}},
+            "study_definitions": {"depth": {"topologies": [name]}},
+            "seeds": [4294967295, 4294967294],
+        },
+        SCHEMA,
+    )
     (stack,) = p.stacks()
     assert len(f"{stack.name}.log") < 120
 

@@ -1,6 +1,5 @@
 """Downloads: mirrors, fallbacks, checksums, timeouts, offline folders, caching."""
 
-
 import pytest
 from datagen import FILES, write_dataset
 
@@ -69,7 +68,9 @@ def test_all_sources_fail_names_each_source_and_reason(tmp_path, mirror, dataset
     name = FILES["train_images"]
     mirror.routes[f"/err/{name}"] = mirror.status(503)
     mirror.routes[f"/junk/{name}"] = b"not an idx file"
-    spec = spec_with(definition, [mirror.url + "/err", mirror.url + "/junk", str(tmp_path / "nowhere"), "file:///nonexistent"])
+    spec = spec_with(
+        definition, [mirror.url + "/err", mirror.url + "/junk", str(tmp_path / "nowhere"), "file:///nonexistent"]
+    )
     dest = tmp_path / "raw"
     with pytest.raises(DownloadError) as info:
         fetch_file(spec, spec.files["train_images"], dest, FAST)

@@ -91,8 +91,23 @@ def test_cli_runs_download_and_preprocess(tmp_path, raw):
     folder, spec, _ = raw
     spec_json = json.dumps(spec.to_dict())
     assert main(["-q", "download", "--spec", spec_json, "--dest", str(tmp_path / "dl")]) == 0
-    assert main(["-q", "preprocess", "--spec", spec_json, "--raw-dir", str(tmp_path / "dl"),
-                 "--out-dir", str(tmp_path / "pp"), "--validation-size", "20"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "preprocess",
+                "--spec",
+                spec_json,
+                "--raw-dir",
+                str(tmp_path / "dl"),
+                "--out-dir",
+                str(tmp_path / "pp"),
+                "--validation-size",
+                "20",
+            ]
+        )
+        == 0
+    )
     assert load(tmp_path / "pp").x_test.shape == (30, 784)
 
 
@@ -135,8 +150,10 @@ def test_training_job_imports_no_plotting_or_pandas():
     import subprocess
     import sys
 
-    code = ("import sys, mlpsweep.cli, mlpsweep.train, mlpsweep.evaluate; "
-            "bad = [m for m in ('pandas', 'matplotlib', 'seaborn', 'scipy') if m in sys.modules]; print(bad)")
+    code = (
+        "import sys, mlpsweep.cli, mlpsweep.train, mlpsweep.evaluate; "
+        "bad = [m for m in ('pandas', 'matplotlib', 'seaborn', 'scipy') if m in sys.modules]; print(bad)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 

@@ -42,9 +42,12 @@ def test_time_follows_epochs_runs_batch_size_and_width():
 
 
 def test_the_planner_asks_for_what_each_job_needs_and_refuses_what_cannot_fit():
-    config = {"studies": ["depth", "big"], "seeds": [1, 2, 3],
-              "study_definitions": {"depth": {"topologies": ["30"]}, "big": {"kind": "compare", "topologies": ["800"]}},
-              "topologies": {"30": {"hidden": [30]}, "800": {"hidden": [800], "batch_size": 1, "epochs": 40}}}
+    config = {
+        "studies": ["depth", "big"],
+        "seeds": [1, 2, 3],
+        "study_definitions": {"depth": {"topologies": ["30"]}, "big": {"kind": "compare", "topologies": ["800"]}},
+        "topologies": {"30": {"hidden": [30]}, "800": {"hidden": [800], "batch_size": 1, "epochs": 40}},
+    }
     p = plan(config, SCHEMA)
     stack_30 = next(s for s in p.stacks() if s.runs[0][0] == "30")
     small, big = p.train_resources("mnist", stack_30.runs), p.train_resources("mnist", [("800", 1)])
@@ -52,8 +55,14 @@ def test_the_planner_asks_for_what_each_job_needs_and_refuses_what_cannot_fit():
     plan({**config, "resources": {"max_mem_mb": 2000}}, SCHEMA).check_resources()  # fits in 2 GB, whatever the host
     fixed = plan({**config, "resources": {"train": {"mem_mb": 1500, "runtime": 60}}}, SCHEMA)
     assert fixed.train_resources("mnist", stack_30.runs) == {"mem_mb": 1500, "runtime": 60 * len(stack_30.runs)}
-    huge = plan({**config, "topologies": {**config["topologies"], "800": {"hidden": [10_000_000]}},
-                 "resources": {"max_mem_mb": 64_000}}, SCHEMA)
+    huge = plan(
+        {
+            **config,
+            "topologies": {**config["topologies"], "800": {"hidden": [10_000_000]}},
+            "resources": {"max_mem_mb": 64_000},
+        },
+        SCHEMA,
+    )
     with pytest.raises(ConfigError) as info:
         huge.check_resources()
     text = str(info.value)
@@ -68,10 +77,28 @@ def test_the_train_command_refuses_a_network_beyond_memory_before_allocating(tmp
     from datagen import preprocessed
 
     data_dir = preprocessed(tmp_path, n_train=200, n_test=50, validation_size=50, seed=2)
-    proc = subprocess.run([sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir), "--settings",
-                           '{"hidden": [1000000], "epochs": 1}', "--seed", "1", "--out-dir", str(tmp_path / "m"),
-                           "--max-mem-mb", "1000"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlpsweep",
+            "-q",
+            "train",
+            "--data",
+            str(data_dir),
+            "--settings",
+            '{"hidden": [1000000], "epochs": 1}',
+            "--seed",
+            "1",
+            "--out-dir",
+            str(tmp_path / "m"),
+            "--max-mem-mb",
+            "1000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "needs about" in lines[0] and "Traceback" not in proc.stderr, proc.stderr
@@ -82,10 +109,12 @@ def test_the_estimate_uses_the_batch_size_training_uses():
     """Training caps K at the training rows: a batch of 10⁷ on 50,000 rows needs what a batch of 50,000 does."""
     from mlpsweep.settings import resolve
 
-    capped = estimate.Work.of(resolve({"batch_size": 10_000_000}), features=784, classes=10, rows=50_000,
-                              held_out_rows=20_000)
-    full = estimate.Work.of(resolve({"batch_size": 50_000}), features=784, classes=10, rows=50_000,
-                            held_out_rows=20_000)
+    capped = estimate.Work.of(
+        resolve({"batch_size": 10_000_000}), features=784, classes=10, rows=50_000, held_out_rows=20_000
+    )
+    full = estimate.Work.of(
+        resolve({"batch_size": 50_000}), features=784, classes=10, rows=50_000, held_out_rows=20_000
+    )
     assert capped == full and capped.batch_size == 50_000
     assert estimate.memory_mb(capped) < 1000
 

@@ -16,9 +16,21 @@ from mlpsweep import train as train_job
 from mlpsweep.nn import History, load_network
 
 REPO = Path(__file__).resolve().parents[1]
-SETTINGS = {"hidden": [16], "activation": "relu", "output": "softmax", "cost": "log_likelihood", "init": "he",
-            "eta": 0.05, "batch_size": 10, "epochs": 6, "penalty": {"p": 2, "lambda": 1e-4}, "dropout": 0.2,
-            "dtype": "float32", "momentum": 0.9, "eta_decay": 0.9}
+SETTINGS = {
+    "hidden": [16],
+    "activation": "relu",
+    "output": "softmax",
+    "cost": "log_likelihood",
+    "init": "he",
+    "eta": 0.05,
+    "batch_size": 10,
+    "epochs": 6,
+    "penalty": {"p": 2, "lambda": 1e-4},
+    "dropout": 0.2,
+    "dtype": "float32",
+    "momentum": 0.9,
+    "eta_decay": 0.9,
+}
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +63,9 @@ def test_resume_after_an_exception_is_bit_identical(tmp_path, data_dir, monitori
     train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "clean", **monitoring)
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Interrupt):
-        train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after(3)],
-                          **monitoring)
+        train_job.run_one(
+            data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, callbacks=[stop_after(3)], **monitoring
+        )
     assert not (tmp_path / "run" / "model.json").exists()
     assert len(list(ckpt.glob("*.npz"))) == 1
     meta = train_job.run_one(data_dir, SETTINGS, 3, tmp_path / "run", checkpoint_dir=ckpt, **monitoring)
@@ -87,8 +100,21 @@ def test_damaged_checkpoint_is_ignored(tmp_path, data_dir):
 @pytest.mark.slow
 def test_kill_9_in_a_seeded_epoch_then_rerun_is_bit_identical(tmp_path, data_dir):
     settings = {**SETTINGS, "hidden": [64], "epochs": 30}
-    args = [sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir), "--settings", json.dumps(settings),
-            "--seed", "7", "--checkpoint-dir", str(tmp_path / "ckpt")]
+    args = [
+        sys.executable,
+        "-m",
+        "mlpsweep",
+        "-q",
+        "train",
+        "--data",
+        str(data_dir),
+        "--settings",
+        json.dumps(settings),
+        "--seed",
+        "7",
+        "--checkpoint-dir",
+        str(tmp_path / "ckpt"),
+    ]
     subprocess.run(args + ["--out-dir", str(tmp_path / "clean")], check=True)
     moment = kill_9_during(args[:3] + args[4:] + ["--out-dir", str(tmp_path / "run")], random.Random(88))
     subprocess.run(args + ["--out-dir", str(tmp_path / "run")], check=True)
@@ -139,7 +165,11 @@ def test_no_pickle_anywhere():
 
 STACK = [
     {"name": "a", "seed": 3, "settings": SETTINGS},
-    {"name": "b", "seed": 4, "settings": {**SETTINGS, "eta": 0.03, "momentum": 0.0, "penalty": {"p": 1, "lambda": 1e-4}}},
+    {
+        "name": "b",
+        "seed": 4,
+        "settings": {**SETTINGS, "eta": 0.03, "momentum": 0.0, "penalty": {"p": 1, "lambda": 1e-4}},
+    },
     {"name": "c", "seed": 5, "settings": {**SETTINGS, "dropout": 0.0, "eta_decay": 1.0}},
 ]
 
@@ -201,8 +231,17 @@ def test_kill_9_of_a_stacked_job_then_rerun_is_bit_identical_to_solo_runs(tmp_pa
         train_job.run_one(data_dir, r["settings"], r["seed"], tmp_path / "solo" / r["name"], **cli_monitoring)
 
     def args(root, ckpt=True):
-        a = [sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir),
-             "--runs", json.dumps([{**r, "out_dir": str(root / r["name"])} for r in runs])]
+        a = [
+            sys.executable,
+            "-m",
+            "mlpsweep",
+            "-q",
+            "train",
+            "--data",
+            str(data_dir),
+            "--runs",
+            json.dumps([{**r, "out_dir": str(root / r["name"])} for r in runs]),
+        ]
         return a + (["--checkpoint-dir", str(tmp_path / "ckpt")] if ckpt else [])
 
     logging_args = [a for a in args(tmp_path / "run") if a != "-q"]
@@ -216,10 +255,15 @@ def test_kill_9_of_a_stacked_job_then_rerun_is_bit_identical_to_solo_runs(tmp_pa
 
 @pytest.mark.slow
 def test_stacked_job_refuses_runs_of_different_shapes(tmp_path, data_dir):
-    runs = [{"name": "a", "seed": 1, "settings": SETTINGS, "out_dir": str(tmp_path / "a")},
-            {"name": "b", "seed": 1, "settings": {**SETTINGS, "hidden": [8]}, "out_dir": str(tmp_path / "b")}]
-    proc = subprocess.run([sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir),
-                           "--runs", json.dumps(runs)], capture_output=True, text=True)
+    runs = [
+        {"name": "a", "seed": 1, "settings": SETTINGS, "out_dir": str(tmp_path / "a")},
+        {"name": "b", "seed": 1, "settings": {**SETTINGS, "hidden": [8]}, "out_dir": str(tmp_path / "b")},
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir), "--runs", json.dumps(runs)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     (line,) = proc.stderr.strip().splitlines()
     assert "b differs from a in sizes" in line
@@ -228,9 +272,21 @@ def test_stacked_job_refuses_runs_of_different_shapes(tmp_path, data_dir):
 
 @pytest.mark.slow
 def test_a_diverging_run_in_a_stacked_job(tmp_path, data_dir):
-    runs = [{"name": "ok", "seed": 1, "settings": SETTINGS},
-            {"name": "wild", "seed": 2, "settings": {**SETTINGS, "eta": 1e6, "momentum": 0.0, "output": "linear",
-                                                     "cost": "quadratic", "activation": "relu"}}]
+    runs = [
+        {"name": "ok", "seed": 1, "settings": SETTINGS},
+        {
+            "name": "wild",
+            "seed": 2,
+            "settings": {
+                **SETTINGS,
+                "eta": 1e6,
+                "momentum": 0.0,
+                "output": "linear",
+                "cost": "quadratic",
+                "activation": "relu",
+            },
+        },
+    ]
     runs[0]["settings"] = {**runs[1]["settings"], "eta": 0.01}
     args = [sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir)]
     out = [{**r, "out_dir": str(tmp_path / "a" / r["name"])} for r in runs]

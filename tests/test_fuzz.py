@@ -27,23 +27,35 @@ BASE = {
     "studies": ["depth", "reg"],
     "verdicts": {"alpha": 0.05, "min_seeds": 2},
     "study_definitions": {
-        "depth": {"kind": "compare", "margin_pp": 1.0, "topologies": ["30", "30-30"],
-                  "replication": {"start": 2, "step": 1, "max": 4}},
+        "depth": {
+            "kind": "compare",
+            "margin_pp": 1.0,
+            "topologies": ["30", "30-30"],
+            "replication": {"start": 2, "step": 1, "max": 4},
+        },
         "reg": {"kind": "regularisation", "topologies": ["30", "L1"], "seeds": [1]},
         "ua": {"kind": "universal_approximation", "widths": [1, 4], "epochs": 10},
         "sw": {"kind": "sweep", "base": "30", "grid": {"eta": [0.1, 1.0]}},
     },
     "defaults": {"epochs": 3, "eta": 3.0, "batch_size": 10, "penalty": {"p": 2, "lambda": 0}},
-    "topologies": {"30": {"hidden": [30]}, "30-30": {"hidden": [30, 30]},
-                   "L1": {"hidden": [30], "penalty": {"p": 1, "lambda": 1e-4}}},
+    "topologies": {
+        "30": {"hidden": [30]},
+        "30-30": {"hidden": [30, 30]},
+        "L1": {"hidden": [30], "penalty": {"p": 1, "lambda": 1e-4}},
+    },
     "training": {"runs_per_job": "auto", "monitor_rows": 100},
     "data": {"validation_size": 100},
 }
 
 WEIRD = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12), st.sampled_from(["..", ".", "-rf", "a/b", "é", "", " ", "30", "auto", "sigmoid"]),
-    st.lists(st.integers(-3, 5), max_size=3), st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(["..", ".", "-rf", "a/b", "é", "", " ", "30", "auto", "sigmoid"]),
+    st.lists(st.integers(-3, 5), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
 )
 
 
@@ -98,14 +110,35 @@ def test_a_config_with_one_thing_wrong_plans_inside_or_is_refused_in_one_line(pa
         refused_in_one_line(exc)
         return
     # planned: every run's files and every study's outputs stay inside the three folders
-    check_inside([f"results/{d}/models/{t}/seed{s}/model.npz" for d in p.datasets for st_ in p.study_defs
-                  for t, s in p.study_runs(st_)] + [f for st_ in p.study_defs for f in p.extra_outputs(st_)])
+    check_inside(
+        [
+            f"results/{d}/models/{t}/seed{s}/model.npz"
+            for d in p.datasets
+            for st_ in p.study_defs
+            for t, s in p.study_runs(st_)
+        ]
+        + [f for st_ in p.study_defs for f in p.extra_outputs(st_)]
+    )
     for topo in p.all_topologies.values():
         assert topo.epochs >= 1 and topo.batch_size >= 1 and math.isfinite(topo.eta) and topo.eta > 0
 
 
-SETTING_KEYS = ["hidden", "activation", "output", "cost", "init", "eta", "batch_size", "epochs", "penalty", "dropout",
-                "dtype", "momentum", "eta_decay", "unknown"]
+SETTING_KEYS = [
+    "hidden",
+    "activation",
+    "output",
+    "cost",
+    "init",
+    "eta",
+    "batch_size",
+    "epochs",
+    "penalty",
+    "dropout",
+    "dtype",
+    "momentum",
+    "eta_decay",
+    "unknown",
+]
 
 
 @settings(max_examples=400, derandomize=True, deadline=None)
@@ -122,7 +155,14 @@ def test_train_settings_with_wrong_values_are_refused_in_one_line(changes):
 @pytest.mark.parametrize("kind", ["..", ".x", "a..b", "", "os.path/x", "1abc"])
 def test_a_kind_that_is_not_a_module_name_is_refused(kind):
     with pytest.raises(ConfigError) as info:
-        plan({**copy.deepcopy(BASE), "studies": ["depth"], "study_definitions": {"depth": {"kind": kind, "topologies": ["30"]}}}, SCHEMA)
+        plan(
+            {
+                **copy.deepcopy(BASE),
+                "studies": ["depth"],
+                "study_definitions": {"depth": {"kind": kind, "topologies": ["30"]}},
+            },
+            SCHEMA,
+        )
     refused_in_one_line(info.value)
     assert "study_definitions.depth.kind" in str(info.value)
 
@@ -162,13 +202,21 @@ def tiny_data(tmp_path_factory):
     return preprocessed(tmp_path_factory.mktemp("fuzzdata"), 60, 20, 20)
 
 
-@settings(max_examples=200, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(keys=st.sets(st.sampled_from(SETTING_KEYS), min_size=1, max_size=4), data=st.data(),
-       seed=st.one_of(st.integers(0, 2**64), st.sampled_from([-1, 2**200])),
-       threads=st.sampled_from(["1"] * 6 + ["2", "0", "-1", "x"]))
-def test_the_train_command_trains_or_refuses_in_one_line(tiny_data, tmp_path_factory, capsys, keys, data, seed,
-                                                         threads):
+@settings(
+    max_examples=200,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    keys=st.sets(st.sampled_from(SETTING_KEYS), min_size=1, max_size=4),
+    data=st.data(),
+    seed=st.one_of(st.integers(0, 2**64), st.sampled_from([-1, 2**200])),
+    threads=st.sampled_from(["1"] * 6 + ["2", "0", "-1", "x"]),
+)
+def test_the_train_command_trains_or_refuses_in_one_line(
+    tiny_data, tmp_path_factory, capsys, keys, data, seed, threads
+):
     """The train command, in process, on generated settings: trained (three files) or refused in one line
     (nothing written); never a traceback.  ``--stop-at-epoch 1`` keeps a run of 10¹⁵ epochs to one epoch; such
     a run is still checked whole against the limits (a memory and a time estimate)."""
@@ -177,9 +225,26 @@ def test_the_train_command_trains_or_refuses_in_one_line(tiny_data, tmp_path_fac
     # mostly a plausible value for its key (3 in 4), else anything
     changes = {k: data.draw(st.one_of(*[PLAUSIBLE.get(k, WEIRD)] * 3, WEIRD), label=k) for k in sorted(keys)}
     out = tmp_path_factory.mktemp("run") / "out"
-    args = ["-q", "train", "--data", str(tiny_data), "--settings", json.dumps({"hidden": [4], **changes}),
-            "--seed", str(seed), "--out-dir", str(out), "--threads", threads, "--stop-at-epoch", "1",
-            "--max-mem-mb", "400", "--max-runtime", "5"]
+    args = [
+        "-q",
+        "train",
+        "--data",
+        str(tiny_data),
+        "--settings",
+        json.dumps({"hidden": [4], **changes}),
+        "--seed",
+        str(seed),
+        "--out-dir",
+        str(out),
+        "--threads",
+        threads,
+        "--stop-at-epoch",
+        "1",
+        "--max-mem-mb",
+        "400",
+        "--max-runtime",
+        "5",
+    ]
     try:
         code = cli.main(args)
     except SystemExit as exc:  # argparse: a usage error
@@ -205,18 +270,26 @@ def tiny_upstream(tmp_path_factory):
 
 
 def tiny_workflow_config(folder, definition) -> dict:
-    return {"datasets": ["tiny"], "seeds": [1, 2], "studies": ["s"],
-            "study_definitions": {"s": {"topologies": ["a", "b"], "margin_pp": 1.0}},
-            "defaults": {"epochs": 1, "batch_size": 10, "eta": 3.0},
-            "topologies": {"a": {"hidden": [6]}, "b": {"hidden": [6, 4]}},
-            "training": {"monitor_rows": 0, "runs_per_job": 2},
-            "data": {"validation_size": 40},
-            "dataset_definitions": {"tiny": {**definition, "sources": [str(folder)]}}}
+    return {
+        "datasets": ["tiny"],
+        "seeds": [1, 2],
+        "studies": ["s"],
+        "study_definitions": {"s": {"topologies": ["a", "b"], "margin_pp": 1.0}},
+        "defaults": {"epochs": 1, "batch_size": 10, "eta": 3.0},
+        "topologies": {"a": {"hidden": [6]}, "b": {"hidden": [6, 4]}},
+        "training": {"monitor_rows": 0, "runs_per_job": 2},
+        "data": {"validation_size": 40},
+        "dataset_definitions": {"tiny": {**definition, "sources": [str(folder)]}},
+    }
 
 
 @pytest.mark.slow
-@settings(max_examples=6, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=6,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(data=st.data())
 def test_the_workflow_plans_and_runs_a_job_or_refuses_in_one_line(tiny_upstream, tmp_path_factory, data):
     """Generated configs through Snakemake itself: a dry run, then one real training job (download, preprocess

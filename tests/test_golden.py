@@ -32,32 +32,80 @@ BASE = {"epochs": 3, "batch_size": 10}
 SOLO = [
     ("a", {"hidden": [16]}, (1, 2), {}),
     ("b", {"hidden": [12, 8]}, (1, 2), {}),
-    ("f64-drop-mom", {"hidden": [12, 8], "dtype": "float64", "dropout": 0.3, "momentum": 0.5, "eta_decay": 0.9,
-                      "eta": 0.5}, (3,), {}),
+    (
+        "f64-drop-mom",
+        {"hidden": [12, 8], "dtype": "float64", "dropout": 0.3, "momentum": 0.5, "eta_decay": 0.9, "eta": 0.5},
+        (3,),
+        {},
+    ),
     ("l-half", {"hidden": [16], "penalty": {"p": 0.5, "lambda": 1e-3}}, (4,), {}),
     ("l-one", {"hidden": [16], "penalty": {"p": 1.0, "lambda": 1e-3}, "batch_size": 7}, (4,), {}),
     ("l-two-mom", {"hidden": [16], "penalty": {"p": 2.0, "lambda": 1e-3}, "momentum": 0.5, "eta": 1.0}, (5,), {}),
-    ("relu-soft", {"hidden": [20, 10], "activation": "relu", "output": "softmax", "cost": "log_likelihood",
-                   "init": "he", "eta": 0.1}, (6,), {}),
-    ("tanh-xavier-ce", {"hidden": [14], "activation": "tanh", "cost": "cross_entropy", "init": "xavier",
-                        "eta": 0.5, "dtype": "float64"}, (7,), {}),
+    (
+        "relu-soft",
+        {
+            "hidden": [20, 10],
+            "activation": "relu",
+            "output": "softmax",
+            "cost": "log_likelihood",
+            "init": "he",
+            "eta": 0.1,
+        },
+        (6,),
+        {},
+    ),
+    (
+        "tanh-xavier-ce",
+        {
+            "hidden": [14],
+            "activation": "tanh",
+            "cost": "cross_entropy",
+            "init": "xavier",
+            "eta": 0.5,
+            "dtype": "float64",
+        },
+        (7,),
+        {},
+    ),
     ("linear-out", {"hidden": [10, 10, 10], "output": "linear", "eta": 0.3}, (8,), {"track_gradients": True}),
     ("rung", {"hidden": [16], "epochs": 4}, (9,), {"stop_at_epoch": 2}),
     ("diverges", {"hidden": [16], "output": "linear", "eta": 1e6}, (10,), {}),
     ("nesterov", {"hidden": [16], "eta": 0.5, "optimizer": {"name": "nesterov", "momentum": 0.8}}, (11,), {}),
-    ("adamw", {"hidden": [12, 8], "activation": "relu", "output": "softmax", "cost": "log_likelihood", "init": "he",
-               "eta": 0.003, "eta_decay": 0.9, "optimizer": {"name": "adam", "weight_decay": 0.01}}, (12,), {}),
+    (
+        "adamw",
+        {
+            "hidden": [12, 8],
+            "activation": "relu",
+            "output": "softmax",
+            "cost": "log_likelihood",
+            "init": "he",
+            "eta": 0.003,
+            "eta_decay": 0.9,
+            "optimizer": {"name": "adam", "weight_decay": 0.01},
+        },
+        (12,),
+        {},
+    ),
 ]
 #: (stack name, [(run name, settings, seed)]) of runs trained together in one job.
 STACKS = [
     ("stack-a", [("a", {"hidden": [16]}, 1), ("a", {"hidden": [16]}, 2)]),
-    ("stack-mixed", [(f"m{i}", {"hidden": [12, 8], "output": "linear", **extra}, 10 + i) for i, extra in enumerate([
-        {"eta": 0.1, "dropout": 0.2},
-        {"eta": 0.2, "penalty": {"p": 0.5, "lambda": 1e-4}},
-        {"eta": 0.05, "momentum": 0.9, "eta_decay": 0.8},
-        {"eta": 1e6},  # diverges; the others go on as alone
-        {"eta": 0.01, "optimizer": {"name": "adam"}, "penalty": {"p": 2, "lambda": 1e-3}},
-    ], start=1)]),
+    (
+        "stack-mixed",
+        [
+            (f"m{i}", {"hidden": [12, 8], "output": "linear", **extra}, 10 + i)
+            for i, extra in enumerate(
+                [
+                    {"eta": 0.1, "dropout": 0.2},
+                    {"eta": 0.2, "penalty": {"p": 0.5, "lambda": 1e-4}},
+                    {"eta": 0.05, "momentum": 0.9, "eta_decay": 0.8},
+                    {"eta": 1e6},  # diverges; the others go on as alone
+                    {"eta": 0.01, "optimizer": {"name": "adam"}, "penalty": {"p": 2, "lambda": 1e-3}},
+                ],
+                start=1,
+            )
+        ],
+    ),
 ]
 
 TIMING = ("seconds", "eval_seconds")
@@ -102,6 +150,8 @@ def train_solo(data_dir, settings, seed, out_dir, name, **options):
 
 def train_stack(data_dir, runs, name):
     train_job.run(data_dir, [train_job.Run(**r) for r in runs], name=name)
+
+
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -117,10 +167,18 @@ def compute(root: Path) -> dict:
             out[f"{name}/seed{seed}"] = run_hashes(model_dir, data_dir, root / "eval" / name / f"seed{seed}")
     for stack, runs in STACKS:
         folder = root / "stacks" / stack
-        train_stack(data_dir, [{"name": n, "seed": s, "settings": {**BASE, **st}, "out_dir": str(folder / n / f"seed{s}")}
-                               for n, st, s in runs], stack)
+        train_stack(
+            data_dir,
+            [
+                {"name": n, "seed": s, "settings": {**BASE, **st}, "out_dir": str(folder / n / f"seed{s}")}
+                for n, st, s in runs
+            ],
+            stack,
+        )
         for n, _, s in runs:
-            out[f"{stack}/{n}/seed{s}"] = run_hashes(folder / n / f"seed{s}", data_dir, folder / "eval" / n / f"seed{s}")
+            out[f"{stack}/{n}/seed{s}"] = run_hashes(
+                folder / n / f"seed{s}", data_dir, folder / "eval" / n / f"seed{s}"
+            )
     return out
 
 
@@ -150,18 +208,22 @@ def environment() -> dict:
     from threadpoolctl import threadpool_info
 
     # NumPy's own BLAS (SciPy, once imported by another test, loads an OpenBLAS of its own)
-    blas = sorted(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
-                  if i.get("user_api") == "blas" and "numpy" in (i.get("filepath") or ""))
+    blas = sorted(
+        f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas" and "numpy" in (i.get("filepath") or "")
+    )
     simd = [f for f in ("X86_V3", "X86_V4", "AVX512_ICL", "AVX512_SPR") if __cpu_features__.get(f)]
     return {"numpy": np.__version__, "blas": blas, "simd": simd}
-
 
 
 def test_every_result_equals_the_recorded_bytes(tmp_path):
     want = recorded()
     if want is None:
-        pytest.skip(f"no hashes recorded for this arithmetic ({environment()}): results depend on the BLAS "
-                    "kernel, the SIMD level and the versions")
+        pytest.skip(
+            f"no hashes recorded for this arithmetic ({environment()}): results depend on the BLAS "
+            "kernel, the SIMD level and the versions"
+        )
     got = compute(tmp_path)
     assert sorted(got) == sorted(want)
     changed = {run: [f for f in files if got[run][f] != files[f]] for run, files in want.items()}

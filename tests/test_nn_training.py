@@ -45,10 +45,10 @@ def test_learns_separable_problem_to_full_training_accuracy(dtype):
 def test_one_hidden_layer_fits_sine():
     """Universal approximation in miniature: sup |Φ − sin| < 0.05 on [−π, π]."""
     x = np.linspace(-np.pi, np.pi, 512)[:, None]
-    net = Network([1, 20, 1], activation="tanh", output="linear", cost="quadratic", init="xavier",
-                  rng=np.random.default_rng(1))
-    train(net, x, np.sin(x), recipe(epochs=300, batch_size=16, eta=0.1),
-          np.random.default_rng(2))
+    net = Network(
+        [1, 20, 1], activation="tanh", output="linear", cost="quadratic", init="xavier", rng=np.random.default_rng(1)
+    )
+    train(net, x, np.sin(x), recipe(epochs=300, batch_size=16, eta=0.1), np.random.default_rng(2))
     grid = np.linspace(-np.pi, np.pi, 4001)[:, None]
     assert np.abs(net(grid) - np.sin(grid)).max() < 0.05
 
@@ -103,12 +103,30 @@ def test_history_has_every_column_and_csv_round_trips():
     x, labels = blobs(rng, 60)
     net = Network([2, 4, 3, 2], rng=rng)
     seen = []
-    hist = train(net, x, labels, recipe(epochs=2, batch_size=5, eta=1.0), track_gradients=True, rng=rng,
-                 validation=(x[:20], labels[:20]), callback=lambda rec, state: seen.append((rec["epoch"], state.epoch)))
+    hist = train(
+        net,
+        x,
+        labels,
+        recipe(epochs=2, batch_size=5, eta=1.0),
+        track_gradients=True,
+        rng=rng,
+        validation=(x[:20], labels[:20]),
+        callback=lambda rec, state: seen.append((rec["epoch"], state.epoch)),
+    )
     assert seen == [(1, 1), (2, 2)]
     rec = hist[-1]
-    for key in ("train_cost", "train_accuracy", "val_cost", "val_accuracy", "grad_norm_1", "grad_norm_2",
-                "grad_norm_3", "seconds", "eval_seconds", "penalty"):
+    for key in (
+        "train_cost",
+        "train_accuracy",
+        "val_cost",
+        "val_accuracy",
+        "grad_norm_1",
+        "grad_norm_2",
+        "grad_norm_3",
+        "seconds",
+        "eval_seconds",
+        "penalty",
+    ):
         assert rec[key] is not None and np.isfinite(rec[key]), key
     assert History.from_csv(hist.to_csv()) == hist
 
@@ -121,8 +139,9 @@ def test_gradient_norms_are_mean_bias_gradient_norms():
     _, gb = net.copy().backprop(x, labels)
     # at initialisation, with no step taken, the same quantity
     at_init = sgd.gradient_norms(net, x, labels, batch_size=40)
-    hist = train(net, x, labels, recipe(epochs=1, batch_size=40, eta=0.5),
-                 np.random.default_rng(0), track_gradients=True)
+    hist = train(
+        net, x, labels, recipe(epochs=1, batch_size=40, eta=0.5), np.random.default_rng(0), track_gradients=True
+    )
     for ell, g in enumerate(gb, start=1):
         assert hist[0][f"grad_norm_{ell}"] == pytest.approx(np.linalg.norm(g) / 40, rel=1e-12)
         assert at_init[ell - 1] == pytest.approx(np.linalg.norm(g) / 40, rel=1e-12)
@@ -143,8 +162,9 @@ def test_gradient_norms_average_every_step_across_chunks(monkeypatch):
     x, labels = blobs(rng, 20)
     net = Network([2, 5, 3, 2], rng=rng)
     ref = net.copy()
-    hist = train(net, x, labels, recipe(epochs=1, batch_size=3, eta=0.5),
-                 np.random.default_rng(9), track_gradients=True)
+    hist = train(
+        net, x, labels, recipe(epochs=1, batch_size=3, eta=0.5), np.random.default_rng(9), track_gradients=True
+    )
     perm = np.random.default_rng(9).permutation(20)
     norms = []
     for start in range(0, 20, 3):
@@ -216,8 +236,17 @@ def test_invalid_network_configurations(kwargs, match):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(eta=0), dict(eta=-1.0), dict(batch_size=0), dict(epochs=0), dict(dropout=1.0),
-     dict(dropout=-0.1), dict(penalty_p=0.0), dict(penalty_lambda=-1.0), dict(eta=float("nan"))],
+    [
+        dict(eta=0),
+        dict(eta=-1.0),
+        dict(batch_size=0),
+        dict(epochs=0),
+        dict(dropout=1.0),
+        dict(dropout=-0.1),
+        dict(penalty_p=0.0),
+        dict(penalty_lambda=-1.0),
+        dict(eta=float("nan")),
+    ],
 )
 def test_invalid_training_settings_are_refused_by_the_schema(kwargs):
     with pytest.raises(SettingsError):
@@ -242,8 +271,13 @@ def test_p_two_shrinks_but_makes_no_zeros():
     plain = Network([2, 30, 2], init="xavier", rng=np.random.default_rng(1))
     decayed = plain.copy()
     train(plain, x, labels, recipe(epochs=10, batch_size=10, eta=1.0), np.random.default_rng(2))
-    train(decayed, x, labels, recipe(epochs=10, batch_size=10, eta=1.0, penalty_p=2.0, penalty_lambda=0.01),
-          np.random.default_rng(2))
+    train(
+        decayed,
+        x,
+        labels,
+        recipe(epochs=10, batch_size=10, eta=1.0, penalty_p=2.0, penalty_lambda=0.01),
+        np.random.default_rng(2),
+    )
     assert np.abs(decayed.weights[0]).sum() < np.abs(plain.weights[0]).sum()
     assert sparsity(decayed.weights)["exactly_zero"] == 0
 
@@ -310,7 +344,7 @@ def test_momentum_matches_the_heavy_ball_recursion():
     order = np.random.default_rng(2).permutation(30)
     v = np.zeros_like(ref.params)
     for start in range(0, 30, 10):
-        idx = order[start:start + 10]
+        idx = order[start : start + 10]
         gw, gb = ref.backprop(x[idx], labels[idx])
         g = np.concatenate([a.ravel() for a in gw] + [b.ravel() for b in gb])
         v = 0.9 * v + 0.5 / 10 * g
@@ -413,7 +447,9 @@ def test_monitoring_by_need_changes_the_history_never_the_weights():
     runs = {}
     for mode, kw in (("full", {}), ("need", {"monitor_rows": 100, "test_by_need": True})):
         net = Network([2, 6, 2], rng=np.random.default_rng(1))
-        (h,) = train_stack([net], x, labels, [cfg], [np.random.default_rng(2)], validation=(xv, yv), test=(xt, yt), **kw)
+        (h,) = train_stack(
+            [net], x, labels, [cfg], [np.random.default_rng(2)], validation=(xv, yv), test=(xt, yt), **kw
+        )
         runs[mode] = (net, h)
     (full_net, full), (need_net, need) = runs["full"], runs["need"]
     assert full_net.params.tobytes() == need_net.params.tobytes()
@@ -424,7 +460,9 @@ def test_monitoring_by_need_changes_the_history_never_the_weights():
     assert any(r["val_accuracy"] > max(full.column("val_accuracy")[:i]) for i, r in enumerate(full.records[:best]) if i)
     for i, (f, n) in enumerate(zip(full.records, need.records)):
         tested = i in (best, cfg.epochs - 1)
-        assert (n["test_accuracy"], n["test_cost"]) == ((f["test_accuracy"], f["test_cost"]) if tested else (None, None))
+        assert (n["test_accuracy"], n["test_cost"]) == (
+            (f["test_accuracy"], f["test_cost"]) if tested else (None, None)
+        )
     rows = monitored_rows(300, 100)
     assert len(rows) == 100 and (np.diff(rows) > 0).all() and np.array_equal(rows, monitored_rows(300, 100))
     assert monitored_rows(300, 300) is None and monitored_rows(300, None) is None and monitored_rows(300, 0) is None
@@ -450,11 +488,22 @@ def test_a_run_that_diverges_keeps_the_test_numbers_of_its_best_epoch():
     out = {}
     for mode, kw in (("full", {}), ("need", {"test_by_need": True})):
         nets = [Network([2, 6, 2], rng=np.random.default_rng(s)) for s in (1, 2)]
-        out[mode] = train_stack(nets, x, labels, [cfg, cfg], [np.random.default_rng(s) for s in (5, 6)],
-                                validation=(xv, yv), test=(xt, yt), callback=poison, **kw)
+        out[mode] = train_stack(
+            nets,
+            x,
+            labels,
+            [cfg, cfg],
+            [np.random.default_rng(s) for s in (5, 6)],
+            validation=(xv, yv),
+            test=(xt, yt),
+            callback=poison,
+            **kw,
+        )
     full, need = out["full"][1], out["need"][1]
     assert isinstance(need, Diverged) and need.epoch == 5 and len(need.history) == 4
     best = int(np.argmax(need.history.column("val_accuracy")))
     for i, (f, n) in enumerate(zip(full.history.records, need.history.records)):
-        assert (n["test_accuracy"], n["test_cost"]) == ((f["test_accuracy"], f["test_cost"]) if i == best else (None, None))
+        assert (n["test_accuracy"], n["test_cost"]) == (
+            (f["test_accuracy"], f["test_cost"]) if i == best else (None, None)
+        )
     assert out["need"][0].column("val_accuracy") == out["full"][0].column("val_accuracy")

@@ -45,8 +45,11 @@ def test_sgd_is_the_lectures_step():
 def test_momentum_and_nesterov_follow_their_recursions():
     p, v = np.linspace(-1, 1, 4), np.zeros(4)
     q, u = p.copy(), np.zeros(4)
-    for got_m, got_n, g in zip(steps_of({"name": "momentum", "momentum": 0.9}, GRADS),
-                               steps_of({"name": "nesterov", "momentum": 0.9}, GRADS), GRADS):
+    for got_m, got_n, g in zip(
+        steps_of({"name": "momentum", "momentum": 0.9}, GRADS),
+        steps_of({"name": "nesterov", "momentum": 0.9}, GRADS),
+        GRADS,
+    ):
         v = 0.9 * v + 0.1 * g
         p = p - v
         u = 0.9 * u - 0.1 * g
@@ -79,17 +82,26 @@ def test_the_rule_owns_eta_and_its_decay():
 
 
 def test_optimizer_settings_are_checked_and_completed():
-    assert resolve({"optimizer": {"name": "adam"}}).rule == {"name": "adam", "beta1": 0.9, "beta2": 0.999,
-                                                            "epsilon": 1e-8, "weight_decay": 0.0}
+    assert resolve({"optimizer": {"name": "adam"}}).rule == {
+        "name": "adam",
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "epsilon": 1e-8,
+        "weight_decay": 0.0,
+    }
     assert resolve({"momentum": 0.5}).rule == {"name": "momentum", "momentum": 0.5}  # the shorthand
     assert resolve({}).rule == {"name": "sgd"}
-    for bad, says in [({"optimizer": {"name": "adam", "beta1": 1.0}}, "optimizer.beta1"),
-                      ({"optimizer": {"name": "adam", "momentum": 0.9}}, "'momentum' was unexpected"),
-                      ({"optimizer": {"name": "nope"}}, "optimizer.name: unknown optimizer 'nope'"),
-                      ({"optimizer": {"name": "../x"}}, "optimizer.name: '../x' is neither a built-in"),
-                      ({"optimizer": {"name": "adam"}, "momentum": 0.9}, "momentum 0.9 is the shorthand"),
-                      ({"optimizer": {"name": "adam"}, "penalty": {"p": 1, "lambda": 0.1}},
-                       "adam cannot be combined with a penalty of p <= 1")]:
+    for bad, says in [
+        ({"optimizer": {"name": "adam", "beta1": 1.0}}, "optimizer.beta1"),
+        ({"optimizer": {"name": "adam", "momentum": 0.9}}, "'momentum' was unexpected"),
+        ({"optimizer": {"name": "nope"}}, "optimizer.name: unknown optimizer 'nope'"),
+        ({"optimizer": {"name": "../x"}}, "optimizer.name: '../x' is neither a built-in"),
+        ({"optimizer": {"name": "adam"}, "momentum": 0.9}, "momentum 0.9 is the shorthand"),
+        (
+            {"optimizer": {"name": "adam"}, "penalty": {"p": 1, "lambda": 0.1}},
+            "adam cannot be combined with a penalty of p <= 1",
+        ),
+    ]:
         with pytest.raises(SettingsError, match=None) as info:
             resolve(bad)
         assert says in str(info.value) and "\n" not in str(info.value), (bad, str(info.value))
@@ -111,9 +123,13 @@ def stacked_and_solo(configs, dtype="float32", epochs=3):
     return outs
 
 
-MIXED = [{"eta": 0.5}, {"eta": 0.1, "momentum": 0.9}, {"eta": 0.1, "optimizer": {"name": "nesterov", "momentum": 0.8}},
-         {"eta": 0.01, "optimizer": {"name": "adam", "weight_decay": 0.01}, "dropout": 0.2},
-         {"eta": 0.01, "optimizer": {"name": "adam"}, "penalty": {"p": 2, "lambda": 1e-3}, "eta_decay": 0.9}]
+MIXED = [
+    {"eta": 0.5},
+    {"eta": 0.1, "momentum": 0.9},
+    {"eta": 0.1, "optimizer": {"name": "nesterov", "momentum": 0.8}},
+    {"eta": 0.01, "optimizer": {"name": "adam", "weight_decay": 0.01}, "dropout": 0.2},
+    {"eta": 0.01, "optimizer": {"name": "adam"}, "penalty": {"p": 2, "lambda": 1e-3}, "eta_decay": 0.9},
+]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -121,8 +137,9 @@ def test_a_stack_of_every_rule_equals_each_run_alone(dtype):
     (solo, hs), (stack, hk) = stacked_and_solo(MIXED, dtype)
     for a, b, ha, hb in zip(solo, stack, hs, hk):
         assert a.params.tobytes() == b.params.tobytes()
-        assert [{k: v for k, v in r.items() if "seconds" not in k} for r in ha.records] == \
-            [{k: v for k, v in r.items() if "seconds" not in k} for r in hb.records]
+        assert [{k: v for k, v in r.items() if "seconds" not in k} for r in ha.records] == [
+            {k: v for k, v in r.items() if "seconds" not in k} for r in hb.records
+        ]
     assert len({n.params.tobytes() for n in solo}) == len(MIXED)  # the rules differ
 
 
@@ -135,6 +152,7 @@ def test_every_built_in_rule_is_named_in_the_schema_description():
 
 # ---- a rule of one's own, and resuming: through the train command -------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     from datagen import preprocessed
@@ -146,8 +164,9 @@ def train_command(args, env_path=None):
     import os
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [env_path, os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", "mlpsweep", "-q", "train", *args], capture_output=True, text=True,
-                          timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "mlpsweep", "-q", "train", *args], capture_output=True, text=True, timeout=300, env=env
+    )
 
 
 def outcome(folder):
@@ -164,30 +183,47 @@ def strip_seconds(lines):
 
 @pytest.mark.slow
 def test_a_rule_of_ones_own_trains_stacked_and_alone_with_nothing_changed_in_mlpsweep(data_dir, tmp_path):
-    settings = [{"hidden": [8], "epochs": 3, "eta": 0.01, "optimizer": {"name": "rmsprop", "rho": r}} for r in (0.9, 0.8)]
-    runs = [{"name": f"r{i}", "seed": i, "settings": s, "out_dir": str(tmp_path / "stack" / f"r{i}")}
-            for i, s in enumerate(settings)]
+    settings = [
+        {"hidden": [8], "epochs": 3, "eta": 0.01, "optimizer": {"name": "rmsprop", "rho": r}} for r in (0.9, 0.8)
+    ]
+    runs = [
+        {"name": f"r{i}", "seed": i, "settings": s, "out_dir": str(tmp_path / "stack" / f"r{i}")}
+        for i, s in enumerate(settings)
+    ]
     proc = train_command(["--data", str(data_dir), "--runs", json.dumps(runs)], str(RULES_DIR))
     assert proc.returncode == 0, proc.stderr
     for i, s in enumerate(settings):
         solo = tmp_path / "solo" / f"r{i}"
-        proc = train_command(["--data", str(data_dir), "--settings", json.dumps(s), "--seed", str(i), "--out-dir",
-                              str(solo)], str(RULES_DIR))
+        proc = train_command(
+            ["--data", str(data_dir), "--settings", json.dumps(s), "--seed", str(i), "--out-dir", str(solo)],
+            str(RULES_DIR),
+        )
         assert proc.returncode == 0, proc.stderr
         (p1, h1), (p2, h2) = outcome(solo), outcome(tmp_path / "stack" / f"r{i}")
         assert p1 == p2 and strip_seconds(h1) == strip_seconds(h2)
     meta = json.loads((tmp_path / "solo/r0/model.json").read_text())
     assert meta["settings"]["optimizer"] == {"name": "rmsprop", "rho": 0.9, "epsilon": 1e-8}
     # without its folder on the path, the name is refused in one line
-    proc = train_command(["--data", str(data_dir), "--settings", json.dumps(settings[0]), "--seed", "1", "--out-dir",
-                          str(tmp_path / "none")])
+    proc = train_command(
+        [
+            "--data",
+            str(data_dir),
+            "--settings",
+            json.dumps(settings[0]),
+            "--seed",
+            "1",
+            "--out-dir",
+            str(tmp_path / "none"),
+        ]
+    )
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
     assert "unknown optimizer 'rmsprop'" in proc.stderr and not (tmp_path / "none").exists()
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("optimizer", [{"name": "adam", "weight_decay": 0.001}, {"name": "rmsprop"}],
-                         ids=["adam", "rmsprop"])
+@pytest.mark.parametrize(
+    "optimizer", [{"name": "adam", "weight_decay": 0.001}, {"name": "rmsprop"}], ids=["adam", "rmsprop"]
+)
 def test_killed_mid_run_and_resumed_is_identical(data_dir, tmp_path, optimizer):
     """The rule's state (Adam's m, v and β powers; RMSProp's square) goes into the checkpoint by name."""
     import random
@@ -199,8 +235,17 @@ def test_killed_mid_run_and_resumed_is_identical(data_dir, tmp_path, optimizer):
     assert train_command([*args, "--out-dir", str(tmp_path / "clean")], str(RULES_DIR)).returncode == 0
     import os
 
-    env_args = [sys.executable, "-m", "mlpsweep", "train", *args, "--checkpoint-dir", str(tmp_path / "ckpt"),
-                "--out-dir", str(tmp_path / "run")]
+    env_args = [
+        sys.executable,
+        "-m",
+        "mlpsweep",
+        "train",
+        *args,
+        "--checkpoint-dir",
+        str(tmp_path / "ckpt"),
+        "--out-dir",
+        str(tmp_path / "run"),
+    ]
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(RULES_DIR)  # for the child kill_9_during starts
     try:
@@ -208,8 +253,9 @@ def test_killed_mid_run_and_resumed_is_identical(data_dir, tmp_path, optimizer):
     finally:
         os.environ.pop("PYTHONPATH") if old is None else os.environ.__setitem__("PYTHONPATH", old)
     assert list((tmp_path / "ckpt").glob("*.npz")), "killed before the first checkpoint"
-    proc = train_command([*args, "--checkpoint-dir", str(tmp_path / "ckpt"), "--out-dir", str(tmp_path / "run")],
-                         str(RULES_DIR))
+    proc = train_command(
+        [*args, "--checkpoint-dir", str(tmp_path / "ckpt"), "--out-dir", str(tmp_path / "run")], str(RULES_DIR)
+    )
     assert proc.returncode == 0, proc.stderr
     meta = json.loads((tmp_path / "run/model.json").read_text())
     assert meta["resumed_from_epoch"] is not None, moment

@@ -17,9 +17,12 @@ pytestmark = pytest.mark.slow
 def tiny_config(folder):
     definition = write_dataset(folder, n_train=300, n_test=100, seed=3)
     return {
-        "datasets": ["tiny"], "seeds": [1, 2], "studies": ["small"],
+        "datasets": ["tiny"],
+        "seeds": [1, 2],
+        "studies": ["small"],
         "study_definitions": {"small": {"topologies": ["a", "b"]}},
-        "defaults": {"epochs": 2}, "topologies": {"a": {"hidden": [8]}, "b": {"hidden": [8, 6]}},
+        "defaults": {"epochs": 2},
+        "topologies": {"a": {"hidden": [8]}, "b": {"hidden": [8, 6]}},
         "data": {"validation_size": 50},
         "dataset_definitions": {"tiny": {**definition, "sources": [str(folder)]}},
     }
@@ -57,8 +60,13 @@ def test_a_wheel_in_a_fresh_venv_builds_the_report(tmp_path):
     wheels = tmp_path / "wheels"
     # a copy of the source: building in place would leave build/ in the checkout
     source = tmp_path / "source"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", ".snakemake", "results",
-                                                                  "resources", "logs", ".pytest_cache", "__pycache__"))
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", "build", "*.egg-info", ".snakemake", "results", "resources", "logs", ".pytest_cache", "__pycache__"
+        ),
+    )
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)])
     (wheel,) = wheels.glob("mlpsweep-*.whl")
     venv = fresh_venv(tmp_path / "venv")
@@ -73,7 +81,11 @@ def test_a_wheel_in_a_fresh_venv_builds_the_report(tmp_path):
     report = (work / "results/tiny/report/report.html").read_text()
     assert "Study: small" in report and "Provenance" in report
     # every data file the package reads came with the wheel
-    run([str(py), "-c", textwrap.dedent("""
+    run(
+        [
+            str(py),
+            "-c",
+            textwrap.dedent("""
         from mlpsweep.config import load_schema
         from mlpsweep.data.datasets import resolve
         from mlpsweep.report import caption
@@ -83,25 +95,30 @@ def test_a_wheel_in_a_fresh_venv_builds_the_report(tmp_path):
         load_schema(); resolve("mnist"); reference(); caption("network")
         environment().get_template("report.html.j2"); environment().get_template("report.md.j2")
         [k.caption(p) for k in KINDS.values() for p in k.plots]
-        """)], cwd=tmp_path)
+        """),
+        ],
+        cwd=tmp_path,
+    )
 
 
 def test_the_workflow_as_a_module_of_another_workflow(tmp_path):
     outer = tmp_path / "outer"
     write_config(outer, tiny_config(tmp_path / "upstream"))
-    (outer / "Snakefile").write_text(textwrap.dedent(f"""\
+    (outer / "Snakefile").write_text(
+        textwrap.dedent(f"""\
         configfile: "config/config.yaml"
 
 
         module mlpsweep:
             snakefile:
-                "{REPO / 'Snakefile'}"
+                "{REPO / "Snakefile"}"
             config:
                 config
 
 
         use rule * from mlpsweep as mlpsweep_*
-        """))
+        """)
+    )
     proc = run([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=outer)
     assert "mlpsweep_train" in proc.stdout + proc.stderr
     html = (outer / "results/tiny/report/report.html").read_text()

@@ -31,11 +31,23 @@ def one_run(out, settings=GOOD, seed=1):
     return ["--settings", json.dumps(settings), "--seed", str(seed), "--out-dir", str(out)]
 
 
-@pytest.mark.parametrize("settings, says", [
-    ({**GOOD, "epochs": 2.0}, "settings key epochs: 2.0 is not of type 'integer' (write 2, without a decimal point)"),
-    ({**GOOD, "batch_size": 10.0}, "settings key batch_size: 10.0 is not of type 'integer' (write 10, without a decimal point)"),
-    ({**GOOD, "hidden": [8.0]}, "settings key hidden[0]: 8.0 is not of type 'integer' (write 8, without a decimal point)"),
-])
+@pytest.mark.parametrize(
+    "settings, says",
+    [
+        (
+            {**GOOD, "epochs": 2.0},
+            "settings key epochs: 2.0 is not of type 'integer' (write 2, without a decimal point)",
+        ),
+        (
+            {**GOOD, "batch_size": 10.0},
+            "settings key batch_size: 10.0 is not of type 'integer' (write 10, without a decimal point)",
+        ),
+        (
+            {**GOOD, "hidden": [8.0]},
+            "settings key hidden[0]: 8.0 is not of type 'integer' (write 8, without a decimal point)",
+        ),
+    ],
+)
 def test_the_train_command_refuses_integral_floats_in_one_line(capsys, data_dir, tmp_path, settings, says):
     code, lines = train(capsys, data_dir, *one_run(tmp_path / "m", settings))
     assert code == 1 and lines == [f"mlpsweep train: error: {says}"]
@@ -52,8 +64,10 @@ def test_the_train_command_refuses_fewer_than_one_thread(capsys, data_dir, tmp_p
 
 
 def test_two_runs_with_one_out_dir_are_refused(capsys, data_dir, tmp_path):
-    runs = [{"name": "a", "seed": 1, "settings": GOOD, "out_dir": str(tmp_path / "same")},
-            {"name": "b", "seed": 2, "settings": GOOD, "out_dir": str(tmp_path / "x" / ".." / "same")}]
+    runs = [
+        {"name": "a", "seed": 1, "settings": GOOD, "out_dir": str(tmp_path / "same")},
+        {"name": "b", "seed": 2, "settings": GOOD, "out_dir": str(tmp_path / "x" / ".." / "same")},
+    ]
     code, lines = train(capsys, data_dir, "--runs", json.dumps(runs))
     assert code == 1 and len(lines) == 1
     assert "--runs[1] writes into the same out_dir as --runs[0]" in lines[0]
@@ -65,8 +79,16 @@ def test_a_batch_beyond_the_rows_is_estimated_and_logged_as_trained(capsys, data
     import logging
 
     caplog.set_level(logging.INFO, logger="mlpsweep.train")
-    code = cli.main(["train", "--data", str(data_dir), "--max-mem-mb", "500",
-                     *one_run(tmp_path / "m", {**GOOD, "batch_size": 10_000_000})])
+    code = cli.main(
+        [
+            "train",
+            "--data",
+            str(data_dir),
+            "--max-mem-mb",
+            "500",
+            *one_run(tmp_path / "m", {**GOOD, "batch_size": 10_000_000}),
+        ]
+    )
     assert code == 0
     assert "K 80," in caplog.text  # 120 rows less 40 for validation
     assert (tmp_path / "m" / "model.json").exists()
@@ -74,13 +96,17 @@ def test_a_batch_beyond_the_rows_is_estimated_and_logged_as_trained(capsys, data
 
 # ---- the workflow: refused at planning, a finished tree untouched -------------------------------------------------
 
+
 def tree(root):
     """sha256 and mtime of every file under the three output folders."""
     out = {}
     for folder in ("results", "resources", "logs"):
         for path in sorted((root / folder).rglob("*")):
             if path.is_file():
-                out[str(path.relative_to(root))] = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+                out[str(path.relative_to(root))] = (
+                    hashlib.sha256(path.read_bytes()).hexdigest(),
+                    path.stat().st_mtime_ns,
+                )
     return out
 
 
@@ -88,10 +114,15 @@ REFUSED = [
     ("defaults={epochs: 2.0}", "config key defaults.epochs: '2.0' is not of type 'integer' (write 2"),
     ("defaults={batch_size: 10.0}", "config key defaults.batch_size"),
     ("topologies={a: {hidden: [8.0]}}", "config key topologies.a.hidden[0]"),
-    ("data={validation_size: 1000000}", "config key data.validation_size: 1,000,000 leaves no training rows of tiny's 300"),
+    (
+        "data={validation_size: 1000000}",
+        "config key data.validation_size: 1,000,000 leaves no training rows of tiny's 300",
+    ),
     ("topologies={" + "n" * 300 + ": {hidden: [8]}}", "is too long (at most 80 characters)"),
-    ("topologies={" + "t" * 80 + ": {hidden: [8]}}|study_definitions={small: {topologies: [" + "t" * 80 + "]}}",
-     "ends in 't' repeated 20 times or more"),
+    (
+        "topologies={" + "t" * 80 + ": {hidden: [8]}}|study_definitions={small: {topologies: [" + "t" * 80 + "]}}",
+        "ends in 't' repeated 20 times or more",
+    ),
     ("defaults={epochs: 1000000000000}", "minutes allowed (resources.max_runtime)"),
     ("resources={train: {threads: 0}}", "config key resources.train.threads"),
 ]
@@ -100,11 +131,16 @@ REFUSED = [
 @pytest.mark.slow
 def test_a_refused_config_leaves_every_byte_of_a_finished_tree(tmp_path):
     definition = write_dataset(tmp_path / "upstream", n_train=300, n_test=100, seed=3)
-    config = {"datasets": ["tiny"], "seeds": [1, 2], "studies": ["small"],
-              "study_definitions": {"small": {"topologies": ["a", "b"]}},
-              "defaults": {"epochs": 2}, "topologies": {"a": {"hidden": [8]}, "b": {"hidden": [8, 6]}},
-              "data": {"validation_size": 50},
-              "dataset_definitions": {"tiny": {**definition, "sources": [str(tmp_path / "upstream")]}}}
+    config = {
+        "datasets": ["tiny"],
+        "seeds": [1, 2],
+        "studies": ["small"],
+        "study_definitions": {"small": {"topologies": ["a", "b"]}},
+        "defaults": {"epochs": 2},
+        "topologies": {"a": {"hidden": [8]}, "b": {"hidden": [8, 6]}},
+        "data": {"validation_size": 50},
+        "dataset_definitions": {"tiny": {**definition, "sources": [str(tmp_path / "upstream")]}},
+    }
     work = tmp_path / "work"
     write_config(work, config)
     snakemake(work, "--cores", "2")

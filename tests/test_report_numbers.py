@@ -7,13 +7,30 @@ from mlpsweep import verdicts
 from mlpsweep.report.build import study_pairs
 from mlpsweep.studies import kind
 
-ACC = {"30": [0.85, 0.84, 0.76, 0.85, 0.86], "30-30": [0.86, 0.85, 0.86, 0.84, 0.85], "tanh": [0.87, 0.86, 0.88, 0.80, 0.60]}
+ACC = {
+    "30": [0.85, 0.84, 0.76, 0.85, 0.86],
+    "30-30": [0.86, 0.85, 0.86, 0.84, 0.85],
+    "tanh": [0.87, 0.86, 0.88, 0.80, 0.60],
+}
 
 
 def runs_table(acc=ACC):
-    rows = [{"topology": t, "seed": s + 1, "sizes": "[784,30,10]", "n_params": 1, "status": "ok", "diverged_epoch": None,
-             "test_accuracy": v, "test_accuracy_at_best_val": v, "best_val_epoch": 3, "train_seconds": 1.0}
-            for t, vals in acc.items() for s, v in enumerate(vals)]
+    rows = [
+        {
+            "topology": t,
+            "seed": s + 1,
+            "sizes": "[784,30,10]",
+            "n_params": 1,
+            "status": "ok",
+            "diverged_epoch": None,
+            "test_accuracy": v,
+            "test_accuracy_at_best_val": v,
+            "best_val_epoch": 3,
+            "train_seconds": 1.0,
+        }
+        for t, vals in acc.items()
+        for s, v in enumerate(vals)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -45,8 +62,16 @@ def test_the_lecture_table_shows_the_recipe_run_of_each_layer_size():
     from mlpsweep.report.build import lecture_rows, summary_table
 
     runs = runs_table({"30": [0.83, 0.84], "K50000": [0.18, 0.19], "relu30": [0.85, 0.86]})
-    recipe = {"activation": "sigmoid", "output": "sigmoid", "cost": "quadratic", "init": "normal", "eta": 3.0,
-              "batch_size": 10, "epochs": 30, "dtype": "float32"}
+    recipe = {
+        "activation": "sigmoid",
+        "output": "sigmoid",
+        "cost": "quadratic",
+        "init": "normal",
+        "eta": 3.0,
+        "batch_size": 10,
+        "epochs": 30,
+        "dtype": "float32",
+    }
     settings = {"30": recipe, "K50000": {**recipe, "batch_size": 50000}, "relu30": {**recipe, "activation": "relu"}}
     rows, _ = lecture_rows("fashion-mnist", summary_table(runs, ["relu30", "30", "K50000"]), settings)
     first = rows[0]  # [784,30,10]: the recipe run, not the last topology with those sizes (the GD run)

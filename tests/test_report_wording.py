@@ -23,8 +23,9 @@ def shipped_config():
 def test_the_dropout_claim_is_the_gap_not_test_accuracy():
     claim = shipped_config()["study_definitions"]["dropout"]["claim"]
     assert "fights overfitting" not in claim and "gap" in claim
-    v = dropout.decide([("w", np.array([0.06, 0.061]), np.array([0.02, 0.021]), 0.5)], margin=0.0, alpha=0.05,
-                       min_seeds=2)
+    v = dropout.decide(
+        [("w", np.array([0.06, 0.061]), np.array([0.02, 0.021]), 0.5)], margin=0.0, alpha=0.05, min_seeds=2
+    )
     assert v.sentence.startswith("the strongest dropout narrowed the gap")
 
 
@@ -43,14 +44,32 @@ def test_the_sparse_weights_result_says_its_zeros_come_from_the_update_rule(tmp_
     metrics, rows = {}, []
     for topo, p, share in (("L1", 1, 0.3), ("L2", 2, 0.0)):
         for seed in (1, 2):
-            metrics[(topo, seed)] = {"status": "ok", "sizes": [784, 30, 10], "settings": {"penalty": {"p": p, "lambda": 1e-4}},
-                                     "sparsity": {"weights": 100, "exactly_zero": int(100 * share) + seed,
-                                                  "below": {"0.001": 40}}, "test": {"accuracy": 0.9}}
+            metrics[(topo, seed)] = {
+                "status": "ok",
+                "sizes": [784, 30, 10],
+                "settings": {"penalty": {"p": p, "lambda": 1e-4}},
+                "sparsity": {"weights": 100, "exactly_zero": int(100 * share) + seed, "below": {"0.001": 40}},
+                "test": {"accuracy": 0.9},
+            }
             rows.append({"topology": topo, "seed": seed, "status": "ok", "test_accuracy": 0.9})
-    data = Data(runs=pd.DataFrame(rows), hist=pd.DataFrame(), metrics=metrics, labels={"L1": "L1", "L2": "L2"},
-                study_files={}, plot_dir=tmp_path, dataset="x", reference={})
-    study = {"topologies": ["L1", "L2"], "seeds": [1, 2], "alpha": 0.05, "min_seeds": 2, "min_zero_share": 0.1,
-             "sparsity_threshold": 0.001}
+    data = Data(
+        runs=pd.DataFrame(rows),
+        hist=pd.DataFrame(),
+        metrics=metrics,
+        labels={"L1": "L1", "L2": "L2"},
+        study_files={},
+        plot_dir=tmp_path,
+        dataset="x",
+        reference={},
+    )
+    study = {
+        "topologies": ["L1", "L2"],
+        "seeds": [1, 2],
+        "alpha": 0.05,
+        "min_seeds": 2,
+        "min_zero_share": 0.1,
+        "sparsity_threshold": 0.001,
+    }
     sec = kind("regularisation").section("reg", study, data)
     assert ZEROS_NOTE in sec.findings
 
@@ -71,8 +90,12 @@ def test_thresholds_shown_are_the_ones_the_rule_reads():
 def test_universal_approximation_decides_on_several_seeds_and_says_so():
     d = shipped_config()["study_definitions"]["universal-approximation"]
     assert len(d["seeds"]) >= 2 and "min_seeds" not in d  # the default 2: one seed no longer decides
-    rows = [{"target": "t", "activation": a, "width": w, "seed": s, "sup_error": e}
-            for s in (1, 2) for a, errs in (("sigmoid", (1.0, 0.1)), ("square", (1.0, 0.9))) for w, e in zip((1, 64), errs)]
+    rows = [
+        {"target": "t", "activation": a, "width": w, "seed": s, "sup_error": e}
+        for s in (1, 2)
+        for a, errs in (("sigmoid", (1.0, 0.1)), ("square", (1.0, 0.9)))
+        for w, e in zip((1, 64), errs)
+    ]
     v = ua.decide(rows, error_reduction=0.5, min_seeds=2)
     assert v.outcome.value == "supported" and "t (best of 2 seeds), sigmoid" in v.sentence
     assert "would not meet the rule" not in v.sentence
@@ -80,8 +103,10 @@ def test_universal_approximation_decides_on_several_seeds_and_says_so():
     assert one.outcome.value == "inconclusive" and "min_seeds = 2" in one.sentence
     # a seed whose training did not find the weights (its widest fit stays at 0.65): the theorem is about what a
     # width can represent, so the best fit decides, and the seed is named
-    stuck = [r if not (r["seed"] == 2 and r["activation"] == "sigmoid" and r["width"] == 64) else {**r, "sup_error": 0.65}
-             for r in rows]
+    stuck = [
+        r if not (r["seed"] == 2 and r["activation"] == "sigmoid" and r["width"] == 64) else {**r, "sup_error": 0.65}
+        for r in rows
+    ]
     v = ua.decide(stuck, error_reduction=0.5, min_seeds=2)
     assert v.outcome.value == "supported" and "the fits of t seed 2 would not meet the rule" in v.sentence
     assert v.numbers["seeds_failing_alone"] == ["t seed 2"]
@@ -94,8 +119,9 @@ def test_the_summary_says_training_seconds_are_per_run():
 
 def test_the_header_counts_runs_when_studies_declare_their_own_seeds():
     summary = pd.DataFrame({"topology": ["30", "100-d0"], "seeds": [5, 2]})
-    assert runs_line(summary, [1, 2, 3, 4, 5]) == ("7 runs: 2 topologies with 2–5 seeds each (each study declares "
-                                                   "its own; seeds 1–5)")
+    assert runs_line(summary, [1, 2, 3, 4, 5]) == (
+        "7 runs: 2 topologies with 2–5 seeds each (each study declares its own; seeds 1–5)"
+    )
     same = pd.DataFrame({"topology": ["30", "30-30"], "seeds": [2, 2]})
     assert runs_line(same, [1, 2]) == "2 topologies × 2 seeds (1, 2)"
     from mlpsweep.report.html import seed_ranges
@@ -109,10 +135,17 @@ def test_the_network_figure_says_which_seed_it_draws():
 
 
 def test_the_blas_row_has_no_stray_values():
-    p = {"versions": {}, "blas": [{"internal_api": "openblas", "version": "0.3.31", "architecture": "SkylakeX",
-                                   "num_threads": 1}, {"internal_api": "openmp", "version": None, "num_threads": 1}, 1],
-         "machine": {"system": "Linux", "release": "6", "machine": "x86_64", "node": "n"}, "dataset_sources": {},
-         "dataset_files": {}}
+    p = {
+        "versions": {},
+        "blas": [
+            {"internal_api": "openblas", "version": "0.3.31", "architecture": "SkylakeX", "num_threads": 1},
+            {"internal_api": "openmp", "version": None, "num_threads": 1},
+            1,
+        ],
+        "machine": {"system": "Linux", "release": "6", "machine": "x86_64", "node": "n"},
+        "dataset_sources": {},
+        "dataset_files": {},
+    }
     row = dict(provenance_rows(p))["BLAS of a training job"]
     assert row == "openblas 0.3.31 (SkylakeX), 1 thread; openmp, 1 thread"
     assert library_text({}) == "unknown library"

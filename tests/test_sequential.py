@@ -104,28 +104,47 @@ def write_metrics(folder, accs: dict) -> list[str]:
     for topo, values in accs.items():
         depth = 3 if topo == "30" else 4
         for seed, acc in enumerate(values, start=1):
-            m = {"topology": topo, "seed": seed, "status": "ok", "sizes": [784] + [30] * (depth - 2) + [10],
-                 "n_params": 1, "test": {"accuracy": acc, "cost": 0.1}, "best_validation_epoch": {"epoch": 1,
-                 "test_accuracy": acc}, "training_seconds": {"total": 1.0}}
+            m = {
+                "topology": topo,
+                "seed": seed,
+                "status": "ok",
+                "sizes": [784] + [30] * (depth - 2) + [10],
+                "n_params": 1,
+                "test": {"accuracy": acc, "cost": 0.1},
+                "best_validation_epoch": {"epoch": 1, "test_accuracy": acc},
+                "training_seconds": {"total": 1.0},
+            }
             path = folder / f"{topo}-{seed}.json"
             path.write_text(json.dumps(m))
             paths.append(str(path))
     return paths
 
 
-STUDY = {"name": "depth", "kind": "compare", "expect": "deeper_not_better", "margin_pp": 1.0,
-         "topologies": ["30", "30-30"], "alpha": 0.05, "power": 0.8, "min_seeds": 2,
-         "replication": {"start": 5, "step": 5, "max": 10, "spending": "pocock", "seeds": list(range(1, 11))}}
+STUDY = {
+    "name": "depth",
+    "kind": "compare",
+    "expect": "deeper_not_better",
+    "margin_pp": 1.0,
+    "topologies": ["30", "30-30"],
+    "alpha": 0.05,
+    "power": 0.8,
+    "min_seeds": 2,
+    "replication": {"start": 5, "step": 5, "max": 10, "spending": "pocock", "seeds": list(range(1, 11))},
+}
 
 
-@pytest.mark.parametrize("look,accs,stop,outcome", [
-    (1, {"30": [0.85, 0.851, 0.849, 0.85, 0.852], "30-30": [0.85, 0.849, 0.851, 0.85, 0.848]}, True, "supported"),
-    (1, {"30": [0.85, 0.80, 0.87, 0.85, 0.76], "30-30": [0.86, 0.85, 0.80, 0.84, 0.88]}, False, "inconclusive"),
-])
+@pytest.mark.parametrize(
+    "look,accs,stop,outcome",
+    [
+        (1, {"30": [0.85, 0.851, 0.849, 0.85, 0.852], "30-30": [0.85, 0.849, 0.851, 0.85, 0.848]}, True, "supported"),
+        (1, {"30": [0.85, 0.80, 0.87, 0.85, 0.76], "30-30": [0.86, 0.85, 0.80, 0.84, 0.88]}, False, "inconclusive"),
+    ],
+)
 def test_a_look_stops_when_decided_and_goes_on_when_not(tmp_path, look, accs, stop, outcome):
     out = tmp_path / "look1.json"
-    kind("compare").run_job("look", {"study": STUDY, "look": look, "metrics": write_metrics(tmp_path, accs),
-                                     "previous": None}, [str(out)])
+    kind("compare").run_job(
+        "look", {"study": STUDY, "look": look, "metrics": write_metrics(tmp_path, accs), "previous": None}, [str(out)]
+    )
     doc = json.loads(out.read_text())
     assert (doc["stop"], doc["looks"][-1]["outcome"]) == (stop, outcome)
     assert doc["seeds"] == [1, 2, 3, 4, 5] and doc["level"] == Design(5, 5, 10, 0.05, "pocock").levels[0]
@@ -133,12 +152,18 @@ def test_a_look_stops_when_decided_and_goes_on_when_not(tmp_path, look, accs, st
 
 def test_the_last_look_stops_whatever_the_verdict(tmp_path):
     first = tmp_path / "look1.json"
-    first.write_text(json.dumps({"looks": [{"look": 1, "seeds_per_topology": 5, "level": 0.03,
-                                            "outcome": "inconclusive", "sentence": "…"}]}))
+    first.write_text(
+        json.dumps(
+            {"looks": [{"look": 1, "seeds_per_topology": 5, "level": 0.03, "outcome": "inconclusive", "sentence": "…"}]}
+        )
+    )
     noisy = {"30": [0.85, 0.80, 0.87, 0.85, 0.76] * 2, "30-30": [0.86, 0.85, 0.80, 0.84, 0.88] * 2}
     out = tmp_path / "look2.json"
-    kind("compare").run_job("look", {"study": STUDY, "look": 2, "metrics": write_metrics(tmp_path, noisy),
-                                     "previous": str(first)}, [str(out)])
+    kind("compare").run_job(
+        "look",
+        {"study": STUDY, "look": 2, "metrics": write_metrics(tmp_path, noisy), "previous": str(first)},
+        [str(out)],
+    )
     doc = json.loads(out.read_text())
     assert doc["stop"] and doc["looks"][-1]["outcome"] == "inconclusive" and len(doc["looks"]) == 2
     assert doc["seeds"] == list(range(1, 11)) and doc["runs"] == 20

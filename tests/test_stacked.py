@@ -31,8 +31,14 @@ def solo_and_stacked(specs, dtype, sizes=(12, 9, 7, 4), **net_kw):
             solo_out.append(train(net, x, labels, cfg, np.random.default_rng(seed + 100), validation=(xv, lv)))
         except Diverged as exc:
             solo_out.append(exc)
-    stacked_out = train_stack(stacked_nets, x, labels, [c for _, c in specs],
-                                [np.random.default_rng(seed + 100) for seed, _ in specs], validation=(xv, lv))
+    stacked_out = train_stack(
+        stacked_nets,
+        x,
+        labels,
+        [c for _, c in specs],
+        [np.random.default_rng(seed + 100) for seed, _ in specs],
+        validation=(xv, lv),
+    )
     return solo, solo_out, stacked_nets, stacked_out
 
 
@@ -40,8 +46,10 @@ def solo_and_stacked(specs, dtype, sizes=(12, 9, 7, 4), **net_kw):
 @pytest.mark.parametrize("S", [1, 2, 3])
 def test_stacked_equals_solo_bit_for_bit(dtype, S):
     # K = 16 leaves a short last batch (230 = 14·16 + 6); runs differ in η, decay and dropout
-    specs = [(s, recipe(epochs=3, batch_size=16, eta=0.5 + 0.25 * s, eta_decay=1.0 - 0.1 * s,
-                           dropout=0.2 * (s % 2))) for s in range(S)]
+    specs = [
+        (s, recipe(epochs=3, batch_size=16, eta=0.5 + 0.25 * s, eta_decay=1.0 - 0.1 * s, dropout=0.2 * (s % 2)))
+        for s in range(S)
+    ]
     solo, solo_out, stacked, stacked_out = solo_and_stacked(specs, dtype)
     for a, b, ha, hb in zip(solo, stacked, solo_out, stacked_out):
         assert a.params.tobytes() == b.params.tobytes()
@@ -50,21 +58,26 @@ def test_stacked_equals_solo_bit_for_bit(dtype, S):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_stacked_with_momentum_and_penalties(dtype):
-    specs = [(1, recipe(epochs=2, batch_size=10, eta=0.3, momentum=0.9)),
-             (2, recipe(epochs=2, batch_size=10, eta=0.3, penalty_p=1.0, penalty_lambda=1e-3)),
-             (3, recipe(epochs=2, batch_size=10, eta=0.3, penalty_p=0.5, penalty_lambda=1e-4, dropout=0.5)),
-             (4, recipe(epochs=2, batch_size=10, eta=0.3, penalty_p=2.0, penalty_lambda=1e-3, momentum=0.5))]
+    specs = [
+        (1, recipe(epochs=2, batch_size=10, eta=0.3, momentum=0.9)),
+        (2, recipe(epochs=2, batch_size=10, eta=0.3, penalty_p=1.0, penalty_lambda=1e-3)),
+        (3, recipe(epochs=2, batch_size=10, eta=0.3, penalty_p=0.5, penalty_lambda=1e-4, dropout=0.5)),
+        (4, recipe(epochs=2, batch_size=10, eta=0.3, penalty_p=2.0, penalty_lambda=1e-3, momentum=0.5)),
+    ]
     solo, solo_out, stacked, stacked_out = solo_and_stacked(
-        specs, dtype, activation="relu", output="softmax", cost="log_likelihood", init="he")
+        specs, dtype, activation="relu", output="softmax", cost="log_likelihood", init="he"
+    )
     for a, b, ha, hb in zip(solo, stacked, solo_out, stacked_out):
         assert a.params.tobytes() == b.params.tobytes()
         assert strip(ha) == strip(hb)
 
 
 def test_a_diverging_run_leaves_the_others_unchanged():
-    specs = [(1, recipe(epochs=3, batch_size=10, eta=0.5)),
-             (2, recipe(epochs=3, batch_size=10, eta=1e6)),  # diverges
-             (3, recipe(epochs=3, batch_size=10, eta=0.8))]
+    specs = [
+        (1, recipe(epochs=3, batch_size=10, eta=0.5)),
+        (2, recipe(epochs=3, batch_size=10, eta=1e6)),  # diverges
+        (3, recipe(epochs=3, batch_size=10, eta=0.8)),
+    ]
     solo, solo_out, stacked, stacked_out = solo_and_stacked(specs, "float64", output="linear")
     assert isinstance(solo_out[1], Diverged) and isinstance(stacked_out[1], Diverged)
     assert stacked_out[1].epoch == solo_out[1].epoch

@@ -18,9 +18,15 @@ HEALTHY = [100] * 10
 
 
 def metrics(topology, seed, acc, predicted=HEALTHY, depth=3, status="ok"):
-    return {"topology": topology, "seed": seed, "status": status, "sizes": [784] + [30] * (depth - 2) + [10],
-            "settings": {"activation": "sigmoid"}, "final_epoch": {"val_accuracy": acc},
-            "validation": {"images_per_class": [100] * 10, "predicted_per_class": list(predicted)}}
+    return {
+        "topology": topology,
+        "seed": seed,
+        "status": status,
+        "sizes": [784] + [30] * (depth - 2) + [10],
+        "settings": {"activation": "sigmoid"},
+        "final_epoch": {"val_accuracy": acc},
+        "validation": {"images_per_class": [100] * 10, "predicted_per_class": list(predicted)},
+    }
 
 
 def test_a_class_below_the_share_of_its_images_is_dead():
@@ -50,8 +56,13 @@ def test_each_class_dead_in_turn_with_unequal_counts(dead):
     assert dead_classes(m, 0.1) == []
     # a threshold that only the class's own count decides: 96 of 968 (Bag) is below a tenth, 96 of 931 is not
     counts = [968 if i == dead else 931 for i in range(10)]
-    m = {"status": "ok", "validation": {"images_per_class": counts, "predicted_per_class": [96 if i == dead else 931
-                                                                                            for i in range(10)]}}
+    m = {
+        "status": "ok",
+        "validation": {
+            "images_per_class": counts,
+            "predicted_per_class": [96 if i == dead else 931 for i in range(10)],
+        },
+    }
     assert dead_classes(m, 0.1) == [dead]
 
 
@@ -65,23 +76,48 @@ def study_data(tmp_path, shallow=SHALLOW, deep=DEEP, stuck_seed=3):
     for topo, accs, depth in (("30", shallow, 3), ("30-30", deep, 4)):
         for seed, acc in enumerate(accs, start=1):
             m[(topo, seed)] = metrics(topo, seed, acc, STUCK if (topo, seed) == ("30", stuck_seed) else HEALTHY, depth)
-            rows.append({"topology": topo, "seed": seed, "status": "ok", "test_accuracy": acc,
-                         "sizes": str(m[(topo, seed)]["sizes"]).replace(" ", "")})
+            rows.append(
+                {
+                    "topology": topo,
+                    "seed": seed,
+                    "status": "ok",
+                    "test_accuracy": acc,
+                    "sizes": str(m[(topo, seed)]["sizes"]).replace(" ", ""),
+                }
+            )
     runs = pd.DataFrame(rows)
     mark_stuck(runs, m, 0.1)
-    return Data(runs=runs, hist=pd.DataFrame(), metrics=m, labels={"30": "30", "30-30": "30-30"}, study_files={},
-                plot_dir=tmp_path, dataset="synthetic", reference={})
+    return Data(
+        runs=runs,
+        hist=pd.DataFrame(),
+        metrics=m,
+        labels={"30": "30", "30-30": "30-30"},
+        study_files={},
+        plot_dir=tmp_path,
+        dataset="synthetic",
+        reference={},
+    )
 
 
-STUDY = {"name": "depth", "kind": "compare", "expect": "deeper_not_better", "margin_pp": 1.0, "topologies": ["30", "30-30"],
-         "seeds": [1, 2, 3, 4, 5], "alpha": 0.05, "power": 0.8, "min_seeds": 2, "stuck_below": 0.1}
+STUDY = {
+    "name": "depth",
+    "kind": "compare",
+    "expect": "deeper_not_better",
+    "margin_pp": 1.0,
+    "topologies": ["30", "30-30"],
+    "seeds": [1, 2, 3, 4, 5],
+    "alpha": 0.05,
+    "power": 0.8,
+    "min_seeds": 2,
+    "stuck_below": 0.1,
+}
 
 
 def test_one_stuck_seed_decides_twice_all_runs_and_the_runs_that_trained(tmp_path):
     sec = kind("compare").section("depth", STUDY, study_data(tmp_path))
     # all runs: the stuck seed widens the interval over the margin; the runs that trained: the deeper net is not better
     assert sec.verdict.outcome is Outcome.INCONCLUSIVE
-    (on, trained), = sec.more_verdicts
+    ((on, trained),) = sec.more_verdicts
     assert on.startswith("on the runs that trained")
     assert trained.outcome is Outcome.SUPPORTED
     assert trained.numbers["comparisons"][0]["n_a"] == 4 and sec.verdict.numbers["comparisons"][0]["n_a"] == 5

@@ -29,7 +29,11 @@ def test_universal_approximation_width_helps_and_x_squared_stalls():
     for width in (2, 16, 64):
         sq, _ = universal_approximation.fit("sin3x_abs", "square", width, seed=1, epochs=300, eta=0.002)
         assert sq["sup_error"] >= 0.63
-    assert narrow["sup_error"] < 0.63 < universal_approximation.fit("sin3x_abs", "square", 64, seed=1, epochs=300, eta=0.002)[0]["sup_error"]
+    assert (
+        narrow["sup_error"]
+        < 0.63
+        < universal_approximation.fit("sin3x_abs", "square", 64, seed=1, epochs=300, eta=0.002)[0]["sup_error"]
+    )
 
 
 def test_two_dimensional_target_runs():
@@ -87,24 +91,74 @@ TINY_STUDIES = {
     "reg": {"kind": "regularisation", "topologies": ["s", "l1", "l2"], "sparsity_threshold": 0.001},
     "drop": {"kind": "dropout", "topologies": ["w-d0", "w-d0.5"]},
     "vg": {"kind": "vanishing_gradient", "topologies": ["deep-sig", "deep-relu"]},
-    "batch": {"kind": "batch_size", "topologies": ["k1", "k250"], "variance_batch_sizes": [1, 4, 16, 64], "variance_draws": 20},
-    "ua": {"kind": "universal_approximation", "targets": ["sin3x_abs"], "activations": ["sigmoid", "square"],
-           "widths": [2, 8], "epochs": 30, "eta": 0.01, "seeds": [1]},
+    "batch": {
+        "kind": "batch_size",
+        "topologies": ["k1", "k250"],
+        "variance_batch_sizes": [1, 4, 16, 64],
+        "variance_draws": 20,
+    },
+    "ua": {
+        "kind": "universal_approximation",
+        "targets": ["sin3x_abs"],
+        "activations": ["sigmoid", "square"],
+        "widths": [2, 8],
+        "epochs": 30,
+        "eta": 0.01,
+        "seeds": [1],
+    },
     "top": {"kind": "best", "topologies": ["big"]},
 }
 TINY_TOPOLOGIES = {
     "s": {"hidden": [8]},
-    "s-relu": {"hidden": [8], "activation": "relu", "output": "softmax", "cost": "log_likelihood", "init": "he", "eta": 0.1},
+    "s-relu": {
+        "hidden": [8],
+        "activation": "relu",
+        "output": "softmax",
+        "cost": "log_likelihood",
+        "init": "he",
+        "eta": 0.1,
+    },
     "l1": {"hidden": [8], "penalty": {"p": 1, "lambda": 0.01}},
     "l2": {"hidden": [8], "penalty": {"p": 2, "lambda": 0.01}},
-    "w-d0": {"hidden": [16], "activation": "relu", "output": "softmax", "cost": "log_likelihood", "init": "he", "eta": 0.1},
-    "w-d0.5": {"hidden": [16], "activation": "relu", "output": "softmax", "cost": "log_likelihood", "init": "he", "eta": 0.1, "dropout": 0.5},
+    "w-d0": {
+        "hidden": [16],
+        "activation": "relu",
+        "output": "softmax",
+        "cost": "log_likelihood",
+        "init": "he",
+        "eta": 0.1,
+    },
+    "w-d0.5": {
+        "hidden": [16],
+        "activation": "relu",
+        "output": "softmax",
+        "cost": "log_likelihood",
+        "init": "he",
+        "eta": 0.1,
+        "dropout": 0.5,
+    },
     "deep-sig": {"hidden": [8, 8, 8]},
-    "deep-relu": {"hidden": [8, 8, 8], "activation": "relu", "output": "softmax", "cost": "log_likelihood", "init": "he", "eta": 0.05},
+    "deep-relu": {
+        "hidden": [8, 8, 8],
+        "activation": "relu",
+        "output": "softmax",
+        "cost": "log_likelihood",
+        "init": "he",
+        "eta": 0.05,
+    },
     "k1": {"hidden": [8], "batch_size": 1, "eta": 0.5},
     "k250": {"hidden": [8], "batch_size": 250},
-    "big": {"hidden": [32], "activation": "relu", "output": "softmax", "cost": "log_likelihood", "init": "he",
-            "eta": 0.05, "momentum": 0.9, "eta_decay": 0.9, "dropout": 0.2},
+    "big": {
+        "hidden": [32],
+        "activation": "relu",
+        "output": "softmax",
+        "cost": "log_likelihood",
+        "init": "he",
+        "eta": 0.05,
+        "momentum": 0.9,
+        "eta_decay": 0.9,
+        "dropout": 0.2,
+    },
 }
 
 
@@ -113,12 +167,19 @@ def test_tiny_run_of_every_study(tmp_path):
     folder = tmp_path / "upstream"
     definition = write_dataset(folder, n_train=300, n_test=100, seed=2)
     work = tmp_path / "run"
-    write_config(work, {
-        "datasets": ["tiny"], "seeds": [1], "studies": list(TINY_STUDIES),
-        "study_definitions": TINY_STUDIES, "topologies": TINY_TOPOLOGIES,
-        "defaults": {"epochs": 2}, "data": {"validation_size": 50},
-        "dataset_definitions": {"tiny": {**definition, "sources": [str(folder)]}},
-    })
+    write_config(
+        work,
+        {
+            "datasets": ["tiny"],
+            "seeds": [1],
+            "studies": list(TINY_STUDIES),
+            "study_definitions": TINY_STUDIES,
+            "topologies": TINY_TOPOLOGIES,
+            "defaults": {"epochs": 2},
+            "data": {"validation_size": 50},
+            "dataset_definitions": {"tiny": {**definition, "sources": [str(folder)]}},
+        },
+    )
     snakemake(work, "--cores", "2")
     report = work / "results/tiny/report"
     html = (report / "report.html").read_text()
@@ -133,9 +194,12 @@ def test_tiny_run_of_every_study(tmp_path):
             png = report / "plots" / f"{name}-{plot}.png"
             assert png.stat().st_size > 5000, png
             assert KINDS[study["kind"]].caption(plot) in sections[name].replace("&#39;", "'")
-    # One seed: every verdict that rests on seeds is inconclusive and says why; UA declares min_seeds 1 (default 2 here).
+    # One seed: every verdict that rests on seeds is inconclusive and says why; UA declares min_seeds 1
+    # (default 2 here).
     for name in ("cmp", "reg", "drop", "top"):
-        assert re.search(r"<b>Verdict( on all runs)?\.</b> <span class=\"tag inconclusive\">Inconclusive</span>", sections[name]), name
+        assert re.search(
+            r"<b>Verdict( on all runs)?\.</b> <span class=\"tag inconclusive\">Inconclusive</span>", sections[name]
+        ), name
         assert "min_seeds" in sections[name] or "1 seed" in sections[name], name
     assert "fitted exponent" in sections["batch"].lower()
     spread = json.loads((work / "results/tiny/studies/batch/gradient_spread.json").read_text())

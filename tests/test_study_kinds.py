@@ -18,7 +18,9 @@ def test_a_kind_of_ones_own_runs_its_job_and_writes_its_section(tmp_path):
     mirror, definition = serve_dataset(tmp_path / "upstream", n_train=300, n_test=100, seed=1)
     try:
         config = {
-            "datasets": ["tiny"], "seeds": [1], "studies": ["census"],
+            "datasets": ["tiny"],
+            "seeds": [1],
+            "studies": ["census"],
             "study_definitions": {"census": {"kind": "toy_census", "min_share": 0.02}},
             "data": {"validation_size": 50},
             "download": {"timeout": 5, "retries": 0, "backoff": 0},
@@ -35,7 +37,7 @@ def test_a_kind_of_ones_own_runs_its_job_and_writes_its_section(tmp_path):
     census = json.loads((tmp_path / "run/results/tiny/studies/census/census.json").read_text())
     assert sum(census["counts"]) == 250 and len(census["counts"]) == 10  # 300 rows less 50 for validation
     html = (tmp_path / "run/results/tiny/report/report.html").read_text()
-    section = html[html.index('<h2 id="study-census">'):]
+    section = html[html.index('<h2 id="study-census">') :]
     assert "Training images per class (the toy census kind&#39;s own caption)." in section
     assert '<span class="tag supported">Supported</span>' in section and "min_share = 0.02" in section
     assert (tmp_path / "run/results/tiny/report/plots/census-counts.png").stat().st_size > 0

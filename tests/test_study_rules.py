@@ -9,7 +9,7 @@ from mlpsweep.studies import batch_size, best, compare, dropout, regularisation,
 from mlpsweep.studies import vanishing_gradient as vg
 from mlpsweep.verdicts import Outcome
 
-S, C, I = Outcome.SUPPORTED, Outcome.CONTRADICTED, Outcome.INCONCLUSIVE
+S, C, I = Outcome.SUPPORTED, Outcome.CONTRADICTED, Outcome.INCONCLUSIVE  # noqa: E741 (I: inconclusive)
 TIGHT = np.array([0.850, 0.852, 0.848, 0.851, 0.849])
 ARGS = dict(alpha=0.05, min_seeds=2)
 
@@ -81,7 +81,9 @@ def test_dropout_outcomes():
     g0, g_small = np.array([0.06, 0.062, 0.058]), np.array([0.02, 0.022, 0.018])
     assert dropout.decide([("w100", g0, g_small, 0.5)], margin=0.0, **ARGS).outcome is S
     assert dropout.decide([("w100", g_small, g0, 0.5)], margin=0.0, **ARGS).outcome is C
-    assert dropout.decide([("w100", np.array([0.06, 0.02]), np.array([0.05, 0.03]), 0.5)], margin=0.0, **ARGS).outcome is I
+    assert (
+        dropout.decide([("w100", np.array([0.06, 0.02]), np.array([0.05, 0.03]), 0.5)], margin=0.0, **ARGS).outcome is I
+    )
     assert dropout.decide([("w100", np.array([0.06]), np.array([0.02]), 0.5)], margin=0.0, **ARGS).outcome is I
     # every width must hold: one contradicted width contradicts
     assert dropout.decide([("a", g0, g_small, 0.5), ("b", g_small, g0, 0.5)], margin=0.0, **ARGS).outcome is C
@@ -133,8 +135,10 @@ def test_ratio_points_take_log_first_over_last():
 def spread_rows(exponent, m=50_000, noise=0.0):
     ks = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
     wiggle = noise * np.array([1, -1, 1, -1, -1, 1, -1, 1, 1, -1])
-    return [{"batch_size": k, "spread": math.exp(w) * k**exponent * batch_size.finite_population(m, k)}
-            for k, w in zip(ks, wiggle)]
+    return [
+        {"batch_size": k, "spread": math.exp(w) * k**exponent * batch_size.finite_population(m, k)}
+        for k, w in zip(ks, wiggle)
+    ]
 
 
 @pytest.mark.parametrize("exponent, noise, outcome", [(-0.5, 0.01, S), (-0.35, 0.01, C), (-0.5, 0.6, I)])
@@ -144,15 +148,18 @@ def test_batch_size_outcomes(exponent, noise, outcome):
 
 def test_batch_size_divides_out_the_finite_population_factor():
     # K up to half of m: without the factor the slope would bend away from −½
-    rows = spread_rows(-0.5, m=2000) + [{"batch_size": 1000, "spread": 1000**-0.5 * batch_size.finite_population(2000, 1000)}]
+    rows = spread_rows(-0.5, m=2000) + [
+        {"batch_size": 1000, "spread": 1000**-0.5 * batch_size.finite_population(2000, 1000)}
+    ]
     verdict = batch_size.decide(rows, 2000, tolerance=0.01, alpha=0.05)
     assert verdict.outcome is S and verdict.numbers["slope"] == pytest.approx(-0.5, abs=1e-9)
 
 
 # -- universal approximation -----------------------------------------------------------------------
 def ua_rows(sig, sq, seed=1, target="sin3x_abs"):
-    return ([{"target": target, "activation": "sigmoid", "width": w, "seed": seed, "sup_error": e} for w, e in sig]
-            + [{"target": target, "activation": "square", "width": w, "seed": seed, "sup_error": e} for w, e in sq])
+    return [{"target": target, "activation": "sigmoid", "width": w, "seed": seed, "sup_error": e} for w, e in sig] + [
+        {"target": target, "activation": "square", "width": w, "seed": seed, "sup_error": e} for w, e in sq
+    ]
 
 
 def test_universal_approximation_outcomes():

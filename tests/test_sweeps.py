@@ -14,14 +14,30 @@ from mlpsweep.studies import sweep
 from mlpsweep.verdicts import Outcome
 
 GRID = {"kind": "sweep", "base": "s", "grid": {"eta": [0.5, 1.0, 3.0], "batch_size": [10, 50]}, "seeds": [1, 2]}
-RANDOM = {"kind": "sweep", "base": "s", "seeds": [1],
-          "random": {"n": 5, "seed": 7, "space": {"eta": {"loguniform": [0.1, 10]}, "hidden": {"choice": [[8], [16]]},
-                                                  "penalty.lambda": {"loguniform": [1e-6, 1e-3]}}}}
+RANDOM = {
+    "kind": "sweep",
+    "base": "s",
+    "seeds": [1],
+    "random": {
+        "n": 5,
+        "seed": 7,
+        "space": {
+            "eta": {"loguniform": [0.1, 10]},
+            "hidden": {"choice": [[8], [16]]},
+            "penalty.lambda": {"loguniform": [1e-6, 1e-3]},
+        },
+    },
+}
 
 
 def config(**studies):
-    return {"datasets": ["mnist"], "seeds": [1], "studies": list(studies), "study_definitions": studies,
-            "topologies": {"s": {"hidden": [8], "epochs": 2}}}
+    return {
+        "datasets": ["mnist"],
+        "seeds": [1],
+        "studies": list(studies),
+        "study_definitions": studies,
+        "topologies": {"s": {"hidden": [8], "epochs": 2}},
+    }
 
 
 def test_grid_expands_every_combination_with_readable_names():
@@ -51,32 +67,51 @@ def test_grid_crossed_with_random_and_nested_paths():
     pts = p.study_defs["b"]["points"]
     assert len(pts) == 10
     name = next(iter(pts))
-    assert p.topology(name).to_dict()["penalty"]["lambda"] == pts[name]["penalty.lambda"] and p.topology(name).to_dict()["penalty"]["p"] == 2
+    assert (
+        p.topology(name).to_dict()["penalty"]["lambda"] == pts[name]["penalty.lambda"]
+        and p.topology(name).to_dict()["penalty"]["p"] == 2
+    )
 
 
 def test_long_names_get_a_hash_suffix():
-    long = {"kind": "sweep", "base": "s", "grid": {"hidden": [[100, 100, 100, 100, 100, 100, 100, 100, 100, 100]],
-                                                    "penalty.lambda": [1e-5], "dropout": [0.25]}}
+    long = {
+        "kind": "sweep",
+        "base": "s",
+        "grid": {
+            "hidden": [[100, 100, 100, 100, 100, 100, 100, 100, 100, 100]],
+            "penalty.lambda": [1e-5],
+            "dropout": [0.25],
+        },
+    }
     (name,) = plan(config(long_sweep=long)).study_defs["long_sweep"]["points"]
     assert len(name) <= sweep.NAME_LIMIT and name[-9] == "-"
 
 
-@pytest.mark.parametrize("definition, says", [
-    ({"grid": {"learning_rate": [0.1]}}, "grid.learning_rate: unknown setting 'learning_rate'"),
-    ({"grid": {"penalty.q": [1]}}, "grid.penalty.q: unknown setting 'penalty.q'"),
-    ({"grid": {"eta": []}}, "grid.eta: [] should be non-empty"),
-    ({"grid": {"eta": [0.1, 0.1]}}, "are the same"),
-    ({"grid": {"eta": [-1.0]}}, "points.bad__eta--1.eta: -1.0 is less than or equal to the minimum of 0"),
-    ({"random": {"n": 3, "space": {"eta": {"loguniform": [1, 0.1]}}}}, "random.space.eta.loguniform: the bounds must rise"),
-    ({"random": {"n": 3, "space": {"eta": {"loguniform": [0, 1]}}}}, "the bounds must be positive"),
-    ({"random": {"n": 0, "space": {"eta": {"uniform": [0.1, 1]}}}}, "random.n: 0 is less than the minimum of 1"),
-    ({"random": {"n": 5, "space": {"hidden": {"choice": [[8]]}}}}, "are the same"),
-    ({"random": {"n": 2, "space": {"eta": {"normal": [0, 1]}}}}, "'normal' was unexpected"),
-    ({"grid": {"eta": [0.1, 0.2, 0.3]}, "max_runs": 2}, "3 points × 1 seeds = 3 runs, more than max_runs = 2"),
-    ({"grid": {"eta": [0.1]}, "random": {"n": 2, "space": {"eta": {"uniform": [0.1, 1]}}}}, "swept by the grid as well"),
-    ({}, "a sweep needs a grid, a random search, or both"),
-    ({"grid": {"eta": [0.1]}, "base": "nope"}, "base: unknown topology 'nope'"),
-])
+@pytest.mark.parametrize(
+    "definition, says",
+    [
+        ({"grid": {"learning_rate": [0.1]}}, "grid.learning_rate: unknown setting 'learning_rate'"),
+        ({"grid": {"penalty.q": [1]}}, "grid.penalty.q: unknown setting 'penalty.q'"),
+        ({"grid": {"eta": []}}, "grid.eta: [] should be non-empty"),
+        ({"grid": {"eta": [0.1, 0.1]}}, "are the same"),
+        ({"grid": {"eta": [-1.0]}}, "points.bad__eta--1.eta: -1.0 is less than or equal to the minimum of 0"),
+        (
+            {"random": {"n": 3, "space": {"eta": {"loguniform": [1, 0.1]}}}},
+            "random.space.eta.loguniform: the bounds must rise",
+        ),
+        ({"random": {"n": 3, "space": {"eta": {"loguniform": [0, 1]}}}}, "the bounds must be positive"),
+        ({"random": {"n": 0, "space": {"eta": {"uniform": [0.1, 1]}}}}, "random.n: 0 is less than the minimum of 1"),
+        ({"random": {"n": 5, "space": {"hidden": {"choice": [[8]]}}}}, "are the same"),
+        ({"random": {"n": 2, "space": {"eta": {"normal": [0, 1]}}}}, "'normal' was unexpected"),
+        ({"grid": {"eta": [0.1, 0.2, 0.3]}, "max_runs": 2}, "3 points × 1 seeds = 3 runs, more than max_runs = 2"),
+        (
+            {"grid": {"eta": [0.1]}, "random": {"n": 2, "space": {"eta": {"uniform": [0.1, 1]}}}},
+            "swept by the grid as well",
+        ),
+        ({}, "a sweep needs a grid, a random search, or both"),
+        ({"grid": {"eta": [0.1]}, "base": "nope"}, "base: unknown topology 'nope'"),
+    ],
+)
 def test_bad_specs_are_refused_with_one_line_naming_the_key(definition, says):
     with pytest.raises(ConfigError) as err:
         plan(config(bad={"kind": "sweep", "base": "s", **definition}))
@@ -85,21 +120,38 @@ def test_bad_specs_are_refused_with_one_line_naming_the_key(definition, says):
 
 
 def test_winner_verdict_outcomes():
-    assert sweep.decide(("a", [0.90, 0.91, 0.905]), ("b", [0.85, 0.86, 0.855]), margin=0.0, alpha=0.05,
-                        min_seeds=2).outcome is Outcome.SUPPORTED
-    assert sweep.decide(("a", [0.85, 0.86, 0.855]), ("b", [0.90, 0.91, 0.905]), margin=0.0, alpha=0.05,
-                        min_seeds=2).outcome is Outcome.CONTRADICTED
-    assert sweep.decide(("a", [0.88, 0.90]), ("b", [0.87, 0.91]), margin=0.0, alpha=0.05,
-                        min_seeds=2).outcome is Outcome.INCONCLUSIVE
+    assert (
+        sweep.decide(
+            ("a", [0.90, 0.91, 0.905]), ("b", [0.85, 0.86, 0.855]), margin=0.0, alpha=0.05, min_seeds=2
+        ).outcome
+        is Outcome.SUPPORTED
+    )
+    assert (
+        sweep.decide(
+            ("a", [0.85, 0.86, 0.855]), ("b", [0.90, 0.91, 0.905]), margin=0.0, alpha=0.05, min_seeds=2
+        ).outcome
+        is Outcome.CONTRADICTED
+    )
+    assert (
+        sweep.decide(("a", [0.88, 0.90]), ("b", [0.87, 0.91]), margin=0.0, alpha=0.05, min_seeds=2).outcome
+        is Outcome.INCONCLUSIVE
+    )
     assert sweep.decide(("a", [0.9]), ("b", [0.8]), margin=0.0, alpha=0.05, min_seeds=2).outcome is Outcome.INCONCLUSIVE
     assert sweep.decide(("a", [0.9, 0.91]), None, margin=0.0, alpha=0.05, min_seeds=2).outcome is Outcome.INCONCLUSIVE
 
 
 def test_ranking_uses_validation_never_test():
-    metrics = {(p, s): {"status": "ok", "epochs_completed": 3, "best_validation_epoch": {"val_accuracy": val},
-                        "final_epoch": {"val_accuracy": val},
-                        "test": {"accuracy": test}}
-               for p, val, test in (("p1", 0.80, 0.99), ("p2", 0.90, 0.50)) for s in (1, 2)}
+    metrics = {
+        (p, s): {
+            "status": "ok",
+            "epochs_completed": 3,
+            "best_validation_epoch": {"val_accuracy": val},
+            "final_epoch": {"val_accuracy": val},
+            "test": {"accuracy": test},
+        }
+        for p, val, test in (("p1", 0.80, 0.99), ("p2", 0.90, 0.50))
+        for s in (1, 2)
+    }
     rows = sweep.ranking({"p1": {"eta": 1}, "p2": {"eta": 2}}, metrics, [1, 2], "best_epoch")
     assert [r["point"] for r in rows] == ["p2", "p1"] and math.isclose(rows[0]["test_mean"], 0.5)
 
@@ -109,19 +161,34 @@ def test_a_grid_and_a_random_sweep_end_to_end(tmp_path):
     folder = tmp_path / "upstream"
     definition = write_dataset(folder, n_train=300, n_test=100, seed=2)
     grid = {"kind": "sweep", "base": "s", "grid": {"eta": [0.5, 1.0, 3.0], "batch_size": [10, 50]}, "seeds": [1, 2]}
-    rand = {"kind": "sweep", "base": "s", "seeds": [1],
-            "random": {"n": 5, "seed": 3, "space": {"eta": {"loguniform": [0.1, 5]}, "hidden": {"choice": [[8], [16]]}}}}
+    rand = {
+        "kind": "sweep",
+        "base": "s",
+        "seeds": [1],
+        "random": {"n": 5, "seed": 3, "space": {"eta": {"loguniform": [0.1, 5]}, "hidden": {"choice": [[8], [16]]}}},
+    }
     work = tmp_path / "run"
-    write_config(work, {
-        "datasets": ["tiny"], "seeds": [1], "studies": ["grid", "rand"],
-        "study_definitions": {"grid": grid, "rand": rand}, "topologies": {"s": {"hidden": [8], "epochs": 2}},
-        "data": {"validation_size": 50}, "dataset_definitions": {"tiny": {**definition, "sources": [str(folder)]}},
-    })
+    write_config(
+        work,
+        {
+            "datasets": ["tiny"],
+            "seeds": [1],
+            "studies": ["grid", "rand"],
+            "study_definitions": {"grid": grid, "rand": rand},
+            "topologies": {"s": {"hidden": [8], "epochs": 2}},
+            "data": {"validation_size": 50},
+            "dataset_definitions": {"tiny": {**definition, "sources": [str(folder)]}},
+        },
+    )
     jobs = planned_jobs(work)
     counts = job_counts(jobs)
     trainings = planned_trainings(work)
     runs = trained_runs(trainings)
-    assert len(runs) == len(set(runs)) == 12 + 5 and counts["evaluate"] == 17 and sum(n for r, n in counts.items() if r.endswith("_points")) == 2
+    assert (
+        len(runs) == len(set(runs)) == 12 + 5
+        and counts["evaluate"] == 17
+        and sum(n for r, n in counts.items() if r.endswith("_points")) == 2
+    )
     # points of one shape and batch size train together (runs_per_job: auto): η-points with K = 10 in one job
     stacked = [r for rule, rs in trainings.items() if rule.startswith("train_stack_") for r in rs]
     assert ("grid__batch_size-10__eta-0.5", 1) in stacked and len(stacked) >= 12
@@ -132,7 +199,7 @@ def test_a_grid_and_a_random_sweep_end_to_end(tmp_path):
     assert len(rows) == 6 and {r["eta"] for r in rows} == {"0.5", "1.0", "3.0"}
     html = (work / "results/tiny/report/report.html").read_text()
     for name in ("grid", "rand"):
-        section = html[html.index(f'<h2 id="study-{name}">'):]
+        section = html[html.index(f'<h2 id="study-{name}">') :]
         assert "Chosen on validation" in section and "<b>Verdict.</b>" in section
         for plot in sweep.KIND.plots:
             assert (work / f"results/tiny/report/plots/{name}-{plot}.png").stat().st_size > 3000
@@ -150,14 +217,26 @@ def test_successive_halving_keeps_the_best_share_and_resumes_bit_for_bit(tmp_pat
 
     folder = tmp_path / "upstream"
     definition = write_dataset(folder, n_train=300, n_test=100, seed=2)
-    halving = {"kind": "sweep", "base": "s", "seeds": [1, 2], "grid": {"eta": [0.3, 1.0, 3.0], "batch_size": [10, 50]},
-               "halving": {"rungs": [1, 2, 3], "keep": 0.5}}
+    halving = {
+        "kind": "sweep",
+        "base": "s",
+        "seeds": [1, 2],
+        "grid": {"eta": [0.3, 1.0, 3.0], "batch_size": [10, 50]},
+        "halving": {"rungs": [1, 2, 3], "keep": 0.5},
+    }
     work = tmp_path / "run"
-    write_config(work, {
-        "datasets": ["tiny"], "seeds": [1], "studies": ["h"], "study_definitions": {"h": halving},
-        "topologies": {"s": {"hidden": [8]}}, "data": {"validation_size": 50},
-        "dataset_definitions": {"tiny": {**definition, "sources": [str(folder)]}},
-    })
+    write_config(
+        work,
+        {
+            "datasets": ["tiny"],
+            "seeds": [1],
+            "studies": ["h"],
+            "study_definitions": {"h": halving},
+            "topologies": {"s": {"hidden": [8]}},
+            "data": {"validation_size": 50},
+            "dataset_definitions": {"tiny": {**definition, "sources": [str(folder)]}},
+        },
+    )
     counts = job_counts(planned_jobs(work))
     assert counts["train_rung"] == 12 and "train" not in counts  # the first rung is known before anything runs
     snakemake(work, "--cores", "2")
@@ -169,8 +248,12 @@ def test_successive_halving_keeps_the_best_share_and_resumes_bit_for_bit(tmp_pat
     # the report marks where each point stopped
     runs = {(r["topology"], r["seed"]): r for r in csv.DictReader(open(work / "results/tiny/report/runs.csv"))}
     assert len(runs) == 12
-    epochs = {p: json.loads((rungs / f"r{max(r for r in (0, 1, 2) if p in trained[r])}/eval/{p}/seed1/metrics.json")
-                            .read_text())["epochs_completed"] for p in trained[0]}
+    epochs = {
+        p: json.loads(
+            (rungs / f"r{max(r for r in (0, 1, 2) if p in trained[r])}/eval/{p}/seed1/metrics.json").read_text()
+        )["epochs_completed"]
+        for p in trained[0]
+    }
     assert sorted(epochs.values()) == [1, 1, 1, 2, 3, 3]
     assert "stopped at epoch" in (work / "results/tiny/report/report.html").read_text()
     # a resumed point ends bit for bit where a point trained straight through to that epoch ends

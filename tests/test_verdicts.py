@@ -8,7 +8,7 @@ import pytest
 from mlpsweep import verdicts as v
 from mlpsweep.verdicts import Outcome
 
-S, C, I = Outcome.SUPPORTED, Outcome.CONTRADICTED, Outcome.INCONCLUSIVE
+S, C, I = Outcome.SUPPORTED, Outcome.CONTRADICTED, Outcome.INCONCLUSIVE  # noqa: E741 (I: inconclusive)
 BASE = np.array([0.850, 0.852, 0.848, 0.851, 0.849])  # sd 0.16 pp
 
 
@@ -140,7 +140,9 @@ def test_exponent_practically_exact_but_tight_is_supported():
     assert v.exponent_matches(lk, y, law=-0.5, tolerance=0.1).outcome is S
 
 
-@pytest.mark.parametrize("values, outcome", [([0.90, 0.91, 0.905], S), ([0.80, 0.81, 0.805], C), ([0.84, 0.88, 0.86], I)])
+@pytest.mark.parametrize(
+    "values, outcome", [([0.90, 0.91, 0.905], S), ([0.80, 0.81, 0.805], C), ([0.84, 0.88, 0.86], I)]
+)
 def test_at_least_three_outcomes(values, outcome):
     assert v.at_least(values, floor=0.871).outcome is outcome
 
@@ -183,8 +185,14 @@ def test_an_inconclusive_comparison_says_how_many_seeds_would_decide_it():
 def test_interval_levels_are_printed_with_the_decimals_they_need():
     from mlpsweep.verdicts import level_pct
 
-    assert [level_pct(x) for x in (0.9, 0.95, 1 - 2 * 0.05 / 6, 1 - 2 * 3e-5, 0.999, 1.0)] == \
-        ["90", "95", "98.33", "99.994", "99.9", "100"]
+    assert [level_pct(x) for x in (0.9, 0.95, 1 - 2 * 0.05 / 6, 1 - 2 * 3e-5, 0.999, 1.0)] == [
+        "90",
+        "95",
+        "98.33",
+        "99.994",
+        "99.9",
+        "100",
+    ]
     sentence = v.not_better([0.85, 0.80, 0.87], [0.86, 0.85, 0.80], margin=0.01, alpha=3e-5).sentence
     assert "99.994 % CI" in sentence and "100 % CI" not in sentence
 

@@ -68,8 +68,10 @@ def test_end_to_end_outputs(finished_run):
             meta = json.loads((work / f"results/tiny/models/{topo}/seed{seed}/model.json").read_text())
             # runs_per_job: auto trains the two seeds of a topology as one stack, named after the study
             stack = {"a": "a.seed1+1", "b": "b.seed1+1"}[topo]  # a stack is named after its first run
-            assert meta["stack"]["name"] == stack and meta["stack"]["runs"] == [{"name": topo, "seed": 1},
-                                                                              {"name": topo, "seed": 2}]
+            assert meta["stack"]["name"] == stack and meta["stack"]["runs"] == [
+                {"name": topo, "seed": 1},
+                {"name": topo, "seed": 2},
+            ]
             log = (work / f"logs/tiny/train/stacks/{stack}.log").read_text()
             assert "2 runs stacked" in log and "epoch 1/2" in log and "epoch 2/2" in log
             assert f"{topo}#{seed} " in log and f"done {topo} seed {seed}: ok" in log
@@ -81,12 +83,16 @@ def test_end_to_end_outputs(finished_run):
     assert table["topology"].tolist() == ["a", "b"]
     assert (table["seeds"] == 2).all() and table["test_accuracy_std"].notna().all()
     for _, row in table.iterrows():
-        accs = [json.loads((work / f"results/tiny/eval/{row['topology']}/seed{s}/metrics.json").read_text())["test"]["accuracy"]
-                for s in (1, 2)]
+        accs = [
+            json.loads((work / f"results/tiny/eval/{row['topology']}/seed{s}/metrics.json").read_text())["test"][
+                "accuracy"
+            ]
+            for s in (1, 2)
+        ]
         assert row["test_accuracy_mean"] == pytest.approx(np.mean(accs))
         assert row["test_accuracy_std"] == pytest.approx(np.std(accs, ddof=1))
     md = (work / "results/tiny/report/report.md").read_text()
-    summary_md = md[md.index("## Summary"): md.index("## Is the difference real?")]
+    summary_md = md[md.index("## Summary") : md.index("## Is the difference real?")]
     assert summary_md.count("\n| a |") == 1 and summary_md.count("\n| b |") == 1
     assert "## Study: small" in md
     for _, row in table.iterrows():  # the Markdown shows the CSV's numbers
@@ -125,8 +131,10 @@ def test_adding_a_seed_trains_the_stack_it_joins_and_never_a_full_one(finished_r
     write_config(copy, small_config(mirror.url, definition, seeds=[1, 2, 3]))
     # auto cuts each topology's seeds into jobs of up to 3: seed 3 joins seeds 1 and 2, and their stack is
     # trained again (to the same numbers)
-    assert planned_trainings(copy) == {"train_stack_tiny_a_seed1_2": [("a", 1), ("a", 2), ("a", 3)],
-                                       "train_stack_tiny_b_seed1_2": [("b", 1), ("b", 2), ("b", 3)]}
+    assert planned_trainings(copy) == {
+        "train_stack_tiny_a_seed1_2": [("a", 1), ("a", 2), ("a", 3)],
+        "train_stack_tiny_b_seed1_2": [("b", 1), ("b", 2), ("b", 3)],
+    }
     snakemake(copy, "--cores", "2")
     # after a finished run of seeds 1-3, seed 4 starts a job of its own: only the new runs, their evaluations
     # and the report are planned; the full stacks keep their names and parameters
@@ -178,17 +186,24 @@ def test_stacked_jobs_give_the_runs_of_one_run_per_job_bit_for_bit(finished_run,
         pinned = ("model.npz", "predictions.npy")
         for w in (work, solo):
             got = golden.workflow_hashes(w, [(t, s) for t in "ab" for s in (1, 2)])
-            assert {r: {f: h[f] for f in pinned} for r, h in got.items()} == \
-                {r: {f: h[f] for f in pinned} for r, h in want.items()}
+            assert {r: {f: h[f] for f in pinned} for r, h in got.items()} == {
+                r: {f: h[f] for f in pinned} for r, h in want.items()
+            }
 
 
 def test_dry_run_of_the_default_config_needs_no_network(tmp_path):
     shutil.copytree(REPO / "config", tmp_path / "config")
     counts = job_counts(planned_jobs(tmp_path))
     # the lecture's 3 topologies × 5 seeds: per topology, seeds 1–3 in one stacked job and seeds 4–5 in another
-    assert counts == {"download": 1, "preprocess": 1, "check_caches": 1, "evaluate": 15, "report": 1, "all": 1,
-                      **{f"train_stack_mnist_{t}_seed{s}_{n}": 1 for t in ("30", "30_30", "30_30_30")
-                         for s, n in ((1, 2), (4, 1))}}
+    assert counts == {
+        "download": 1,
+        "preprocess": 1,
+        "check_caches": 1,
+        "evaluate": 15,
+        "report": 1,
+        "all": 1,
+        **{f"train_stack_mnist_{t}_seed{s}_{n}": 1 for t in ("30", "30_30", "30_30_30") for s, n in ((1, 2), (4, 1))},
+    }
     assert planned_trainings(tmp_path)["train_stack_mnist_30_seed4_1"] == [("30", 4), ("30", 5)]
 
 
@@ -226,8 +241,9 @@ def test_lint_and_format_are_clean():
     import subprocess
     import sys
 
-    fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"], cwd=REPO,
-                         capture_output=True, text=True)
+    fmt = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"], cwd=REPO, capture_output=True, text=True
+    )
     assert fmt.returncode == 0, fmt.stderr
 
 
@@ -257,7 +273,7 @@ def test_report_plots_html_and_pairwise(finished_run):
         assert base64.b64encode(png.read_bytes()).decode()[:200] in html, png.name
     # Self-contained: nothing to fetch when the page is opened.
     assert 'src="http' not in html and "<link" not in html and "url(" not in html and "<script" not in html
-    summary = html[html.index("<h2>Summary</h2>"): html.index("<h2>Is the difference real?</h2>")]
+    summary = html[html.index("<h2>Summary</h2>") : html.index("<h2>Is the difference real?</h2>")]
     assert summary.count("<tr") == 3  # header + one row per topology
     pairs = pd.read_csv(report / "pairwise.csv")
     assert len(pairs) == 1 and 0 <= pairs["welch_p"][0] <= 1 and 0 <= pairs["mcnemar_p"][0] <= 1
@@ -322,7 +338,7 @@ def test_one_seed_makes_every_verdict_inconclusive_and_says_why(finished_run, se
     write_config(copy, small_config(mirror.url, definition, seeds=[1]))
     snakemake(copy, "--cores", "2")
     html = (copy / "results/tiny/report/report.html").read_text()
-    section = html[html.index('<h2 id="study-small">'):]
+    section = html[html.index('<h2 id="study-small">') :]
     assert re.search(r"<b>Verdict( on all runs)?\.</b> <span class=\"tag inconclusive\">Inconclusive</span>", section)
     assert "1 finished seed" in section and "min_seeds" in section
     assert "no interval, no test" in html  # the pairwise sentence with one seed
@@ -378,8 +394,20 @@ def test_portable_workflow_same_bytes_on_another_cpu_and_every_job_says_so(serve
 
 
 def compare_results(reference, results):
-    return subprocess.run([sys.executable, "-m", "mlpsweep", "-q", "compare", str(reference / "results/tiny"),
-                           str(results / "results/tiny")], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlpsweep",
+            "-q",
+            "compare",
+            str(reference / "results/tiny"),
+            str(results / "results/tiny"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_compare_other_arithmetic_and_a_changed_recipe(served, tmp_path):
@@ -412,7 +440,9 @@ def test_a_sequential_study_adds_seeds_look_by_look_until_it_stops(finished_run,
     snakemake(copy, "--cores", "2")
     looks = sorted((copy / "results/tiny/studies/small/looks").glob("look*.json"))
     docs = [json.loads(p.read_text()) for p in looks]
-    assert [d["stop"] for d in docs] == [False] * (len(docs) - 1) + [True]  # stopped at the first decided look or the last
+    assert [d["stop"] for d in docs] == [False] * (len(docs) - 1) + [
+        True
+    ]  # stopped at the first decided look or the last
     last = docs[-1]
     assert last["seeds"] == [1, 2, 3, 4][: 2 + len(docs) - 1]
     assert len(last["looks"]) == len(docs) and all(x["outcome"] == "inconclusive" for x in last["looks"][:-1])

@@ -28,16 +28,30 @@ def served(tmp_path_factory):
 
 def config(mirror, definition, topologies, epochs=2, seeds=(1, 2)):
     return {
-        "datasets": ["tiny"], "seeds": list(seeds), "studies": ["s"],
+        "datasets": ["tiny"],
+        "seeds": list(seeds),
+        "studies": ["s"],
         "study_definitions": {"s": {"topologies": list(topologies)}},
-        "defaults": {"epochs": epochs}, "topologies": topologies,
-        "data": {"validation_size": 50}, "download": {"timeout": 5, "retries": 0, "backoff": 0},
+        "defaults": {"epochs": epochs},
+        "topologies": topologies,
+        "data": {"validation_size": 50},
+        "download": {"timeout": 5, "retries": 0, "backoff": 0},
         "dataset_definitions": {"tiny": {**definition, "sources": [mirror.url + "/tiny/"]}},
     }
 
 
-ACCURACY = ["topology", "sizes", "n_params", "seeds", "finished", "diverged", "test_accuracy_mean",
-            "test_accuracy_std", "test_accuracy_ci_low", "test_accuracy_ci_high"]
+ACCURACY = [
+    "topology",
+    "sizes",
+    "n_params",
+    "seeds",
+    "finished",
+    "diverged",
+    "test_accuracy_mean",
+    "test_accuracy_std",
+    "test_accuracy_ci_low",
+    "test_accuracy_ci_high",
+]
 
 
 def test_a_diverging_topology_is_reported_and_the_rest_is_unchanged(tmp_path, served):
@@ -109,24 +123,43 @@ def test_killed_workflow_resumes_to_the_clean_result(tmp_path, served):
     snakemake(tmp_path / "clean", "--cores", "2")
     work = tmp_path / "killed"
     write_config(work, cfg)
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-           "--workflow-profile", str(REPO / "profiles/default"), "--cores", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--workflow-profile",
+        str(REPO / "profiles/default"),
+        "--cores",
+        "2",
+    ]
     proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     models = lambda: sorted(work.glob("results/tiny/models/*/seed*/model.json"))  # noqa: E731
+
     # Kill once Snakemake has recorded one topology's training job as finished (metadata written for each
     # output, then every incomplete marker removed) while the other job is mid-way (it has a checkpoint).
     # No window is left to timing: b's job is frozen (SIGSTOP) as soon as it has a checkpoint (39 of its
     # 40 epochs still to go), and stays frozen while a's job finishes and Snakemake records it.
     def recorded(topology):
         metadata, incomplete = _snakemake_records(work, "metadata"), _snakemake_records(work, "incomplete")
-        return (all(f"results/tiny/models/{topology}/seed{s}/model.json" in metadata for s in cfg["seeds"])
-                and not any(f"/models/{topology}/" in key for key in incomplete))
+        return all(f"results/tiny/models/{topology}/seed{s}/model.json" in metadata for s in cfg["seeds"]) and not any(
+            f"/models/{topology}/" in key for key in incomplete
+        )
 
     def b_job():
         import psutil
 
-        return next((p for p in psutil.Process(proc.pid).children(recursive=True)
-                     if any("/models/b/" in part for part in _cmdline(p))), None)
+        return next(
+            (
+                p
+                for p in psutil.Process(proc.pid).children(recursive=True)
+                if any("/models/b/" in part for part in _cmdline(p))
+            ),
+            None,
+        )
 
     b = wait_for(lambda: list(work.glob("results/tiny/checkpoints/stacks/b.seed*/*.npz")) and b_job(), proc)
     b.send_signal(signal.SIGSTOP)
@@ -137,7 +170,9 @@ def test_killed_workflow_resumes_to_the_clean_result(tmp_path, served):
     snakemake(work, "--unlock")  # a killed Snakemake leaves its lock behind
     # What Snakemake recorded as finished is not run again; the rest (incomplete or not started) is.
     again = set(trained_runs(planned_trainings(work, "--rerun-incomplete")))
-    finished = {p: p.stat().st_mtime_ns for p in models() if (p.parent.parent.name, int(p.parent.name[4:])) not in again}
+    finished = {
+        p: p.stat().st_mtime_ns for p in models() if (p.parent.parent.name, int(p.parent.name[4:])) not in again
+    }
     assert finished and again, f"the kill should land while some jobs are done and others are not ({again})"
     snakemake(work, "--cores", "2", "--rerun-incomplete")
     for p, mtime in finished.items():
@@ -152,8 +187,11 @@ def test_killed_workflow_resumes_to_the_clean_result(tmp_path, served):
 
 def _tree_state(root):
     """Every path under ``root`` (Snakemake's own folder aside) with its size and mtime."""
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file() and ".snakemake" not in p.parts}
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".snakemake" not in p.parts
+    }
 
 
 def test_damaged_caches_are_made_again(tmp_path, served):

@@ -64,8 +64,10 @@ def portable_problem(machine: str, flags: set[str] | None) -> str | None:
         return "portable arithmetic needs to read the CPU's flags (/proc/cpuinfo) to check for AVX2 and FMA"
     missing = [f for f in NEEDED_FLAGS if f not in flags]
     if missing:
-        return (f"portable arithmetic needs a CPU with AVX2 and FMA (OpenBLAS's Haswell kernels); this one lacks "
-                f"{', '.join(m.upper() for m in missing)}: use reproducibility: native")
+        return (
+            f"portable arithmetic needs a CPU with AVX2 and FMA (OpenBLAS's Haswell kernels); this one lacks "
+            f"{', '.join(m.upper() for m in missing)}: use reproducibility: native"
+        )
     return None
 
 
@@ -112,8 +114,11 @@ def blas_kernels() -> list[str]:
     """The BLAS libraries in use and their kernels, e.g. ``openblas 0.3.31 Haswell``."""
     from threadpoolctl import threadpool_info
 
-    return sorted(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
-                  for i in threadpool_info() if i.get("user_api") == "blas")
+    return sorted(
+        f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    )
 
 
 def verify(mode: str) -> None:
@@ -124,26 +129,37 @@ def verify(mode: str) -> None:
 
     blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
     if not blas or any(i.get("internal_api") != "openblas" or i.get("architecture") != PORTABLE_KERNEL for i in blas):
-        raise PortableArithmeticError(f"portable arithmetic needs NumPy's OpenBLAS running its {PORTABLE_KERNEL} kernels; "
-                               f"this process runs {', '.join(blas_kernels()) or 'no BLAS threadpoolctl knows'}")
+        raise PortableArithmeticError(
+            f"portable arithmetic needs NumPy's OpenBLAS running its {PORTABLE_KERNEL} kernels; "
+            f"this process runs {', '.join(blas_kernels()) or 'no BLAS threadpoolctl knows'}"
+        )
     from numpy._core._multiarray_umath import __cpu_baseline__
 
     beyond = [t for t in simd_level() if t not in __cpu_baseline__]
     if beyond:
-        raise PortableArithmeticError(f"portable arithmetic needs NumPy's baseline loops; this NumPy still dispatches to "
-                               f"{', '.join(beyond)} (a NumPy newer than mlpsweep knows?)")
+        raise PortableArithmeticError(
+            f"portable arithmetic needs NumPy's baseline loops; this NumPy still dispatches to "
+            f"{', '.join(beyond)} (a NumPy newer than mlpsweep knows?)"
+        )
 
 
 def summary() -> str:
     """One line for a job's log: the mode and what it runs on."""
     d = describe()
-    return (f"arithmetic: {d['mode']} ({', '.join(d['blas']) or 'no BLAS'}; NumPy {d['numpy']} "
-            f"{'+'.join(d['numpy_simd'])}; {d['machine']})")
+    return (
+        f"arithmetic: {d['mode']} ({', '.join(d['blas']) or 'no BLAS'}; NumPy {d['numpy']} "
+        f"{'+'.join(d['numpy_simd'])}; {d['machine']})"
+    )
 
 
 def describe() -> dict:
     """What decided this process's arithmetic (for ``model.json`` and the report)."""
     import numpy as np
 
-    return {"mode": os.environ.get(ENV_VAR, "native"), "blas": blas_kernels(), "numpy": np.__version__,
-            "numpy_simd": simd_level(), "machine": platform.machine()}
+    return {
+        "mode": os.environ.get(ENV_VAR, "native"),
+        "blas": blas_kernels(),
+        "numpy": np.__version__,
+        "numpy_simd": simd_level(),
+        "machine": platform.machine(),
+    }

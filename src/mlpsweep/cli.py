@@ -97,18 +97,24 @@ def cmd_check_caches(args) -> int:
 
     spec = _dataset_spec(args)
     record, data_dir = Path(args.record), Path(args.data_dir)
-    done = cache.repair(spec, record, data_dir, FetchOptions(timeout=args.timeout, retries=args.retries,
-                                                             backoff=args.backoff),
-                        validation_size=args.validation_size, validation_seed=args.validation_seed,
-                        normalize=args.normalize)
+    done = cache.repair(
+        spec,
+        record,
+        data_dir,
+        FetchOptions(timeout=args.timeout, retries=args.retries, backoff=args.backoff),
+        validation_size=args.validation_size,
+        validation_seed=args.validation_seed,
+        normalize=args.normalize,
+    )
     for line in done:
         logging.getLogger("mlpsweep.cache").warning("%s", line)
     left = cache.problem(record, data_dir / "manifest.json")
     if left:
         raise ValueError(f"the caches are still damaged after the repair: {left}")
     write_json(args.out, {"dataset": spec.name, "state": args.state, "repaired": done})
-    logging.getLogger("mlpsweep.cache").info("%s: download and arrays verified%s", spec.name,
-                                             f"; repaired {len(done)}" if done else "")
+    logging.getLogger("mlpsweep.cache").info(
+        "%s: download and arrays verified%s", spec.name, f"; repaired {len(done)}" if done else ""
+    )
     return 0
 
 
@@ -183,8 +189,9 @@ def cmd_report(args) -> int:
     doc = read_report_inputs(args.inputs)
     build(
         dataset=doc["dataset"],
-        runs_files=[RunFiles(r["metrics"], r["history"], r["predictions"], r["model"], r.get("benchmark"))
-                    for r in doc["runs"]],
+        runs_files=[
+            RunFiles(r["metrics"], r["history"], r["predictions"], r["model"], r.get("benchmark")) for r in doc["runs"]
+        ],
         out_dir=doc["out_dir"],
         data_dir=doc["data"],
         order=doc.get("order") or None,
@@ -201,8 +208,9 @@ def cmd_report(args) -> int:
 def cmd_study_job(args) -> int:
     from .studies import kind
 
-    kind(args.kind).run_job(args.job, _json_arg(args.arguments, "--arguments"), args.outputs, data_dir=args.data,
-                            threads=args.threads)
+    kind(args.kind).run_job(
+        args.job, _json_arg(args.arguments, "--arguments"), args.outputs, data_dir=args.data, threads=args.threads
+    )
     return 0
 
 
@@ -253,31 +261,58 @@ def _add_data_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _add_download_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timeout", type=float, default=default("download.timeout"),
-                   help="seconds for connecting and for each read (%(default)s)")
-    p.add_argument("--retries", type=int, default=default("download.retries"),
-                   help="extra attempts per source on transient errors (%(default)s)")
-    p.add_argument("--backoff", type=float, default=default("download.backoff"),
-                   help="seconds before the first retry, doubling (%(default)s)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=default("download.timeout"),
+        help="seconds for connecting and for each read (%(default)s)",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=default("download.retries"),
+        help="extra attempts per source on transient errors (%(default)s)",
+    )
+    p.add_argument(
+        "--backoff",
+        type=float,
+        default=default("download.backoff"),
+        help="seconds before the first retry, doubling (%(default)s)",
+    )
 
 
 def _add_preprocess_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--validation-size", type=int, default=default("data.validation_size"),
-                   help="validation rows taken from training (%(default)s)")
-    p.add_argument("--validation-seed", type=int, default=default("data.validation_seed"),
-                   help="seed for a random validation split (default: the last rows)")
-    p.add_argument("--normalize", choices=["unit", "standardize"], default=default("data.normalize"),
-                   help="pixel scaling (%(default)s; unit: [0, 1])")
+    p.add_argument(
+        "--validation-size",
+        type=int,
+        default=default("data.validation_size"),
+        help="validation rows taken from training (%(default)s)",
+    )
+    p.add_argument(
+        "--validation-seed",
+        type=int,
+        default=default("data.validation_seed"),
+        help="seed for a random validation split (default: the last rows)",
+    )
+    p.add_argument(
+        "--normalize",
+        choices=["unit", "standardize"],
+        default=default("data.normalize"),
+        help="pixel scaling (%(default)s; unit: [0, 1])",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlpsweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"mlpsweep {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
-    parser.add_argument("--arithmetic", choices=["native", "portable"],
-                        help="native: OpenBLAS and NumPy choose their kernels for this CPU (fastest); portable: fixed "
-                             "kernels that give the same bits on every x86-64 machine with AVX2 and FMA (default: "
-                             "$MLPSWEEP_ARITHMETIC, else native; mlpsweep.arithmetic)")
+    parser.add_argument(
+        "--arithmetic",
+        choices=["native", "portable"],
+        help="native: OpenBLAS and NumPy choose their kernels for this CPU (fastest); portable: fixed "
+        "kernels that give the same bits on every x86-64 machine with AVX2 and FMA (default: "
+        "$MLPSWEEP_ARITHMETIC, else native; mlpsweep.arithmetic)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="STAGE")
 
     p = sub.add_parser("download", help="fetch and verify a dataset's four IDX files")
@@ -309,29 +344,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--settings", help="one run: the topology's settings as JSON (hidden, activation, …)")
     p.add_argument("--seed", type=int, help="one run: seed of the run's random generator")
     p.add_argument("--out-dir", help="one run: folder for model.npz, model.json, history.csv")
-    p.add_argument("--runs", help='several runs, as a JSON list: [{"name": …, "seed": …, "settings": {…}, '
-                                  '"out_dir": …}, …]')
+    p.add_argument(
+        "--runs", help='several runs, as a JSON list: [{"name": …, "seed": …, "settings": {…}, "out_dir": …}, …]'
+    )
     p.add_argument("--name", help="the topology's name (one run) or the stack's (several): for logs and metadata")
-    p.add_argument("--threads", type=_at_least(1), default=default("resources.train.threads"),
-                   help="BLAS threads (%(default)s)")
+    p.add_argument(
+        "--threads", type=_at_least(1), default=default("resources.train.threads"), help="BLAS threads (%(default)s)"
+    )
     p.add_argument("--fail-on-divergence", action="store_true", help="exit non-zero when a cost becomes non-finite")
     p.add_argument("--checkpoint-dir", help="save the state here after epochs and resume from it when rerun")
-    p.add_argument("--checkpoint-every", type=_at_least(1), default=default("training.checkpoint_every"),
-                   help="epochs between checkpoints (%(default)s)")
+    p.add_argument(
+        "--checkpoint-every",
+        type=_at_least(1),
+        default=default("training.checkpoint_every"),
+        help="epochs between checkpoints (%(default)s)",
+    )
     p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoint after the job completes")
-    p.add_argument("--stop-at-epoch", type=_at_least(1),
-                   help="train only up to this epoch and keep the checkpoint (a rung of successive halving)")
-    p.add_argument("--track-gradients", action="store_true",
-                   help="record per-layer bias-gradient norms at initialisation and every epoch")
-    p.add_argument("--monitor-rows", type=_at_least(0), default=default("training.monitor_rows"),
-                   help="training rows whose cost and accuracy are recorded each epoch, a fixed sample; 0: all (%(default)s)")
-    p.add_argument("--test-every-epoch", action="store_true",
-                   help="evaluate the test set after every epoch, not only at the best-validation epoch and the last")
-    p.add_argument("--max-runtime", type=_positive_float, default=default("resources.max_runtime"),
-                   help="the minutes the job may take by its estimate; beyond it, refused before training (%(default)s)")
-    p.add_argument("--max-mem-mb", type=_at_least(1),
-                   help="the memory (MB) the job may take by its estimate; beyond it, refused before allocating "
-                        "(default: this machine's)")
+    p.add_argument(
+        "--stop-at-epoch",
+        type=_at_least(1),
+        help="train only up to this epoch and keep the checkpoint (a rung of successive halving)",
+    )
+    p.add_argument(
+        "--track-gradients",
+        action="store_true",
+        help="record per-layer bias-gradient norms at initialisation and every epoch",
+    )
+    p.add_argument(
+        "--monitor-rows",
+        type=_at_least(0),
+        default=default("training.monitor_rows"),
+        help="training rows whose cost and accuracy are recorded each epoch, a fixed sample; 0: all (%(default)s)",
+    )
+    p.add_argument(
+        "--test-every-epoch",
+        action="store_true",
+        help="evaluate the test set after every epoch, not only at the best-validation epoch and the last",
+    )
+    p.add_argument(
+        "--max-runtime",
+        type=_positive_float,
+        default=default("resources.max_runtime"),
+        help="the minutes the job may take by its estimate; beyond it, refused before training (%(default)s)",
+    )
+    p.add_argument(
+        "--max-mem-mb",
+        type=_at_least(1),
+        help="the memory (MB) the job may take by its estimate; beyond it, refused before allocating "
+        "(default: this machine's)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="test-set metrics and predictions of a trained model")
@@ -347,22 +408,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arguments", required=True, help="the job's arguments as JSON (what the kind's jobs() gives)")
     p.add_argument("--outputs", nargs="+", required=True, help="the files the job writes")
     p.add_argument("--data", help="preprocessed data folder, for a job that reads a dataset")
-    p.add_argument("--threads", type=_at_least(1), default=default("resources.train.threads"),
-                   help="BLAS threads (%(default)s)")
+    p.add_argument(
+        "--threads", type=_at_least(1), default=default("resources.train.threads"), help="BLAS threads (%(default)s)"
+    )
     p.set_defaults(func=cmd_study_job)
 
     p = sub.add_parser("compare", help="does a results tree reproduce a published one? (exit 0 yes, 1 no)")
     p.add_argument("reference", help="the published report folder, or a dataset's results folder holding report/")
     p.add_argument("results", help="the new report folder or dataset results folder")
-    p.add_argument("--margin-pp", type=float, default=1.0,
-                   help="equivalence margin for a topology's mean test accuracy, in percentage points (%(default)s)")
+    p.add_argument(
+        "--margin-pp",
+        type=float,
+        default=1.0,
+        help="equivalence margin for a topology's mean test accuracy, in percentage points (%(default)s)",
+    )
     p.add_argument("--alpha", type=float, default=default("verdicts.alpha"), help="test level (%(default)s)")
     p.add_argument("--out", help="also write compare.md and compare.html into this folder")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("report", help="the comparison report (HTML, Markdown, CSV, plots) of one dataset")
-    p.add_argument("--inputs", required=True,
-                   help="JSON file naming every run's files, the studies and the config (see mlpsweep.report.inputs)")
+    p.add_argument(
+        "--inputs",
+        required=True,
+        help="JSON file naming every run's files, the studies and the config (see mlpsweep.report.inputs)",
+    )
     p.set_defaults(func=cmd_report)
     return parser
 
@@ -395,8 +464,10 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except Diverged as exc:
-        print(f"mlpsweep {args.command}: error: {exc} (--fail-on-divergence; without it the run is recorded as "
-              "diverged)", file=sys.stderr)
+        print(
+            f"mlpsweep {args.command}: error: {exc} (--fail-on-divergence; without it the run is recorded as diverged)",
+            file=sys.stderr,
+        )
         return EXIT_DIVERGED
     except _expected_errors() as exc:
         print(f"mlpsweep {args.command}: error: {exc}", file=sys.stderr)

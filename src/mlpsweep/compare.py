@@ -48,8 +48,10 @@ def report_folder(path) -> Path:
     for folder in (path, path / "report"):
         if all((folder / t).is_file() for t in TABLES):
             return folder
-    raise CompareError(f"{path}: no report here (neither it nor {path / 'report'} holds {' and '.join(TABLES)}); "
-                       "give a report folder or a dataset's results folder")
+    raise CompareError(
+        f"{path}: no report here (neither it nor {path / 'report'} holds {' and '.join(TABLES)}); "
+        "give a report folder or a dataset's results folder"
+    )
 
 
 @dataclass
@@ -65,7 +67,9 @@ class Side:
         missing = {"topology", "seed", "status", "test_accuracy"} - set(runs.columns)
         if missing:
             raise CompareError(f"{folder / 'runs.csv'}: lacks the columns {sorted(missing)}")
-        verdicts = pd.read_csv(folder / "verdicts.csv", keep_default_na=False) if (folder / "verdicts.csv").is_file() else None
+        verdicts = (
+            pd.read_csv(folder / "verdicts.csv", keep_default_na=False) if (folder / "verdicts.csv").is_file() else None
+        )
         return cls(folder, runs, verdicts)
 
     def run(self, topology: str, seed: int) -> dict | None:
@@ -87,8 +91,10 @@ class Result:
         if self.bitwise:
             return "REPRODUCED bitwise: every run has the same model and predictions, byte for byte."
         if self.reproduced:
-            return ("REPRODUCED statistically: not the same bytes, but every topology's accuracy agrees within the "
-                    "margin and every study reaches the same verdict.")
+            return (
+                "REPRODUCED statistically: not the same bytes, but every topology's accuracy agrees within the "
+                "margin and every study reaches the same verdict."
+            )
         return "NOT REPRODUCED: " + "; ".join(self.problems) + "."
 
 
@@ -104,9 +110,12 @@ def _why_different(a: dict, b: dict) -> str:
     x, y = _arithmetic(a), _arithmetic(b)
     if x is None or y is None:
         return "different bytes; one side did not record its arithmetic, so the cause is not known"
-    changed = [f"{k} {'+'.join(x[k]) if isinstance(x[k], list) else x[k]} → "
-               f"{'+'.join(y[k]) if isinstance(y[k], list) else y[k]}"
-               for k in ("mode", "blas", "numpy_simd", "numpy", "machine") if x.get(k) != y.get(k)]
+    changed = [
+        f"{k} {'+'.join(x[k]) if isinstance(x[k], list) else x[k]} → "
+        f"{'+'.join(y[k]) if isinstance(y[k], list) else y[k]}"
+        for k in ("mode", "blas", "numpy_simd", "numpy", "machine")
+        if x.get(k) != y.get(k)
+    ]
     if changed:
         return "different bytes, made with different arithmetic: " + ", ".join(changed)
     return "different bytes with the same arithmetic and versions: the settings, the data or the code changed"
@@ -127,8 +136,14 @@ def compare(reference, results, *, margin: float = 0.01, alpha: float = 0.05, mi
             continue
         same = fingerprints and all(row[c] == other[c] for c in ("model_sha256", "predictions_sha256"))
         res.bitwise &= bool(same)
-        res.runs.append((row["topology"], row["seed"], "identical" if same else "different",
-                         "" if same else (_why_different(row, other) if fingerprints else "no fingerprints to compare")))
+        res.runs.append(
+            (
+                row["topology"],
+                row["seed"],
+                "identical" if same else "different",
+                "" if same else (_why_different(row, other) if fingerprints else "no fingerprints to compare"),
+            )
+        )
     missing = sum(1 for r in res.runs if r[2] == "missing")
     if missing:
         res.problems.append(f"{missing} run(s) of the reference are missing")
@@ -140,8 +155,15 @@ def compare(reference, results, *, margin: float = 0.01, alpha: float = 0.05, mi
             res.problems.append(f"topology {topology} is missing")
             continue
         paired = list(a["seed"]) == list(b["seed"])
-        v = equivalent(a["test_accuracy"].to_numpy(), b["test_accuracy"].to_numpy(), margin=margin, alpha=alpha,
-                       min_seeds=min_seeds, paired=paired, what=f"{topology}: test accuracy, new − reference")
+        v = equivalent(
+            a["test_accuracy"].to_numpy(),
+            b["test_accuracy"].to_numpy(),
+            margin=margin,
+            alpha=alpha,
+            min_seeds=min_seeds,
+            paired=paired,
+            what=f"{topology}: test accuracy, new − reference",
+        )
         res.topologies.append((topology, v.outcome, v.sentence))
         if v.outcome is not Outcome.SUPPORTED and not res.bitwise:
             res.problems.append(f"{topology} is not shown equivalent ({v.outcome.value})")
@@ -172,8 +194,11 @@ def summary(res: Result, reference, results) -> str:
         lines.append(f"  {len(which)} run(s) ({named}): {why}")
     lines.append("topologies (final test accuracy, equivalence within the margin):")
     for topology, outcome, sentence in res.topologies:
-        tag = "equivalent" if outcome is Outcome.SUPPORTED else ("not equivalent" if outcome is Outcome.CONTRADICTED
-                                                                else "undecided" if outcome else "missing")
+        tag = (
+            "equivalent"
+            if outcome is Outcome.SUPPORTED
+            else ("not equivalent" if outcome is Outcome.CONTRADICTED else "undecided" if outcome else "missing")
+        )
         lines.append(f"  {tag}: {sentence}")
     if res.studies:
         lines.append("studies (verdicts):")
@@ -188,9 +213,11 @@ def write_pages(res: Result, text: str, out_dir) -> None:
     write_text(out_dir / "compare.md", "# Reproduction check\n\n```text\n" + text + "```\n")
     body = html.escape(text)
     colour = "#1a7f37" if res.reproduced else "#b42318"
-    write_text(out_dir / "compare.html",
-               "<!doctype html><html><head><meta charset='utf-8'><title>Reproduction check</title></head><body>"
-               f"<h1 style='color:{colour}'>{html.escape(res.headline)}</h1><pre>{body}</pre></body></html>\n")
+    write_text(
+        out_dir / "compare.html",
+        "<!doctype html><html><head><meta charset='utf-8'><title>Reproduction check</title></head><body>"
+        f"<h1 style='color:{colour}'>{html.escape(res.headline)}</h1><pre>{body}</pre></body></html>\n",
+    )
 
 
 def run(reference, results, *, margin_pp: float = 1.0, alpha: float = 0.05, out=None) -> int:

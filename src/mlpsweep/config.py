@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+
 class ConfigError(ValueError):
     """An invalid configuration (the message names the key)."""
 
@@ -53,8 +54,13 @@ def registry_names() -> dict[str, list[str]]:
     """The names the training core knows, by setting: its registries, in their order."""
     from .nn import activations, costs, network
 
-    return {"activation": list(activations.HIDDEN), "output": list(activations.OUTPUT), "cost": list(costs.COSTS),
-            "init": list(network.INITS), "dtype": list(network.DTYPES)}
+    return {
+        "activation": list(activations.HIDDEN),
+        "output": list(activations.OUTPUT),
+        "cost": list(costs.COSTS),
+        "init": list(network.INITS),
+        "dtype": list(network.DTYPES),
+    }
 
 
 def schema_default(dotted: str):
@@ -93,8 +99,10 @@ def name_problem(text) -> str | None:
         return f"longer than the {name_max()} characters a name may have"
     periodic = re.search(rf"(.+?)\1{{{PERIODIC_REPEATS - 1},}}$", text)
     if periodic:
-        return (f"ends in {periodic.group(1)!r} repeated {PERIODIC_REPEATS} times or more, which Snakemake takes for "
-                "an endless recursion; shorten the repetition")
+        return (
+            f"ends in {periodic.group(1)!r} repeated {PERIODIC_REPEATS} times or more, which Snakemake takes for "
+            "an endless recursion; shorten the repetition"
+        )
     return None
 
 
@@ -116,7 +124,9 @@ def _deep_merge(base: dict, top: dict) -> dict:
     """``top`` over ``base``, dicts merged recursively, anything else replaced."""
     out = dict(base)
     for key, value in top.items():
-        out[key] = _deep_merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        out[key] = (
+            _deep_merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        )
     return out
 
 
@@ -213,8 +223,9 @@ def coerce(instance, schema: dict, root: dict):
     if isinstance(instance, str) and types:
         others = [t for t in types if t != "string"]
         value = _scalar(instance, others)
-        if value is not instance and (others == types or _fits(value, schema, root)
-                                      or not _fits(instance, schema, root)):
+        if value is not instance and (
+            others == types or _fits(value, schema, root) or not _fits(instance, schema, root)
+        ):
             return value
         return instance
     if isinstance(instance, list) and isinstance(schema.get("items"), dict):
@@ -238,8 +249,9 @@ def _integral_float(value) -> int | None:
     return int(number) if number is not None and number.is_integer() else None
 
 
-def validate(config: dict, schema: dict, *, what: str = "config key", prefix: str = "",
-             coerce_strings: bool = True, error=None) -> dict:
+def validate(
+    config: dict, schema: dict, *, what: str = "config key", prefix: str = "", coerce_strings: bool = True, error=None
+) -> dict:
     """A validated deep copy of ``config`` with the schema's defaults filled in.
 
     Raises ``error`` (default :class:`ConfigError`) with one line naming the key

@@ -75,14 +75,32 @@ class Work:
     rule_buffers: int = 1  # parameter-sized arrays of the update rule (the largest of the job's runs)
 
     @classmethod
-    def of(cls, settings, *, features: int, classes: int, rows: int, held_out_rows: int, runs: int = 1,
-           monitor_rows: int | None = None, test_by_need: bool = True) -> "Work":
+    def of(
+        cls,
+        settings,
+        *,
+        features: int,
+        classes: int,
+        rows: int,
+        held_out_rows: int,
+        runs: int = 1,
+        monitor_rows: int | None = None,
+        test_by_need: bool = True,
+    ) -> "Work":
         """The work of a job of ``runs`` runs with these (resolved) ``settings`` on ``rows`` training rows."""
         # training caps the batch at the training rows (a batch larger than the split is gradient descent)
-        return cls(sizes=(features, *settings.hidden, classes), runs=runs, rows=rows, epochs=settings.epochs,
-                   batch_size=max(1, min(settings.batch_size, rows)), itemsize=4 if settings.dtype == "float32" else 8,
-                   monitor_rows=monitor_rows or None, held_out_rows=held_out_rows, test_by_need=test_by_need,
-                   rule_buffers=rule_class(settings.rule["name"]).buffers)
+        return cls(
+            sizes=(features, *settings.hidden, classes),
+            runs=runs,
+            rows=rows,
+            epochs=settings.epochs,
+            batch_size=max(1, min(settings.batch_size, rows)),
+            itemsize=4 if settings.dtype == "float32" else 8,
+            monitor_rows=monitor_rows or None,
+            held_out_rows=held_out_rows,
+            test_by_need=test_by_need,
+            rule_buffers=rule_class(settings.rule["name"]).buffers,
+        )
 
     @property
     def weights(self) -> int:
@@ -96,10 +114,14 @@ class Work:
 def memory_mb(w: Work) -> float:
     """Peak resident memory of the job, MB (the module's formula)."""
     d, out = w.sizes[0], w.sizes[-1]
-    total = (w.rows * d * 4 + (w.rows * d * w.itemsize if w.itemsize != 4 else 0) + EVAL_CHUNK * d * w.itemsize
-             + w.runs * gather_rows(w.batch_size, w.runs, (d + out) * w.itemsize) * (d + out) * w.itemsize
-             + w.runs * w.params * ((COPIES + w.rule_buffers) * w.itemsize + 2 * 8)
-             + w.runs * EVAL_CHUNK * sum(w.sizes[1:]) * w.itemsize * 2)
+    total = (
+        w.rows * d * 4
+        + (w.rows * d * w.itemsize if w.itemsize != 4 else 0)
+        + EVAL_CHUNK * d * w.itemsize
+        + w.runs * gather_rows(w.batch_size, w.runs, (d + out) * w.itemsize) * (d + out) * w.itemsize
+        + w.runs * w.params * ((COPIES + w.rule_buffers) * w.itemsize + 2 * 8)
+        + w.runs * EVAL_CHUNK * sum(w.sizes[1:]) * w.itemsize * 2
+    )
     return BASE_MB + total / 1e6
 
 
@@ -119,8 +141,11 @@ def seconds(w: Work) -> float:
     train_rows = min(w.monitor_rows, w.rows) if w.monitor_rows else w.rows
     validation = w.held_out_rows / 2
     test = w.held_out_rows / 2 * (2 / max(w.epochs, 1) if w.test_by_need else 1.0)  # by need: two looks a run
-    per_epoch = (w.rows * 6 * w.weights / train_flops(k) + (w.rows / k) * layers * STEP_S
-                 + (train_rows + validation + test) * 2 * w.weights / EVAL_FLOPS)
+    per_epoch = (
+        w.rows * 6 * w.weights / train_flops(k)
+        + (w.rows / k) * layers * STEP_S
+        + (train_rows + validation + test) * 2 * w.weights / EVAL_FLOPS
+    )
     return START_S + w.epochs * w.runs * per_epoch
 
 
@@ -149,9 +174,11 @@ def check(w: Work, limit_mb: float | None, what: str) -> None:
         return
     need = memory_mb(w)
     if need > limit_mb:
-        raise TooBig(f"{what}: needs about {need:,.0f} MB ({w.runs} run{'s' if w.runs > 1 else ''} of "
-                     f"{list(w.sizes)}, {w.rows:,} rows), more than the {limit_mb:,.0f} MB available "
-                     "(resources.max_mem_mb); use fewer or smaller layers, fewer runs per job, or raise the limit")
+        raise TooBig(
+            f"{what}: needs about {need:,.0f} MB ({w.runs} run{'s' if w.runs > 1 else ''} of "
+            f"{list(w.sizes)}, {w.rows:,} rows), more than the {limit_mb:,.0f} MB available "
+            "(resources.max_mem_mb); use fewer or smaller layers, fewer runs per job, or raise the limit"
+        )
 
 
 def check_time(w: Work, limit_minutes: float | None, what: str) -> None:
@@ -161,7 +188,9 @@ def check_time(w: Work, limit_minutes: float | None, what: str) -> None:
         return
     need = seconds(w) / 60
     if need > limit_minutes:
-        raise TooBig(f"{what}: needs about {need:,.0f} minutes ({w.runs} run{'s' if w.runs > 1 else ''} of "
-                     f"{list(w.sizes)}, {w.epochs:,} epochs of {w.rows:,} rows at batch size {w.batch_size:,}), more "
-                     f"than the {limit_minutes:,.0f} minutes allowed (resources.max_runtime); use fewer epochs or "
-                     "smaller layers, or raise the limit")
+        raise TooBig(
+            f"{what}: needs about {need:,.0f} minutes ({w.runs} run{'s' if w.runs > 1 else ''} of "
+            f"{list(w.sizes)}, {w.epochs:,} epochs of {w.rows:,} rows at batch size {w.batch_size:,}), more "
+            f"than the {limit_minutes:,.0f} minutes allowed (resources.max_runtime); use fewer epochs or "
+            "smaller layers, or raise the limit"
+        )

@@ -70,7 +70,12 @@ def run(data_dir, model_dir, out_dir) -> dict:
             test=None,
             best_validation_epoch=None,
         )
-        log.warning("%s seed %s diverged at epoch %s: no accuracy to report", meta["name"], meta["seed"], meta.get("diverged_epoch"))
+        log.warning(
+            "%s seed %s diverged at epoch %s: no accuracy to report",
+            meta["name"],
+            meta["seed"],
+            meta.get("diverged_epoch"),
+        )
         predictions = np.zeros(0, dtype=np.uint8)
     else:
         net, _ = load_network(model_dir / "model.npz")
@@ -92,7 +97,9 @@ def run(data_dir, model_dir, out_dir) -> dict:
                 "n": result["n"],
                 "errors": result["n"] - result["correct"],
             },
-            final_epoch={k: history[-1][k] for k in ("epoch", "train_accuracy", "val_accuracy", "test_accuracy", "train_cost")},
+            final_epoch={
+                k: history[-1][k] for k in ("epoch", "train_accuracy", "val_accuracy", "test_accuracy", "train_cost")
+            },
             best_validation_epoch={
                 "epoch": history[best]["epoch"],
                 "val_accuracy": history[best]["val_accuracy"],
@@ -101,7 +108,9 @@ def run(data_dir, model_dir, out_dir) -> dict:
             per_class_accuracy=per_class,
             validation={
                 "images_per_class": np.bincount(val_labels.astype(np.int64), minlength=classes).tolist(),
-                "predicted_per_class": np.bincount(np.asarray(val_predicted, dtype=np.int64), minlength=classes).tolist(),
+                "predicted_per_class": np.bincount(
+                    np.asarray(val_predicted, dtype=np.int64), minlength=classes
+                ).tolist(),
             },
             confusion_matrix=cm.tolist(),
             sparsity={
@@ -112,8 +121,12 @@ def run(data_dir, model_dir, out_dir) -> dict:
         )
         log.info(
             "%s seed %s: test accuracy %.2f %% (final epoch %d); best validation epoch %d (test %.2f %% there)",
-            meta["name"], meta["seed"], 100 * result["accuracy"], len(history),
-            history[best]["epoch"], 100 * history[best]["test_accuracy"],
+            meta["name"],
+            meta["seed"],
+            100 * result["accuracy"],
+            len(history),
+            history[best]["epoch"],
+            100 * history[best]["test_accuracy"],
         )
     _save_npy(out_dir / "predictions.npy", predictions)
     write_json(out_dir / "metrics.json", metrics)

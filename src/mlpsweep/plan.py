@@ -50,7 +50,7 @@ def split_runs(runs: list, per_job) -> list[list]:
     """``runs`` cut in order into jobs of ``per_job`` runs (``"auto"``: :data:`AUTO_RUNS_PER_JOB`), the last
     one shorter.  Cutting in order keeps full jobs as they are when runs are added at the end (a new seed)."""
     size = AUTO_RUNS_PER_JOB if per_job == "auto" else per_job
-    return [runs[i:i + size] for i in range(0, len(runs), size)]
+    return [runs[i : i + size] for i in range(0, len(runs), size)]
 
 
 @dataclass
@@ -163,16 +163,25 @@ class Plan:
         st = self.topology(runs[0][0])
         m, d, held_out = self.dataset_rows(dataset)
         training = self.config["training"]
-        return estimate.Work.of(st, features=d, classes=self.dataset_specs[dataset].classes, rows=m,
-                                held_out_rows=held_out, runs=len(runs), monitor_rows=training["monitor_rows"],
-                                test_by_need=not training["test_every_epoch"])
+        return estimate.Work.of(
+            st,
+            features=d,
+            classes=self.dataset_specs[dataset].classes,
+            rows=m,
+            held_out_rows=held_out,
+            runs=len(runs),
+            monitor_rows=training["monitor_rows"],
+            test_by_need=not training["test_every_epoch"],
+        )
 
     def train_resources(self, dataset: str, runs: list) -> dict:
         """The ``mem_mb`` and ``runtime`` (minutes) the training job of ``runs`` asks for (``resources.train``)."""
         r = self.config["resources"]["train"]
         mem, minutes = estimate.request(self.work(dataset, runs), r["mem_scale"], r["runtime_scale"])
-        return {"mem_mb": mem if r["mem_mb"] == "auto" else r["mem_mb"],
-                "runtime": minutes if r["runtime"] == "auto" else r["runtime"] * len(runs)}
+        return {
+            "mem_mb": mem if r["mem_mb"] == "auto" else r["mem_mb"],
+            "runtime": minutes if r["runtime"] == "auto" else r["runtime"] * len(runs),
+        }
 
     def memory_limit(self) -> float | None:
         limit = self.config["resources"]["max_mem_mb"]
@@ -183,7 +192,9 @@ class Plan:
         or whose estimated run time exceeds ``resources.max_runtime``: every stacked job, and every topology
         trained alone (successive-halving points and gradient-tracking runs included)."""
         limit, minutes = self.memory_limit(), self.config["resources"]["max_runtime"]
-        jobs = [(stack.runs, f"topology {stack.runs[0][0]!r} (the stacked job {stack.name})") for stack in self.stacks()]
+        jobs = [
+            (stack.runs, f"topology {stack.runs[0][0]!r} (the stacked job {stack.name})") for stack in self.stacks()
+        ]
         jobs += [([(name, 0)], f"topology {name!r}") for name in self.all_topologies]
         for dataset in self.datasets:
             for runs, what in jobs:
@@ -212,8 +223,10 @@ def check_inside(paths) -> None:
     for path in paths:
         norm = posixpath.normpath(str(path))
         if posixpath.isabs(norm) or norm.split("/", 1)[0] not in OUTPUT_ROOTS:
-            raise ConfigError(f"the output {path!r} would land outside {', '.join(r + '/' for r in OUTPUT_ROOTS)}; "
-                              "a name in the config is not a plain name (see definitions.name in the schema)")
+            raise ConfigError(
+                f"the output {path!r} would land outside {', '.join(r + '/' for r in OUTPUT_ROOTS)}; "
+                "a name in the config is not a plain name (see definitions.name in the schema)"
+            )
 
 
 def _check_splits(name: str, spec: ds.DatasetSpec, data: dict) -> None:
@@ -221,8 +234,10 @@ def _check_splits(name: str, spec: ds.DatasetSpec, data: dict) -> None:
     rows = spec.files["train_labels"].bytes - 8  # an IDX label file: an 8-byte header, one byte per image
     size = data["validation_size"]
     if size >= rows:
-        raise ConfigError(f"config key data.validation_size: {size:,} leaves no training rows of {name}'s {rows:,}; "
-                          f"use at most {rows - 1:,}")
+        raise ConfigError(
+            f"config key data.validation_size: {size:,} leaves no training rows of {name}'s {rows:,}; "
+            f"use at most {rows - 1:,}"
+        )
 
 
 def resolve_topology(config: dict, name: str, prefix: str | None = None) -> Settings:
@@ -230,15 +245,20 @@ def resolve_topology(config: dict, name: str, prefix: str | None = None) -> Sett
 
     Errors name ``prefix`` (default ``topologies.<name>``).
     """
-    return settings.resolve(config["topologies"][name], base=config["defaults"], what="config key",
-                            prefix=prefix or f"topologies.{name}")
+    return settings.resolve(
+        config["topologies"][name], base=config["defaults"], what="config key", prefix=prefix or f"topologies.{name}"
+    )
 
 
 def study_schema(schema: dict, kind) -> dict:
     """The schema of one study of ``kind``: the common keys and the kind's own options."""
     common = schema["definitions"]["study"]
-    return {**schema, "type": "object", "additionalProperties": False,
-            "properties": {**common["properties"], **kind.options}}
+    return {
+        **schema,
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {**common["properties"], **kind.options},
+    }
 
 
 def _study(config: dict, name: str, resolved: dict, schema: dict) -> dict:
@@ -255,11 +275,15 @@ def _study(config: dict, name: str, resolved: dict, schema: dict) -> dict:
     if d.get("replication"):
         r = d["replication"]
         if not kind_.sequential:
-            raise ConfigError(f"config key {where}.replication: a {kind_.name} study cannot add seeds sequentially "
-                              "(only kinds with a sequential rule, such as compare); remove replication")
+            raise ConfigError(
+                f"config key {where}.replication: a {kind_.name} study cannot add seeds sequentially "
+                "(only kinds with a sequential rule, such as compare); remove replication"
+            )
         if r["max"] < r["start"]:
-            raise ConfigError(f"config key {where}.replication.max: {r['max']} is below start ({r['start']}); "
-                              "max is the seeds per topology at the last look")
+            raise ConfigError(
+                f"config key {where}.replication.max: {r['max']} is below start ({r['start']}); "
+                "max is the seeds per topology at the last look"
+            )
         d["replication"] = {**r, "seeds": seed_sequence(d["seeds"], r["max"])}
         d["seeds"] = d["replication"]["seeds"][: r["start"]]  # the first look's; the report gets the final ones
     try:
@@ -274,7 +298,9 @@ def _study(config: dict, name: str, resolved: dict, schema: dict) -> dict:
         raise ConfigError(f"config key {where}.{problem}")
     for j, topo in enumerate(d["topologies"]):
         if topo not in config["topologies"]:
-            raise ConfigError(f"config key {where}.topologies[{j}]: unknown topology {topo!r}; define it under topologies")
+            raise ConfigError(
+                f"config key {where}.topologies[{j}]: unknown topology {topo!r}; define it under topologies"
+            )
         if topo not in resolved:
             resolved[topo] = resolve_topology(config, topo, f"{where}.points.{topo}" if generated else None)
     return d
@@ -288,7 +314,8 @@ def plan(config: dict, schema_path=None) -> Plan:
     for i, study in enumerate(studies):
         if study not in config["study_definitions"]:
             raise ConfigError(
-                f"config key studies[{i}]: unknown study {study!r}; defined studies are {sorted(config['study_definitions'])}"
+                f"config key studies[{i}]: unknown study {study!r}; defined studies are "
+                f"{sorted(config['study_definitions'])}"
             )
     resolved: dict[str, dict] = {}
     study_defs = {name: _study(config, name, resolved, schema) for name in config["study_definitions"]}

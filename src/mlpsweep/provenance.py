@@ -51,7 +51,10 @@ def git_commit(path=".") -> str | None:
         )
         dirty = subprocess.run(
             ["git", "-C", str(Path(path)), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=5, check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         )
     except (OSError, subprocess.SubprocessError):
         return None

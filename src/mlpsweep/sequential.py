@@ -134,8 +134,10 @@ class Design:
     def describe(self) -> str:
         levels = ", ".join(f"{n}: {p:.2g}" for n, p in zip(self.sizes, self.levels))
         rule = {"obrien_fleming": "O'Brien–Fleming", "pocock": "Pocock"}[self.spending]
-        return (f"looks at {', '.join(map(str, self.sizes))} seeds per topology; α = {self.alpha:g} spent across them "
-                f"by {rule}-type alpha spending (Lan & DeMets), nominal one-sided level per look (seeds: level) {levels}")
+        return (
+            f"looks at {', '.join(map(str, self.sizes))} seeds per topology; α = {self.alpha:g} spent across them "
+            f"by {rule}-type alpha spending (Lan & DeMets), nominal one-sided level per look (seeds: level) {levels}"
+        )
 
 
 def seed_sequence(seeds: list[int], length: int) -> list[int]:
@@ -159,8 +161,16 @@ class OperatingCharacteristics:
     studies: int
 
 
-def simulate(design: Design, *, difference: float, sd: float, margin: float, studies: int,
-             rng: np.random.Generator, sequential: bool = True) -> OperatingCharacteristics:
+def simulate(
+    design: Design,
+    *,
+    difference: float,
+    sd: float,
+    margin: float,
+    studies: int,
+    rng: np.random.Generator,
+    sequential: bool = True,
+) -> OperatingCharacteristics:
     """Synthetic studies of the non-superiority claim "B is not better than A by the margin": per-seed
     accuracies N(0, sd²) for A and N(difference, sd²) for B, decided as :func:`mlpsweep.verdicts.not_better`
     does (Welch's (1 − 2p) interval: supported when its upper end is below the margin, contradicted when its
@@ -186,5 +196,10 @@ def simulate(design: Design, *, difference: float, sd: float, margin: float, stu
         idx = np.flatnonzero(open_)
         outcome[idx] = decided
         used[idx[decided != 0]] = n
-    return OperatingCharacteristics(float(np.mean(outcome == 1)), float(np.mean(outcome == -1)),
-                                    float(np.mean(outcome == 0)), float(used.mean()), studies)
+    return OperatingCharacteristics(
+        float(np.mean(outcome == 1)),
+        float(np.mean(outcome == -1)),
+        float(np.mean(outcome == 0)),
+        float(used.mean()),
+        studies,
+    )

@@ -47,8 +47,10 @@ def resolve(settings, *, base: dict | None = None, what: str = "settings key", p
     impossible pairings are refused.
     """
     if not isinstance(settings, dict):
-        raise SettingsError(f"{what} {prefix or '(top level)'}: settings must be an object of named values, "
-                            f"got {type(settings).__name__}")
+        raise SettingsError(
+            f"{what} {prefix or '(top level)'}: settings must be an object of named values, "
+            f"got {type(settings).__name__}"
+        )
     # A topology may leave keys to the defaults; a run's settings are complete (penalty too).
     merged = _deep_merge(defaults() if base is None else base, settings)
     if "optimizer" in settings:  # a rule's options belong to it: another rule's never merge in
@@ -76,19 +78,32 @@ def _optimizer(checked: dict, where: str, what: str, prefix: str) -> dict | None
     optimizer, momentum, pen = checked["optimizer"], checked["momentum"], checked["penalty"]
     name = "momentum" if optimizer is None and momentum else (optimizer or {"name": "sgd"})["name"]
     if optimizer is not None and momentum:
-        raise SettingsError(f"{where}momentum: momentum {momentum} is the shorthand for optimizer {{name: momentum}}; "
-                            f"give one of them (optimizer {optimizer['name']!r} is set)")
+        raise SettingsError(
+            f"{where}momentum: momentum {momentum} is the shorthand for optimizer {{name: momentum}}; "
+            f"give one of them (optimizer {optimizer['name']!r} is set)"
+        )
     if pen["lambda"] and pen["p"] <= 1 and name != "sgd":
         key = "momentum" if optimizer is None else "optimizer"
-        raise SettingsError(f"{where}{key}: {name} cannot be combined with a penalty of p <= 1 (its steps stop at "
-                            "zero, after a plain SGD step); use optimizer sgd or p above 1")
+        raise SettingsError(
+            f"{where}{key}: {name} cannot be combined with a penalty of p <= 1 (its steps stop at "
+            "zero, after a plain SGD step); use optimizer sgd or p above 1"
+        )
     if optimizer is None:
         return None
     try:
         rule = rule_class(name)
     except UnknownRule as exc:
         raise SettingsError(f"{where}optimizer.name: {exc}") from None
-    schema = {"type": "object", "additionalProperties": False,
-              "properties": {"name": {"type": "string"}, **rule.options}}
-    return validate(optimizer, schema, what=what, prefix=f"{prefix + '.' if prefix else ''}optimizer",
-                    coerce_strings=False, error=SettingsError)
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"name": {"type": "string"}, **rule.options},
+    }
+    return validate(
+        optimizer,
+        schema,
+        what=what,
+        prefix=f"{prefix + '.' if prefix else ''}optimizer",
+        coerce_strings=False,
+        error=SettingsError,
+    )

@@ -114,13 +114,19 @@ def run(
     for i, r in enumerate(runs):
         where = Path(r.out_dir).resolve()
         if where in seen:
-            raise ValueError(f"--runs[{i}] writes into the same out_dir as --runs[{seen[where]}] ({r.out_dir}); "
-                             "give each run its own folder")
+            raise ValueError(
+                f"--runs[{i}] writes into the same out_dir as --runs[{seen[where]}] ({r.out_dir}); "
+                "give each run its own folder"
+            )
         seen[where] = i
     many = len(runs) > 1
     # settings resolved already (a Settings object) are used as they are; a dict is checked here, once
-    resolved = [r.settings if isinstance(r.settings, Settings) else
-                resolve_settings(r.settings, prefix=f"runs[{i}].settings" if many else "") for i, r in enumerate(runs)]
+    resolved = [
+        r.settings
+        if isinstance(r.settings, Settings)
+        else resolve_settings(r.settings, prefix=f"runs[{i}].settings" if many else "")
+        for i, r in enumerate(runs)
+    ]
     names = [r.name or (f"run{i}" if many else "network") for i, r in enumerate(runs)]
     label = name or ("stack" if many else names[0])
     with threadpool_limits(limits=threads):
@@ -129,9 +135,15 @@ def run(
         # before anything is allocated: a job that cannot fit in this machine's memory, or would run longer
         # than allowed, is refused in one line
         work = estimate.Work.of(
-            st0, features=data.features, classes=data.classes, rows=data.x_train.shape[0],
-            held_out_rows=len(data.y_val) + len(data.y_test), runs=len(runs), monitor_rows=monitor_rows,
-            test_by_need=test_by_need)
+            st0,
+            features=data.features,
+            classes=data.classes,
+            rows=data.x_train.shape[0],
+            held_out_rows=len(data.y_val) + len(data.y_test),
+            runs=len(runs),
+            monitor_rows=monitor_rows,
+            test_by_need=test_by_need,
+        )
         estimate.check(work, estimate.machine_mb() if max_mem_mb is None else max_mem_mb, label)
         estimate.check_time(work, max_minutes, label)
         rngs = [np.random.default_rng(r.seed) for r in runs]
@@ -141,18 +153,39 @@ def run(
         epochs = trained[0].epochs
         if stop_at_epoch is not None:
             if not 1 <= stop_at_epoch <= epochs:
-                raise ValueError(f"--stop-at-epoch must be between 1 and the run's {epochs} epochs, got {stop_at_epoch}")
+                raise ValueError(
+                    f"--stop-at-epoch must be between 1 and the run's {epochs} epochs, got {stop_at_epoch}"
+                )
             # the schedule is the run's; only the end moves, and the checkpoint stays for the next rung
             keep_checkpoints = keep_checkpoints or stop_at_epoch < epochs
             trained = [st.replace(epochs=stop_at_epoch) for st in trained]
             epochs = stop_at_epoch
-        initial_norms = [gradient_norms(net, data.x_train, data.y_train, cfg.batch_size) if track_gradients else None
-                         for net, cfg in zip(nets, trained)]
-        what = (", ".join(f"{n} seed {r.seed} eta {c.eta:g}" for n, r, c in zip(names, runs, trained))
-                + f" ({len(runs)} runs stacked)") if many else f"seed {runs[0].seed}, eta {trained[0].eta:g}"
-        log.info("training %s: %s, sizes %s, %s/%s/%s, init %s, K %d, %d epochs, %s, %d BLAS thread(s)", label, what,
-                 nets[0].sizes, st0.activation, st0.output, st0.cost, st0.init, min(st0.batch_size, data.x_train.shape[0]),
-                 epochs, st0.dtype, threads)
+        initial_norms = [
+            gradient_norms(net, data.x_train, data.y_train, cfg.batch_size) if track_gradients else None
+            for net, cfg in zip(nets, trained)
+        ]
+        what = (
+            (
+                ", ".join(f"{n} seed {r.seed} eta {c.eta:g}" for n, r, c in zip(names, runs, trained))
+                + f" ({len(runs)} runs stacked)"
+            )
+            if many
+            else f"seed {runs[0].seed}, eta {trained[0].eta:g}"
+        )
+        log.info(
+            "training %s: %s, sizes %s, %s/%s/%s, init %s, K %d, %d epochs, %s, %d BLAS thread(s)",
+            label,
+            what,
+            nets[0].sizes,
+            st0.activation,
+            st0.output,
+            st0.cost,
+            st0.init,
+            min(st0.batch_size, data.x_train.shape[0]),
+            epochs,
+            st0.dtype,
+            threads,
+        )
 
         def progress(records, state):
             live = [(f"{n}#{r.seed}", rec) for n, r, rec in zip(names, runs, records) if rec is not None]
@@ -160,13 +193,26 @@ def run(
                 return
             rec = live[0][1]
             if not many:
-                log.info("epoch %d/%d  train cost %.5f  train %s  val %s  test %s  (%.2f s + %.2f s evaluation)",
-                         rec["epoch"], epochs, rec["train_cost"], _pct(rec["train_accuracy"]),
-                         _pct(rec["val_accuracy"]), _pct(rec["test_accuracy"]), rec["seconds"], rec["eval_seconds"])
+                log.info(
+                    "epoch %d/%d  train cost %.5f  train %s  val %s  test %s  (%.2f s + %.2f s evaluation)",
+                    rec["epoch"],
+                    epochs,
+                    rec["train_cost"],
+                    _pct(rec["train_accuracy"]),
+                    _pct(rec["val_accuracy"]),
+                    _pct(rec["test_accuracy"]),
+                    rec["seconds"],
+                    rec["eval_seconds"],
+                )
                 return
-            log.info("epoch %d/%d  %.2f s + %.2f s evaluation per run  val %s", state.epoch, epochs,
-                     rec["seconds"], sum(r["eval_seconds"] for _, r in live) / len(live),
-                     "  ".join(f"{tag} {_pct(r['val_accuracy']).strip()}" for tag, r in live))
+            log.info(
+                "epoch %d/%d  %.2f s + %.2f s evaluation per run  val %s",
+                state.epoch,
+                epochs,
+                rec["seconds"],
+                sum(r["eval_seconds"] for _, r in live) / len(live),
+                "  ".join(f"{tag} {_pct(r['val_accuracy']).strip()}" for tag, r in live),
+            )
 
         def stop_on_divergence(records, state):
             # a job fails at the epoch one of its runs diverged
@@ -181,7 +227,10 @@ def run(
         resume = {}
         ckpt = None
         if checkpoint_dir is not None:
-            keys = [_run_key(st, r.seed, data, net, (monitor_rows, test_by_need)) for st, r, net in zip(resolved, runs, nets)]
+            keys = [
+                _run_key(st, r.seed, data, net, (monitor_rows, test_by_need))
+                for st, r, net in zip(resolved, runs, nets)
+            ]
             ckpt = Checkpointer(checkpoint_dir, run_key(stack=keys) if many else keys[0], checkpoint_every)
             saved = ckpt.load(len(runs))
             if saved is not None:
@@ -189,8 +238,13 @@ def run(
                 for net, p, rng, st in zip(nets, params, rngs, rng_states):
                     net.params[...] = p
                     rng.bit_generator.state = st
-                resume = {"start_epoch": epoch, "histories": histories, "rule_states": rule_states,
-                          "diverged": diverged, "best": best}
+                resume = {
+                    "start_epoch": epoch,
+                    "histories": histories,
+                    "rule_states": rule_states,
+                    "diverged": diverged,
+                    "best": best,
+                }
                 log.info("resuming %s from the checkpoint after epoch %d (%s)", label, epoch, ckpt.path)
             hooks.append(ckpt)
         hooks.extend(callbacks)
@@ -199,16 +253,32 @@ def run(
             for hook in hooks:
                 hook(records, state)
 
-        results = train_stack(nets, data.x_train, data.y_train, trained, rngs, callback=on_epoch,
-                              track_gradients=track_gradients, monitor_rows=monitor_rows, test_by_need=test_by_need,
-                              **_held_out(data), **resume)
+        results = train_stack(
+            nets,
+            data.x_train,
+            data.y_train,
+            trained,
+            rngs,
+            callback=on_epoch,
+            track_gradients=track_gradients,
+            monitor_rows=monitor_rows,
+            test_by_need=test_by_need,
+            **_held_out(data),
+            **resume,
+        )
         # what the job ran on, once for all its runs, and what it monitored
         rows = monitored_rows(data.x_train.shape[0], monitor_rows)
-        ran_on = {"blas": blas(), "arithmetic": arithmetic.describe(),
-                  "monitoring": {"train_rows": data.x_train.shape[0] if rows is None else len(rows),
-                                 "train_rows_sampled": rows is not None,
-                                 "test": "by need (the best-validation epoch's weights and the last epoch's)" if test_by_need
-                                 else "every epoch"}}
+        ran_on = {
+            "blas": blas(),
+            "arithmetic": arithmetic.describe(),
+            "monitoring": {
+                "train_rows": data.x_train.shape[0] if rows is None else len(rows),
+                "train_rows_sampled": rows is not None,
+                "test": "by need (the best-validation epoch's weights and the last epoch's)"
+                if test_by_need
+                else "every epoch",
+            },
+        }
     metas = []
     for i, (r, st, net, result) in enumerate(zip(runs, resolved, nets, results)):
         who = f"{names[i]} seed {r.seed}" if many else names[i]
@@ -217,13 +287,29 @@ def run(
             history, status = result.history, _diverged_status(result)
         else:
             history, status = result, {"status": "ok"}
-        meta = _meta(r.name, r.seed, st, net, status, history, data, started, threads, ran_on,
-                     resumed_from_epoch=resume.get("start_epoch"), stopped_at_epoch=stop_at_epoch,
-                     gradient_norms_at_init=initial_norms[i])
+        meta = _meta(
+            r.name,
+            r.seed,
+            st,
+            net,
+            status,
+            history,
+            data,
+            started,
+            threads,
+            ran_on,
+            resumed_from_epoch=resume.get("start_epoch"),
+            stopped_at_epoch=stop_at_epoch,
+            gradient_norms_at_init=initial_norms[i],
+        )
         if many:
             meta["seconds"]["job_total"] = meta["seconds"]["total"]
             meta["seconds"]["total"] /= len(runs)  # this run's share of the job
-            meta["stack"] = {"name": name, "index": i, "runs": [{"name": n, "seed": q.seed} for n, q in zip(names, runs)]}
+            meta["stack"] = {
+                "name": name,
+                "index": i,
+                "runs": [{"name": n, "seed": q.seed} for n, q in zip(names, runs)],
+            }
         _write_outputs(r.out_dir, net, history, meta)
         _log_done(who, status, history, meta)
         metas.append(meta)
@@ -234,27 +320,51 @@ def run(
 
 def _held_out(data) -> dict:
     """The monitoring sets; their images are streamed, so only the training split stays resident."""
-    return {"validation": (data.streamed("validation"), np.asarray(data.y_val)),
-            "test": (data.streamed("test"), np.asarray(data.y_test))}
+    return {
+        "validation": (data.streamed("validation"), np.asarray(data.y_val)),
+        "test": (data.streamed("test"), np.asarray(data.y_test)),
+    }
 
 
 def _run_key(settings, seed, data, net, monitoring) -> str:
     """What a run's checkpoint must match to be resumed: its settings, seed, data files, layer sizes and what
     its history records."""
-    return run_key(settings=settings.to_dict(), seed=seed, data=data.manifest["files"], sizes=net.sizes,
-                   monitoring=list(monitoring))
+    return run_key(
+        settings=settings.to_dict(),
+        seed=seed,
+        data=data.manifest["files"],
+        sizes=net.sizes,
+        monitoring=list(monitoring),
+    )
 
 
 def _log_done(name, status, history, meta) -> None:
     last = history[-1] if len(history) else {}
     log.info(
         "done%s: %s, final test accuracy %s, %.1f s in all",
-        f" {name}" if name else "", status["status"], _pct(last.get("test_accuracy")), meta["seconds"]["total"],
+        f" {name}" if name else "",
+        status["status"],
+        _pct(last.get("test_accuracy")),
+        meta["seconds"]["total"],
     )
 
 
-def _meta(name, seed, settings, net, status, history, data, started, threads, ran_on, *,
-          resumed_from_epoch=None, stopped_at_epoch=None, gradient_norms_at_init=None) -> dict:
+def _meta(
+    name,
+    seed,
+    settings,
+    net,
+    status,
+    history,
+    data,
+    started,
+    threads,
+    ran_on,
+    *,
+    resumed_from_epoch=None,
+    stopped_at_epoch=None,
+    gradient_norms_at_init=None,
+) -> dict:
     """``model.json`` of a finished run (what it was, how it ended, on which data)."""
     return {
         "name": name,
@@ -288,7 +398,9 @@ def _write_outputs(out_dir: Path, net: Network, history, meta: dict) -> None:
     """history.csv, model.npz, then model.json (last: its presence means the run is complete)."""
     out_dir = Path(out_dir)
     write_text(out_dir / "history.csv", history.to_csv() if len(history) else "epoch\n")
-    save_network(net, out_dir / "model.npz", extra={"run": {k: meta[k] for k in ("name", "seed", "settings", "status")}})
+    save_network(
+        net, out_dir / "model.npz", extra={"run": {k: meta[k] for k in ("name", "seed", "settings", "status")}}
+    )
     write_json(out_dir / "model.json", meta)
 
 

@@ -64,8 +64,12 @@ class Verdict:
         return body[:1].upper() + body[1:]
 
     def to_dict(self) -> dict:
-        return {"outcome": self.outcome.value, "sentence": self.sentence, "numbers": self.numbers,
-                "thresholds": self.thresholds}
+        return {
+            "outcome": self.outcome.value,
+            "sentence": self.sentence,
+            "numbers": self.numbers,
+            "thresholds": self.thresholds,
+        }
 
 
 def combine(parts: list[Verdict]) -> Verdict:
@@ -125,7 +129,10 @@ class Difference:
     def mde_text(self) -> str:
         if not math.isfinite(self.mde):
             return ""
-        return f"this run could only have detected differences larger than {100 * self.mde:.2f} pp ({100 * self.power:.0f} % power)"
+        return (
+            f"this run could only have detected differences larger than {100 * self.mde:.2f} pp "
+            f"({100 * self.power:.0f} % power)"
+        )
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("n_a", "n_b", "diff", "se", "df", "low", "high", "level", "mde", "power")}
@@ -191,20 +198,33 @@ def _sample_size_text(a, b, margin: float, alpha: float, power: float) -> str:
         return ""
     if math.isinf(n):
         return "; the observed difference equals the margin, which no number of seeds decides"
-    return (f"; a fixed design would need about {n:,.0f} seeds per topology to decide it with {100 * power:.0f} % "
-            "power at the observed spread and difference (an estimate, normal approximation)")
+    return (
+        f"; a fixed design would need about {n:,.0f} seeds per topology to decide it with {100 * power:.0f} % "
+        "power at the observed spread and difference (an estimate, normal approximation)"
+    )
 
 
 def _too_few(n_a: int, n_b: int, min_seeds: int, what: str) -> str | None:
     need = max(2, min_seeds)
     if min(n_a, n_b) < need:
-        return (f"inconclusive: {what} has {min(n_a, n_b)} finished seed{'s' if min(n_a, n_b) != 1 else ''} on its "
-                f"smaller side, and a verdict needs at least {need} per side (min_seeds).")
+        return (
+            f"inconclusive: {what} has {min(n_a, n_b)} finished seed{'s' if min(n_a, n_b) != 1 else ''} on its "
+            f"smaller side, and a verdict needs at least {need} per side (min_seeds)."
+        )
     return None
 
 
-def not_better(a, b, *, margin: float, alpha: float = 0.05, min_seeds: int = 2, power: float = 0.8,
-               what: str = "B vs A", plan_alpha: float | None = None) -> Verdict:
+def not_better(
+    a,
+    b,
+    *,
+    margin: float,
+    alpha: float = 0.05,
+    min_seeds: int = 2,
+    power: float = 0.8,
+    what: str = "B vs A",
+    plan_alpha: float | None = None,
+) -> Verdict:
     """The claim "B is not better than A by more than ``margin``" (non-superiority).
 
     Supported when the upper end of the (1 − 2α) interval of mean(b) − mean(a)
@@ -219,18 +239,39 @@ def not_better(a, b, *, margin: float, alpha: float = 0.05, min_seeds: int = 2, 
     nums = d.to_dict()
     reason = _too_few(d.n_a, d.n_b, min_seeds, what)
     if reason:
-        return Verdict(Outcome.INCONCLUSIVE, f"{what}: {pp(d.diff) if math.isfinite(d.diff) else 'no difference'}; {reason}", nums, th)
+        return Verdict(
+            Outcome.INCONCLUSIVE,
+            f"{what}: {pp(d.diff) if math.isfinite(d.diff) else 'no difference'}; {reason}",
+            nums,
+            th,
+        )
     head = f"{what}: {pp(d.diff)}, {d.interval_text()}, margin {100 * margin:.2f} pp"
     if d.high < margin:
         return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval is below the margin.", nums, th)
     if d.low > margin:
-        return Verdict(Outcome.CONTRADICTED, f"{head}: better by more than the margin (the whole interval is above it).", nums, th)
-    return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval contains the margin; {d.mde_text()}"
-                   f"{_sample_size_text(a, b, margin, plan_alpha or alpha, power)}.", nums, th)
+        return Verdict(
+            Outcome.CONTRADICTED, f"{head}: better by more than the margin (the whole interval is above it).", nums, th
+        )
+    return Verdict(
+        Outcome.INCONCLUSIVE,
+        f"{head}: the interval contains the margin; {d.mde_text()}"
+        f"{_sample_size_text(a, b, margin, plan_alpha or alpha, power)}.",
+        nums,
+        th,
+    )
 
 
-def better(a, b, *, margin: float = 0.0, alpha: float = 0.05, min_seeds: int = 2, power: float = 0.8,
-           what: str = "B vs A", plan_alpha: float | None = None) -> Verdict:
+def better(
+    a,
+    b,
+    *,
+    margin: float = 0.0,
+    alpha: float = 0.05,
+    min_seeds: int = 2,
+    power: float = 0.8,
+    what: str = "B vs A",
+    plan_alpha: float | None = None,
+) -> Verdict:
     """The claim "B is better than A by at least ``margin``" (superiority).
 
     Supported when the lower end of the (1 − 2α) interval is above the
@@ -242,14 +283,24 @@ def better(a, b, *, margin: float = 0.0, alpha: float = 0.05, min_seeds: int = 2
     nums = {**d.to_dict(), "p_one_sided": one_sided_p(d, margin, greater=True)}
     reason = _too_few(d.n_a, d.n_b, min_seeds, what)
     if reason:
-        return Verdict(Outcome.INCONCLUSIVE, f"{what}: {pp(d.diff) if math.isfinite(d.diff) else 'no difference'}; {reason}", nums, th)
+        return Verdict(
+            Outcome.INCONCLUSIVE,
+            f"{what}: {pp(d.diff) if math.isfinite(d.diff) else 'no difference'}; {reason}",
+            nums,
+            th,
+        )
     head = f"{what}: {pp(d.diff)}, {d.interval_text()}, margin {100 * margin:.2f} pp"
     if d.low > margin:
         return Verdict(Outcome.SUPPORTED, f"{head}: better by more than the margin.", nums, th)
     if d.high < margin:
         return Verdict(Outcome.CONTRADICTED, f"{head}: the data exclude an improvement of the margin.", nums, th)
-    return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval contains the margin; {d.mde_text()}"
-                   f"{_sample_size_text(a, b, margin, plan_alpha or alpha, power)}.", nums, th)
+    return Verdict(
+        Outcome.INCONCLUSIVE,
+        f"{head}: the interval contains the margin; {d.mde_text()}"
+        f"{_sample_size_text(a, b, margin, plan_alpha or alpha, power)}.",
+        nums,
+        th,
+    )
 
 
 def holm(p_values, alpha: float = 0.05) -> list[bool]:
@@ -308,8 +359,9 @@ def slope(x, y, alpha: float = 0.05) -> Slope:
     return Slope(b, se, b - half, b + half, 1 - alpha, m)
 
 
-def slope_below(x, y, *, bound: float, alpha: float = 0.05, min_points: int = 3, what: str = "the slope",
-                unit: str = "") -> Verdict:
+def slope_below(
+    x, y, *, bound: float, alpha: float = 0.05, min_points: int = 3, what: str = "the slope", unit: str = ""
+) -> Verdict:
     """The claim "the trend's slope is below ``bound``".
 
     Supported when the whole (1 − α) interval of the slope lies below the
@@ -318,10 +370,17 @@ def slope_below(x, y, *, bound: float, alpha: float = 0.05, min_points: int = 3,
     s = slope(x, y, alpha)
     th = {"bound": bound, "alpha": alpha, "min_points": min_points}
     if s.n < max(3, min_points) or not s.has_interval:
-        return Verdict(Outcome.INCONCLUSIVE, f"inconclusive: {what} rests on {s.n} point(s); an interval needs at least "
-                       f"{max(3, min_points)} at two or more x values.", s.to_dict(), th)
-    head = (f"{what} = {s.slope:+.3f}{unit}, {level_pct(s.level)} % CI [{s.low:+.3f}, {s.high:+.3f}], "
-            f"against the declared bound {bound:+.3f}")
+        return Verdict(
+            Outcome.INCONCLUSIVE,
+            f"inconclusive: {what} rests on {s.n} point(s); an interval needs at least "
+            f"{max(3, min_points)} at two or more x values.",
+            s.to_dict(),
+            th,
+        )
+    head = (
+        f"{what} = {s.slope:+.3f}{unit}, {level_pct(s.level)} % CI [{s.low:+.3f}, {s.high:+.3f}], "
+        f"against the declared bound {bound:+.3f}"
+    )
     if s.high < bound:
         return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval is below the bound.", s.to_dict(), th)
     if s.low > bound:
@@ -344,21 +403,30 @@ def exponent_matches(log_x, log_y, *, law: float, tolerance: float, alpha: float
     lo_band, hi_band = law - tolerance, law + tolerance
     th = {"law": law, "tolerance": tolerance, "alpha": alpha}
     if not s.has_interval:
-        return Verdict(Outcome.INCONCLUSIVE, f"inconclusive: the exponent rests on {s.n} point(s); an interval needs 3.",
-                       s.to_dict(), th)
-    head = (f"fitted exponent {s.slope:+.3f}, {level_pct(s.level)} % CI [{s.low:+.3f}, {s.high:+.3f}], "
-            f"law {law:+.3f} ± {tolerance:g}")
+        return Verdict(
+            Outcome.INCONCLUSIVE,
+            f"inconclusive: the exponent rests on {s.n} point(s); an interval needs 3.",
+            s.to_dict(),
+            th,
+        )
+    head = (
+        f"fitted exponent {s.slope:+.3f}, {level_pct(s.level)} % CI [{s.low:+.3f}, {s.high:+.3f}], "
+        f"law {law:+.3f} ± {tolerance:g}"
+    )
     if lo_band < s.low and s.high < hi_band:
-        return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval lies within the tolerance of the law.",
-                       s.to_dict(), th)
+        return Verdict(
+            Outcome.SUPPORTED, f"{head}: the whole interval lies within the tolerance of the law.", s.to_dict(), th
+        )
     if s.high < lo_band or s.low > hi_band:
-        return Verdict(Outcome.CONTRADICTED, f"{head}: the whole interval lies outside the tolerance of the law.",
-                       s.to_dict(), th)
+        return Verdict(
+            Outcome.CONTRADICTED, f"{head}: the whole interval lies outside the tolerance of the law.", s.to_dict(), th
+        )
     return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval crosses the edge of the tolerance.", s.to_dict(), th)
 
 
-def at_least(values, *, floor: float, alpha: float = 0.05, min_seeds: int = 2, what: str = "the value",
-             fmt=lambda v: f"{v:.4g}") -> Verdict:
+def at_least(
+    values, *, floor: float, alpha: float = 0.05, min_seeds: int = 2, what: str = "the value", fmt=lambda v: f"{v:.4g}"
+) -> Verdict:
     """The claim "the mean of ``values`` is at least ``floor``" (one sample, t interval).
 
     Supported when the lower end of the (1 − 2α) interval of the mean is at
@@ -371,10 +439,17 @@ def at_least(values, *, floor: float, alpha: float = 0.05, min_seeds: int = 2, w
     need = max(2, min_seeds)
     if s.n < need:
         shown = fmt(s.mean) if s.n else "nothing"
-        return Verdict(Outcome.INCONCLUSIVE, f"{what}: {shown} from {s.n} seed(s); inconclusive: a verdict needs at "
-                       f"least {need} seeds (min_seeds) for an interval.", nums, th)
-    head = (f"{what}: mean {fmt(s.mean)}, {level_pct(s.level)} % CI [{fmt(s.ci_low)}, {fmt(s.ci_high)}], "
-            f"declared floor {fmt(floor)}")
+        return Verdict(
+            Outcome.INCONCLUSIVE,
+            f"{what}: {shown} from {s.n} seed(s); inconclusive: a verdict needs at "
+            f"least {need} seeds (min_seeds) for an interval.",
+            nums,
+            th,
+        )
+    head = (
+        f"{what}: mean {fmt(s.mean)}, {level_pct(s.level)} % CI [{fmt(s.ci_low)}, {fmt(s.ci_high)}], "
+        f"declared floor {fmt(floor)}"
+    )
     if s.ci_low >= floor:
         return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval is at or above the floor.", nums, th)
     if s.ci_high < floor:
@@ -382,21 +457,38 @@ def at_least(values, *, floor: float, alpha: float = 0.05, min_seeds: int = 2, w
     return Verdict(Outcome.INCONCLUSIVE, f"{head}: the interval contains the floor.", nums, th)
 
 
-def at_most(values, *, ceiling: float, alpha: float = 0.05, min_seeds: int = 2, what: str = "the value",
-            fmt=lambda v: f"{v:.4g}") -> Verdict:
+def at_most(
+    values,
+    *,
+    ceiling: float,
+    alpha: float = 0.05,
+    min_seeds: int = 2,
+    what: str = "the value",
+    fmt=lambda v: f"{v:.4g}",
+) -> Verdict:
     """The mirror of :func:`at_least`: the mean of ``values`` stays below ``ceiling``."""
-    flipped = at_least([-v for v in np.asarray(values, dtype=np.float64)], floor=-ceiling, alpha=alpha,
-                       min_seeds=min_seeds, what=what, fmt=lambda v: fmt(0.0 - v))
+    flipped = at_least(
+        [-v for v in np.asarray(values, dtype=np.float64)],
+        floor=-ceiling,
+        alpha=alpha,
+        min_seeds=min_seeds,
+        what=what,
+        fmt=lambda v: fmt(0.0 - v),
+    )
     n = flipped.numbers
     nums = {"n": n["n"], "mean": 0.0 - n["mean"], "low": 0.0 - n["high"], "high": 0.0 - n["low"], "level": n["level"]}
     th = {"ceiling": ceiling, "alpha": alpha, "min_seeds": min_seeds}
     if n["n"] < max(2, min_seeds):
         return Verdict(flipped.outcome, flipped.sentence, nums, th)
-    head = (f"{what}: mean {fmt(nums['mean'])}, {level_pct(nums['level'])} % CI [{fmt(nums['low'])}, {fmt(nums['high'])}], "
-            f"declared ceiling {fmt(ceiling)}")
-    tail = {Outcome.SUPPORTED: "the whole interval is at or below the ceiling.",
-            Outcome.CONTRADICTED: "the whole interval is above the ceiling.",
-            Outcome.INCONCLUSIVE: "the interval contains the ceiling."}[flipped.outcome]
+    head = (
+        f"{what}: mean {fmt(nums['mean'])}, {level_pct(nums['level'])} % CI [{fmt(nums['low'])}, {fmt(nums['high'])}], "
+        f"declared ceiling {fmt(ceiling)}"
+    )
+    tail = {
+        Outcome.SUPPORTED: "the whole interval is at or below the ceiling.",
+        Outcome.CONTRADICTED: "the whole interval is above the ceiling.",
+        Outcome.INCONCLUSIVE: "the interval contains the ceiling.",
+    }[flipped.outcome]
     return Verdict(flipped.outcome, f"{head}: {tail}", nums, th)
 
 
@@ -428,8 +520,9 @@ def paired_difference(a, b, alpha: float = 0.05, power: float = 0.8) -> Differen
     return Difference(n, n, diff, se, df, diff - half, diff + half, 1 - 2 * alpha, mde, power)
 
 
-def equivalent(a, b, *, margin: float, alpha: float = 0.05, min_seeds: int = 2, paired: bool = False,
-               what: str = "B vs A") -> Verdict:
+def equivalent(
+    a, b, *, margin: float, alpha: float = 0.05, min_seeds: int = 2, paired: bool = False, what: str = "B vs A"
+) -> Verdict:
     """The claim "A and B are equivalent within ±``margin``" (two one-sided tests, TOST).
 
     Supported when the whole (1 − 2α) interval of the difference lies inside
@@ -443,8 +536,14 @@ def equivalent(a, b, *, margin: float, alpha: float = 0.05, min_seeds: int = 2, 
     nums = {**d.to_dict(), "paired": paired}
     reason = _too_few(d.n_a, d.n_b, min_seeds, what)
     if reason:
-        return Verdict(Outcome.INCONCLUSIVE, f"{what}: {pp(d.diff) if math.isfinite(d.diff) else 'no difference'}; {reason}", nums, th)
-    head = f"{what}: {pp(d.diff)}{' (paired by seed)' if paired else ''}, {d.interval_text()}, margin ±{100 * margin:.2f} pp"
+        return Verdict(
+            Outcome.INCONCLUSIVE,
+            f"{what}: {pp(d.diff) if math.isfinite(d.diff) else 'no difference'}; {reason}",
+            nums,
+            th,
+        )
+    paired_text = " (paired by seed)" if paired else ""
+    head = f"{what}: {pp(d.diff)}{paired_text}, {d.interval_text()}, margin ±{100 * margin:.2f} pp"
     if -margin < d.low and d.high < margin:
         return Verdict(Outcome.SUPPORTED, f"{head}: the whole interval lies within the margin.", nums, th)
     if d.low >= margin or d.high <= -margin:

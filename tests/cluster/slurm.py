@@ -148,21 +148,42 @@ def local_cluster(root):
         # MariaDB for slurmdbd, in a data directory of our own
         datadir = root / "mysql"
         shutil.chown(datadir, "mysql", "mysql")
-        subprocess.run(["mariadb-install-db", "--user=mysql", f"--datadir={datadir}", "--auth-root-authentication-method=socket"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["mariadb-install-db", "--user=mysql", f"--datadir={datadir}", "--auth-root-authentication-method=socket"],
+            check=True,
+            capture_output=True,
+        )
         sock = root / "run" / "mysqld.sock"
         shutil.chown(root / "run", "mysql", "mysql")
-        start("mariadb", [_exe("mariadbd"), "--user=mysql", f"--datadir={datadir}", f"--socket={sock}",
-                          f"--pid-file={root / 'run' / 'mariadb.pid'}", "--port=3306", "--bind-address=127.0.0.1",
-                          "--skip-log-bin", "--innodb-buffer-pool-size=64M"])
+        start(
+            "mariadb",
+            [
+                _exe("mariadbd"),
+                "--user=mysql",
+                f"--datadir={datadir}",
+                f"--socket={sock}",
+                f"--pid-file={root / 'run' / 'mariadb.pid'}",
+                "--port=3306",
+                "--bind-address=127.0.0.1",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=64M",
+            ],
+        )
         mysql = ["mariadb", f"--socket={sock}", "-uroot"]
         _wait(lambda: _ok(mysql + ["-e", "SELECT 1"]), "MariaDB")
-        subprocess.run(mysql + ["-e", f"CREATE DATABASE IF NOT EXISTS slurm_acct_db; "
-                                      f"CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY '{DB_PASSWORD}'; "
-                                      f"CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY '{DB_PASSWORD}'; "
-                                      "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; "
-                                      "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1'; FLUSH PRIVILEGES;"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            mysql
+            + [
+                "-e",
+                f"CREATE DATABASE IF NOT EXISTS slurm_acct_db; "
+                f"CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY '{DB_PASSWORD}'; "
+                f"CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY '{DB_PASSWORD}'; "
+                "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; "
+                "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1'; FLUSH PRIVILEGES;",
+            ],
+            check=True,
+            capture_output=True,
+        )
 
         start("slurmdbd", [_exe("slurmdbd"), "-D"])
         _wait(lambda: _ok(["sacctmgr", "-n", "list", "cluster"], env), "slurmdbd")
@@ -171,8 +192,12 @@ def local_cluster(root):
         start("slurmctld", [_exe("slurmctld"), "-D", "-c", "-i"])
         _wait(lambda: _ok(["scontrol", "ping"], env), "slurmctld")
         start("slurmd", [_exe("slurmd"), "-D", "-N", "localhost"])
-        _wait(lambda: "idle" in subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True, text=True).stdout,
-              "the node to be idle")
+        _wait(
+            lambda: (
+                "idle" in subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True, text=True).stdout
+            ),
+            "the node to be idle",
+        )
         yield env
     finally:
         for p in reversed(procs):

@@ -20,15 +20,27 @@ CENSUS = "results/{dataset}/studies/{study}/census.json"
 def decide(counts, *, min_share: float) -> Verdict:
     share = min(counts) / sum(counts)
     outcome = Outcome.SUPPORTED if share >= min_share else Outcome.CONTRADICTED
-    return Verdict(outcome, f"{outcome.value}: the rarest class holds {100 * share:.1f} % of the training images "
-                   f"(declared floor {100 * min_share:.1f} %).", {"share": share}, {"min_share": min_share})
+    return Verdict(
+        outcome,
+        f"{outcome.value}: the rarest class holds {100 * share:.1f} % of the training images "
+        f"(declared floor {100 * min_share:.1f} %).",
+        {"share": share},
+        {"min_share": min_share},
+    )
 
 
 class Census(StudyKind):
     name = "toy_census"
     summary = "how many training images each class has"
-    options = {"min_share": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.05,
-                             "description": "The verdict's floor: the rarest class's share of the training images."}}
+    options = {
+        "min_share": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "default": 0.05,
+            "description": "The verdict's floor: the rarest class's share of the training images.",
+        }
+    }
     plots = ("counts",)
     needs_runs = False
 

@@ -12,8 +12,10 @@ from mlpsweep.nn.optimizers import UpdateRule
 
 class RMSProp(UpdateRule):
     name = "rmsprop"
-    options = {"rho": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.9},
-               "epsilon": {"type": "number", "exclusiveMinimum": 0, "default": 1e-8}}
+    options = {
+        "rho": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.9},
+        "epsilon": {"type": "number", "exclusiveMinimum": 0, "default": 1e-8},
+    }
     state_names = ("square",)
     buffers = 2
 

@@ -124,7 +124,8 @@ def repair(dataset, record: Path, data_dir: Path, opts, **preprocess_options) ->
                     raise ValueError(
                         f"{data_dir / name} rebuilt differs from its manifest (sha256 {fresh['files'][name]['sha256']} "
                         f"instead of {want['sha256']}): the data or the preprocessing settings changed; delete "
-                        f"{data_dir} and run again")
+                        f"{data_dir} and run again"
+                    )
                 target = data_dir / name
                 if not target.exists() or file_sha256(target) != want["sha256"]:
                     os.replace(Path(tmp) / name, target)

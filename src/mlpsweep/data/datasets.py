@@ -64,7 +64,9 @@ class DatasetSpec:
         """Build and validate; errors name the config key (``where``)."""
         where = where or f"datasets.{name}"
         if not is_name(name):
-            raise DatasetSpecError(f"{where}: dataset name {name!r} must be letters, digits, _ . - starting with a letter or digit")
+            raise DatasetSpecError(
+                f"{where}: dataset name {name!r} must be letters, digits, _ . - starting with a letter or digit"
+            )
         if not isinstance(d, dict):
             raise DatasetSpecError(f"{where}: must be a mapping")
         files = d.get("files")
@@ -78,7 +80,10 @@ class DatasetSpec:
                 raise DatasetSpecError(f"{key}: must be a mapping with name, sha256 and bytes")
             fname = f.get("name")
             if not is_name(fname):
-                raise DatasetSpecError(f"{key}.name: {fname!r} must be a plain file name: letters, digits, _ . - starting with a letter or digit")
+                raise DatasetSpecError(
+                    f"{key}.name: {fname!r} must be a plain file name: letters, digits, _ . - starting with a "
+                    "letter or digit"
+                )
             sha = f.get("sha256")
             if not isinstance(sha, str) or not SHA256_RE.match(sha):
                 raise DatasetSpecError(f"{key}.sha256: must be 64 hexadecimal digits, got {sha!r}")
@@ -134,4 +139,6 @@ def resolve(name: str, overrides: dict | None = None) -> DatasetSpec:
     if name in builtin:
         return DatasetSpec.from_dict(name, builtin[name])
     known = sorted(set(builtin) | set(overrides))
-    raise DatasetSpecError(f"unknown dataset {name!r}; known datasets are {known} (define others under dataset_definitions)")
+    raise DatasetSpecError(
+        f"unknown dataset {name!r}; known datasets are {known} (define others under dataset_definitions)"
+    )

@@ -175,9 +175,7 @@ def _try_source(source: str, spec: FileSpec, target: Path, label: str, opts: Fet
             delay *= 2
 
 
-def fetch_file(
-    dataset: DatasetSpec, spec: FileSpec, dest_dir, opts: FetchOptions = FetchOptions()
-) -> Path:
+def fetch_file(dataset: DatasetSpec, spec: FileSpec, dest_dir, opts: FetchOptions = FetchOptions()) -> Path:
     """A verified copy of one file in ``dest_dir``; raises :class:`DownloadError`."""
     dest_dir = Path(dest_dir)
     target = dest_dir / spec.name
@@ -226,6 +224,11 @@ def write_record(path, dataset: DatasetSpec, paths: dict[str, Path]) -> None:
     for role, p in paths.items():
         st = Path(p).stat()
         spec = dataset.files[role]
-        files[role] = {"name": spec.name, "sha256": spec.sha256, "bytes": spec.bytes,
-                       "file_size": st.st_size, "file_mtime_ns": st.st_mtime_ns}
+        files[role] = {
+            "name": spec.name,
+            "sha256": spec.sha256,
+            "bytes": spec.bytes,
+            "file_size": st.st_size,
+            "file_mtime_ns": st.st_mtime_ns,
+        }
     write_json(path, {"dataset": dataset.name, "files": files})

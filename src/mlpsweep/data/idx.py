@@ -151,9 +151,7 @@ def read_labels(path, classes: int | None = None, **kwargs) -> np.ndarray:
 
 def check_pair(images: np.ndarray, labels: np.ndarray, images_path, labels_path) -> None:
     if images.shape[0] != labels.shape[0]:
-        raise IdxError(
-            f"{images_path} has {images.shape[0]} images but {labels_path} has {labels.shape[0]} labels"
-        )
+        raise IdxError(f"{images_path} has {images.shape[0]} images but {labels_path} has {labels.shape[0]} labels")
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

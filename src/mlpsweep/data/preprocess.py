@@ -146,7 +146,13 @@ def preprocess(
     write_json(out_dir / "manifest.json", manifest)
     log.info(
         "%s: %d train / %d validation / %d test rows of %d features (%s) in %s",
-        spec.name, n_train, validation_size, n_test, d, normalize, out_dir,
+        spec.name,
+        n_train,
+        validation_size,
+        n_test,
+        d,
+        normalize,
+        out_dir,
     )
     return manifest
 
@@ -190,8 +196,10 @@ class StreamedRows:
             fh.seek(self.offset + (self.start + start) * d * self.dtype.itemsize)
             got = fh.readinto(memoryview(rows).cast("B")) if n else 0
         if got != rows.nbytes:
-            raise ValueError(f"{self.path}: rows {start}–{stop} of the split end early (the file is truncated); "
-                             "preprocess the data again")
+            raise ValueError(
+                f"{self.path}: rows {start}–{stop} of the split end early (the file is truncated); "
+                "preprocess the data again"
+            )
         return rows
 
 
@@ -230,9 +238,13 @@ def read_manifest(folder) -> dict:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PreprocessedDataError(f"{path}: missing; run `python -m mlpsweep preprocess` (or snakemake) first") from None
+        raise PreprocessedDataError(
+            f"{path}: missing; run `python -m mlpsweep preprocess` (or snakemake) first"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise PreprocessedDataError(f"{path}: not valid JSON ({exc}); delete {Path(folder)} and preprocess again") from exc
+        raise PreprocessedDataError(
+            f"{path}: not valid JSON ({exc}); delete {Path(folder)} and preprocess again"
+        ) from exc
     if manifest.get("format") != FORMAT:
         raise PreprocessedDataError(f"{path}: not an mlpsweep preprocessed-data manifest")
     return manifest

@@ -2,7 +2,12 @@
 
 Split as in numpy-ml: :mod:`.activations` (σ and derivatives), :mod:`.costs`
 (C_x and δ_L), :mod:`.penalties` (Lp weight penalties), :mod:`.network` (Φ,
-parameters, matrix-form backprop), :mod:`.sgd` (mini-batch SGD for one run or a stack of runs, and its history), :mod:`.optimizers` (update rules and dropout) and :mod:`.io` (``.npz`` + JSON persistence, no pickle).
+parameters, matrix-form backprop), :mod:`.optimizers` (update rules, which own η,
+and dropout), :mod:`.step` (the steps of a stack of runs: gradient, penalty,
+rule), :mod:`.sgd` (mini-batch SGD for one run or a stack of runs),
+:mod:`.settings`, :mod:`.history` and :mod:`.monitoring` (a run's settings, its
+per-epoch record and what is evaluated after each epoch), :mod:`.checkpoint` and
+:mod:`.io` (``.npz`` + JSON persistence, no pickle).
 """
 
 from .io import ModelFileError, load_network, save_network

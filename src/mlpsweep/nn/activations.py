@@ -126,8 +126,12 @@ class Sigmoid(Activation):
 
     def forward_ops(self, z, out):
         half = const(z.dtype, 0.5)
-        return [(np.multiply, (z, half, out)), (np.tanh, (out, out)), (np.multiply, (out, half, out)),
-                (np.add, (out, half, out))]
+        return [
+            (np.multiply, (z, half, out)),
+            (np.tanh, (out, out)),
+            (np.multiply, (out, half, out)),
+            (np.add, (out, half, out)),
+        ]
 
     def derivative_ops(self, a, out):
         return [(np.subtract, (const(a.dtype, 1.0), a, out)), (np.multiply, (out, a, out))]
@@ -147,7 +151,9 @@ class ReLU(Activation):
     name = "relu"
 
     def forward_ops(self, z, out):
-        return [(functools.partial(np.maximum, out=out), (z, const(z.dtype, 0.0)))]  # (its positional out is deprecated)
+        return [
+            (functools.partial(np.maximum, out=out), (z, const(z.dtype, 0.0)))
+        ]  # (its positional out is deprecated)
 
     def derivative_ops(self, a, out):
         # a = max(z, 0) >= 0, so sign(a) is exactly the 0/1 derivative.
@@ -205,8 +211,7 @@ class Softmax(Activation):
 
     def derivative_ops(self, a, out):  # pragma: no cover - guarded by validation
         raise TypeError(
-            "softmax has a Jacobian, not an element-wise derivative; "
-            "use it only with the log-likelihood cost"
+            "softmax has a Jacobian, not an element-wise derivative; use it only with the log-likelihood cost"
         )
 
 
@@ -219,9 +224,7 @@ def hidden(name: str) -> Activation:
     try:
         return HIDDEN[name]
     except KeyError:
-        raise ValueError(
-            f"unknown hidden activation {name!r}; choose one of {sorted(HIDDEN)}"
-        ) from None
+        raise ValueError(f"unknown hidden activation {name!r}; choose one of {sorted(HIDDEN)}") from None
 
 
 def output(name: str) -> Activation:
@@ -229,6 +232,4 @@ def output(name: str) -> Activation:
     try:
         return OUTPUT[name]
     except KeyError:
-        raise ValueError(
-            f"unknown output layer {name!r}; choose one of {sorted(OUTPUT)}"
-        ) from None
+        raise ValueError(f"unknown output layer {name!r}; choose one of {sorted(OUTPUT)}") from None

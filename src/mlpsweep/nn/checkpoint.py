@@ -59,11 +59,16 @@ class Checkpointer:
         names = [list(rule.state) for rule in state.rules]
         for s, rule in enumerate(state.rules):
             arrays.update({f"rule{s}.{name}": value for name, value in rule.state.items()})
-        meta = {"format": FORMAT, "key": self.key, "epoch": state.epoch, "rule_state": names,
-                "best_epochs": [None if b is None else b[0] for b in state.best],
-                "histories": [h.to_csv() for h in state.histories],
-                "rngs": [r.bit_generator.state for r in state.rngs],
-                "diverged": [None if d is None else list(d) for d in state.diverged]}
+        meta = {
+            "format": FORMAT,
+            "key": self.key,
+            "epoch": state.epoch,
+            "rule_state": names,
+            "best_epochs": [None if b is None else b[0] for b in state.best],
+            "histories": [h.to_csv() for h in state.histories],
+            "rngs": [r.bit_generator.state for r in state.rngs],
+            "diverged": [None if d is None else list(d) for d in state.diverged],
+        }
         blob = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         with atomic_path(self.path) as tmp:
             with open(tmp, "wb") as fh:
@@ -79,8 +84,9 @@ class Checkpointer:
             with np.load(self.path, allow_pickle=False) as f:
                 meta = json.loads(f["meta"].tobytes().decode())
                 arrays = {name: f[name].copy() for name in ("params", "best_params")}
-                rule_states = [{name: f[f"rule{s}.{name}"].copy() for name in names}
-                               for s, names in enumerate(meta["rule_state"])]
+                rule_states = [
+                    {name: f[f"rule{s}.{name}"].copy() for name in names} for s, names in enumerate(meta["rule_state"])
+                ]
             if meta.get("format") != FORMAT or meta.get("key") != self.key:
                 raise ValueError("not a checkpoint of this run")
             histories = [History.from_csv(t) for t in meta["histories"]]
@@ -92,8 +98,15 @@ class Checkpointer:
             log.warning("%s: unusable checkpoint (%s); training from the start", self.path, exc)
             return None
         best = [None if e is None else (e, p) for e, p in zip(meta["best_epochs"], arrays["best_params"])]
-        return (list(arrays["params"]), rule_states, int(meta["epoch"]), histories, meta["rngs"],
-                [None if d is None else tuple(d) for d in meta["diverged"]], best)
+        return (
+            list(arrays["params"]),
+            rule_states,
+            int(meta["epoch"]),
+            histories,
+            meta["rngs"],
+            [None if d is None else tuple(d) for d in meta["diverged"]],
+            best,
+        )
 
     def remove_all(self) -> None:
         """Delete this run's checkpoint and any stale ones (other keys) in its folder."""

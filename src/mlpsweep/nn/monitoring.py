@@ -21,7 +21,9 @@ def monitor(nets: list[Network], x, y, validation: tuple | None, test: tuple | N
     records: list[dict] = [{} for _ in nets]
     with np.errstate(over="ignore", invalid="ignore"):
         for prefix, pair in {"train": (x, y), "val": validation, "test": test}.items():
-            evals = evaluate_all(nets, *pair, chunk) if pair is not None else [{"cost": None, "accuracy": None}] * len(nets)
+            evals = (
+                evaluate_all(nets, *pair, chunk) if pair is not None else [{"cost": None, "accuracy": None}] * len(nets)
+            )
             for rec, ev in zip(records, evals):
                 rec[f"{prefix}_cost"], rec[f"{prefix}_accuracy"] = ev["cost"], ev["accuracy"]
     return records
@@ -44,8 +46,10 @@ class Kept:
 
     def __init__(self, nets: list[Network], best: list | None):
         self.nets = nets
-        self.best = [None if b is None else (int(b[0]), np.array(b[1], dtype=net.dtype)) for b, net in
-                     zip(best or [None] * len(nets), nets)]
+        self.best = [
+            None if b is None else (int(b[0]), np.array(b[1], dtype=net.dtype))
+            for b, net in zip(best or [None] * len(nets), nets)
+        ]
 
     def keep(self, s: int, epoch: int) -> None:
         if self.best[s] is None:

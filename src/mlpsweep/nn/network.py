@@ -166,8 +166,10 @@ class Network:
         (resolved settings, :mod:`mlpsweep.settings`, or a model's metadata; other keys are ignored)."""
         missing = [k for k in NETWORK_KEYS if k not in config]
         if missing:
-            raise ValueError(f"a network needs {', '.join(missing)}; resolve the settings first "
-                             "(mlpsweep.settings.resolve fills in the schema's defaults)")
+            raise ValueError(
+                f"a network needs {', '.join(missing)}; resolve the settings first "
+                "(mlpsweep.settings.resolve fills in the schema's defaults)"
+            )
         return cls(sizes, **{k: config[k] for k in NETWORK_KEYS}, rng=rng, params=params)
 
     def copy(self) -> Network:
@@ -206,7 +208,8 @@ class Network:
 
     def _chunk_buffers(self, chunk: int):
         return [np.empty((chunk, n), dtype=self.dtype) for n in self.sizes[1:]], np.empty(
-            (chunk, self.sizes[-1]), dtype=self.dtype)
+            (chunk, self.sizes[-1]), dtype=self.dtype
+        )
 
     def _forward_chunk(self, a, buffers):
         """(z_L, a_L) of the rows ``a`` (at most the buffers' rows), in the buffers."""
@@ -364,11 +367,15 @@ class Workspace:
         self.GB = [self.grad[0, net._b_slices[ell]] if one else self.grad[:, net._b_slices[ell]] for ell in range(L)]
         outs = sizes[1:]
         buf = lambda n: np.empty((*lead, batch_size, n), dtype=dt)  # noqa: E731
-        self.bufs = {"a": [buf(n) for n in outs], "d": [buf(n) for n in outs], "t": [buf(n) for n in outs],
-                     # pre-activations, kept only for activations whose σ' needs them (x²)
-                     "z": [buf(n) for n in outs[:-1]] if net.hidden.needs_z else [],
-                     # with dropout, the masked activations that feed the next layer
-                     "am": [buf(n) for n in outs[:-1]] if dropout else []}
+        self.bufs = {
+            "a": [buf(n) for n in outs],
+            "d": [buf(n) for n in outs],
+            "t": [buf(n) for n in outs],
+            # pre-activations, kept only for activations whose σ' needs them (x²)
+            "z": [buf(n) for n in outs[:-1]] if net.hidden.needs_z else [],
+            # with dropout, the masked activations that feed the next layer
+            "am": [buf(n) for n in outs[:-1]] if dropout else [],
+        }
         self.ones = np.ones(batch_size, dtype=dt)
         self._frames: dict = {}
 
@@ -470,5 +477,7 @@ def evaluate_all(nets: list[Network], x, y, chunk: int = 8192) -> list[dict]:
             if labels:
                 correct[i] += int(np.count_nonzero(a.argmax(axis=1) == yl))
             totals[i] += float(np.sum(net.cost.values(z, a, target)))
-    return [{"cost": total / m, "accuracy": hits / m if labels else None, "correct": hits if labels else None,
-             "n": m} for total, hits in zip(totals, correct)]
+    return [
+        {"cost": total / m, "accuracy": hits / m if labels else None, "correct": hits if labels else None, "n": m}
+        for total, hits in zip(totals, correct)
+    ]

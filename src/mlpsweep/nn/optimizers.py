@@ -102,8 +102,13 @@ class SGD(UpdateRule):
         np.subtract(params, grad, out=params)
 
 
-MU = {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.9,
-      "description": "Momentum μ: the share of the last step the next one keeps."}
+MU = {
+    "type": "number",
+    "minimum": 0,
+    "exclusiveMaximum": 1,
+    "default": 0.9,
+    "description": "Momentum μ: the share of the last step the next one keeps.",
+}
 
 
 class Momentum(UpdateRule):
@@ -153,14 +158,32 @@ class Adam(UpdateRule):
 
     name = "adam"
     options = {
-        "beta1": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.9,
-                  "description": "Decay β₁ of the mean of the gradient."},
-        "beta2": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.999,
-                  "description": "Decay β₂ of the mean of its square."},
-        "epsilon": {"type": "number", "exclusiveMinimum": 0, "default": 1e-8,
-                    "description": "ε added to √v̂ in the step's denominator."},
-        "weight_decay": {"type": "number", "minimum": 0, "default": 0.0,
-                         "description": "AdamW's decoupled decay of the weights (not the biases): w ← w − η·λ·w."},
+        "beta1": {
+            "type": "number",
+            "minimum": 0,
+            "exclusiveMaximum": 1,
+            "default": 0.9,
+            "description": "Decay β₁ of the mean of the gradient.",
+        },
+        "beta2": {
+            "type": "number",
+            "minimum": 0,
+            "exclusiveMaximum": 1,
+            "default": 0.999,
+            "description": "Decay β₂ of the mean of its square.",
+        },
+        "epsilon": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 1e-8,
+            "description": "ε added to √v̂ in the step's denominator.",
+        },
+        "weight_decay": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0.0,
+            "description": "AdamW's decoupled decay of the weights (not the biases): w ← w − η·λ·w.",
+        },
     }
     #: β₁ᵗ and β₂ᵗ are kept as products, one factor per step (float64: no ``pow`` whose rounding could differ)
     state_names = ("m", "v", "beta1_power", "beta2_power")
@@ -215,19 +238,23 @@ def rule_class(name: str) -> type[UpdateRule]:
     try:
         found = getattr(importlib.import_module(name), "RULE", None)
     except ImportError as exc:
-        raise UnknownRule(f"unknown optimizer {name!r} ({exc}); the built-in ones are {sorted(RULES)}, or name a "
-                          "module of your own that defines RULE") from None
+        raise UnknownRule(
+            f"unknown optimizer {name!r} ({exc}); the built-in ones are {sorted(RULES)}, or name a "
+            "module of your own that defines RULE"
+        ) from None
     if not (isinstance(found, type) and issubclass(found, UpdateRule)):
-        raise UnknownRule(f"module {name!r} defines no RULE (an UpdateRule subclass); the built-in optimizers are "
-                          f"{sorted(RULES)}")
+        raise UnknownRule(
+            f"module {name!r} defines no RULE (an UpdateRule subclass); the built-in optimizers are {sorted(RULES)}"
+        )
     return found
 
 
 def make_rule(optimizer: dict, *, eta: float, eta_decay: float, n_params: int, n_weights: int, dtype) -> UpdateRule:
     """The rule ``optimizer`` (``{"name": …, its options}``, checked) of one run."""
     options = {k: v for k, v in optimizer.items() if k != "name"}
-    return rule_class(optimizer["name"])(eta=eta, eta_decay=eta_decay, n_params=n_params, n_weights=n_weights,
-                                         dtype=dtype, **options)
+    return rule_class(optimizer["name"])(
+        eta=eta, eta_decay=eta_decay, n_params=n_params, n_weights=n_weights, dtype=dtype, **options
+    )
 
 
 class Dropout:

@@ -60,7 +60,8 @@ def check_stackable(nets: list[Network], settings: list[Settings], names: list[s
                     raise ValueError(
                         f"{names[i]} differs from {names[0]} in {key.removesuffix('_name')} ({getattr(obj, key)} vs "
                         f"{getattr(first, key)}); only runs that share layer sizes, activation, output, cost, dtype, "
-                        "batch size and epochs train as one stack")
+                        "batch size and epochs train as one stack"
+                    )
 
 
 @dataclass
@@ -109,13 +110,13 @@ def prepare_targets(net: Network, y) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(y, dtype=net.dtype), None
 
 
-def train(net: Network, x, y, settings: Settings, rng: np.random.Generator, *, callback=None,
-          **kwargs) -> History:
+def train(net: Network, x, y, settings: Settings, rng: np.random.Generator, *, callback=None, **kwargs) -> History:
     """Train one ``net`` in place (a stack of one, :func:`train_stack`); return its history.
 
     ``callback(record, state)`` runs after every epoch.  Raises :class:`Diverged`
     at the first epoch whose cost or parameters are not finite.
     """
+
     def stop_at_divergence(records, state):
         if state.diverged[0] is not None:
             raise Diverged(*state.diverged[0], state.histories[0])
@@ -126,12 +127,26 @@ def train(net: Network, x, y, settings: Settings, rng: np.random.Generator, *, c
     return history
 
 
-def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[np.random.Generator], *,
-                validation: tuple | None = None, test: tuple | None = None, callback: EpochCallback | None = None,
-                track_gradients: bool = False, eval_chunk: int = EVAL_CHUNK, start_epoch: int = 0,
-                histories: list[History] | None = None, rule_states: list | None = None,
-                diverged: list | None = None, monitor_rows: int | None = None, test_by_need: bool = False,
-                best: list | None = None) -> list:
+def train_stack(
+    nets: list[Network],
+    x,
+    y,
+    settings: list[Settings],
+    rngs: list[np.random.Generator],
+    *,
+    validation: tuple | None = None,
+    test: tuple | None = None,
+    callback: EpochCallback | None = None,
+    track_gradients: bool = False,
+    eval_chunk: int = EVAL_CHUNK,
+    start_epoch: int = 0,
+    histories: list[History] | None = None,
+    rule_states: list | None = None,
+    diverged: list | None = None,
+    monitor_rows: int | None = None,
+    test_by_need: bool = False,
+    best: list | None = None,
+) -> list:
     """Train ``nets`` in place with mini-batch SGD, together; return each run's :class:`History` or :class:`Diverged`.
 
     ``x`` is (m, d); ``y`` holds integer labels (m,) or targets (m, N_L).
@@ -187,12 +202,14 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
     rows = monitored_rows(x.shape[0], monitor_rows)
     train_pair = (x, monitored_y) if rows is None else (SampledRows(x, rows), monitored_y[rows])
     # the best validation accuracy so far of every run (a resumed run's from its history)
-    best_val = [max((r["val_accuracy"] for r in h if r.get("val_accuracy") is not None), default=-math.inf)
-                for h in histories]
+    best_val = [
+        max((r["val_accuracy"] for r in h if r.get("val_accuracy") is not None), default=-math.inf) for h in histories
+    ]
     keep_best = test_by_need and validation is not None and test is not None
     kept = Kept(nets, best) if keep_best else None
-    state = TrainingState(nets, histories, rngs, start_epoch, settings, steps.rules, status,
-                          kept.best if kept else [None] * S)
+    state = TrainingState(
+        nets, histories, rngs, start_epoch, settings, steps.rules, status, kept.best if kept else [None] * S
+    )
     try:
         for epoch in range(start_epoch + 1, cfg0.epochs + 1):
             if not alive.any():
@@ -204,8 +221,9 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
             live = np.flatnonzero(alive)
             last = epoch == cfg0.epochs
             # every live run on each chunk of rows in turn (read once), each run's numbers as alone
-            monitored = monitor([nets[s] for s in live], *train_pair, validation,
-                                test if last or not keep_best else None, eval_chunk)
+            monitored = monitor(
+                [nets[s] for s in live], *train_pair, validation, test if last or not keep_best else None, eval_chunk
+            )
             records: list = [None] * S
             for s, rec in zip(live, monitored):
                 rec = {"epoch": epoch, **rec}
@@ -235,5 +253,4 @@ def train_stack(nets: list[Network], x, y, settings: list[Settings], rngs: list[
                 callback(records, state)
     finally:
         steps.release()
-    return [histories[s] if status[s] is None else Diverged(status[s][0], status[s][1], histories[s])
-            for s in range(S)]
+    return [histories[s] if status[s] is None else Diverged(status[s][0], status[s][1], histories[s]) for s in range(S)]

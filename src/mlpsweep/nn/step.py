@@ -64,8 +64,16 @@ class Steps:
     stack's matrix (:meth:`release` gives each its own copy back) and runs epochs (:meth:`epoch`).
     """
 
-    def __init__(self, nets: list[Network], settings: list, rngs: list, x: np.ndarray, targets: np.ndarray,
-                 track_gradients: bool = False, eager: bool | None = None):
+    def __init__(
+        self,
+        nets: list[Network],
+        settings: list,
+        rngs: list,
+        x: np.ndarray,
+        targets: np.ndarray,
+        track_gradients: bool = False,
+        eager: bool | None = None,
+    ):
         S, net0 = len(nets), nets[0]
         self.nets, self.rngs, self.x, self.targets, self.S = nets, rngs, x, targets, S
         self.eager = bool(os.environ.get("MLPSWEEP_EAGER_STEP")) if eager is None else eager
@@ -77,17 +85,19 @@ class Steps:
             net.params = self.P[s]
             net.weights, net.biases = net.views(net.params)
         self.nw = nw = net0.n_weights
-        self.rules = [make_rule(st.rule, eta=st.eta, eta_decay=st.eta_decay, n_params=net0.n_params, n_weights=nw,
-                                dtype=dtype) for st in settings]
+        self.rules = [
+            make_rule(st.rule, eta=st.eta, eta_decay=st.eta_decay, n_params=net0.n_params, n_weights=nw, dtype=dtype)
+            for st in settings
+        ]
         self.penalties = [st.penalty for st in settings]
-        self.thresholds = [np.empty(nw, dtype=dtype) if pen.active and pen.clips_at_zero else None
-                           for pen in self.penalties]
+        self.thresholds = [
+            np.empty(nw, dtype=dtype) if pen.active and pen.clips_at_zero else None for pen in self.penalties
+        ]
         self.scratch = np.empty(nw, dtype=dtype) if any(p.active for p in self.penalties) else None
         #: every run on plain SGD without a penalty: the stack's update is two calls, not two per run
         self.plain = all(type(r) is SGD for r in self.rules) and not any(p.active for p in self.penalties)
         self.etas = np.empty((S, 1), dtype=dtype)
-        self.dropouts = [Dropout(st.dropout, sizes[1:-1], self.K, dtype) if st.dropout > 0 else None
-                         for st in settings]
+        self.dropouts = [Dropout(st.dropout, sizes[1:-1], self.K, dtype) if st.dropout > 0 else None for st in settings]
         self.dropping = any(self.dropouts)
         self.ws = Workspace(net0, self.P, self.K, dropout=self.dropping)
         self.G = self.ws.grad

@@ -73,29 +73,36 @@ def summary_table(runs: pd.DataFrame, order) -> pd.DataFrame:
         final = mean_ci(ok["test_accuracy"])
         best = mean_ci(ok["test_accuracy_at_best_val"])
         diverged = r[r["status"] != "ok"]
-        rows.append({
-            "topology": name,
-            "sizes": r["sizes"].iloc[0],
-            "n_params": int(r["n_params"].iloc[0]),
-            "seeds": len(r),
-            "finished": len(ok),
-            "diverged": len(diverged),
-            "diverged_at": "; ".join(f"seed {s}: epoch {int(e)}" for s, e in zip(diverged["seed"], diverged["diverged_epoch"])),
-            "test_accuracy_mean": final.mean,
-            "test_accuracy_std": final.std,
-            "test_accuracy_ci_low": final.ci_low,
-            "test_accuracy_ci_high": final.ci_high,
-            "best_val_test_accuracy_mean": best.mean,
-            "best_val_epoch_mean": float(ok["best_val_epoch"].mean()) if len(ok) else np.nan,
-            "train_seconds_mean": float(r["wall_seconds"].mean()) if "wall_seconds" in r else float(r["train_seconds"].mean()),
-            "max_rss_mb": float(r["max_rss_mb"].max()) if "max_rss_mb" in r else np.nan,
-            "median_seed": median_seed(runs, name),
-        })
+        rows.append(
+            {
+                "topology": name,
+                "sizes": r["sizes"].iloc[0],
+                "n_params": int(r["n_params"].iloc[0]),
+                "seeds": len(r),
+                "finished": len(ok),
+                "diverged": len(diverged),
+                "diverged_at": "; ".join(
+                    f"seed {s}: epoch {int(e)}" for s, e in zip(diverged["seed"], diverged["diverged_epoch"])
+                ),
+                "test_accuracy_mean": final.mean,
+                "test_accuracy_std": final.std,
+                "test_accuracy_ci_low": final.ci_low,
+                "test_accuracy_ci_high": final.ci_high,
+                "best_val_test_accuracy_mean": best.mean,
+                "best_val_epoch_mean": float(ok["best_val_epoch"].mean()) if len(ok) else np.nan,
+                "train_seconds_mean": float(r["wall_seconds"].mean())
+                if "wall_seconds" in r
+                else float(r["train_seconds"].mean()),
+                "max_rss_mb": float(r["max_rss_mb"].max()) if "max_rss_mb" in r else np.nan,
+                "median_seed": median_seed(runs, name),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def pairwise(runs: pd.DataFrame, summary: pd.DataFrame, predictions: dict, y_test, labels: dict, *,
-             alpha: float, power: float) -> pd.DataFrame:
+def pairwise(
+    runs: pd.DataFrame, summary: pd.DataFrame, predictions: dict, y_test, labels: dict, *, alpha: float, power: float
+) -> pd.DataFrame:
     """Every pair of topologies: Welch's difference over seeds (Holm over the pairs) and McNemar on the median seeds."""
     rows = []
     finished = summary[summary["finished"] > 0]["topology"].tolist()
@@ -109,11 +116,24 @@ def pairwise(runs: pd.DataFrame, summary: pd.DataFrame, predictions: dict, y_tes
         p = verdicts.two_sided_p(d)
         sa, sb = by_topo.loc[a, "median_seed"], by_topo.loc[b, "median_seed"]
         m = mcnemar(predictions[(a, sa)] == y_test, predictions[(b, sb)] == y_test)
-        rows.append({"a": a, "b": b, "difference_pp": 100 * d.diff, "ci_low_pp": 100 * d.low, "ci_high_pp": 100 * d.high,
-                     "welch_df": d.df, "welch_p": p, "detectable_pp": 100 * mde,
-                     "median_seed_a": sa, "median_seed_b": sb,
-                     "mcnemar_only_a_right_minus_only_b_right": m.statistic, "mcnemar_p": m.p_value,
-                     "label_a": labels[a], "label_b": labels[b]})
+        rows.append(
+            {
+                "a": a,
+                "b": b,
+                "difference_pp": 100 * d.diff,
+                "ci_low_pp": 100 * d.low,
+                "ci_high_pp": 100 * d.high,
+                "welch_df": d.df,
+                "welch_p": p,
+                "detectable_pp": 100 * mde,
+                "median_seed_a": sa,
+                "median_seed_b": sb,
+                "mcnemar_only_a_right_minus_only_b_right": m.statistic,
+                "mcnemar_p": m.p_value,
+                "label_a": labels[a],
+                "label_b": labels[b],
+            }
+        )
     table = pd.DataFrame(rows)
     if len(table):
         table["holm_significant"] = verdicts.holm(table["welch_p"].tolist(), alpha)
@@ -122,19 +142,30 @@ def pairwise(runs: pd.DataFrame, summary: pd.DataFrame, predictions: dict, y_tes
     return table
 
 
-def study_pairs(runs: pd.DataFrame, order, studies, kind, predictions: dict, y_test, labels: dict, *, alpha: float,
-                power: float) -> pd.DataFrame:
+def study_pairs(
+    runs: pd.DataFrame, order, studies, kind, predictions: dict, y_test, labels: dict, *, alpha: float, power: float
+) -> pd.DataFrame:
     """The pairwise tests of the report: within each study whose kind compares its topologies, on that study's own
     seeds (and its median seeds for McNemar); every pair of ``order`` when the report has no studies."""
-    groups = ([(s["topologies"], s["seeds"]) for s in studies if kind(s["kind"]).pairwise] if studies
-              else [(order, None)])
+    groups = (
+        [(s["topologies"], s["seeds"]) for s in studies if kind(s["kind"]).pairwise] if studies else [(order, None)]
+    )
     if not (order and groups):
         return pd.DataFrame()
     tables = []
     for topologies, seeds in groups:
         sub = runs[runs["topology"].isin(topologies) & (runs["seed"].isin(seeds) if seeds is not None else True)]
-        tables.append(pairwise(sub, summary_table(sub, [t for t in order if t in set(topologies)]), predictions,
-                               y_test, labels, alpha=alpha, power=power))
+        tables.append(
+            pairwise(
+                sub,
+                summary_table(sub, [t for t in order if t in set(topologies)]),
+                predictions,
+                y_test,
+                labels,
+                alpha=alpha,
+                power=power,
+            )
+        )
     return pd.concat(tables, ignore_index=True).drop_duplicates(subset=["a", "b"])
 
 
@@ -144,14 +175,18 @@ def pair_sentence(r: dict, alpha: float, k: int) -> str:
     mc = f"McNemar on the median seeds: p = {r['mcnemar_p']:.2g}"
     if not np.isfinite(r["welch_p"]):
         return f"{lb} − {la}: {r['difference_pp']:+.2f} pp from one seed on a side: no interval, no test ({mc})."
-    head = (f"{lb} − {la}: {r['difference_pp']:+.2f} pp, {100 * (1 - alpha):.0f} % CI [{r['ci_low_pp']:+.2f}, "
-            f"{r['ci_high_pp']:+.2f}] pp, Welch p = {r['welch_p']:.2g}")
+    head = (
+        f"{lb} − {la}: {r['difference_pp']:+.2f} pp, {100 * (1 - alpha):.0f} % CI [{r['ci_low_pp']:+.2f}, "
+        f"{r['ci_high_pp']:+.2f}] pp, Welch p = {r['welch_p']:.2g}"
+    )
     holm = f"Holm over {k} pair{'s' if k != 1 else ''} at α = {alpha:g}"
     if r["holm_significant"]:
         win, lose = (lb, la) if r["difference_pp"] > 0 else (la, lb)
         return f"{head}: {win} is more accurate than {lose} ({holm}; {mc})."
-    return (f"{head}: not significant ({holm}); this run could only have detected differences larger than "
-            f"{r['detectable_pp']:.2f} pp ({mc}).")
+    return (
+        f"{head}: not significant ({holm}); this run could only have detected differences larger than "
+        f"{r['detectable_pp']:.2f} pp ({mc})."
+    )
 
 
 def with_looks(studies: list[dict], looks) -> list[dict]:
@@ -162,14 +197,23 @@ def with_looks(studies: list[dict], looks) -> list[dict]:
         last[doc["study"]] = doc
     missing = [s["name"] for s in studies if s.get("replication") and s["name"] not in last]
     if missing:
-        raise ValueError(f"no look decision for the sequential stud{'ies' if len(missing) > 1 else 'y'} "
-                         f"{', '.join(missing)} among the report's inputs (looks)")
-    return [{**s, "seeds": last[s["name"]]["seeds"], "sequential": last[s["name"]]} if s["name"] in last else s
-            for s in studies]
+        raise ValueError(
+            f"no look decision for the sequential stud{'ies' if len(missing) > 1 else 'y'} "
+            f"{', '.join(missing)} among the report's inputs (looks)"
+        )
+    return [
+        {**s, "seeds": last[s["name"]]["seeds"], "sequential": last[s["name"]]} if s["name"] in last else s
+        for s in studies
+    ]
 
 
-STUCK_HEADER = ["topology", "seed", "classes it (almost) never predicts on validation (predicted / images)",
-                "validation accuracy % (final epoch)", "test accuracy % (final epoch)"]
+STUCK_HEADER = [
+    "topology",
+    "seed",
+    "classes it (almost) never predicts on validation (predicted / images)",
+    "validation accuracy % (final epoch)",
+    "test accuracy % (final epoch)",
+]
 STUCK_RATE_HEADER = ["topology", "stuck runs / finished runs", "rate", "95 % Clopper–Pearson interval"]
 
 
@@ -182,10 +226,19 @@ def stuck_tables(runs: pd.DataFrame, order, metrics: dict, class_names) -> tuple
     for r in runs[runs["stuck"].fillna(False).astype(bool)].itertuples(index=False):
         m = metrics[(r.topology, r.seed)]
         v = m["validation"]
-        dead = ", ".join(f"{c} {class_names[c]} ({v['predicted_per_class'][c]:,} / {v['images_per_class'][c]:,})"
-                         for c in map(int, r.dead_classes.split()))
-        named.append([r.topology, int(r.seed), dead, f"{100 * m['final_epoch']['val_accuracy']:.2f}",
-                      f"{100 * r.test_accuracy:.2f}"])
+        dead = ", ".join(
+            f"{c} {class_names[c]} ({v['predicted_per_class'][c]:,} / {v['images_per_class'][c]:,})"
+            for c in map(int, r.dead_classes.split())
+        )
+        named.append(
+            [
+                r.topology,
+                int(r.seed),
+                dead,
+                f"{100 * m['final_epoch']['val_accuracy']:.2f}",
+                f"{100 * r.test_accuracy:.2f}",
+            ]
+        )
     rates = []
     for topo in order:
         judged = runs[(runs["topology"] == topo) & runs["stuck"].notna()]
@@ -193,7 +246,9 @@ def stuck_tables(runs: pd.DataFrame, order, metrics: dict, class_names) -> tuple
             continue
         k = int(judged["stuck"].astype(bool).sum())
         rate = clopper_pearson(k, len(judged))
-        rates.append([topo, f"{k}/{len(judged)}", f"{100 * rate.rate:.0f} %", f"{100 * rate.low:.0f}–{100 * rate.high:.0f} %"])
+        rates.append(
+            [topo, f"{k}/{len(judged)}", f"{100 * rate.rate:.0f} %", f"{100 * rate.low:.0f}–{100 * rate.high:.0f} %"]
+        )
     return named, rates
 
 
@@ -224,13 +279,27 @@ def lecture_rows(dataset: str, summary: pd.DataFrame, settings: dict) -> tuple[l
         inside = "inside" if low <= mean <= high else ("above" if mean > high else "below")
         s = settings.get(row["topology"], {})
         differs = [f"{k} = {s.get(k)}" for k, v in ref["recipe"].items() if s.get(k) != v]
-        ci = "" if np.isnan(row["test_accuracy_ci_low"]) else f" (95 % CI {100 * row['test_accuracy_ci_low']:.2f}–{100 * row['test_accuracy_ci_high']:.2f})"
-        out.append([key, stated, f"{100 * mean:.2f} %{ci}", inside, ("recipe differs: " + ", ".join(differs)) if differs else ""])
+        ci = (
+            ""
+            if np.isnan(row["test_accuracy_ci_low"])
+            else f" (95 % CI {100 * row['test_accuracy_ci_low']:.2f}–{100 * row['test_accuracy_ci_high']:.2f})"
+        )
+        out.append(
+            [
+                key,
+                stated,
+                f"{100 * mean:.2f} %{ci}",
+                inside,
+                ("recipe differs: " + ", ".join(differs)) if differs else "",
+            ]
+        )
     if dataset == ref["dataset"]:
         note = f"The lecture's table ({ref['note']}) next to this run's final-epoch test accuracy (mean over seeds)."
     else:
-        note = (f"The lecture's ranges are for MNIST ({ref['note']}); this report is for {dataset}, "
-                "so they are shown for orientation only, not as a target.")
+        note = (
+            f"The lecture's ranges are for MNIST ({ref['note']}); this report is for {dataset}, "
+            "so they are shown for orientation only, not as a target."
+        )
     return out, note
 
 
@@ -286,8 +355,17 @@ def build(
         summary = summary_table(runs, order)
         # Pairwise tests within each study whose kind compares its topologies (every pair when the report
         # has no studies at all; a sweep of thousands of points is ranked, not tested pair by pair).
-        pairs = study_pairs(runs, order, studies, kind, predictions, y_test, labels, alpha=config["verdicts"]["alpha"],
-                            power=config["verdicts"]["power"])
+        pairs = study_pairs(
+            runs,
+            order,
+            studies,
+            kind,
+            predictions,
+            y_test,
+            labels,
+            alpha=config["verdicts"]["alpha"],
+            power=config["verdicts"]["power"],
+        )
         settings = {t: settings_of(metrics, t) for t in order}
     else:
         runs = pd.DataFrame(columns=["topology", "seed", "status"])
@@ -295,24 +373,45 @@ def build(
         summary, pairs = pd.DataFrame(columns=["topology", "finished"]), pd.DataFrame()
 
     shown = figure_topologies(order, metrics)
-    figures = base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, shown, labels, data, y_test,
-                           class_names) if have_runs else {}
+    figures = (
+        base_figures(
+            plot_dir, runs, hist, metrics, files, predictions, summary, shown, labels, data, y_test, class_names
+        )
+        if have_runs
+        else {}
+    )
     if have_runs and sampled_note(metrics):
         figures["training_cost"] += sampled_note(metrics)
     if len(shown) < len(order):
         for name in ("summary_accuracy", "validation_accuracy", "training_cost", "per_class_accuracy"):
-            figures[name] += (f" It shows {len(shown)} of the {len(order)} topologies: those with the highest mean "
-                              "validation accuracy.")
+            figures[name] += (
+                f" It shows {len(shown)} of the {len(order)} topologies: those with the highest mean "
+                "validation accuracy."
+            )
 
     ref = reference()
     published = [p for p in ref["published"] if p["dataset"] == dataset]
-    section_data = Data(runs=runs, hist=hist, metrics=metrics, labels=labels, study_files=study_files or {},
-                        plot_dir=plot_dir, dataset=dataset, reference=ref)
+    section_data = Data(
+        runs=runs,
+        hist=hist,
+        metrics=metrics,
+        labels=labels,
+        study_files=study_files or {},
+        plot_dir=plot_dir,
+        dataset=dataset,
+        reference=ref,
+    )
     study_sections = [kind(s["kind"]).section(s["name"], s, section_data) for s in studies]
 
     lecture, lecture_note = lecture_rows(dataset, summary, settings) if have_runs else ([], "")
     stuck, stuck_rates = stuck_tables(runs, order, metrics, class_names) if have_runs else ([], [])
-    bench = runs[[c for c in ("topology", "seed", "status", "runs_in_job", "wall_seconds", "max_rss_mb", "train_seconds") if c in runs]]
+    bench = runs[
+        [
+            c
+            for c in ("topology", "seed", "status", "runs_in_job", "wall_seconds", "max_rss_mb", "train_seconds")
+            if c in runs
+        ]
+    ]
     model_meta = next(iter(metrics.values())).get("training_environment") or {} if have_runs else {}
     prov = {
         "versions": provenance.versions("pandas", "seaborn", "matplotlib", "snakemake", "threadpoolctl", "jsonschema"),
@@ -320,11 +419,22 @@ def build(
         "blas": model_meta.get("blas"),
         "threads": model_meta.get("threads"),
         # every distinct arithmetic the runs used (mlpsweep.arithmetic.describe), once each
-        "arithmetic": list({json.dumps(a, sort_keys=True): a for m in metrics.values()
-                            for a in [(m.get("training_environment") or {}).get("arithmetic")]}.values()),
+        "arithmetic": list(
+            {
+                json.dumps(a, sort_keys=True): a
+                for m in metrics.values()
+                for a in [(m.get("training_environment") or {}).get("arithmetic")]
+            }.values()
+        ),
         # what the training jobs evaluated after each epoch, once per distinct choice
-        "monitoring": list({json.dumps(mo, sort_keys=True): mo for m in metrics.values()
-                            for mo in [(m.get("training_environment") or {}).get("monitoring")] if mo}.values()),
+        "monitoring": list(
+            {
+                json.dumps(mo, sort_keys=True): mo
+                for m in metrics.values()
+                for mo in [(m.get("training_environment") or {}).get("monitoring")]
+                if mo
+            }.values()
+        ),
         "git_commit": provenance.git_commit(workflow_dir) if workflow_dir else None,
         "lock": provenance.against_lock(Path(workflow_dir) / "requirements.lock") if workflow_dir else None,
         "machine": provenance.machine(),
@@ -335,24 +445,60 @@ def build(
     write_text(out_dir / "runs.csv", runs.to_csv(index=False))
     write_text(out_dir / "comparison.csv", summary.to_csv(index=False))
     write_text(out_dir / "pairwise.csv", pairs.to_csv(index=False))
-    write_text(out_dir / "verdicts.csv", pd.DataFrame(
-        [{"study": sec.name, "kind": sec.kind, "on": on, "outcome": v.outcome.value if v else "",
-          "verdict": v.sentence if v else ""}
-         for sec in study_sections for on, v in [("primary", sec.verdict), *sec.more_verdicts]],
-        columns=["study", "kind", "on", "outcome", "verdict"]).to_csv(index=False))
+    write_text(
+        out_dir / "verdicts.csv",
+        pd.DataFrame(
+            [
+                {
+                    "study": sec.name,
+                    "kind": sec.kind,
+                    "on": on,
+                    "outcome": v.outcome.value if v else "",
+                    "verdict": v.sentence if v else "",
+                }
+                for sec in study_sections
+                for on, v in [("primary", sec.verdict), *sec.more_verdicts]
+            ],
+            columns=["study", "kind", "on", "outcome", "verdict"],
+        ).to_csv(index=False),
+    )
     context = dict(
-        dataset=dataset, description=data.manifest.get("description", ""), summary=summary, labels=labels,
-        order=order, pairs=pairs, lecture=lecture, lecture_note=lecture_note, published=published, bench=bench,
-        figures=figures, plot_dir=plot_dir, provenance=prov, settings=settings,
-        seeds=sorted(runs["seed"].unique().tolist()) if have_runs else [], sections=study_sections,
-        built=build_time(), alpha=config["verdicts"]["alpha"], stuck=stuck, stuck_rates=stuck_rates,
-        stuck_header=STUCK_HEADER, stuck_rate_header=STUCK_RATE_HEADER, stuck_below=config["verdicts"]["stuck_below"],
+        dataset=dataset,
+        description=data.manifest.get("description", ""),
+        summary=summary,
+        labels=labels,
+        order=order,
+        pairs=pairs,
+        lecture=lecture,
+        lecture_note=lecture_note,
+        published=published,
+        bench=bench,
+        figures=figures,
+        plot_dir=plot_dir,
+        provenance=prov,
+        settings=settings,
+        seeds=sorted(runs["seed"].unique().tolist()) if have_runs else [],
+        sections=study_sections,
+        built=build_time(),
+        alpha=config["verdicts"]["alpha"],
+        stuck=stuck,
+        stuck_rates=stuck_rates,
+        stuck_header=STUCK_HEADER,
+        stuck_rate_header=STUCK_RATE_HEADER,
+        stuck_below=config["verdicts"]["stuck_below"],
     )
     remove_stale_plots(plot_dir, set(figures) | {n for sec in study_sections for n in sec.figures})
     write_text(out_dir / "report.md", html.render("report.md.j2", context))
     write_text(out_dir / "report.html", html.render("report.html.j2", context))
-    log.info("%s: report of %d runs (%d topologies, %d study sections) in %s, %.1f s", dataset, len(runs), len(order),
-             len(study_sections), out_dir, time.perf_counter() - started)
+    log.info(
+        "%s: report of %d runs (%d topologies, %d study sections) in %s, %.1f s",
+        dataset,
+        len(runs),
+        len(order),
+        len(study_sections),
+        out_dir,
+        time.perf_counter() - started,
+    )
 
 
 def remove_stale_plots(plot_dir: Path, written: set) -> None:
@@ -379,8 +525,9 @@ def figure_topologies(order: list, metrics: dict) -> list:
     return [t for t in order if t in set(best)]
 
 
-def base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, order, labels, data, y_test,
-                 class_names) -> dict:
+def base_figures(
+    plot_dir, runs, hist, metrics, files, predictions, summary, order, labels, data, y_test, class_names
+) -> dict:
     """The figures every report has; returns {plot name: caption}."""
     figures = {}
     finished = summary[summary["finished"] > 0]
@@ -391,39 +538,70 @@ def base_figures(plot_dir, runs, hist, metrics, files, predictions, summary, ord
     h["topology"] = h["topology"].map(labels)
     h["val_accuracy"] = 100 * h["val_accuracy"]
     lab_order = [labels[t] for t in order]
-    plots.save(plots.curves(h, "val_accuracy", "validation accuracy %", lab_order,
-                            title="Validation accuracy by epoch (mean over seeds, 95 % band)"),
-               plot_dir / "validation_accuracy.png")
-    plots.save(plots.curves(h, "train_cost", "training cost (mean C_x, log scale)", lab_order, log=True,
-                            title="Training cost by epoch"), plot_dir / "training_cost.png")
+    plots.save(
+        plots.curves(
+            h,
+            "val_accuracy",
+            "validation accuracy %",
+            lab_order,
+            title="Validation accuracy by epoch (mean over seeds, 95 % band)",
+        ),
+        plot_dir / "validation_accuracy.png",
+    )
+    plots.save(
+        plots.curves(
+            h, "train_cost", "training cost (mean C_x, log scale)", lab_order, log=True, title="Training cost by epoch"
+        ),
+        plot_dir / "training_cost.png",
+    )
     figures["validation_accuracy"] = caption("validation_accuracy")
     figures["training_cost"] = caption("training_cost")
 
-    pc_rows = [{"topology": labels[topo], "class": class_names[c], "accuracy %": 100 * acc}
-               for (topo, _), m in metrics.items() if m["status"] == "ok" and topo in labels
-               for c, acc in enumerate(m["per_class_accuracy"])]
+    pc_rows = [
+        {"topology": labels[topo], "class": class_names[c], "accuracy %": 100 * acc}
+        for (topo, _), m in metrics.items()
+        if m["status"] == "ok" and topo in labels
+        for c, acc in enumerate(m["per_class_accuracy"])
+    ]
     pc = pd.DataFrame(pc_rows if pc_rows else [{"topology": "-", "class": class_names[0], "accuracy %": 0.0}])
-    plots.save(plots.per_class(pc, [labels[t] for t in order if labels[t] in set(pc["topology"])] or ["-"], class_names),
-               plot_dir / "per_class_accuracy.png")
+    plots.save(
+        plots.per_class(pc, [labels[t] for t in order if labels[t] in set(pc["topology"])] or ["-"], class_names),
+        plot_dir / "per_class_accuracy.png",
+    )
     figures["per_class_accuracy"] = caption("per_class_accuracy")
 
     if best is not None:
         bt, bs = best["topology"], int(best["median_seed"])
         m = metrics[(bt, bs)]
-        plots.save(plots.confusion(np.array(m["confusion_matrix"]), class_names,
-                                   f"Confusion matrix: {labels[bt]}, seed {bs} (median seed of the best topology)"),
-                   plot_dir / "confusion_matrix.png")
+        plots.save(
+            plots.confusion(
+                np.array(m["confusion_matrix"]),
+                class_names,
+                f"Confusion matrix: {labels[bt]}, seed {bs} (median seed of the best topology)",
+            ),
+            plot_dir / "confusion_matrix.png",
+        )
         pred = predictions[(bt, bs)]
         wrong = np.flatnonzero(pred != y_test)[:24]
         shape = data.manifest["image_shape"]
         images = np.asarray(data.x_test[wrong]).reshape(len(wrong), *shape)
-        plots.save(plots.gallery(images, y_test[wrong], pred[wrong], class_names,
-                                 f"First {len(wrong)} misclassified test images, {labels[bt]} seed {bs} "
-                                 f"({int(np.sum(pred != y_test)):,} errors of {len(y_test):,})"),
-                   plot_dir / "misclassified.png")
+        plots.save(
+            plots.gallery(
+                images,
+                y_test[wrong],
+                pred[wrong],
+                class_names,
+                f"First {len(wrong)} misclassified test images, {labels[bt]} seed {bs} "
+                f"({int(np.sum(pred != y_test)):,} errors of {len(y_test):,})",
+            ),
+            plot_dir / "misclassified.png",
+        )
         net, _ = load_network(files[(bt, bs)].model)
-        plots.save(plots.network(net.weights, net.sizes, f"Φ = {labels[bt]}, seed {bs} (median seed of the best topology)"),
-                   plot_dir / "network.png", dpi=90)
+        plots.save(
+            plots.network(net.weights, net.sizes, f"Φ = {labels[bt]}, seed {bs} (median seed of the best topology)"),
+            plot_dir / "network.png",
+            dpi=90,
+        )
         figures["confusion_matrix"] = caption("confusion_matrix")
         figures["misclassified"] = caption("misclassified")
         figures["network"] = caption("network")

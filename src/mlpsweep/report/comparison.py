@@ -28,8 +28,9 @@ def add_fingerprints(runs: pd.DataFrame, files: dict, metrics: dict) -> None:
     keys = list(zip(runs["topology"], runs["seed"]))
     runs["model_sha256"] = [fingerprint(files[k][0]) for k in keys]
     runs["predictions_sha256"] = [fingerprint(files[k][1]) for k in keys]
-    runs["arithmetic"] = [json.dumps((metrics[k].get("training_environment") or {}).get("arithmetic"), sort_keys=True)
-                          for k in keys]
+    runs["arithmetic"] = [
+        json.dumps((metrics[k].get("training_environment") or {}).get("arithmetic"), sort_keys=True) for k in keys
+    ]
 
 
 def read_runs(metrics_paths, benchmark_paths=()) -> pd.DataFrame:
@@ -75,7 +76,6 @@ def read_runs(metrics_paths, benchmark_paths=()) -> pd.DataFrame:
         runs["wall_seconds"] = [r.get("s", np.nan) / k if r else np.nan for r, k in zip(recs, n)]
         runs["max_rss_mb"] = [r.get("max_rss", np.nan) if r else np.nan for r in recs]
     return runs.sort_values(["topology", "seed"], kind="stable").reset_index(drop=True)
-
 
 
 def mark_stuck(runs: pd.DataFrame, metrics: dict, share: float) -> None:

@@ -31,10 +31,17 @@ FIGURE_TITLES = {
     "activations": "Activation functions",
 }
 
-SUMMARY_HEADER = ["topology", "layer sizes", "parameters", "seeds finished",
-                  "test accuracy % — final epoch, mean ± std", "95 % CI (t)",
-                  "test accuracy % at the best validation epoch",
-                  "training s per run (its job's wall time ÷ the runs in the job)", "note"]
+SUMMARY_HEADER = [
+    "topology",
+    "layer sizes",
+    "parameters",
+    "seeds finished",
+    "test accuracy % — final epoch, mean ± std",
+    "95 % CI (t)",
+    "test accuracy % at the best validation epoch",
+    "training s per run (its job's wall time ÷ the runs in the job)",
+    "note",
+]
 
 
 @lru_cache(maxsize=1)
@@ -83,9 +90,23 @@ def summary_rows(summary) -> list[dict]:
             ci = f"{pct(s['test_accuracy_ci_low'])}–{pct(s['test_accuracy_ci_high'])}"
             at_best = f"{pct(s['best_val_test_accuracy_mean'])} (epoch ≈ {s['best_val_epoch_mean']:.0f})"
         note = f"{s['diverged']} diverged ({s['diverged_at']}); excluded from the mean" if s["diverged"] else ""
-        rows.append(dict(cells=[s["topology"], s["sizes"], f"{s['n_params']:,}", f"{s['finished']}/{s['seeds']}", acc, ci,
-                                at_best, f"{s['train_seconds_mean']:.1f}", note],
-                         diverged=acc == "diverged", best=s["topology"] == best))
+        rows.append(
+            dict(
+                cells=[
+                    s["topology"],
+                    s["sizes"],
+                    f"{s['n_params']:,}",
+                    f"{s['finished']}/{s['seeds']}",
+                    acc,
+                    ci,
+                    at_best,
+                    f"{s['train_seconds_mean']:.1f}",
+                    note,
+                ],
+                diverged=acc == "diverged",
+                best=s["topology"] == best,
+            )
+        )
     return rows
 
 
@@ -97,7 +118,7 @@ def seed_ranges(seeds) -> str:
         j = i
         while j + 1 < len(seeds) and seeds[j + 1] == seeds[j] + 1:
             j += 1
-        parts += [f"{seeds[i]}–{seeds[j]}"] if j - i >= 2 else [str(x) for x in seeds[i:j + 1]]
+        parts += [f"{seeds[i]}–{seeds[j]}"] if j - i >= 2 else [str(x) for x in seeds[i : j + 1]]
         i = j + 1
     return ", ".join(parts)
 
@@ -110,9 +131,12 @@ def runs_line(summary, seeds: list) -> str:
     per = summary["seeds"].astype(int)
     n = len(summary)
     if per.nunique() == 1:
-        return f"{n} topolog{'ies' if n != 1 else 'y'} × {per.iloc[0]} seed{'s' if per.iloc[0] != 1 else ''} ({seed_ranges(seeds)})"
-    return (f"{int(per.sum())} runs: {n} topologies with {per.min()}–{per.max()} seeds each (each study declares its "
-            f"own; seeds {seed_ranges(seeds)})")
+        seeds_word = f"seed{'s' if per.iloc[0] != 1 else ''}"
+        return f"{n} topolog{'ies' if n != 1 else 'y'} × {per.iloc[0]} {seeds_word} ({seed_ranges(seeds)})"
+    return (
+        f"{int(per.sum())} runs: {n} topologies with {per.min()}–{per.max()} seeds each (each study declares its "
+        f"own; seeds {seed_ranges(seeds)})"
+    )
 
 
 def recipe(settings: dict) -> str:
@@ -123,8 +147,16 @@ def recipe(settings: dict) -> str:
 
 
 def published_rows(published) -> list[list[str]]:
-    return [[p["setup"], f"{pct(p['accuracy'])} %" if "accuracy" in p else
-             f"{pct(p['accuracy_range'][0], 1)}–{pct(p['accuracy_range'][1], 1)} %", p["source"]] for p in published]
+    return [
+        [
+            p["setup"],
+            f"{pct(p['accuracy'])} %"
+            if "accuracy" in p
+            else f"{pct(p['accuracy_range'][0], 1)}–{pct(p['accuracy_range'][1], 1)} %",
+            p["source"],
+        ]
+        for p in published
+    ]
 
 
 def library_text(b: dict) -> str:
@@ -132,7 +164,9 @@ def library_text(b: dict) -> str:
     name = " ".join(str(b[k]) for k in ("internal_api", "version") if b.get(k))
     arch = f" ({b['architecture']})" if b.get("architecture") else ""
     threads = b.get("num_threads")
-    return f"{name or 'unknown library'}{arch}" + (f", {threads} thread{'s' if threads != 1 else ''}" if threads else "")
+    return f"{name or 'unknown library'}{arch}" + (
+        f", {threads} thread{'s' if threads != 1 else ''}" if threads else ""
+    )
 
 
 def provenance_rows(p: dict) -> list[tuple[str, str]]:
@@ -144,17 +178,35 @@ def provenance_rows(p: dict) -> list[tuple[str, str]]:
         rows.append(("BLAS of a training job", blas))
     for a in p.get("arithmetic") or []:
         if a:
-            rows.append(("arithmetic", f"{a['mode']}: {', '.join(a['blas'])}; NumPy {a['numpy']} loops "
-                                       f"{'+'.join(a['numpy_simd'])}; {a['machine']}"))
+            rows.append(
+                (
+                    "arithmetic",
+                    f"{a['mode']}: {', '.join(a['blas'])}; NumPy {a['numpy']} loops "
+                    f"{'+'.join(a['numpy_simd'])}; {a['machine']}",
+                )
+            )
     for mo in p.get("monitoring") or []:
-        rows.append(("monitored after each epoch", f"training cost and accuracy on "
-                     f"{'a fixed sample of ' if mo['train_rows_sampled'] else 'all '}{mo['train_rows']:,} training rows; "
-                     f"validation on every row; the test set {mo['test']}"))
+        rows.append(
+            (
+                "monitored after each epoch",
+                f"training cost and accuracy on "
+                f"{'a fixed sample of ' if mo['train_rows_sampled'] else 'all '}{mo['train_rows']:,} training rows; "
+                f"validation on every row; the test set {mo['test']}",
+            )
+        )
     rows.append(("git commit", p.get("git_commit") or "not a git checkout"))
     lock = p.get("lock")
     if lock:
-        rows.append(("versions against requirements.lock", "all as locked" if lock["locked"] else
-                     f"{len(lock['differ'])} differ: " + ", ".join(lock["differ"][:8]) + (" …" if len(lock["differ"]) > 8 else "")))
+        rows.append(
+            (
+                "versions against requirements.lock",
+                "all as locked"
+                if lock["locked"]
+                else f"{len(lock['differ'])} differ: "
+                + ", ".join(lock["differ"][:8])
+                + (" …" if len(lock["differ"]) > 8 else ""),
+            )
+        )
     m = p["machine"]
     rows.append(("machine", f"{m['system']} {m['release']}, {m['machine']}, {m['node']}"))
     for role, f in p["dataset_sources"].items():
@@ -168,38 +220,51 @@ def reproducibility(arithmetic: list) -> str:
     """What a reader can expect to reproduce, from the arithmetic the runs recorded."""
     known = [a for a in arithmetic if a]
     if not known:
-        return ("These runs did not record their arithmetic (they were made before mlpsweep recorded it), so which "
-                "kernels decided their bits is not known.")
+        return (
+            "These runs did not record their arithmetic (they were made before mlpsweep recorded it), so which "
+            "kernels decided their bits is not known."
+        )
     if len(arithmetic) > 1:
-        return (f"The runs were made with {len(arithmetic)} different arithmetics (listed below): their numbers do not "
-                "come from one reproducible setting, and a rerun reproduces each run only on its own.")
+        return (
+            f"The runs were made with {len(arithmetic)} different arithmetics (listed below): their numbers do not "
+            "come from one reproducible setting, and a rerun reproduces each run only on its own."
+        )
     a = known[0]
-    what = f"OpenBLAS's {', '.join(b.split()[-1] for b in a['blas'])} kernels and NumPy {a['numpy']}'s {'+'.join(a['numpy_simd'])} loops"
+    kernels = ", ".join(b.split()[-1] for b in a["blas"])
+    what = f"OpenBLAS's {kernels} kernels and NumPy {a['numpy']}'s {'+'.join(a['numpy_simd'])} loops"
     if a["mode"] == "portable":
-        return (f"Every run used portable arithmetic ({what}, one BLAS thread): the same config and seeds give these "
-                "bytes on any x86-64 machine with AVX2 and FMA that has the same library versions "
-                "(install them from requirements.lock).")
-    return (f"Every run used native arithmetic: {what}, as they chose for this CPU. The same config and seeds give "
-            "these bytes only where both make the same choice, with the same versions; on another CPU expect other "
-            "runs (the lecture's recipe turns a last-bit difference into a different run) whose accuracies agree "
-            "only statistically — `python -m mlpsweep compare` says which. For bytes that hold on any x86-64 "
-            "machine with AVX2 and FMA, set `reproducibility: portable`.")
+        return (
+            f"Every run used portable arithmetic ({what}, one BLAS thread): the same config and seeds give these "
+            "bytes on any x86-64 machine with AVX2 and FMA that has the same library versions "
+            "(install them from requirements.lock)."
+        )
+    return (
+        f"Every run used native arithmetic: {what}, as they chose for this CPU. The same config and seeds give "
+        "these bytes only where both make the same choice, with the same versions; on another CPU expect other "
+        "runs (the lecture's recipe turns a last-bit difference into a different run) whose accuracies agree "
+        "only statistically — `python -m mlpsweep compare` says which. For bytes that hold on any x86-64 "
+        "machine with AVX2 and FMA, set `reproducibility: portable`."
+    )
 
 
 def stuck_intro(share: float, named: list, rates: list) -> str:
     """What "stuck" means here and what the report does about it."""
     if share <= 0:
         return "Stuck runs are not looked for (verdicts.stuck_below = 0)."
-    what = (f"A finished run is stuck when some class gets fewer predictions on the validation set than "
-            f"{100 * share:g} % of that class's validation images (verdicts.stuck_below = {share:g}): an output unit "
-            "that (almost) never fires, a failure of the training recipe that no amount of training fixes. ")
+    what = (
+        f"A finished run is stuck when some class gets fewer predictions on the validation set than "
+        f"{100 * share:g} % of that class's validation images (verdicts.stuck_below = {share:g}): an output unit "
+        "that (almost) never fires, a failure of the training recipe that no amount of training fixes. "
+    )
     if not rates:
         return what + "None of these runs recorded its validation predictions (evaluated by an older mlpsweep)."
     if not named:
         return what + "No run is stuck."
-    return (what + f"{len(named)} run{'s are' if len(named) != 1 else ' is'} stuck (below); the studies that compare "
-            "topologies decide twice: on all runs (the primary verdict: what a user of the recipe gets) and on the "
-            "runs that trained (what the network can do). The rates' intervals are exact (Clopper–Pearson, 95 %).")
+    return (
+        what + f"{len(named)} run{'s are' if len(named) != 1 else ' is'} stuck (below); the studies that compare "
+        "topologies decide twice: on all runs (the primary verdict: what a user of the recipe gets) and on the "
+        "runs that trained (what the network can do). The rates' intervals are exact (Clopper–Pearson, 95 %)."
+    )
 
 
 def view(ctx: dict) -> dict:

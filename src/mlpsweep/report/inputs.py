@@ -27,10 +27,18 @@ def write_report_inputs(path, dataset: str, input, params) -> None:
     columns = [list(getattr(input, n)) + list(getattr(input, f"sequential_{n}", [])) for n in names]
     # a run of a sequential study may also belong to a fixed one: once
     runs = list({files[0]: dict(zip(RUN_FILES, files)) for files in zip(*columns)}.values())
-    doc = {"dataset": dataset, "data": params.data, "out_dir": params.out, "runs": runs,
-           "order": list(params.order), "studies": params.studies, "study_files": params.study_files,
-           "config": params.config, "workflow_dir": params.workflow_dir,
-           "looks": list(getattr(input, "looks", []))}
+    doc = {
+        "dataset": dataset,
+        "data": params.data,
+        "out_dir": params.out,
+        "runs": runs,
+        "order": list(params.order),
+        "studies": params.studies,
+        "study_files": params.study_files,
+        "config": params.config,
+        "workflow_dir": params.workflow_dir,
+        "looks": list(getattr(input, "looks", [])),
+    }
     write_text(path, json.dumps(doc, sort_keys=True, indent=1) + "\n")
 
 

@@ -56,8 +56,18 @@ def curves(histories: pd.DataFrame, column: str, ylabel: str, order, log: bool =
     """A per-epoch column (mean over seeds with a t 95 % band) per topology."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     data = histories.dropna(subset=[column])
-    sns.lineplot(data=data, x="epoch", y=column, hue="topology", hue_order=order, errorbar=t_interval,
-                 palette=PALETTE, ax=ax, marker="o", markersize=3)
+    sns.lineplot(
+        data=data,
+        x="epoch",
+        y=column,
+        hue="topology",
+        hue_order=order,
+        errorbar=t_interval,
+        palette=PALETTE,
+        ax=ax,
+        marker="o",
+        markersize=3,
+    )
     if log:
         ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel=ylabel, title=title)
@@ -76,8 +86,18 @@ def test_accuracy(runs: pd.DataFrame, order, labels: dict):
     for i, label in enumerate(label_order):
         ys = ok[ok["label"] == label].sort_values("seed")["accuracy %"].to_numpy()
         ax.scatter(i + np.linspace(-0.08, 0.08, len(ys)) if len(ys) > 1 else [i], ys, color="0.45", s=36, zorder=2)
-    sns.pointplot(data=ok, x="label", y="accuracy %", order=label_order, errorbar=t_interval, color="C3",
-                  markers="D", linestyles="none", capsize=0.15, ax=ax)
+    sns.pointplot(
+        data=ok,
+        x="label",
+        y="accuracy %",
+        order=label_order,
+        errorbar=t_interval,
+        color="C3",
+        markers="D",
+        linestyles="none",
+        capsize=0.15,
+        ax=ax,
+    )
     ax.set(xlabel="", ylabel="test accuracy % (final epoch)", title="Test accuracy per seed, mean ± 95 % CI")
     ax.tick_params(axis="x", rotation=15)
     return fig
@@ -86,8 +106,17 @@ def test_accuracy(runs: pd.DataFrame, order, labels: dict):
 def per_class(per_class: pd.DataFrame, order, class_names):
     """Mean per-class test accuracy over seeds, one bar per topology."""
     fig, ax = plt.subplots(figsize=(9, 4.2))
-    sns.barplot(data=per_class, x="class", y="accuracy %", hue="topology", hue_order=order,
-                order=list(class_names), errorbar=None, palette=PALETTE, ax=ax)
+    sns.barplot(
+        data=per_class,
+        x="class",
+        y="accuracy %",
+        hue="topology",
+        hue_order=order,
+        order=list(class_names),
+        errorbar=None,
+        palette=PALETTE,
+        ax=ax,
+    )
     low = max(0.0, per_class["accuracy %"].min() - 5)
     ax.set_ylim(low, 100)
     ax.set(xlabel="class", ylabel="test accuracy % (mean over seeds)", title="Per-class accuracy")
@@ -98,8 +127,18 @@ def per_class(per_class: pd.DataFrame, order, class_names):
 
 def confusion(cm: np.ndarray, class_names, title: str):
     fig, ax = plt.subplots(figsize=(7, 6))
-    sns.heatmap(cm, annot=True, fmt="d", cmap="Blues", cbar=False, square=True,
-                xticklabels=class_names, yticklabels=class_names, annot_kws={"fontsize": 7}, ax=ax)
+    sns.heatmap(
+        cm,
+        annot=True,
+        fmt="d",
+        cmap="Blues",
+        cbar=False,
+        square=True,
+        xticklabels=class_names,
+        yticklabels=class_names,
+        annot_kws={"fontsize": 7},
+        ax=ax,
+    )
     ax.set(xlabel="predicted class", ylabel="true class", title=title)
     return fig
 
@@ -181,5 +220,7 @@ def network(weights, sizes, title: str, per_layer: int = 150, max_nodes: int = 6
     ax.set_xlim(-0.3, n_layers - 0.7)
     ax.set_ylim(-0.05, 1.12)
     ax.axis("off")
-    ax.set_title(f"{title}\nstrongest weights per layer: {', '.join(notes)}; width ∝ |w|, red > 0, blue < 0", fontsize=9)
+    ax.set_title(
+        f"{title}\nstrongest weights per layer: {', '.join(notes)}; width ∝ |w|, red > 0, blue < 0", fontsize=9
+    )
     return fig

@@ -17,8 +17,15 @@ from pathlib import Path
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
 ]
 
 
@@ -33,9 +40,17 @@ def render(html: Path, png: Path, width: int = 1200, height: int = 2400, timeout
     png = Path(png).resolve()
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
-            [exe, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
-             f"--screenshot={png}", Path(html).resolve().as_uri()],
-            check=True, capture_output=True, timeout=timeout,
+            [
+                exe,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                f"--window-size={width},{height}",
+                f"--screenshot={png}",
+                Path(html).resolve().as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
         )
     return png
 

@@ -46,6 +46,7 @@ class Data:
     dataset: str
     reference: dict  # reference.yaml (published results and targets, with sources)
 
+
 def settings_of(metrics: dict, topology: str) -> dict | None:
     """The settings of a topology's runs, from {(topology, seed): metrics.json}."""
     return next((m["settings"] for k, m in metrics.items() if k[0] == topology), None)
@@ -64,10 +65,15 @@ def dead_classes(metrics: dict, share: float) -> list[int] | None:
 def sampled_note(metrics: dict) -> str:
     """A sentence for figures of per-epoch training numbers when the runs recorded them on a sample of the
     training rows (``training.monitor_rows``); empty when every run used every row."""
-    sizes = {(m.get("training_environment") or {}).get("monitoring", {}).get("train_rows") for m in metrics.values()
-             if ((m.get("training_environment") or {}).get("monitoring") or {}).get("train_rows_sampled")}
+    sizes = {
+        (m.get("training_environment") or {}).get("monitoring", {}).get("train_rows")
+        for m in metrics.values()
+        if ((m.get("training_environment") or {}).get("monitoring") or {}).get("train_rows_sampled")
+    }
     if not sizes:
         return ""
     n = ", ".join(f"{s:,}" for s in sorted(sizes))
-    return (f" The training cost and accuracy per epoch are those of a fixed sample of {n} training rows "
-            "(training.monitor_rows), the same rows every epoch; validation numbers use every row.")
+    return (
+        f" The training cost and accuracy per epoch are those of a fixed sample of {n} training rows "
+        "(training.monitor_rows), the same rows every epoch; validation numbers use every row."
+    )

@@ -115,8 +115,9 @@ class StudyKind:
 
     # helpers for sections
     def new_section(self, name: str, study: dict) -> Section:
-        return Section(name, self.name, study.get("description") or name, study.get("claim", ""),
-                       study.get("description", ""))
+        return Section(
+            name, self.name, study.get("description") or name, study.get("claim", ""), study.get("description", "")
+        )
 
     def figure(self, sec: Section, name: str, plot: str, fig, data: Data) -> None:
         from ..report import plots
@@ -153,8 +154,14 @@ def settings_note(data: Data, topology: str, base: str | None) -> str:
     return ", ".join(diff) or "same settings"
 
 
-ACC_HEADER = ["topology", "layer sizes", "settings (vs the first row)", "seeds finished",
-              "test accuracy % (final epoch)", "95 % CI"]
+ACC_HEADER = [
+    "topology",
+    "layer sizes",
+    "settings (vs the first row)",
+    "seeds finished",
+    "test accuracy % (final epoch)",
+    "95 % CI",
+]
 
 
 def accuracy_rows(data: Data, study: dict, runs, base: str | None):
@@ -168,7 +175,8 @@ def accuracy_rows(data: Data, study: dict, runs, base: str | None):
         s = mean_ci(acc)
         div = rt[rt["status"] != "ok"]
         status = f"{len(acc)}/{len(rt)}" + (
-            f"; diverged at epoch {', '.join(str(int(e)) for e in div['diverged_epoch'])}" if len(div) else "")
+            f"; diverged at epoch {', '.join(str(int(e)) for e in div['diverged_epoch'])}" if len(div) else ""
+        )
         acc_text = "diverged" if not len(acc) else f"{pct(s.mean)} ± {pct(s.std)}"
         ci = "" if math.isnan(s.ci_low) else f"{pct(s.ci_low)}–{pct(s.ci_high)}"
         rows.append([topo, data.labels.get(topo, topo), settings_note(data, topo, base), status, acc_text, ci])

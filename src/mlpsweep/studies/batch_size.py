@@ -68,7 +68,9 @@ def measure(net: Network, x, y, batch_sizes, draws: int, rng: np.random.Generato
         k = row["batch_size"]
         row["law"] = s1 * math.sqrt((m - k) / ((m - 1) * k)) if m > 1 else 0.0
         row["ratio_to_law"] = row["spread"] / row["law"] if row["law"] > 0 else math.nan
-        log.info("K = %d: spread %.4g (1/sqrt(K) law %.4g, ratio %.3f)", k, row["spread"], row["law"], row["ratio_to_law"])
+        log.info(
+            "K = %d: spread %.4g (1/sqrt(K) law %.4g, ratio %.3f)", k, row["spread"], row["law"], row["ratio_to_law"]
+        )
     return rows
 
 
@@ -78,8 +80,11 @@ def finite_population(m: int, k: int) -> float:
 
 def decide(rows, m: int, *, tolerance: float, alpha: float) -> Verdict:
     """The 1/√K law from measured spreads: exponent of s_K / √((m−K)/(m−1)) against K."""
-    pts = [(r["batch_size"], r["spread"] / finite_population(m, r["batch_size"])) for r in rows
-           if r["batch_size"] < m and r["spread"] > 0]
+    pts = [
+        (r["batch_size"], r["spread"] / finite_population(m, r["batch_size"]))
+        for r in rows
+        if r["batch_size"] < m and r["spread"] > 0
+    ]
     lk = np.log([p[0] for p in pts]) if pts else np.array([])
     ls = np.log([p[1] for p in pts]) if pts else np.array([])
     return v.exponent_matches(lk, ls, law=-0.5, tolerance=tolerance, alpha=alpha)
@@ -110,27 +115,52 @@ class BatchSize(StudyKind):
     verdict_keys = ("alpha", "exponent_tolerance")
     summary = "K from 1 to m: cost by epoch and by update; spread of the mini-batch gradient against K"
     options = {
-        "variance_batch_sizes": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 3,
-                                 "default": [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
-                                 "description": "The K at which the spread of the mini-batch gradient is measured."},
+        "variance_batch_sizes": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1},
+            "minItems": 3,
+            "default": [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+            "description": "The K at which the spread of the mini-batch gradient is measured.",
+        },
         "variance_draws": {"type": "integer", "minimum": 2, "default": 60, "description": "Batches drawn per K."},
-        "exponent_tolerance": {"type": "number", "exclusiveMinimum": 0, "default": 0.1,
-                               "description": "The verdict's tolerance: the fitted exponent's (1 − 2α) interval "
-                                              "must lie within −½ ± this."},
+        "exponent_tolerance": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 0.1,
+            "description": "The verdict's tolerance: the fitted exponent's (1 − 2α) interval "
+            "must lie within −½ ± this.",
+        },
     }
     plots = ("cost_by_epoch", "cost_by_update", "spread")  # captions: studies/captions/{kind}-{plot}.rst
 
     def jobs(self, study: str, definition: dict, topology) -> list[Job]:
         # the fixed network: the study's first topology at its first seed's initialisation
         first = definition["topologies"][0]
-        return [Job("gradient_spread", (SPREAD_FILE.replace("{study}", study),),
-                    {"settings": topology(first).to_dict(), "seed": definition["seeds"][0],
-                     "batch_sizes": definition["variance_batch_sizes"], "draws": definition["variance_draws"]},
-                    mem_mb=3000, runtime=30)]
+        return [
+            Job(
+                "gradient_spread",
+                (SPREAD_FILE.replace("{study}", study),),
+                {
+                    "settings": topology(first).to_dict(),
+                    "seed": definition["seeds"][0],
+                    "batch_sizes": definition["variance_batch_sizes"],
+                    "draws": definition["variance_draws"],
+                },
+                mem_mb=3000,
+                runtime=30,
+            )
+        ]
 
     def run_job(self, job, arguments, outputs, *, data_dir=None, threads=1):
-        measure_to_file(data_dir, arguments["settings"], arguments["seed"], arguments["batch_sizes"],
-                        arguments["draws"], outputs[0], threads=threads)
+        measure_to_file(
+            data_dir,
+            arguments["settings"],
+            arguments["seed"],
+            arguments["batch_sizes"],
+            arguments["draws"],
+            outputs[0],
+            threads=threads,
+        )
 
     def section(self, name: str, study: dict, data: Data) -> Section:
         import json
@@ -152,12 +182,24 @@ class BatchSize(StudyKind):
         h["K"] = h["topology"].map(lambda t: f"K = {k_of.get(t)}")
         h["updates"] = h["epoch"] * h["topology"].map(lambda t: math.ceil(m_train / k_of[t]))
         order = [f"K = {k_of[t]}" for t in study["topologies"] if t in k_of]
-        for x, plot, xlabel, logx in (("epoch", "cost_by_epoch", "epoch", False),
-                                      ("updates", "cost_by_update", "parameter updates (mini-batch gradients)", True)):
+        for x, plot, xlabel, logx in (
+            ("epoch", "cost_by_epoch", "epoch", False),
+            ("updates", "cost_by_update", "parameter updates (mini-batch gradients)", True),
+        ):
             fig, ax = plt.subplots(figsize=(7, 4.2))
             if len(h):
-                sns.lineplot(data=h, x=x, y="train_cost", hue="K", hue_order=order, errorbar=plots.t_interval,
-                             palette=plots.PALETTE, marker="o", markersize=3, ax=ax)
+                sns.lineplot(
+                    data=h,
+                    x=x,
+                    y="train_cost",
+                    hue="K",
+                    hue_order=order,
+                    errorbar=plots.t_interval,
+                    palette=plots.PALETTE,
+                    marker="o",
+                    markersize=3,
+                    ax=ax,
+                )
                 ax.set_yscale("log")
                 if logx:
                     ax.set_xscale("log")
@@ -171,8 +213,16 @@ class BatchSize(StudyKind):
             ht = h[h["topology"] == t]
             last = ht[ht["epoch"] == ht["epoch"].max()]
             acc = accuracies(data.runs[data.runs["seed"].isin(study["seeds"])], t)
-            rows.append([t, k_of[t], math.ceil(m_train / k_of[t]), f"{last['train_cost'].mean():.4f}",
-                         pct(acc.mean()) if len(acc) else "diverged", f"{ht['seconds'].mean():.2f}"])
+            rows.append(
+                [
+                    t,
+                    k_of[t],
+                    math.ceil(m_train / k_of[t]),
+                    f"{last['train_cost'].mean():.4f}",
+                    pct(acc.mean()) if len(acc) else "diverged",
+                    f"{ht['seconds'].mean():.2f}",
+                ]
+            )
         sec.header = ["topology", "K", "updates per epoch", "final training cost", "test accuracy %", "s per epoch"]
         sec.rows = rows
         fig, ax = plt.subplots(figsize=(6.5, 4.3))
@@ -181,10 +231,14 @@ class BatchSize(StudyKind):
             ax.loglog(sp["batch_size"], sp["spread"], "o", color="C0", label="measured spread")
             ax.loglog(sp["batch_size"], sp["law"], "-", color="C3", label="s₁·√((m−K)/((m−1)K))  (1/√K)")
             ax.legend()
-            sec.findings.append(f"Measured spread / the law's prediction: between {sp['ratio_to_law'].min():.2f} and "
-                                f"{sp['ratio_to_law'].max():.2f} over K = {sp['batch_size'].min()} … "
-                                f"{sp['batch_size'].max()} ({spread['rows'][0]['draws']} batches per K).")
-            sec.verdict = decide(spread["rows"], spread["m"], tolerance=study["exponent_tolerance"], alpha=study["alpha"])
+            sec.findings.append(
+                f"Measured spread / the law's prediction: between {sp['ratio_to_law'].min():.2f} and "
+                f"{sp['ratio_to_law'].max():.2f} over K = {sp['batch_size'].min()} … "
+                f"{sp['batch_size'].max()} ({spread['rows'][0]['draws']} batches per K)."
+            )
+            sec.verdict = decide(
+                spread["rows"], spread["m"], tolerance=study["exponent_tolerance"], alpha=study["alpha"]
+            )
         else:
             sec.verdict = decide([], 1, tolerance=study["exponent_tolerance"], alpha=study["alpha"])
         ax.set(xlabel="batch size K", ylabel="‖g_B − g‖ (root mean square)", title="Spread of the mini-batch gradient")

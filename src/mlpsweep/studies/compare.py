@@ -37,17 +37,31 @@ from ..report.sections import dead_classes
 from .base import ACC_HEADER, Data, Section, StudyKind, accuracies, accuracy_rows, runs_of, thresholds
 
 
-def decide_deeper_not_better(groups, *, margin: float, alpha: float, min_seeds: int, power: float = 0.8,
-                             plan_alpha: float | None = None) -> Verdict:
+def decide_deeper_not_better(
+    groups, *, margin: float, alpha: float, min_seeds: int, power: float = 0.8, plan_alpha: float | None = None
+) -> Verdict:
     """``groups``: (topology, depth, accuracies) in the study's order."""
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
     depths = sorted({d for _, d, _ in groups})
     if len(depths) < 2:
-        return Verdict(Outcome.INCONCLUSIVE, "inconclusive: the study ran only one depth, so depth cannot be judged.", {}, th)
+        return Verdict(
+            Outcome.INCONCLUSIVE, "inconclusive: the study ran only one depth, so depth cannot be judged.", {}, th
+        )
     shallow = next(g for g in groups if g[1] == depths[0])
     deeper = [g for g in groups if g[1] > depths[0]]
-    parts = [v.not_better(shallow[2], acc, margin=margin, alpha=alpha, min_seeds=min_seeds, power=power,
-                          what=f"{name} − {shallow[0]}", plan_alpha=plan_alpha) for name, _, acc in deeper]
+    parts = [
+        v.not_better(
+            shallow[2],
+            acc,
+            margin=margin,
+            alpha=alpha,
+            min_seeds=min_seeds,
+            power=power,
+            what=f"{name} − {shallow[0]}",
+            plan_alpha=plan_alpha,
+        )
+        for name, _, acc in deeper
+    ]
     # A contradiction is a union claim over the deeper nets: Holm on the one-sided p-values of "diff > margin".
     p = [v.one_sided_p(v.difference(shallow[2], acc, alpha, power), margin, greater=True) for _, _, acc in deeper]
     rejected = v.holm(p, alpha)
@@ -57,52 +71,103 @@ def decide_deeper_not_better(groups, *, margin: float, alpha: float, min_seeds: 
         if o is Outcome.CONTRADICTED and not rej:
             o = Outcome.INCONCLUSIVE
         outcomes.append(o)
-    nums = {"comparisons": [{**part.numbers, "p_better_than_margin": pi, "holm_rejected": r, "topology": g[0]}
-                            for part, pi, r, g in zip(parts, p, rejected, deeper)]}
+    nums = {
+        "comparisons": [
+            {**part.numbers, "p_better_than_margin": pi, "holm_rejected": r, "topology": g[0]}
+            for part, pi, r, g in zip(parts, p, rejected, deeper)
+        ]
+    }
     text = " ".join(part.sentence for part in parts)
     if any(o is Outcome.CONTRADICTED for o in outcomes):
         names = [g[0] for g, o in zip(deeper, outcomes) if o is Outcome.CONTRADICTED]
-        return Verdict(Outcome.CONTRADICTED, f"{', '.join(names)} beat{'s' if len(names) == 1 else ''} the shallowest "
-                       f"network by more than the margin (Holm over {len(deeper)} tests). {text}", nums, th)
+        return Verdict(
+            Outcome.CONTRADICTED,
+            f"{', '.join(names)} beat{'s' if len(names) == 1 else ''} the shallowest "
+            f"network by more than the margin (Holm over {len(deeper)} tests). {text}",
+            nums,
+            th,
+        )
     if all(o is Outcome.SUPPORTED for o in outcomes):
-        return Verdict(Outcome.SUPPORTED, f"no deeper network is better than the shallowest by the margin or more. {text}",
-                       nums, th)
+        return Verdict(
+            Outcome.SUPPORTED,
+            f"no deeper network is better than the shallowest by the margin or more. {text}",
+            nums,
+            th,
+        )
     return Verdict(Outcome.INCONCLUSIVE, f"the data cannot tell whether depth helps by the margin. {text}", nums, th)
 
 
-def decide_alternatives_better(base, alternatives, *, margin: float, alpha: float, min_seeds: int,
-                               power: float = 0.8, plan_alpha: float | None = None) -> Verdict:
+def decide_alternatives_better(
+    base,
+    alternatives,
+    *,
+    margin: float,
+    alpha: float,
+    min_seeds: int,
+    power: float = 0.8,
+    plan_alpha: float | None = None,
+) -> Verdict:
     """``base``: (topology, accuracies); ``alternatives``: [(topology, accuracies)]."""
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
     if not alternatives:
         return Verdict(Outcome.INCONCLUSIVE, "inconclusive: the study has no alternative to compare.", {}, th)
-    parts = [v.better(base[1], acc, margin=margin, alpha=alpha, min_seeds=min_seeds, power=power,
-                      what=f"{name} − {base[0]}", plan_alpha=plan_alpha) for name, acc in alternatives]
+    parts = [
+        v.better(
+            base[1],
+            acc,
+            margin=margin,
+            alpha=alpha,
+            min_seeds=min_seeds,
+            power=power,
+            what=f"{name} − {base[0]}",
+            plan_alpha=plan_alpha,
+        )
+        for name, acc in alternatives
+    ]
     p = [part.numbers["p_one_sided"] for part in parts]
     rejected = v.holm(p, alpha)
-    nums = {"comparisons": [{**part.numbers, "holm_rejected": r, "topology": name}
-                            for part, r, (name, _) in zip(parts, rejected, alternatives)]}
+    nums = {
+        "comparisons": [
+            {**part.numbers, "holm_rejected": r, "topology": name}
+            for part, r, (name, _) in zip(parts, rejected, alternatives)
+        ]
+    }
     text = " ".join(part.sentence for part in parts)
     # Holm's rejection implies p ≤ α, i.e. the (1 − 2α) interval lies above the margin.
     winners = [name for (name, _), r in zip(alternatives, rejected) if r]
     if winners:
-        return Verdict(Outcome.SUPPORTED, f"{', '.join(winners)} beat{'s' if len(winners) == 1 else ''} {base[0]} by more "
-                       f"than the margin (one-sided Welch, Holm over {len(alternatives)} tests). {text}", nums, th)
+        return Verdict(
+            Outcome.SUPPORTED,
+            f"{', '.join(winners)} beat{'s' if len(winners) == 1 else ''} {base[0]} by more "
+            f"than the margin (one-sided Welch, Holm over {len(alternatives)} tests). {text}",
+            nums,
+            th,
+        )
     if all(part.outcome is Outcome.CONTRADICTED for part in parts):
-        return Verdict(Outcome.CONTRADICTED, f"every alternative's interval lies below the margin: none beats {base[0]}. "
-                       f"{text}", nums, th)
-    return Verdict(Outcome.INCONCLUSIVE, f"no alternative is shown to beat {base[0]} by the margin after Holm's "
-                   f"correction, nor excluded. {text}", nums, th)
+        return Verdict(
+            Outcome.CONTRADICTED,
+            f"every alternative's interval lies below the margin: none beats {base[0]}. {text}",
+            nums,
+            th,
+        )
+    return Verdict(
+        Outcome.INCONCLUSIVE,
+        f"no alternative is shown to beat {base[0]} by the margin after Holm's correction, nor excluded. {text}",
+        nums,
+        th,
+    )
 
 
 def look_finding(doc: dict, runs: int) -> str:
     """How a sequential study went: its design, each look's outcome, where it stopped and what it used."""
     looks = "; ".join(f"{x['seeds_per_topology']} seeds: {x['outcome']} (level {x['level']:.2g})" for x in doc["looks"])
     last = doc["looks"][-1]
-    why = ("its verdict was decided" if last["outcome"] != "inconclusive" else "it reached the planned maximum")
-    return (f"Sequential design: {doc['design']}. It took {len(doc['looks'])} look{'s' if len(doc['looks']) > 1 else ''} "
-            f"and {runs} runs ({last['seeds_per_topology']} seeds per topology) and stopped because {why}; the verdicts "
-            f"here are decided at that look's level. Looks: {looks}.")
+    why = "its verdict was decided" if last["outcome"] != "inconclusive" else "it reached the planned maximum"
+    return (
+        f"Sequential design: {doc['design']}. It took {len(doc['looks'])} look{'s' if len(doc['looks']) > 1 else ''} "
+        f"and {runs} runs ({last['seeds_per_topology']} seeds per topology) and stopped because {why}; the verdicts "
+        f"here are decided at that look's level. Looks: {looks}."
+    )
 
 
 def write_look(kind_, arguments: dict, out: str) -> None:
@@ -122,37 +187,71 @@ def write_look(kind_, arguments: dict, out: str) -> None:
             m = json.load(fh)
         metrics[(m["topology"], m["seed"])] = m
     runs = read_runs(arguments["metrics"])
-    data = Data(runs=runs, hist=None, metrics=metrics, labels={}, study_files={}, plot_dir=None, dataset="",
-                reference={})
-    verdict = kind_.decide(study, data, runs, dict(margin=study["margin_pp"] / 100, alpha=level,
-                                                 min_seeds=study["min_seeds"], power=study["power"],
-                                                 plan_alpha=study["alpha"]))
+    data = Data(
+        runs=runs, hist=None, metrics=metrics, labels={}, study_files={}, plot_dir=None, dataset="", reference={}
+    )
+    verdict = kind_.decide(
+        study,
+        data,
+        runs,
+        dict(
+            margin=study["margin_pp"] / 100,
+            alpha=level,
+            min_seeds=study["min_seeds"],
+            power=study["power"],
+            plan_alpha=study["alpha"],
+        ),
+    )
     previous = []
     if arguments.get("previous"):
         with open(arguments["previous"], encoding="utf-8") as fh:
             previous = json.load(fh)["looks"]
     n = design.sizes[look - 1]
-    looks = previous + [{"look": look, "seeds_per_topology": n, "level": level, "outcome": verdict.outcome.value,
-                         "sentence": verdict.sentence}]
+    looks = previous + [
+        {
+            "look": look,
+            "seeds_per_topology": n,
+            "level": level,
+            "outcome": verdict.outcome.value,
+            "sentence": verdict.sentence,
+        }
+    ]
     stop = verdict.outcome is not Outcome.INCONCLUSIVE or look == design.looks
-    write_json(out, {"study": study["name"], "design": design.describe(), "looks": looks, "stop": stop,
-                     "seeds": study["replication"]["seeds"][:n], "level": level, "runs": len(runs)})
+    write_json(
+        out,
+        {
+            "study": study["name"],
+            "design": design.describe(),
+            "looks": looks,
+            "stop": stop,
+            "seeds": study["replication"]["seeds"][:n],
+            "level": level,
+            "runs": len(runs),
+        },
+    )
 
 
 def stuck_finding(r, stuck, dead: dict, base: str) -> str:
     """The study's stuck runs by name, and each topology's stuck count against the first's (Fisher's exact test)."""
     from ..stats import fisher_exact
 
-    names = "; ".join(f"{t} seed {s} (class{'es' if len(dead[(t, s)]) > 1 else ''} {', '.join(map(str, dead[(t, s)]))})"
-                      for t, s in zip(stuck["topology"], stuck["seed"]))
+    names = "; ".join(
+        f"{t} seed {s} (class{'es' if len(dead[(t, s)]) > 1 else ''} {', '.join(map(str, dead[(t, s)]))})"
+        for t, s in zip(stuck["topology"], stuck["seed"])
+    )
     judged = {t: [k for k in dead if k[0] == t and dead[k] is not None] for t in dict.fromkeys(r["topology"])}
     count = {t: (sum(bool(dead[k]) for k in ks), len(ks)) for t, ks in judged.items()}
     kb, nb = count.get(base, (0, 0))
-    tests = [f"{t} {k}/{n} against {base} {kb}/{nb}: p = {fisher_exact(k, n, kb, nb):.2g}"
-             for t, (k, n) in count.items() if t != base and n and nb]
-    return (f"Stuck (a class (almost) never predicted on validation): {names}. "
-            + (f"Stuck runs compared with {base} (Fisher's exact test, two-sided, no correction): " + "; ".join(tests) + "."
-               if tests else ""))
+    tests = [
+        f"{t} {k}/{n} against {base} {kb}/{nb}: p = {fisher_exact(k, n, kb, nb):.2g}"
+        for t, (k, n) in count.items()
+        if t != base and n and nb
+    ]
+    return f"Stuck (a class (almost) never predicted on validation): {names}. " + (
+        f"Stuck runs compared with {base} (Fisher's exact test, two-sided, no correction): " + "; ".join(tests) + "."
+        if tests
+        else ""
+    )
 
 
 class Compare(StudyKind):
@@ -160,12 +259,19 @@ class Compare(StudyKind):
     verdict_keys = ("alpha", "min_seeds", "margin_pp", "stuck_below")
     summary = "topologies side by side; a verdict on depth (non-superiority) or on alternatives (superiority)"
     options = {
-        "expect": {"enum": ["deeper_not_better", "alternatives_better"], "default": "deeper_not_better",
-                   "description": "The claim: deeper_not_better (no deeper topology beats the shallowest by the margin) "
-                                  "or alternatives_better (some topology beats the first by the margin)."},
-        "margin_pp": {"type": "number", "minimum": 0, "default": 1.0,
-                      "description": "The margin δ in percentage points of test accuracy that a difference must exceed "
-                                     "to count as better."},
+        "expect": {
+            "enum": ["deeper_not_better", "alternatives_better"],
+            "default": "deeper_not_better",
+            "description": "The claim: deeper_not_better (no deeper topology beats the shallowest by the margin) "
+            "or alternatives_better (some topology beats the first by the margin).",
+        },
+        "margin_pp": {
+            "type": "number",
+            "minimum": 0,
+            "default": 1.0,
+            "description": "The margin δ in percentage points of test accuracy that a difference must exceed "
+            "to count as better.",
+        },
     }
     plots = ()
     pairwise = True
@@ -185,10 +291,17 @@ class Compare(StudyKind):
         sec.header, sec.rows = ACC_HEADER, accuracy_rows(data, study, r, base)
         diverged = sorted(set(r[r["status"] != "ok"]["topology"]))
         if diverged:
-            sec.findings.append("Diverged (the cost became non-finite; excluded from the means): " + ", ".join(diverged) + ".")
+            sec.findings.append(
+                "Diverged (the cost became non-finite; excluded from the means): " + ", ".join(diverged) + "."
+            )
         look = study.get("sequential")  # the last look's decision file of a sequential study (report.build)
-        common = dict(margin=study["margin_pp"] / 100, alpha=look["level"] if look else study["alpha"],
-                      min_seeds=study["min_seeds"], power=study["power"], plan_alpha=study["alpha"])
+        common = dict(
+            margin=study["margin_pp"] / 100,
+            alpha=look["level"] if look else study["alpha"],
+            min_seeds=study["min_seeds"],
+            power=study["power"],
+            plan_alpha=study["alpha"],
+        )
         sec.verdict = self.decide(study, data, r, common)
         if look:
             sec.findings.insert(0, look_finding(look, len(r)))
@@ -200,11 +313,14 @@ class Compare(StudyKind):
                 sec.findings.append(stuck_finding(r, stuck, dead, topos[0]))
                 trained = r.drop(stuck.index)
                 sec.verdict_on = "on all runs"
-                sec.more_verdicts.append(("on the runs that trained (the stuck runs left out)",
-                                          self.decide(study, data, trained, common)))
+                sec.more_verdicts.append(
+                    ("on the runs that trained (the stuck runs left out)", self.decide(study, data, trained, common))
+                )
             elif any(d is not None for d in dead.values()):
-                sec.findings.append(f"No run of this study is stuck (no class below {100 * share:g} % of its validation "
-                                    "images in predictions): the verdict on the runs that trained is the same.")
+                sec.findings.append(
+                    f"No run of this study is stuck (no class below {100 * share:g} % of its validation "
+                    "images in predictions): the verdict on the runs that trained is the same."
+                )
         sec.thresholds = thresholds(study, self.verdict_keys)
         return sec
 

@@ -22,14 +22,27 @@ def decide(widths, *, margin: float, alpha: float, min_seeds: int, power: float 
     th = {"min_gap_reduction_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
     if not widths:
         return Verdict(Outcome.INCONCLUSIVE, "inconclusive: no width was run both without dropout and with it.", {}, th)
-    parts = [v.better(top, g0, margin=margin, alpha=alpha, min_seeds=min_seeds, power=power,
-                      what=f"{label}: gap without dropout − gap at r = {rate:g}") for label, g0, top, rate in widths]
+    parts = [
+        v.better(
+            top,
+            g0,
+            margin=margin,
+            alpha=alpha,
+            min_seeds=min_seeds,
+            power=power,
+            what=f"{label}: gap without dropout − gap at r = {rate:g}",
+        )
+        for label, g0, top, rate in widths
+    ]
     verdict = v.combine(parts)
-    lead = {Outcome.SUPPORTED: "the strongest dropout narrowed the gap by more than the margin for every width.",
-            Outcome.CONTRADICTED: "for at least one width the data exclude a narrowing of the gap by the margin.",
-            Outcome.INCONCLUSIVE: "the data cannot tell for every width whether dropout narrows the gap by the margin."}
-    return Verdict(verdict.outcome, f"{lead[verdict.outcome]} {verdict.sentence}",
-                   {"widths": [p.numbers for p in parts]}, th)
+    lead = {
+        Outcome.SUPPORTED: "the strongest dropout narrowed the gap by more than the margin for every width.",
+        Outcome.CONTRADICTED: "for at least one width the data exclude a narrowing of the gap by the margin.",
+        Outcome.INCONCLUSIVE: "the data cannot tell for every width whether dropout narrows the gap by the margin.",
+    }
+    return Verdict(
+        verdict.outcome, f"{lead[verdict.outcome]} {verdict.sentence}", {"widths": [p.numbers for p in parts]}, th
+    )
 
 
 class Dropout(StudyKind):
@@ -37,9 +50,13 @@ class Dropout(StudyKind):
     verdict_keys = ("alpha", "min_seeds", "min_gap_reduction_pp")
     summary = "dropout rates on the same widths: the train − validation gap"
     options = {
-        "min_gap_reduction_pp": {"type": "number", "minimum": 0, "default": 0.0,
-                                 "description": "The margin: by how many percentage points the strongest dropout "
-                                                "must narrow the train − validation gap."},
+        "min_gap_reduction_pp": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0.0,
+            "description": "The margin: by how many percentage points the strongest dropout "
+            "must narrow the train − validation gap.",
+        },
     }
     plots = ("curves",)  # captions: studies/captions/{kind}-{plot}.rst
 
@@ -65,11 +82,26 @@ class Dropout(StudyKind):
             s = settings_of(data.metrics, topo)
             gaps[topo] = (tuple(s["hidden"]), s["dropout"], gap)
             acc = accuracies(r, topo)
-            rows.append([topo, data.labels.get(topo, topo), f"{s['dropout']:g}", pct(last["train_accuracy"].mean()),
-                         pct(last["val_accuracy"].mean()), f"{100 * gap.mean():.2f}",
-                         pct(acc.mean()) if len(acc) else "diverged"])
-        sec.header = ["topology", "layer sizes", "dropout r", "train accuracy % (last epoch)", "validation accuracy %",
-                      "gap (pp)", "test accuracy %"]
+            rows.append(
+                [
+                    topo,
+                    data.labels.get(topo, topo),
+                    f"{s['dropout']:g}",
+                    pct(last["train_accuracy"].mean()),
+                    pct(last["val_accuracy"].mean()),
+                    f"{100 * gap.mean():.2f}",
+                    pct(acc.mean()) if len(acc) else "diverged",
+                ]
+            )
+        sec.header = [
+            "topology",
+            "layer sizes",
+            "dropout r",
+            "train accuracy % (last epoch)",
+            "validation accuracy %",
+            "gap (pp)",
+            "test accuracy %",
+        ]
         sec.rows = rows
         long = []
         for split in ("train_accuracy", "val_accuracy"):
@@ -80,9 +112,17 @@ class Dropout(StudyKind):
         df = pd.concat(long, ignore_index=True) if long else pd.DataFrame()
         fig, ax = plt.subplots(figsize=(8, 4.6))
         if len(df):
-            sns.lineplot(data=df, x="epoch", y="accuracy %", hue="topology",
-                         hue_order=[t for t in study["topologies"] if t in gaps], style="split", errorbar=None,
-                         palette=plots.PALETTE, ax=ax)
+            sns.lineplot(
+                data=df,
+                x="epoch",
+                y="accuracy %",
+                hue="topology",
+                hue_order=[t for t in study["topologies"] if t in gaps],
+                style="split",
+                errorbar=None,
+                palette=plots.PALETTE,
+                ax=ax,
+            )
             ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.set(title="Training (solid) vs validation (dashed) accuracy")
         self.figure(sec, name, "curves", fig, data)
@@ -95,10 +135,17 @@ class Dropout(StudyKind):
             if 0 in rates and len(rates) > 1:
                 top = max(rates)
                 widths.append((f"hidden {list(width)}", rates[0], rates[top], top))
-                sec.findings.append(f"Hidden {list(width)}: gap {100 * rates[0].mean():.2f} pp without dropout, "
-                                    f"{100 * rates[top].mean():.2f} pp at r = {top:g} (means over seeds).")
-        sec.verdict = decide(widths, margin=study["min_gap_reduction_pp"] / 100, alpha=study["alpha"],
-                             min_seeds=study["min_seeds"], power=study["power"])
+                sec.findings.append(
+                    f"Hidden {list(width)}: gap {100 * rates[0].mean():.2f} pp without dropout, "
+                    f"{100 * rates[top].mean():.2f} pp at r = {top:g} (means over seeds)."
+                )
+        sec.verdict = decide(
+            widths,
+            margin=study["min_gap_reduction_pp"] / 100,
+            alpha=study["alpha"],
+            min_seeds=study["min_seeds"],
+            power=study["power"],
+        )
         sec.thresholds = thresholds(study, self.verdict_keys)
         return sec
 

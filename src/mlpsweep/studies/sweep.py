@@ -73,7 +73,7 @@ def point_name(study: str, point: dict) -> str:
     if len(name) <= NAME_LIMIT:
         return name
     digest = hashlib.sha256(json.dumps(point, sort_keys=True).encode()).hexdigest()[:8]
-    return f"{name[:NAME_LIMIT - 9]}-{digest}"
+    return f"{name[: NAME_LIMIT - 9]}-{digest}"
 
 
 def _round(x: float) -> float:
@@ -81,7 +81,7 @@ def _round(x: float) -> float:
 
 
 def _draw(rng: np.random.Generator, spec: dict, where: str):
-    (dist, arg), = spec.items()
+    ((dist, arg),) = spec.items()
     if dist == "choice":
         return copy.deepcopy(arg[int(rng.integers(len(arg)))])
     low, high = arg
@@ -112,7 +112,7 @@ def _check_path(dotted: str, where: str, spec: dict) -> None:
     parts = dotted.split(".")
     for i, part in enumerate(parts):
         if part not in props:
-            raise SweepError(f"{where}: unknown setting {'.'.join(parts[:i + 1])!r}; settings are {sorted(props)}")
+            raise SweepError(f"{where}: unknown setting {'.'.join(parts[: i + 1])!r}; settings are {sorted(props)}")
         sub = props[part]
         if i < len(parts) - 1:
             if "properties" not in sub:
@@ -143,15 +143,19 @@ def expand(study: str, d: dict) -> list[dict]:
             if key in grid:
                 raise SweepError(f"{where}.random.space.{key}: {key!r} is swept by the grid as well")
         rng = np.random.default_rng(rand["seed"])
-        random_points = [{key: _draw(rng, space[key], f"{where}.random.space.{key}") for key in sorted(space)}
-                         for _ in range(rand["n"])]
+        random_points = [
+            {key: _draw(rng, space[key], f"{where}.random.space.{key}") for key in sorted(space)}
+            for _ in range(rand["n"])
+        ]
     points = [{**g, **r} for g in grid_points for r in random_points]
     seen: dict[str, int] = {}
     for i, p in enumerate(points):
         key = json.dumps(p, sort_keys=True)
         if key in seen:
-            raise SweepError(f"{where}: points {seen[key]} and {i} are the same ({point_name(study, p)}); "
-                             "widen the random space, lower n, or remove a repeated grid value")
+            raise SweepError(
+                f"{where}: points {seen[key]} and {i} are the same ({point_name(study, p)}); "
+                "widen the random space, lower n, or remove a repeated grid value"
+            )
         seen[key] = i
     return points
 
@@ -175,10 +179,22 @@ def decide(winner, runner_up, *, margin: float, alpha: float, min_seeds: int, po
     """Is the chosen point better than the runner-up on the test set?  ``(name, test accuracies)`` each."""
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
     if runner_up is None:
-        return Verdict(Outcome.INCONCLUSIVE, "inconclusive: only one point finished (with successive halving: "
-                       "reached the last rung), so there is no runner-up to compare.", {}, th)
-    return v.better(runner_up[1], winner[1], margin=margin, alpha=alpha, min_seeds=min_seeds, power=power,
-                    what=f"test accuracy, {winner[0]} − {runner_up[0]}")
+        return Verdict(
+            Outcome.INCONCLUSIVE,
+            "inconclusive: only one point finished (with successive halving: "
+            "reached the last rung), so there is no runner-up to compare.",
+            {},
+            th,
+        )
+    return v.better(
+        runner_up[1],
+        winner[1],
+        margin=margin,
+        alpha=alpha,
+        min_seeds=min_seeds,
+        power=power,
+        what=f"test accuracy, {winner[0]} − {runner_up[0]}",
+    )
 
 
 def ranking(points: dict, metrics: dict, seeds, select_on: str) -> list[dict]:
@@ -193,10 +209,21 @@ def ranking(points: dict, metrics: dict, seeds, select_on: str) -> list[dict]:
         val = np.array([m[key]["val_accuracy"] for m in ok])
         test = np.array([m["test"]["accuracy"] for m in ok])
         t = mean_ci(test)
-        rows.append({"point": name, **{f"{k}": _fmt(x) for k, x in values.items()}, "values": values,
-                     "epochs": min((m["epochs_completed"] for m in ms), default=0),
-                     "finished": len(ok), "runs": len(ms), "val_mean": float(val.mean()) if len(val) else math.nan,
-                     "test": test, "test_mean": t.mean, "test_low": t.ci_low, "test_high": t.ci_high})
+        rows.append(
+            {
+                "point": name,
+                **{f"{k}": _fmt(x) for k, x in values.items()},
+                "values": values,
+                "epochs": min((m["epochs_completed"] for m in ms), default=0),
+                "finished": len(ok),
+                "runs": len(ms),
+                "val_mean": float(val.mean()) if len(val) else math.nan,
+                "test": test,
+                "test_mean": t.mean,
+                "test_low": t.ci_low,
+                "test_high": t.ci_high,
+            }
+        )
     rows.sort(key=lambda r: (-r["val_mean"] if math.isfinite(r["val_mean"]) else math.inf, r["point"]))
     for rank, r in enumerate(rows, start=1):
         r["rank"] = rank
@@ -210,40 +237,80 @@ class Sweep(StudyKind):
     pairwise = False
     options = {
         "base": {"type": "string", "description": "The topology whose settings every point starts from."},
-        "grid": {"type": "object", "default": {}, "additionalProperties": {"type": "array", "minItems": 1},
-                 "description": "Setting (dotted path for nested ones) -> the values to combine."},
+        "grid": {
+            "type": "object",
+            "default": {},
+            "additionalProperties": {"type": "array", "minItems": 1},
+            "description": "Setting (dotted path for nested ones) -> the values to combine.",
+        },
         "random": {
-            "type": "object", "additionalProperties": False, "required": ["n", "space"],
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["n", "space"],
             "description": "n draws from a space of distributions (loguniform, uniform, randint: [a, b]; choice).",
             "properties": {
                 "n": {"type": "integer", "minimum": 1, "description": "Number of draws."},
                 "seed": {"type": "integer", "minimum": 0, "default": 0, "description": "Seed of the draws."},
-                "space": {"type": "object", "minProperties": 1, "additionalProperties": {
-                    "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
-                    "properties": {"loguniform": _pair, "uniform": _pair, "randint": _pair,
-                                   "choice": {"type": "array", "minItems": 1}}}},
+                "space": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "maxProperties": 1,
+                        "additionalProperties": False,
+                        "properties": {
+                            "loguniform": _pair,
+                            "uniform": _pair,
+                            "randint": _pair,
+                            "choice": {"type": "array", "minItems": 1},
+                        },
+                    },
+                },
             },
         },
-        "select_on": {"enum": ["best_epoch", "final_epoch"], "default": "best_epoch",
-                      "description": "Validation accuracy that ranks the points: at each run's best validation "
-                                     "epoch, or at its final epoch (never the test set)."},
-        "max_runs": {"type": "integer", "minimum": 1, "default": 5000,
-                     "description": "Refuse a sweep of more runs (points × seeds) than this."},
+        "select_on": {
+            "enum": ["best_epoch", "final_epoch"],
+            "default": "best_epoch",
+            "description": "Validation accuracy that ranks the points: at each run's best validation "
+            "epoch, or at its final epoch (never the test set).",
+        },
+        "max_runs": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 5000,
+            "description": "Refuse a sweep of more runs (points × seeds) than this.",
+        },
         "halving": {
-            "type": "object", "additionalProperties": False, "required": ["rungs"],
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["rungs"],
             "description": "Successive halving: every point trains to the first rung's epoch; the best share "
-                           "(keep) on validation continues to the next rung, resuming from its checkpoint, and so "
-                           "on.  The last rung is the points' number of epochs.",
+            "(keep) on validation continues to the next rung, resuming from its checkpoint, and so "
+            "on.  The last rung is the points' number of epochs.",
             "properties": {
-                "rungs": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2,
-                          "description": "Epochs at which points are compared, rising."},
-                "keep": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.33,
-                         "description": "Share of the points at a rung that go on (at least one)."},
+                "rungs": {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 1},
+                    "minItems": 2,
+                    "description": "Epochs at which points are compared, rising.",
+                },
+                "keep": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "exclusiveMaximum": 1,
+                    "default": 0.33,
+                    "description": "Share of the points at a rung that go on (at least one).",
+                },
             },
         },
-        "margin_pp": {"type": "number", "minimum": 0, "default": 0.0,
-                      "description": "The verdict's margin: by how many percentage points of test accuracy the "
-                                     "chosen point must beat the runner-up."},
+        "margin_pp": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0.0,
+            "description": "The verdict's margin: by how many percentage points of test accuracy the "
+            "chosen point must beat the runner-up.",
+        },
     }
     plots = ("effects", "heatmaps", "curves")  # captions: studies/captions/{kind}-{plot}.rst
 
@@ -258,14 +325,18 @@ class Sweep(StudyKind):
         points = expand(study, definition)
         runs = len(points) * len(definition["seeds"])
         if runs > definition["max_runs"]:
-            raise SweepError(f"{where}: {len(points)} points × {len(definition['seeds'])} seeds = {runs} runs, more "
-                             f"than max_runs = {definition['max_runs']}; shrink the space or raise max_runs")
+            raise SweepError(
+                f"{where}: {len(points)} points × {len(definition['seeds'])} seeds = {runs} runs, more "
+                f"than max_runs = {definition['max_runs']}; shrink the space or raise max_runs"
+            )
         halving = definition.get("halving")
         if halving:
             rungs = halving["rungs"]
             if any(b <= a for a, b in zip(rungs, rungs[1:])):
                 raise SweepError(f"{where}.halving.rungs: the epochs must rise, got {rungs}")
-            if "epochs" in (definition.get("grid") or {}) or "epochs" in ((definition.get("random") or {}).get("space") or {}):
+            if "epochs" in (definition.get("grid") or {}) or "epochs" in (
+                (definition.get("random") or {}).get("space") or {}
+            ):
                 raise SweepError(f"{where}.halving: epochs cannot be swept with halving (the rungs set them)")
         out = {}
         for p in points:
@@ -289,8 +360,14 @@ class Sweep(StudyKind):
         return [PICK_FILE.replace("{study}", study).replace("{rung}", str(last))]
 
     def jobs(self, study: str, definition: dict, topology) -> list[Job]:
-        return [Job("points", (POINTS_FILE.format(study=study),),
-                    {"study": study, "points": definition["points"], "seeds": definition["seeds"]}, local=True)]
+        return [
+            Job(
+                "points",
+                (POINTS_FILE.format(study=study),),
+                {"study": study, "points": definition["points"], "seeds": definition["seeds"]},
+                local=True,
+            )
+        ]
 
     def run_job(self, job, arguments, outputs, *, data_dir=None, threads=1):
         a = arguments
@@ -313,40 +390,68 @@ class Sweep(StudyKind):
         points = study["points"]
         keys = list(next(iter(points.values())).keys()) if points else []
         rows = ranking(points, data.metrics, study["seeds"], study["select_on"])
-        sec.header = ["rank", "point", *keys, "trained to epoch", "seeds finished",
-                      f"validation accuracy % ({study['select_on']})", "test accuracy % (mean)", "95 % CI"]
-        sec.rows = [[r["rank"], r["point"], *[r[k] for k in keys], r["epochs"], f"{r['finished']}/{r['runs']}",
-                     pct(r["val_mean"]), pct(r["test_mean"]),
-                     "" if math.isnan(r["test_low"]) else f"{pct(r['test_low'])}–{pct(r['test_high'])}"]
-                    for r in rows[:10]]
+        sec.header = [
+            "rank",
+            "point",
+            *keys,
+            "trained to epoch",
+            "seeds finished",
+            f"validation accuracy % ({study['select_on']})",
+            "test accuracy % (mean)",
+            "95 % CI",
+        ]
+        sec.rows = [
+            [
+                r["rank"],
+                r["point"],
+                *[r[k] for k in keys],
+                r["epochs"],
+                f"{r['finished']}/{r['runs']}",
+                pct(r["val_mean"]),
+                pct(r["test_mean"]),
+                "" if math.isnan(r["test_low"]) else f"{pct(r['test_low'])}–{pct(r['test_high'])}",
+            ]
+            for r in rows[:10]
+        ]
         done = [r for r in rows if r["finished"]]
         if done:
             top = done[0]
             ci = "" if math.isnan(top["test_low"]) else f", 95 % CI {pct(top['test_low'])}–{pct(top['test_high'])} %"
-            sec.findings.append(f"Chosen on validation: {top['point']} ({', '.join(f'{k} = {top[k]}' for k in keys)}) "
-                                f"with {pct(top['val_mean'])} % validation accuracy; its test accuracy "
-                                f"{pct(top['test_mean'])} %{ci} (the test set took no part in the choice; the "
-                                "winner's validation score is biased upwards).")
-        sec.findings.append(f"{len(points)} points × {len(study['seeds'])} seeds; the table shows the top "
-                            f"{min(10, len(rows))}; sweep.csv lists every point.")
+            sec.findings.append(
+                f"Chosen on validation: {top['point']} ({', '.join(f'{k} = {top[k]}' for k in keys)}) "
+                f"with {pct(top['val_mean'])} % validation accuracy; its test accuracy "
+                f"{pct(top['test_mean'])} %{ci} (the test set took no part in the choice; the "
+                "winner's validation score is biased upwards)."
+            )
+        sec.findings.append(
+            f"{len(points)} points × {len(study['seeds'])} seeds; the table shows the top "
+            f"{min(10, len(rows))}; sweep.csv lists every point."
+        )
         if study.get("halving"):
             rungs = study["halving"]["rungs"]
             stopped = {e: sum(1 for r in rows if r["epochs"] == e) for e in rungs}
             sec.findings.append(
                 f"Successive halving at epochs {rungs}, keeping {study['halving']['keep']:g} of the points at each "
-                "rung (on validation): " + ", ".join(f"{n} stopped at epoch {e}" for e, n in stopped.items() if n)
+                "rung (on validation): "
+                + ", ".join(f"{n} stopped at epoch {e}" for e, n in stopped.items() if n)
                 + ". Points compared at a rung have trained the same number of epochs; the ranking above mixes "
-                "rungs, so it favours the points that went on.")
+                "rungs, so it favours the points that went on."
+            )
         # Winner and runner-up must have trained alike: under halving, among the points of the last rung.
         final = [r for r in done if r["epochs"] == max(x["epochs"] for x in done)] if done else []
-        sec.verdict = decide((final[0]["point"], final[0]["test"]) if final else ("-", []),
-                             (final[1]["point"], final[1]["test"]) if len(final) > 1 else None,
-                             margin=study["margin_pp"] / 100, alpha=study["alpha"], min_seeds=study["min_seeds"],
-                             power=study["power"])
+        sec.verdict = decide(
+            (final[0]["point"], final[0]["test"]) if final else ("-", []),
+            (final[1]["point"], final[1]["test"]) if len(final) > 1 else None,
+            margin=study["margin_pp"] / 100,
+            alpha=study["alpha"],
+            min_seeds=study["min_seeds"],
+            power=study["power"],
+        )
         sec.thresholds = thresholds(study, self.verdict_keys)
 
-        df = pd.DataFrame([{**{k: r["values"][k] for k in keys}, "validation accuracy %": 100 * r["val_mean"]}
-                           for r in done])
+        df = pd.DataFrame(
+            [{**{k: r["values"][k] for k in keys}, "validation accuracy %": 100 * r["val_mean"]} for r in done]
+        )
         fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(4.2 * max(1, len(keys)), 3.8), squeeze=False)
         for ax, key in zip(axes[0], keys):
             col = df[key] if len(df) else []
@@ -363,16 +468,18 @@ class Sweep(StudyKind):
         self.figure(sec, name, "effects", fig, data)
 
         grid_keys = list((study.get("grid") or {}).keys())
-        pairs = [(a, b) for i, a in enumerate(grid_keys) for b in grid_keys[i + 1:]]
+        pairs = [(a, b) for i, a in enumerate(grid_keys) for b in grid_keys[i + 1 :]]
         fig, axes = plt.subplots(1, max(1, len(pairs)), figsize=(5 * max(1, len(pairs)), 4.2), squeeze=False)
         for ax, (a, b) in zip(axes[0], pairs):
             if len(df):
                 # categories in the grid's own order (numbers in numeric order, not as text)
                 cats = {k: [_fmt(x) for x in study["grid"][k]] for k in (a, b)}
-                frame = df.assign(**{k: pd.Categorical(df[k].map(_fmt), categories=cats[k], ordered=True)
-                                     for k in (a, b)})
-                table = frame.pivot_table(index=a, columns=b, values="validation accuracy %", aggfunc="mean",
-                                          observed=False)
+                frame = df.assign(
+                    **{k: pd.Categorical(df[k].map(_fmt), categories=cats[k], ordered=True) for k in (a, b)}
+                )
+                table = frame.pivot_table(
+                    index=a, columns=b, values="validation accuracy %", aggfunc="mean", observed=False
+                )
                 sns.heatmap(table, annot=True, fmt=".1f", cmap="viridis", ax=ax, cbar=False)
             ax.set(title=f"{a} × {b}")
         if not pairs:
@@ -385,8 +492,16 @@ class Sweep(StudyKind):
         fig, ax = plt.subplots(figsize=(8, 4.3))
         if len(h):
             h["validation accuracy %"] = 100 * h["val_accuracy"]
-            sns.lineplot(data=h, x="epoch", y="validation accuracy %", hue="topology", hue_order=top5,
-                         errorbar=plots.t_interval, palette=plots.PALETTE, ax=ax)
+            sns.lineplot(
+                data=h,
+                x="epoch",
+                y="validation accuracy %",
+                hue="topology",
+                hue_order=top5,
+                errorbar=plots.t_interval,
+                palette=plots.PALETTE,
+                ax=ax,
+            )
             ax.legend(fontsize="xx-small", loc="lower right")
         ax.set(title="Validation accuracy of the five best points (mean over seeds, 95 % band)")
         self.figure(sec, name, "curves", fig, data)
@@ -448,8 +563,13 @@ def write_points(path, study: str, points: dict, seeds) -> None:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["point", *keys, "seeds"])
     for name, p in points.items():
-        w.writerow([name, *[json.dumps(p[k]) if isinstance(p.get(k), list | dict) else p.get(k, "") for k in keys],
-                    " ".join(map(str, seeds))])
+        w.writerow(
+            [
+                name,
+                *[json.dumps(p[k]) if isinstance(p.get(k), list | dict) else p.get(k, "") for k in keys],
+                " ".join(map(str, seeds)),
+            ]
+        )
     write_text(path, buf.getvalue())
     log.info("%s: %d points × %d seeds written to %s", study, len(points), len(seeds), path)
 

@@ -60,9 +60,19 @@ def grid(dim: int, points: int) -> np.ndarray:
     return np.column_stack([xx.ravel(), yy.ravel()])
 
 
-def fit(target: str, activation: str, width: int, seed: int, *, epochs: int | None = None, eta: float | None = None,
-        batch_size: int = 16, momentum: float = 0.9, train_points: int | None = None,
-        test_points: int | None = None) -> tuple[dict, Network]:
+def fit(
+    target: str,
+    activation: str,
+    width: int,
+    seed: int,
+    *,
+    epochs: int | None = None,
+    eta: float | None = None,
+    batch_size: int = 16,
+    momentum: float = 0.9,
+    train_points: int | None = None,
+    test_points: int | None = None,
+) -> tuple[dict, Network]:
     """Train [d, width, 1] on ``target`` and measure its errors on a dense grid.
 
     ``epochs`` and ``eta`` default to the study kind's options.
@@ -76,9 +86,21 @@ def fit(target: str, activation: str, width: int, seed: int, *, epochs: int | No
     x = grid(dim, train_points)
     y = f(x)[:, None]
     rng = np.random.default_rng(seed)
-    settings = resolve({"hidden": [width], "activation": activation, "output": "linear", "cost": "quadratic",
-                        "init": "xavier", "dtype": "float64", "epochs": epochs, "batch_size": batch_size, "eta": eta,
-                        "momentum": momentum, "eta_decay": 0.995})
+    settings = resolve(
+        {
+            "hidden": [width],
+            "activation": activation,
+            "output": "linear",
+            "cost": "quadratic",
+            "init": "xavier",
+            "dtype": "float64",
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "eta": eta,
+            "momentum": momentum,
+            "eta_decay": 0.995,
+        }
+    )
     net = Network.from_config([dim, width, 1], settings.to_dict(), rng=rng)
     started = time.perf_counter()
     status = "ok"
@@ -89,9 +111,16 @@ def fit(target: str, activation: str, width: int, seed: int, *, epochs: int | No
     xt = grid(dim, test_points)
     err = np.abs(net(xt)[:, 0] - f(xt)) if status == "ok" else np.array([np.inf])
     return {
-        "target": target, "dim": dim, "activation": activation, "width": width, "seed": seed,
-        "status": status, "sup_error": float(err.max()), "rmse": float(np.sqrt(np.mean(err**2))),
-        "seconds": time.perf_counter() - started, "epochs": epochs,
+        "target": target,
+        "dim": dim,
+        "activation": activation,
+        "width": width,
+        "seed": seed,
+        "status": status,
+        "sup_error": float(err.max()),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "seconds": time.perf_counter() - started,
+        "epochs": epochs,
     }, net
 
 
@@ -106,8 +135,15 @@ def run(target: str, activation: str, widths, seed: int, out_dir, **kwargs) -> l
         rows.append(row)
         if dim == 1 and row["status"] == "ok":
             curves[f"width_{width}"] = net(show)[:, 0]
-        log.info("%s, %s, N = %d: sup error %.4f, rmse %.4f (%.1f s)", target, activation, width,
-                 row["sup_error"], row["rmse"], row["seconds"])
+        log.info(
+            "%s, %s, N = %d: sup error %.4f, rmse %.4f (%.1f s)",
+            target,
+            activation,
+            width,
+            row["sup_error"],
+            row["rmse"],
+            row["seconds"],
+        )
     write_text(out_dir / "results.json", json.dumps(rows, indent=1, allow_nan=True) + "\n")
     with atomic_path(out_dir / "fits.npz") as tmp:
         with open(tmp, "wb") as fh:
@@ -127,8 +163,12 @@ def decide(results: list[dict], *, error_reduction: float, min_seeds: int) -> Ve
     th = {"error_reduction": error_reduction, "min_seeds": min_seeds}
     seeds = sorted({r["seed"] for r in results})
     if len(seeds) < min_seeds:
-        return Verdict(Outcome.INCONCLUSIVE, f"inconclusive: {len(seeds)} seed(s) of fits, and the study declares "
-                       f"min_seeds = {min_seeds}.", {}, th)
+        return Verdict(
+            Outcome.INCONCLUSIVE,
+            f"inconclusive: {len(seeds)} seed(s) of fits, and the study declares min_seeds = {min_seeds}.",
+            {},
+            th,
+        )
     parts, failed = [], []
     for target in sorted({r["target"] for r in results}):
         rows = [r for r in results if r["target"] == target]
@@ -143,13 +183,23 @@ def decide(results: list[dict], *, error_reduction: float, min_seeds: int) -> Ve
             if alone.outcome is not Outcome.SUPPORTED:
                 failed.append(f"{target} seed {seed}")
     verdict = combine(parts)
-    lead = {Outcome.SUPPORTED: "the error of non-polynomial units falls with N while x² stalls.",
-            Outcome.CONTRADICTED: "the errors do not behave as the theorem predicts.",
-            Outcome.INCONCLUSIVE: "the fits cannot decide the claim."}[verdict.outcome]
-    note = (f" On its own, the fits of {', '.join(failed)} would not meet the rule (training that did not find the "
-            "weights; the best fits show what the widths can represent)." if failed else "")
-    return Verdict(verdict.outcome, f"{lead} {verdict.sentence}{note}",
-                   {"fits": len(results), "seeds": len(seeds), "seeds_failing_alone": failed}, th)
+    lead = {
+        Outcome.SUPPORTED: "the error of non-polynomial units falls with N while x² stalls.",
+        Outcome.CONTRADICTED: "the errors do not behave as the theorem predicts.",
+        Outcome.INCONCLUSIVE: "the fits cannot decide the claim.",
+    }[verdict.outcome]
+    note = (
+        f" On its own, the fits of {', '.join(failed)} would not meet the rule (training that did not find the "
+        "weights; the best fits show what the widths can represent)."
+        if failed
+        else ""
+    )
+    return Verdict(
+        verdict.outcome,
+        f"{lead} {verdict.sentence}{note}",
+        {"fits": len(results), "seeds": len(seeds), "seeds_failing_alone": failed},
+        th,
+    )
 
 
 def _decide_one(target: str, label: str, rows: list[dict], reduction: float) -> Verdict:
@@ -171,8 +221,10 @@ def _decide_one(target: str, label: str, rows: list[dict], reduction: float) -> 
     for a in non:
         ratio = err[(a, hi)] / err[(a, lo)] if err[(a, lo)] > 0 else 0.0
         falls.append(ratio <= reduction)
-        texts.append(f"{what}, {a}: sup error {err[(a, lo)]:.3g} at N = {lo} → {err[(a, hi)]:.3g} at N = {hi} "
-                     f"(× {ratio:.3g}, declared at most × {reduction:g}).")
+        texts.append(
+            f"{what}, {a}: sup error {err[(a, lo)]:.3g} at N = {lo} → {err[(a, hi)]:.3g} at N = {hi} "
+            f"(× {ratio:.3g}, declared at most × {reduction:g})."
+        )
     if not all(falls):
         return Verdict(Outcome.CONTRADICTED, " ".join(texts) + note)
     poly_errors = [e for (a, _), e in err.items() if a in poly]
@@ -191,35 +243,73 @@ class UniversalApproximation(StudyKind):
     summary = "one hidden layer of growing width on synthetic targets; x² as the polynomial counter-example"
     needs_runs = False
     options = {
-        "targets": {"type": "array", "items": {"enum": sorted(TARGETS)}, "minItems": 1,
-                    "default": ["sin3x_abs", "bump2d"],
-                    "description": "Target functions: sin3x_abs on [-1,1], bump2d on [-1,1]^2."},
-        "activations": {"type": "array", "items": {"$ref": "#/definitions/settings/properties/activation"},
-                        "minItems": 1,
-                        "default": ["sigmoid", "square"],
-                        "description": "Hidden activations (square is the polynomial counter-example)."},
-        "widths": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2,
-                   "default": [1, 2, 4, 8, 16, 32, 64, 128, 256], "description": "Hidden layer widths N."},
+        "targets": {
+            "type": "array",
+            "items": {"enum": sorted(TARGETS)},
+            "minItems": 1,
+            "default": ["sin3x_abs", "bump2d"],
+            "description": "Target functions: sin3x_abs on [-1,1], bump2d on [-1,1]^2.",
+        },
+        "activations": {
+            "type": "array",
+            "items": {"$ref": "#/definitions/settings/properties/activation"},
+            "minItems": 1,
+            "default": ["sigmoid", "square"],
+            "description": "Hidden activations (square is the polynomial counter-example).",
+        },
+        "widths": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1},
+            "minItems": 2,
+            "default": [1, 2, 4, 8, 16, 32, 64, 128, 256],
+            "description": "Hidden layer widths N.",
+        },
         "epochs": {"type": "integer", "minimum": 1, "default": 1500, "description": "Epochs per fit."},
         "eta": {"type": "number", "exclusiveMinimum": 0, "default": 0.05, "description": "Learning rate of the fits."},
-        "error_reduction": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.5,
-                            "description": "The verdict's factor: the widest fit's sup error must be at most this "
-                                           "times the narrowest fit's."},
+        "error_reduction": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1,
+            "default": 0.5,
+            "description": "The verdict's factor: the widest fit's sup error must be at most this "
+            "times the narrowest fit's.",
+        },
     }
     plots = ("error", "fits")  # captions: studies/captions/{kind}-{plot}.rst
 
     def jobs(self, study: str, definition: dict, topology) -> list[Job]:
         """One fit job per (seed, target, activation), every width in turn."""
-        return [Job(f"fit_seed{seed}_{t}_{a}",
-                    tuple(f"{FIT_DIR}/{f}".format(study=study, seed=seed, target=t, activation=a) for f in FIT_FILES),
-                    {"target": t, "activation": a, "widths": definition["widths"], "seed": seed,
-                     "epochs": definition["epochs"], "eta": definition["eta"]}, mem_mb=1000, runtime=60)
-                for seed in definition["seeds"] for t in definition["targets"] for a in definition["activations"]]
+        return [
+            Job(
+                f"fit_seed{seed}_{t}_{a}",
+                tuple(f"{FIT_DIR}/{f}".format(study=study, seed=seed, target=t, activation=a) for f in FIT_FILES),
+                {
+                    "target": t,
+                    "activation": a,
+                    "widths": definition["widths"],
+                    "seed": seed,
+                    "epochs": definition["epochs"],
+                    "eta": definition["eta"],
+                },
+                mem_mb=1000,
+                runtime=60,
+            )
+            for seed in definition["seeds"]
+            for t in definition["targets"]
+            for a in definition["activations"]
+        ]
 
     def run_job(self, job, arguments, outputs, *, data_dir=None, threads=1):
         a = arguments
-        run(a["target"], a["activation"], a["widths"], a["seed"], Path(outputs[0]).parent, epochs=a["epochs"],
-            eta=a["eta"])
+        run(
+            a["target"],
+            a["activation"],
+            a["widths"],
+            a["seed"],
+            Path(outputs[0]).parent,
+            epochs=a["epochs"],
+            eta=a["eta"],
+        )
 
     def section(self, name: str, study: dict, data: Data) -> Section:
         import matplotlib.pyplot as plt
@@ -238,12 +328,23 @@ class UniversalApproximation(StudyKind):
         fig, ax = plt.subplots(figsize=(7, 4.3))
         if len(df):
             ok = df[np.isfinite(df["sup_error"])]
-            sns.lineplot(data=ok, x="width", y="sup_error", hue="activation", style="target", markers=True,
-                         palette=plots.PALETTE, ax=ax)
+            sns.lineplot(
+                data=ok,
+                x="width",
+                y="sup_error",
+                hue="activation",
+                style="target",
+                markers=True,
+                palette=plots.PALETTE,
+                ax=ax,
+            )
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
-        ax.set(xlabel="hidden units N", ylabel="sup-norm error on a dense grid",
-               title="One hidden layer: error against width")
+        ax.set(
+            xlabel="hidden units N",
+            ylabel="sup-norm error on a dense grid",
+            title="One hidden layer: error against width",
+        )
         self.figure(sec, name, "error", fig, data)
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
         first = f"/seed{study['seeds'][0]}/"
@@ -263,8 +364,9 @@ class UniversalApproximation(StudyKind):
             rows.append([target, act] + [("diverged" if not np.isfinite(e) else f"{e:.3g}") for e in by_width])
         widths = sorted(df["width"].unique().tolist()) if len(df) else []
         n_seeds = df["seed"].nunique() if len(df) else 0
-        sec.header = ["target", "activation"] + [f"N = {w}" + (" (median of seeds)" if n_seeds > 1 and i == 0 else "")
-                                                 for i, w in enumerate(widths)]
+        sec.header = ["target", "activation"] + [
+            f"N = {w}" + (" (median of seeds)" if n_seeds > 1 and i == 0 else "") for i, w in enumerate(widths)
+        ]
         sec.rows = rows
         sec.verdict = decide(results, error_reduction=study["error_reduction"], min_seeds=study["min_seeds"])
         sec.thresholds = thresholds(study, self.verdict_keys)

@@ -40,19 +40,27 @@ def decide(points: dict, *, shrink: float, alpha: float, min_points: int = 3) ->
     out = {}
     for phase in PHASES:
         if phase not in points:
-            out[phase] = Verdict(Outcome.INCONCLUSIVE, f"inconclusive: no sigmoid run recorded gradient norms {phase}.",
-                                 {}, th)
+            out[phase] = Verdict(
+                Outcome.INCONCLUSIVE, f"inconclusive: no sigmoid run recorded gradient norms {phase}.", {}, th
+            )
             continue
         x, y = points[phase]
-        part = v.slope_below(x, y, bound=bound, alpha=alpha, min_points=min_points,
-                             what=f"slope of log(first/last) on depth {phase}", unit=" per layer")
+        part = v.slope_below(
+            x,
+            y,
+            bound=bound,
+            alpha=alpha,
+            min_points=min_points,
+            what=f"slope of log(first/last) on depth {phase}",
+            unit=" per layer",
+        )
         lead = {
             Outcome.SUPPORTED: f"{phase}, the first layer's share of the gradient shrinks by more than a factor "
-                               f"{shrink:g} per added layer.",
+            f"{shrink:g} per added layer.",
             Outcome.CONTRADICTED: f"{phase}, the gradient does not compound with depth by a factor {shrink:g} per "
-                                  "layer: the data exclude it.",
+            "layer: the data exclude it.",
             Outcome.INCONCLUSIVE: f"{phase}, the data cannot tell whether the gradient compounds with depth by the "
-                                  "declared factor.",
+            "declared factor.",
         }[part.outcome]
         out[phase] = Verdict(part.outcome, f"{lead[:1].upper()}{lead[1:]} {part.sentence}", part.numbers, th)
     return out
@@ -74,9 +82,14 @@ class VanishingGradient(StudyKind):
     summary = "per-layer gradient norms against depth, sigmoid against ReLU"
     track_gradients = True
     options = {
-        "shrink_per_layer": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.5,
-                             "description": "The factor by which the first/last gradient ratio must shrink per added "
-                                            "layer to count as compounding (the verdict's bound is its log)."},
+        "shrink_per_layer": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "exclusiveMaximum": 1,
+            "default": 0.5,
+            "description": "The factor by which the first/last gradient ratio must shrink per added "
+            "layer to count as compounding (the verdict's bound is its log).",
+        },
     }
     plots = ("gradients", "ratios")  # captions: studies/captions/{kind}-{plot}.rst
 
@@ -97,14 +110,24 @@ class VanishingGradient(StudyKind):
             act = m["settings"]["activation"]
             init = list(m.get("gradient_norms_at_init") or [])
             ht = h[(h["topology"] == topo) & (h["seed"] == seed)]
-            cols = sorted((c for c in ht.columns if c.startswith("grad_norm_") and ht[c].notna().any()),
-                          key=lambda c: int(c.rsplit("_", 1)[1]))
+            cols = sorted(
+                (c for c in ht.columns if c.startswith("grad_norm_") and ht[c].notna().any()),
+                key=lambda c: int(c.rsplit("_", 1)[1]),
+            )
             during = [float(ht[c].mean()) for c in cols]
             runs.append((topo, seed, act, depth, init, during))
             for phase, norms in zip(PHASES, (init, during)):
                 for ell, g in enumerate(norms, start=1):
-                    layer_rows.append({"topology": topo, "seed": seed, "activation": act, "phase": phase,
-                                       "layer ℓ": ell, "‖∂C/∂b_ℓ‖": g})
+                    layer_rows.append(
+                        {
+                            "topology": topo,
+                            "seed": seed,
+                            "activation": act,
+                            "phase": phase,
+                            "layer ℓ": ell,
+                            "‖∂C/∂b_ℓ‖": g,
+                        }
+                    )
         rows = []
         for topo in study["topologies"]:
             mine = [r for r in runs if r[0] == topo]
@@ -117,8 +140,14 @@ class VanishingGradient(StudyKind):
                 cells.append(f"{np.exp(np.mean(np.log(ratios))):.3g}" if ratios else "–")
             init_mean = np.mean([r[4] for r in mine if r[4]], axis=0) if any(r[4] for r in mine) else []
             rows.append([topo, act, depth, " · ".join(f"{g:.2e}" for g in init_mean), cells[0], cells[1]])
-        sec.header = ["topology", "activation", "weight layers L", "‖∂C/∂b_ℓ‖ at initialisation, ℓ = 1 … L",
-                      "first / last at initialisation", "first / last during training"]
+        sec.header = [
+            "topology",
+            "activation",
+            "weight layers L",
+            "‖∂C/∂b_ℓ‖ at initialisation, ℓ = 1 … L",
+            "first / last at initialisation",
+            "first / last during training",
+        ]
         sec.rows = rows
 
         df = pd.DataFrame(layer_rows)
@@ -126,8 +155,17 @@ class VanishingGradient(StudyKind):
         for ax, phase in zip(axes, PHASES):
             part = df[df["phase"] == phase] if len(df) else df
             if len(part):
-                sns.lineplot(data=part, x="layer ℓ", y="‖∂C/∂b_ℓ‖", hue="topology", style="activation", markers=True,
-                             errorbar=None, palette=plots.PALETTE, ax=ax)
+                sns.lineplot(
+                    data=part,
+                    x="layer ℓ",
+                    y="‖∂C/∂b_ℓ‖",
+                    hue="topology",
+                    style="activation",
+                    markers=True,
+                    errorbar=None,
+                    palette=plots.PALETTE,
+                    ax=ax,
+                )
                 ax.set_yscale("log")
                 ax.legend(fontsize="xx-small")
             ax.set(title=f"Gradient by layer {phase}")
@@ -139,24 +177,43 @@ class VanishingGradient(StudyKind):
                 x, y = ratio_points([(r[3], r[idx]) for r in runs if r[2] == act])
                 if act == "sigmoid":
                     points[phase] = (x, y)
-                pts_rows += [{"activation": act, "phase": phase, "weight layers L": a, "log(first/last)": b}
-                             for a, b in zip(x, y)]
+                pts_rows += [
+                    {"activation": act, "phase": phase, "weight layers L": a, "log(first/last)": b}
+                    for a, b in zip(x, y)
+                ]
                 s = v.slope(x, y, study["alpha"])
                 if math.isfinite(s.slope):
                     ci = f", {v.level_pct(s.level)} % CI [{s.low:+.3f}, {s.high:+.3f}]" if s.has_interval else ""
-                    sec.findings.append(f"{act}, {phase}: slope of log(first/last) on L = {s.slope:+.3f}{ci} "
-                                        f"(a factor {math.exp(s.slope):.3g} per added layer).")
+                    sec.findings.append(
+                        f"{act}, {phase}: slope of log(first/last) on L = {s.slope:+.3f}{ci} "
+                        f"(a factor {math.exp(s.slope):.3g} per added layer)."
+                    )
         pdf = pd.DataFrame(pts_rows)
         fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
         for ax, phase in zip(axes, PHASES):
             part = pdf[pdf["phase"] == phase] if len(pdf) else pdf
             if len(part):
-                sns.regplot(data=part[part["activation"] == "sigmoid"], x="weight layers L", y="log(first/last)",
-                            ci=None, ax=ax, label="sigmoid", truncate=False)
+                sns.regplot(
+                    data=part[part["activation"] == "sigmoid"],
+                    x="weight layers L",
+                    y="log(first/last)",
+                    ci=None,
+                    ax=ax,
+                    label="sigmoid",
+                    truncate=False,
+                )
                 other = part[part["activation"] != "sigmoid"]
                 if len(other):
-                    sns.regplot(data=other, x="weight layers L", y="log(first/last)", ci=None, ax=ax, label="other",
-                                marker="s", truncate=False)
+                    sns.regplot(
+                        data=other,
+                        x="weight layers L",
+                        y="log(first/last)",
+                        ci=None,
+                        ax=ax,
+                        label="other",
+                        marker="s",
+                        truncate=False,
+                    )
                 ax.legend(fontsize="small")
             ax.set(title=f"log(first/last) against depth, {phase}")
         self.figure(sec, name, "ratios", fig, data)
@@ -166,9 +223,10 @@ class VanishingGradient(StudyKind):
         sec.more_verdicts = [(phase, regimes[phase]) for phase in PHASES[1:]]
         if points and any(r.outcome is not Outcome.SUPPORTED for r in regimes.values()):
             sec.findings.append(
-                "Why the factor need not be ¼ per layer: δ_ℓ = σ'(z_ℓ) ⊙ W_{ℓ+1}ᵀ δ_{ℓ+1}, and |σ'| ≤ ¼ bounds only the "
-                "first factor; with N(0,1) weights ‖W_{ℓ+1}ᵀ δ‖ is about √N_{ℓ+1} ‖δ‖ (√30 ≈ 5.5 here), so a layer "
-                "multiplies the gradient by roughly 5.5 × the mean |σ'|, which the slopes above measure.")
+                "Why the factor need not be ¼ per layer: δ_ℓ = σ'(z_ℓ) ⊙ W_{ℓ+1}ᵀ δ_{ℓ+1}, and |σ'| ≤ ¼ bounds only "
+                "the first factor; with N(0,1) weights ‖W_{ℓ+1}ᵀ δ‖ is about √N_{ℓ+1} ‖δ‖ (√30 ≈ 5.5 here), so a layer "
+                "multiplies the gradient by roughly 5.5 × the mean |σ'|, which the slopes above measure."
+            )
         sec.thresholds = thresholds(study, self.verdict_keys)
         return sec
 
