@@ -106,6 +106,56 @@ def run(
     Returns each run's ``model.json`` content.
     """
     started = time.perf_counter()
+    _check_job(runs, threads)
+    job = _Job(runs, name)
+    with threadpool_limits(limits=threads):
+        data = preprocess.load(data_dir)
+        job.check_resources(data, monitor_rows, test_by_need, max_mem_mb, max_minutes)
+        nets, rngs = job.build(data)
+        trained, keep_checkpoints = job.schedule(stop_at_epoch, keep_checkpoints)
+        initial_norms = [
+            gradient_norms(net, data.x_train, data.y_train, cfg.batch_size) if track_gradients else None
+            for net, cfg in zip(nets, trained)
+        ]
+        job.log_start(nets, trained, data, threads)
+        hooks = ([job.stop_on_divergence] if fail_on_divergence else []) + [job.progress]
+        ckpt, resume = None, {}
+        if checkpoint_dir is not None:
+            ckpt = job.checkpointer(checkpoint_dir, checkpoint_every, data, nets, (monitor_rows, test_by_need))
+            resume = job.resume(ckpt, nets, rngs)
+            hooks.append(ckpt)
+        hooks.extend(callbacks)
+        results = train_stack(
+            nets,
+            data.x_train,
+            data.y_train,
+            trained,
+            rngs,
+            callback=lambda records, state: [hook(records, state) for hook in hooks],
+            track_gradients=track_gradients,
+            monitor_rows=monitor_rows,
+            test_by_need=test_by_need,
+            **_held_out(data),
+            **resume,
+        )
+        ran_on = _ran_on(data, monitor_rows, test_by_need)
+    context = dict(
+        data=data,
+        started=started,
+        threads=threads,
+        ran_on=ran_on,
+        resumed_from_epoch=resume.get("start_epoch"),
+        stopped_at_epoch=stop_at_epoch,
+    )
+    metas = [job.finish(i, nets[i], results[i], initial_norms[i], **context) for i in range(len(runs))]
+    if ckpt is not None and not keep_checkpoints:
+        ckpt.remove_all()
+    return metas
+
+
+def _check_job(runs: list[Run], threads) -> None:
+    """Refuse, before anything is read, a job without runs, with fewer than one thread, or whose runs share a
+    folder."""
     if not runs:
         raise ValueError("a training job needs at least one run")
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -119,62 +169,77 @@ def run(
                 "give each run its own folder"
             )
         seen[where] = i
-    many = len(runs) > 1
-    # settings resolved already (a Settings object) are used as they are; a dict is checked here, once
-    resolved = [
-        r.settings
-        if isinstance(r.settings, Settings)
-        else resolve_settings(r.settings, prefix=f"runs[{i}].settings" if many else "")
-        for i, r in enumerate(runs)
-    ]
-    names = [r.name or (f"run{i}" if many else "network") for i, r in enumerate(runs)]
-    label = name or ("stack" if many else names[0])
-    with threadpool_limits(limits=threads):
-        data = preprocess.load(data_dir)
-        st0 = resolved[0]
-        # before anything is allocated: a job that cannot fit in this machine's memory, or would run longer
-        # than allowed, is refused in one line
+
+
+class _Job:
+    """The runs of one training job, their resolved settings and names, and its phases (:func:`run`)."""
+
+    def __init__(self, runs: list[Run], name: str | None):
+        self.runs, self.many = runs, len(runs) > 1
+        # settings resolved already (a Settings object) are used as they are; a dict is checked here, once
+        self.settings = [
+            r.settings
+            if isinstance(r.settings, Settings)
+            else resolve_settings(r.settings, prefix=f"runs[{i}].settings" if self.many else "")
+            for i, r in enumerate(runs)
+        ]
+        self.names = [r.name or (f"run{i}" if self.many else "network") for i, r in enumerate(runs)]
+        self.name = name
+        self.label = name or ("stack" if self.many else self.names[0])
+        self.epochs = self.settings[0].epochs
+
+    def check_resources(self, data, monitor_rows, test_by_need, max_mem_mb, max_minutes) -> None:
+        """Before anything is allocated: a job that cannot fit in memory, or would run longer than allowed, is
+        refused in one line."""
         work = estimate.Work.of(
-            st0,
+            self.settings[0],
             features=data.features,
             classes=data.classes,
             rows=data.x_train.shape[0],
             held_out_rows=len(data.y_val) + len(data.y_test),
-            runs=len(runs),
+            runs=len(self.runs),
             monitor_rows=monitor_rows,
             test_by_need=test_by_need,
         )
-        estimate.check(work, estimate.machine_mb() if max_mem_mb is None else max_mem_mb, label)
-        estimate.check_time(work, max_minutes, label)
-        rngs = [np.random.default_rng(r.seed) for r in runs]
-        nets = [build_network(st, data.features, data.classes, rng) for st, rng in zip(resolved, rngs)]
-        trained = resolved  # as trained: a rung of successive halving ends early
-        check_stackable(nets, trained, names)
-        epochs = trained[0].epochs
-        if stop_at_epoch is not None:
-            if not 1 <= stop_at_epoch <= epochs:
-                raise ValueError(
-                    f"--stop-at-epoch must be between 1 and the run's {epochs} epochs, got {stop_at_epoch}"
-                )
-            # the schedule is the run's; only the end moves, and the checkpoint stays for the next rung
-            keep_checkpoints = keep_checkpoints or stop_at_epoch < epochs
-            trained = [st.replace(epochs=stop_at_epoch) for st in trained]
-            epochs = stop_at_epoch
-        initial_norms = [
-            gradient_norms(net, data.x_train, data.y_train, cfg.batch_size) if track_gradients else None
-            for net, cfg in zip(nets, trained)
-        ]
-        what = (
-            (
-                ", ".join(f"{n} seed {r.seed} eta {c.eta:g}" for n, r, c in zip(names, runs, trained))
-                + f" ({len(runs)} runs stacked)"
+        estimate.check(work, estimate.machine_mb() if max_mem_mb is None else max_mem_mb, self.label)
+        estimate.check_time(work, max_minutes, self.label)
+
+    def build(self, data) -> tuple[list[Network], list[np.random.Generator]]:
+        """Each run's generator (from its seed) and network (its initial weights drawn from it); they must stack."""
+        rngs = [np.random.default_rng(r.seed) for r in self.runs]
+        nets = [build_network(st, data.features, data.classes, rng) for st, rng in zip(self.settings, rngs)]
+        check_stackable(nets, self.settings, self.names)
+        return nets, rngs
+
+    def schedule(self, stop_at_epoch: int | None, keep_checkpoints: bool) -> tuple[list[Settings], bool]:
+        """The settings as trained and whether the checkpoint stays: a rung of successive halving ends early at
+        ``stop_at_epoch`` (the schedule is the run's; only the end moves) and keeps it for the next rung."""
+        if stop_at_epoch is None:
+            return self.settings, keep_checkpoints
+        if not 1 <= stop_at_epoch <= self.epochs:
+            raise ValueError(
+                f"--stop-at-epoch must be between 1 and the run's {self.epochs} epochs, got {stop_at_epoch}"
             )
-            if many
-            else f"seed {runs[0].seed}, eta {trained[0].eta:g}"
+        self.epochs = stop_at_epoch
+        return [st.replace(epochs=stop_at_epoch) for st in self.settings], keep_checkpoints or stop_at_epoch < (
+            self.settings[0].epochs
         )
+
+    def log_start(self, nets, trained, data, threads) -> None:
+        st0 = self.settings[0]
+        if self.many:
+            what = (
+                ", ".join(
+                    f"{n} seed {r.seed} eta {c.eta:g} {c.rule['name']}"
+                    for n, r, c in zip(self.names, self.runs, trained)
+                )
+                + f" ({len(self.runs)} runs stacked)"
+            )
+        else:
+            what = f"seed {self.runs[0].seed}, eta {trained[0].eta:g}, optimizer {trained[0].rule['name']}"
         log.info(
             "training %s: %s, sizes %s, %s/%s/%s, init %s, K %d, %d epochs, %s, %d BLAS thread(s)",
-            label,
+            self.label,
             what,
             nets[0].sizes,
             st0.activation,
@@ -182,140 +247,109 @@ def run(
             st0.cost,
             st0.init,
             min(st0.batch_size, data.x_train.shape[0]),
-            epochs,
+            self.epochs,
             st0.dtype,
             threads,
         )
 
-        def progress(records, state):
-            live = [(f"{n}#{r.seed}", rec) for n, r, rec in zip(names, runs, records) if rec is not None]
-            if not live:
-                return
-            rec = live[0][1]
-            if not many:
-                log.info(
-                    "epoch %d/%d  train cost %.5f  train %s  val %s  test %s  (%.2f s + %.2f s evaluation)",
-                    rec["epoch"],
-                    epochs,
-                    rec["train_cost"],
-                    _pct(rec["train_accuracy"]),
-                    _pct(rec["val_accuracy"]),
-                    _pct(rec["test_accuracy"]),
-                    rec["seconds"],
-                    rec["eval_seconds"],
-                )
-                return
+    def progress(self, records, state) -> None:
+        """Log an epoch: a run's costs and accuracies, or every run's validation accuracy in a stack."""
+        live = [(f"{n}#{r.seed}", rec) for n, r, rec in zip(self.names, self.runs, records) if rec is not None]
+        if not live:
+            return
+        rec = live[0][1]
+        if not self.many:
             log.info(
-                "epoch %d/%d  %.2f s + %.2f s evaluation per run  val %s",
-                state.epoch,
-                epochs,
+                "epoch %d/%d  train cost %.5f  train %s  val %s  test %s  (%.2f s + %.2f s evaluation)",
+                rec["epoch"],
+                self.epochs,
+                rec["train_cost"],
+                _pct(rec["train_accuracy"]),
+                _pct(rec["val_accuracy"]),
+                _pct(rec["test_accuracy"]),
                 rec["seconds"],
-                sum(r["eval_seconds"] for _, r in live) / len(live),
-                "  ".join(f"{tag} {_pct(r['val_accuracy']).strip()}" for tag, r in live),
+                rec["eval_seconds"],
             )
-
-        def stop_on_divergence(records, state):
-            # a job fails at the epoch one of its runs diverged
-            for i, gone in enumerate(state.diverged):
-                if gone is not None:
-                    exc = Diverged(gone[0], gone[1], state.histories[i])
-                    if many:
-                        exc.args = (f"{names[i]} seed {runs[i].seed}: {exc}",)  # which run of the stack
-                    raise exc
-
-        hooks = ([stop_on_divergence] if fail_on_divergence else []) + [progress]
-        resume = {}
-        ckpt = None
-        if checkpoint_dir is not None:
-            keys = [
-                _run_key(st, r.seed, data, net, (monitor_rows, test_by_need))
-                for st, r, net in zip(resolved, runs, nets)
-            ]
-            ckpt = Checkpointer(checkpoint_dir, run_key(stack=keys) if many else keys[0], checkpoint_every)
-            saved = ckpt.load(len(runs))
-            if saved is not None:
-                params, rule_states, epoch, histories, rng_states, diverged, best = saved
-                for net, p, rng, st in zip(nets, params, rngs, rng_states):
-                    net.params[...] = p
-                    rng.bit_generator.state = st
-                resume = {
-                    "start_epoch": epoch,
-                    "histories": histories,
-                    "rule_states": rule_states,
-                    "diverged": diverged,
-                    "best": best,
-                }
-                log.info("resuming %s from the checkpoint after epoch %d (%s)", label, epoch, ckpt.path)
-            hooks.append(ckpt)
-        hooks.extend(callbacks)
-
-        def on_epoch(records, state):
-            for hook in hooks:
-                hook(records, state)
-
-        results = train_stack(
-            nets,
-            data.x_train,
-            data.y_train,
-            trained,
-            rngs,
-            callback=on_epoch,
-            track_gradients=track_gradients,
-            monitor_rows=monitor_rows,
-            test_by_need=test_by_need,
-            **_held_out(data),
-            **resume,
+            return
+        log.info(
+            "epoch %d/%d  %.2f s + %.2f s evaluation per run  val %s",
+            state.epoch,
+            self.epochs,
+            rec["seconds"],
+            sum(r["eval_seconds"] for _, r in live) / len(live),
+            "  ".join(f"{tag} {_pct(r['val_accuracy']).strip()}" for tag, r in live),
         )
-        # what the job ran on, once for all its runs, and what it monitored
-        rows = monitored_rows(data.x_train.shape[0], monitor_rows)
-        ran_on = {
-            "blas": blas(),
-            "arithmetic": arithmetic.describe(),
-            "monitoring": {
-                "train_rows": data.x_train.shape[0] if rows is None else len(rows),
-                "train_rows_sampled": rows is not None,
-                "test": "by need (the best-validation epoch's weights and the last epoch's)"
-                if test_by_need
-                else "every epoch",
-            },
+
+    def stop_on_divergence(self, records, state) -> None:
+        """Fail the job at the epoch one of its runs diverged (``--fail-on-divergence``)."""
+        for i, gone in enumerate(state.diverged):
+            if gone is not None:
+                exc = Diverged(gone[0], gone[1], state.histories[i])
+                if self.many:
+                    exc.args = (f"{self.names[i]} seed {self.runs[i].seed}: {exc}",)  # which run of the stack
+                raise exc
+
+    def checkpointer(self, folder, every: int, data, nets, monitoring) -> Checkpointer:
+        keys = [_run_key(st, r.seed, data, net, monitoring) for st, r, net in zip(self.settings, self.runs, nets)]
+        return Checkpointer(folder, run_key(stack=keys) if self.many else keys[0], every)
+
+    def resume(self, ckpt: Checkpointer, nets, rngs) -> dict:
+        """Restore the job's last checkpoint into ``nets`` and ``rngs``; what :func:`train_stack` resumes from."""
+        saved = ckpt.load(len(self.runs))
+        if saved is None:
+            return {}
+        params, rule_states, epoch, histories, rng_states, diverged, best = saved
+        for net, p, rng, st in zip(nets, params, rngs, rng_states):
+            net.params[...] = p
+            rng.bit_generator.state = st
+        log.info("resuming %s from the checkpoint after epoch %d (%s)", self.label, epoch, ckpt.path)
+        return {
+            "start_epoch": epoch,
+            "histories": histories,
+            "rule_states": rule_states,
+            "diverged": diverged,
+            "best": best,
         }
-    metas = []
-    for i, (r, st, net, result) in enumerate(zip(runs, resolved, nets, results)):
-        who = f"{names[i]} seed {r.seed}" if many else names[i]
+
+    def finish(self, i: int, net, result, initial_norms, **context) -> dict:
+        """Write run ``i``'s files (its model.json last) and return its model.json content."""
+        r = self.runs[i]
+        who = f"{self.names[i]} seed {r.seed}" if self.many else self.names[i]
         if isinstance(result, Diverged):
             log.warning("%s: %s; recorded as diverged (training.fail_on_divergence is false)", who, result)
             history, status = result.history, _diverged_status(result)
         else:
             history, status = result, {"status": "ok"}
         meta = _meta(
-            r.name,
-            r.seed,
-            st,
-            net,
-            status,
-            history,
-            data,
-            started,
-            threads,
-            ran_on,
-            resumed_from_epoch=resume.get("start_epoch"),
-            stopped_at_epoch=stop_at_epoch,
-            gradient_norms_at_init=initial_norms[i],
+            r.name, r.seed, self.settings[i], net, status, history, gradient_norms_at_init=initial_norms, **context
         )
-        if many:
+        if self.many:
             meta["seconds"]["job_total"] = meta["seconds"]["total"]
-            meta["seconds"]["total"] /= len(runs)  # this run's share of the job
+            meta["seconds"]["total"] /= len(self.runs)  # this run's share of the job
             meta["stack"] = {
-                "name": name,
+                "name": self.name,
                 "index": i,
-                "runs": [{"name": n, "seed": q.seed} for n, q in zip(names, runs)],
+                "runs": [{"name": n, "seed": q.seed} for n, q in zip(self.names, self.runs)],
             }
         _write_outputs(r.out_dir, net, history, meta)
         _log_done(who, status, history, meta)
-        metas.append(meta)
-    if ckpt is not None and not keep_checkpoints:
-        ckpt.remove_all()
-    return metas
+        return meta
+
+
+def _ran_on(data, monitor_rows, test_by_need) -> dict:
+    """What the job ran on, once for all its runs, and what it monitored."""
+    rows = monitored_rows(data.x_train.shape[0], monitor_rows)
+    return {
+        "blas": blas(),
+        "arithmetic": arithmetic.describe(),
+        "monitoring": {
+            "train_rows": data.x_train.shape[0] if rows is None else len(rows),
+            "train_rows_sampled": rows is not None,
+            "test": "by need (the best-validation epoch's weights and the last epoch's)"
+            if test_by_need
+            else "every epoch",
+        },
+    }
 
 
 def _held_out(data) -> dict:

@@ -184,66 +184,34 @@ def train_stack(
         raise ValueError("one settings object and one generator per network")
     check_stackable(nets, settings)
     net0, cfg0 = nets[0], settings[0]
-    x = np.ascontiguousarray(x, dtype=net0.dtype)
-    if x.ndim != 2 or x.shape[1] != net0.sizes[0]:
-        raise ValueError(f"inputs must have shape (m, {net0.sizes[0]}), got {x.shape}")
-    targets, labels = prepare_targets(net0, y)
-    if targets.shape[0] != x.shape[0]:
-        raise ValueError(f"{x.shape[0]} inputs but {targets.shape[0]} targets")
+    x, targets, labels = _inputs(net0, x, y)
     steps = Steps(nets, settings, rngs, x, targets, track_gradients)
     for rule, saved in zip(steps.rules, rule_states or []):
         rule.load_state(saved)
-    penalties = [st.penalty for st in settings]
-    histories = [History() for _ in range(S)] if histories is None else histories
-    status = [None] * S if diverged is None else [None if d is None else tuple(d) for d in diverged]
-    alive = np.array([d is None for d in status])
-    last_finite: list = [h[-1]["train_cost"] if len(h) else None for h in histories]
+    keep_best = test_by_need and validation is not None and test is not None
+    runs = _Runs(nets, settings, histories, diverged, Kept(nets, best) if keep_best else None)
     monitored_y = labels if labels is not None else targets
     rows = monitored_rows(x.shape[0], monitor_rows)
     train_pair = (x, monitored_y) if rows is None else (SampledRows(x, rows), monitored_y[rows])
-    # the best validation accuracy so far of every run (a resumed run's from its history)
-    best_val = [
-        max((r["val_accuracy"] for r in h if r.get("val_accuracy") is not None), default=-math.inf) for h in histories
-    ]
-    keep_best = test_by_need and validation is not None and test is not None
-    kept = Kept(nets, best) if keep_best else None
-    state = TrainingState(
-        nets, histories, rngs, start_epoch, settings, steps.rules, status, kept.best if kept else [None] * S
-    )
+    kept_best = runs.kept.best if runs.kept else [None] * S
+    state = TrainingState(nets, runs.histories, rngs, start_epoch, settings, steps.rules, runs.status, kept_best)
     try:
         for epoch in range(start_epoch + 1, cfg0.epochs + 1):
-            if not alive.any():
+            if not runs.alive.any():
                 break
             t0 = time.perf_counter()
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                norms = steps.epoch(epoch, alive)
+                norms = steps.epoch(epoch, runs.alive)
             t1 = time.perf_counter()
-            live = np.flatnonzero(alive)
+            live = np.flatnonzero(runs.alive)
             last = epoch == cfg0.epochs
             # every live run on each chunk of rows in turn (read once), each run's numbers as alone
             monitored = monitor(
                 [nets[s] for s in live], *train_pair, validation, test if last or not keep_best else None, eval_chunk
             )
-            records: list = [None] * S
-            for s, rec in zip(live, monitored):
-                rec = {"epoch": epoch, **rec}
-                rec["penalty"] = penalties[s].value(nets[s].weights) if penalties[s].active else 0.0
-                for ell, g in enumerate(norms[s] if norms else [], start=1):
-                    rec[f"grad_norm_{ell}"] = g
-                rec["seconds"] = (t1 - t0) / len(live)  # the stack's SGD time, shared out over its runs
-                if not finite(rec, nets[s].params):
-                    status[s] = (epoch, last_finite[s])
-                    alive[s] = False
-                    continue
-                last_finite[s] = rec["train_cost"]
-                if rec["val_accuracy"] is not None and rec["val_accuracy"] > best_val[s]:
-                    best_val[s] = rec["val_accuracy"]
-                    if kept:
-                        kept.keep(s, epoch)
-                histories[s].append(rec)
-                records[s] = histories[s][-1]
-            if kept:  # the kept weights' test numbers, once a run has no more epochs
-                kept.test([s for s in live if last or not alive[s]], histories, test, eval_chunk)
+            records = runs.record(epoch, live, monitored, norms, (t1 - t0) / len(live))
+            if runs.kept:  # the kept weights' test numbers, once a run has no more epochs
+                runs.kept.test([s for s in live if last or not runs.alive[s]], runs.histories, test, eval_chunk)
             eval_share = (time.perf_counter() - t1) / len(live)
             for rec in records:
                 if rec is not None:
@@ -253,4 +221,58 @@ def train_stack(
                 callback(records, state)
     finally:
         steps.release()
-    return [histories[s] if status[s] is None else Diverged(status[s][0], status[s][1], histories[s]) for s in range(S)]
+    return runs.results()
+
+
+def _inputs(net: Network, x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(inputs in the net's dtype, targets, integer labels or None), checked against the net's sizes."""
+    x = np.ascontiguousarray(x, dtype=net.dtype)
+    if x.ndim != 2 or x.shape[1] != net.sizes[0]:
+        raise ValueError(f"inputs must have shape (m, {net.sizes[0]}), got {x.shape}")
+    targets, labels = prepare_targets(net, y)
+    if targets.shape[0] != x.shape[0]:
+        raise ValueError(f"{x.shape[0]} inputs but {targets.shape[0]} targets")
+    return x, targets, labels
+
+
+class _Runs:
+    """Each run's history, whether it diverged (and when), its best validation accuracy so far and, with the
+    test set by need, its kept best-validation weights; resumed from saved ``histories`` and ``diverged``."""
+
+    def __init__(self, nets, settings, histories, diverged, kept: Kept | None):
+        S = len(nets)
+        self.nets, self.penalties, self.kept = nets, [st.penalty for st in settings], kept
+        self.histories = [History() for _ in range(S)] if histories is None else histories
+        self.status = [None] * S if diverged is None else [None if d is None else tuple(d) for d in diverged]
+        self.alive = np.array([d is None for d in self.status])
+        self.last_finite = [h[-1]["train_cost"] if len(h) else None for h in self.histories]
+        self.best_val = [
+            max((r["val_accuracy"] for r in h if r.get("val_accuracy") is not None), default=-math.inf)
+            for h in self.histories
+        ]
+
+    def record(self, epoch: int, live, monitored: list[dict], norms, seconds: float) -> list:
+        """Each live run's record of ``epoch`` (None for a run that diverged in it, or earlier)."""
+        records: list = [None] * len(self.nets)
+        for s, rec in zip(live, monitored):
+            net, pen = self.nets[s], self.penalties[s]
+            rec = {"epoch": epoch, **rec, "penalty": pen.value(net.weights) if pen.active else 0.0}
+            for ell, g in enumerate(norms[s] if norms else [], start=1):
+                rec[f"grad_norm_{ell}"] = g
+            rec["seconds"] = seconds  # the stack's SGD time, shared out over its runs
+            if not finite(rec, net.params):
+                self.status[s] = (epoch, self.last_finite[s])
+                self.alive[s] = False
+                continue
+            self.last_finite[s] = rec["train_cost"]
+            if rec["val_accuracy"] is not None and rec["val_accuracy"] > self.best_val[s]:
+                self.best_val[s] = rec["val_accuracy"]
+                if self.kept:
+                    self.kept.keep(s, epoch)
+            self.histories[s].append(rec)
+            records[s] = self.histories[s][-1]
+        return records
+
+    def results(self) -> list:
+        """Each run's :class:`History`, or :class:`Diverged` carrying it."""
+        return [h if st is None else Diverged(st[0], st[1], h) for h, st in zip(self.histories, self.status)]

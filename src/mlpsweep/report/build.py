@@ -331,56 +331,29 @@ def build(
     class_names = data.manifest["class_names"]
     y_test = np.asarray(data.y_test)
     studies = with_looks(studies or [], looks)
-
-    metrics, files, histories, predictions = {}, {}, [], {}
-    for f in runs_files:
-        m = json.loads(Path(f.metrics).read_text(encoding="utf-8"))
-        key = (m["topology"], m["seed"])
-        metrics[key], files[key] = m, f
-        h = pd.DataFrame(History.from_csv(Path(f.history).read_text(encoding="utf-8")).records)
-        if len(h):
-            h["topology"], h["seed"] = m["topology"], m["seed"]
-            histories.append(h)
-        predictions[key] = np.load(f.predictions, allow_pickle=False)
-    hist = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
+    read = read_runs(runs_files)
     have_runs = bool(runs_files)
-    if have_runs:
-        runs = comparison.read_runs([f.metrics for f in runs_files], [f.benchmark for f in runs_files])
-        comparison.add_fingerprints(runs, {k: (f.model, f.predictions) for k, f in files.items()}, metrics)
-        comparison.mark_stuck(runs, metrics, config["verdicts"]["stuck_below"])
-        order = [t for t in (order or list(dict.fromkeys(runs["topology"]))) if t in set(runs["topology"])]
-        labels = {t: runs[runs["topology"] == t]["sizes"].iloc[0] for t in order}
-        if len(set(labels.values())) < len(labels):  # same sizes, different settings: say which
-            labels = {t: f"{labels[t]} ({t})" for t in order}
-        summary = summary_table(runs, order)
-        # Pairwise tests within each study whose kind compares its topologies (every pair when the report
-        # has no studies at all; a sweep of thousands of points is ranked, not tested pair by pair).
-        pairs = study_pairs(
-            runs,
-            order,
-            studies,
-            kind,
-            predictions,
-            y_test,
-            labels,
-            alpha=config["verdicts"]["alpha"],
-            power=config["verdicts"]["power"],
-        )
-        settings = {t: settings_of(metrics, t) for t in order}
-    else:
-        runs = pd.DataFrame(columns=["topology", "seed", "status"])
-        order, labels, settings = [], {}, {}
-        summary, pairs = pd.DataFrame(columns=["topology", "finished"]), pd.DataFrame()
+    cmp = compare_topologies(read, runs_files, order, studies, kind, y_test, config["verdicts"])
+    runs, order, labels, summary = cmp["runs"], cmp["order"], cmp["labels"], cmp["summary"]
+    metrics = read["metrics"]
 
     shown = figure_topologies(order, metrics)
-    figures = (
-        base_figures(
-            plot_dir, runs, hist, metrics, files, predictions, summary, shown, labels, data, y_test, class_names
+    figures = {}
+    if have_runs:
+        figures = base_figures(
+            plot_dir,
+            runs,
+            read["hist"],
+            metrics,
+            read["files"],
+            read["predictions"],
+            summary,
+            shown,
+            labels,
+            data,
+            y_test,
+            class_names,
         )
-        if have_runs
-        else {}
-    )
-    if have_runs and sampled_note(metrics):
         figures["training_cost"] += sampled_note(metrics)
     if len(shown) < len(order):
         for name in ("summary_accuracy", "validation_accuracy", "training_cost", "per_class_accuracy"):
@@ -390,10 +363,9 @@ def build(
             )
 
     ref = reference()
-    published = [p for p in ref["published"] if p["dataset"] == dataset]
     section_data = Data(
         runs=runs,
-        hist=hist,
+        hist=read["hist"],
         metrics=metrics,
         labels=labels,
         study_files=study_files or {},
@@ -403,80 +375,25 @@ def build(
     )
     study_sections = [kind(s["kind"]).section(s["name"], s, section_data) for s in studies]
 
-    lecture, lecture_note = lecture_rows(dataset, summary, settings) if have_runs else ([], "")
+    lecture, lecture_note = lecture_rows(dataset, summary, cmp["settings"]) if have_runs else ([], "")
     stuck, stuck_rates = stuck_tables(runs, order, metrics, class_names) if have_runs else ([], [])
-    bench = runs[
-        [
-            c
-            for c in ("topology", "seed", "status", "runs_in_job", "wall_seconds", "max_rss_mb", "train_seconds")
-            if c in runs
-        ]
-    ]
-    model_meta = next(iter(metrics.values())).get("training_environment") or {} if have_runs else {}
-    prov = {
-        "versions": provenance.versions("pandas", "seaborn", "matplotlib", "snakemake", "threadpoolctl", "jsonschema"),
-        "training_versions": model_meta.get("versions"),
-        "blas": model_meta.get("blas"),
-        "threads": model_meta.get("threads"),
-        # every distinct arithmetic the runs used (mlpsweep.arithmetic.describe), once each
-        "arithmetic": list(
-            {
-                json.dumps(a, sort_keys=True): a
-                for m in metrics.values()
-                for a in [(m.get("training_environment") or {}).get("arithmetic")]
-            }.values()
-        ),
-        # what the training jobs evaluated after each epoch, once per distinct choice
-        "monitoring": list(
-            {
-                json.dumps(mo, sort_keys=True): mo
-                for m in metrics.values()
-                for mo in [(m.get("training_environment") or {}).get("monitoring")]
-                if mo
-            }.values()
-        ),
-        "git_commit": provenance.git_commit(workflow_dir) if workflow_dir else None,
-        "lock": provenance.against_lock(Path(workflow_dir) / "requirements.lock") if workflow_dir else None,
-        "machine": provenance.machine(),
-        "dataset_sources": data.manifest["sources"],
-        "dataset_files": data.manifest["files"],
-        "config": config,
-    }
-    write_text(out_dir / "runs.csv", runs.to_csv(index=False))
-    write_text(out_dir / "comparison.csv", summary.to_csv(index=False))
-    write_text(out_dir / "pairwise.csv", pairs.to_csv(index=False))
-    write_text(
-        out_dir / "verdicts.csv",
-        pd.DataFrame(
-            [
-                {
-                    "study": sec.name,
-                    "kind": sec.kind,
-                    "on": on,
-                    "outcome": v.outcome.value if v else "",
-                    "verdict": v.sentence if v else "",
-                }
-                for sec in study_sections
-                for on, v in [("primary", sec.verdict), *sec.more_verdicts]
-            ],
-            columns=["study", "kind", "on", "outcome", "verdict"],
-        ).to_csv(index=False),
-    )
+    columns = ("topology", "seed", "status", "runs_in_job", "wall_seconds", "max_rss_mb", "train_seconds")
+    write_tables(out_dir, runs, summary, cmp["pairs"], study_sections)
     context = dict(
         dataset=dataset,
         description=data.manifest.get("description", ""),
         summary=summary,
         labels=labels,
         order=order,
-        pairs=pairs,
+        pairs=cmp["pairs"],
         lecture=lecture,
         lecture_note=lecture_note,
-        published=published,
-        bench=bench,
+        published=[p for p in ref["published"] if p["dataset"] == dataset],
+        bench=runs[[c for c in columns if c in runs]],
         figures=figures,
         plot_dir=plot_dir,
-        provenance=prov,
-        settings=settings,
+        provenance=provenance_of(metrics, data, config, workflow_dir),
+        settings=cmp["settings"],
         seeds=sorted(runs["seed"].unique().tolist()) if have_runs else [],
         sections=study_sections,
         built=build_time(),
@@ -499,6 +416,112 @@ def build(
         out_dir,
         time.perf_counter() - started,
     )
+
+
+def read_runs(runs_files: list[RunFiles]) -> dict:
+    """Every run's metrics, files, predictions (by (topology, seed)) and histories (one frame)."""
+    metrics, files, histories, predictions = {}, {}, [], {}
+    for f in runs_files:
+        m = json.loads(Path(f.metrics).read_text(encoding="utf-8"))
+        key = (m["topology"], m["seed"])
+        metrics[key], files[key] = m, f
+        h = pd.DataFrame(History.from_csv(Path(f.history).read_text(encoding="utf-8")).records)
+        if len(h):
+            h["topology"], h["seed"] = m["topology"], m["seed"]
+            histories.append(h)
+        predictions[key] = np.load(f.predictions, allow_pickle=False)
+    hist = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
+    return {"metrics": metrics, "files": files, "hist": hist, "predictions": predictions}
+
+
+def compare_topologies(read: dict, runs_files, order, studies, kind, y_test, verdicts: dict) -> dict:
+    """The runs table (fingerprints, stuck runs), the topologies in order with their labels and settings, the
+    summary table and the pairwise tests within each study whose kind compares its topologies (every pair
+    when the report has no studies at all; a sweep of thousands of points is ranked, not tested pair by pair)."""
+    if not runs_files:
+        return {
+            "runs": pd.DataFrame(columns=["topology", "seed", "status"]),
+            "order": [],
+            "labels": {},
+            "settings": {},
+            "summary": pd.DataFrame(columns=["topology", "finished"]),
+            "pairs": pd.DataFrame(),
+        }
+    metrics = read["metrics"]
+    runs = comparison.read_runs([f.metrics for f in runs_files], [f.benchmark for f in runs_files])
+    comparison.add_fingerprints(runs, {k: (f.model, f.predictions) for k, f in read["files"].items()}, metrics)
+    comparison.mark_stuck(runs, metrics, verdicts["stuck_below"])
+    order = [t for t in (order or list(dict.fromkeys(runs["topology"]))) if t in set(runs["topology"])]
+    labels = {t: runs[runs["topology"] == t]["sizes"].iloc[0] for t in order}
+    if len(set(labels.values())) < len(labels):  # same sizes, different settings: say which
+        labels = {t: f"{labels[t]} ({t})" for t in order}
+    summary = summary_table(runs, order)
+    pairs = study_pairs(
+        runs,
+        order,
+        studies,
+        kind,
+        read["predictions"],
+        y_test,
+        labels,
+        alpha=verdicts["alpha"],
+        power=verdicts["power"],
+    )
+    return {
+        "runs": runs,
+        "order": order,
+        "labels": labels,
+        "settings": {t: settings_of(metrics, t) for t in order},
+        "summary": summary,
+        "pairs": pairs,
+    }
+
+
+def provenance_of(metrics: dict, data, config: dict, workflow_dir) -> dict:
+    """What the report rests on: versions, BLAS, threads, every distinct arithmetic and monitoring the runs
+    used (once each), the git commit, the lock, the machine, the dataset and the config."""
+    envs = [m.get("training_environment") or {} for m in metrics.values()]
+    first = envs[0] if envs else {}
+
+    def distinct(key):
+        return list({json.dumps(e.get(key), sort_keys=True): e.get(key) for e in envs if e.get(key)}.values())
+
+    return {
+        "versions": provenance.versions("pandas", "seaborn", "matplotlib", "snakemake", "threadpoolctl", "jsonschema"),
+        "training_versions": first.get("versions"),
+        "blas": first.get("blas"),
+        "threads": first.get("threads"),
+        "arithmetic": list(
+            {json.dumps(e.get("arithmetic"), sort_keys=True): e.get("arithmetic") for e in envs}.values()
+        ),
+        "monitoring": distinct("monitoring"),
+        "git_commit": provenance.git_commit(workflow_dir) if workflow_dir else None,
+        "lock": provenance.against_lock(Path(workflow_dir) / "requirements.lock") if workflow_dir else None,
+        "machine": provenance.machine(),
+        "dataset_sources": data.manifest["sources"],
+        "dataset_files": data.manifest["files"],
+        "config": config,
+    }
+
+
+def write_tables(out_dir: Path, runs, summary, pairs, study_sections) -> None:
+    """runs.csv, comparison.csv, pairwise.csv and verdicts.csv (every verdict of every study, primary first)."""
+    write_text(out_dir / "runs.csv", runs.to_csv(index=False))
+    write_text(out_dir / "comparison.csv", summary.to_csv(index=False))
+    write_text(out_dir / "pairwise.csv", pairs.to_csv(index=False))
+    verdicts = [
+        {
+            "study": sec.name,
+            "kind": sec.kind,
+            "on": on,
+            "outcome": v.outcome.value if v else "",
+            "verdict": v.sentence if v else "",
+        }
+        for sec in study_sections
+        for on, v in [("primary", sec.verdict), *sec.more_verdicts]
+    ]
+    columns = ["study", "kind", "on", "outcome", "verdict"]
+    write_text(out_dir / "verdicts.csv", pd.DataFrame(verdicts, columns=columns).to_csv(index=False))
 
 
 def remove_stale_plots(plot_dir: Path, written: set) -> None:
