@@ -51,3 +51,44 @@ def test_an_unknown_kind_is_one_line_naming_the_key(tmp_path):
     proc = snakemake(tmp_path, "--cores", "1", check=False)
     assert proc.returncode != 0
     assert "config key study_definitions.x.kind: unknown study kind 'no_such_kind'" in proc.stderr + proc.stdout
+
+
+RULES_DIR = Path(__file__).resolve().parent / "rules"  # tests/rules/rmsprop.py
+
+
+def test_an_update_rule_of_ones_own_through_the_workflow_stacked_and_alone(tmp_path):
+    """RMSProp, one module under tests/rules and ``optimizer: {name: rmsprop}`` in the config, nothing in src/
+    or workflow/: its runs trained three to a job give the bytes of one run per job."""
+    from conftest import serve_dataset
+
+    mirror, definition = serve_dataset(tmp_path / "upstream", n_train=300, n_test=100, seed=2)
+    env = {"PYTHONPATH": os.pathsep.join(p for p in (str(RULES_DIR), os.environ.get("PYTHONPATH")) if p)}
+    try:
+        base = {
+            "datasets": ["tiny"],
+            "seeds": [1, 2, 3],
+            "studies": ["opt"],
+            "study_definitions": {"opt": {"topologies": ["sgd", "rms"]}},
+            "defaults": {"epochs": 3, "hidden": [8]},
+            "topologies": {"sgd": {}, "rms": {"eta": 0.01, "optimizer": {"name": "rmsprop", "rho": 0.8}}},
+            "data": {"validation_size": 50},
+            "download": {"timeout": 5, "retries": 0, "backoff": 0},
+            "dataset_definitions": {"tiny": {**definition, "sources": [mirror.url + "/tiny/"]}},
+        }
+        for name, per_job in (("stacked", "auto"), ("alone", 1)):
+            write_config(tmp_path / name, {**base, "training": {"runs_per_job": per_job}})
+            snakemake(tmp_path / name, "--cores", "2", env=env)
+    finally:
+        mirror.close()
+    counts = job_counts(planned_jobs(tmp_path / "stacked", "--forceall", env=env))
+    assert counts.get("train_stack_tiny_rms_seed1_2") == 1  # the three rms runs trained as one stack
+    for seed in (1, 2, 3):
+        run = f"results/tiny/models/rms/seed{seed}"
+        a, b = ((tmp_path / w / run / "model.npz").read_bytes() for w in ("stacked", "alone"))
+        assert a == b
+        meta = json.loads((tmp_path / "alone" / run / "model.json").read_text())
+        assert meta["settings"]["optimizer"] == {"name": "rmsprop", "rho": 0.8, "epsilon": 1e-8}
+    html = (tmp_path / "stacked/results/tiny/report/report.html").read_text()
+    assert "optimizer rmsprop" in html  # the settings column names the rule
+    for folder in ("src", "workflow"):
+        assert not any("rmsprop" in p.read_text(errors="replace") for p in (REPO / folder).rglob("*") if p.is_file())

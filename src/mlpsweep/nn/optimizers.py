@@ -19,7 +19,7 @@ The built-in rules (``optimizer: {name: …}`` in a topology's settings):
 
 A rule of one's own is a module that defines ``RULE``, a subclass of :class:`UpdateRule`, named in the
 config as ``optimizer: {name: mypackage.myrule, …}`` (as a study kind can be); its ``options`` (a JSON
-schema's properties, with defaults) are checked like every setting.  ``tests/rules/rmsprop.py`` is one.
+schema's properties, with defaults) are checked like every setting.  ``tests/rules/`` holds one (RMSProp).
 
 A rule writes every number in the parameters' dtype: scalars are rounded to it once per epoch, so a step
 is the same sequence of NumPy operations on the same bits wherever it runs.
