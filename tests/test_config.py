@@ -361,3 +361,12 @@ def test_an_integral_float_is_refused_wherever_settings_are_read():
     for key, value in (("epochs", 2.0), ("batch_size", 10.0), ("hidden", [8.0])):
         with pytest.raises(SettingsError, match=f"settings key {key}.*not of type 'integer'"):
             resolve({key: value})
+
+
+def test_the_shipped_optimizers_config_compares_three_update_rules():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for key, value in yaml.safe_load((REPO / "config" / "optimizers-example.yaml").read_text()).items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
+    p = plan(config, SCHEMA)
+    rules = [p.topology(t).rule["name"] for t in p.study_defs["optimizers"]["topologies"]]
+    assert rules == ["momentum", "adam", "adam"] and p.topology("relu-adamw").rule["weight_decay"] == 0.01
