@@ -156,10 +156,16 @@ def describe() -> dict:
     """What decided this process's arithmetic (for ``model.json`` and the report)."""
     import numpy as np
 
+    from threadpoolctl import threadpool_info
+
+    threads = sorted({i.get("num_threads") for i in threadpool_info() if i.get("user_api") == "blas"})
+    libc = " ".join(platform.libc_ver()).strip() or None
     return {
         "mode": os.environ.get(ENV_VAR, "native"),
         "blas": blas_kernels(),
+        "blas_threads": threads[0] if len(threads) == 1 else threads,
         "numpy": np.__version__,
         "numpy_simd": simd_level(),
+        "libc": libc,
         "machine": platform.machine(),
     }

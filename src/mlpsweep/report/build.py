@@ -335,6 +335,8 @@ def build(
     have_runs = bool(runs_files)
     cmp = compare_topologies(read, runs_files, order, studies, kind, y_test, config["verdicts"])
     runs, order, labels, summary = cmp["runs"], cmp["order"], cmp["labels"], cmp["summary"]
+    if have_runs:  # what the runs were trained on, for the reproduction check (mlpsweep.compare)
+        runs["dataset"], runs["dataset_sha256"] = dataset, dataset_fingerprint(data.manifest)
     metrics = read["metrics"]
 
     shown = figure_topologies(order, metrics)
@@ -416,6 +418,15 @@ def build(
         out_dir,
         time.perf_counter() - started,
     )
+
+
+def dataset_fingerprint(manifest: dict) -> str:
+    """One SHA-256 for the preprocessed arrays a report's runs were trained on (their split and normalisation
+    included): the hash of their files' hashes."""
+    import hashlib
+
+    files = {name: f["sha256"] for name, f in sorted(manifest["files"].items())}
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
 
 
 def read_runs(runs_files: list[RunFiles]) -> dict:
