@@ -26,8 +26,9 @@ Every level is checked whatever another found.  It says *reproduced bitwise*
 when every run of the reference has the same bytes in the new tree and nothing
 else failed, *reproduced statistically* when the bytes differ for a reason the
 arithmetic explains but every topology is equivalent and every verdict the
-same, and *not reproduced* otherwise (with what failed and why).  The summary is one screen of text; ``--out`` writes it as
-Markdown and HTML too.  Exit status 0 reproduced (either way), 1 not.
+same, and *not reproduced* otherwise (with what failed and why).  The summary is
+one screen of text; ``--out`` writes it as Markdown and HTML too.  Exit status 0
+reproduced (either way), 1 not.
 """
 
 from __future__ import annotations
