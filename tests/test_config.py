@@ -326,6 +326,8 @@ def test_bad_command_line_overrides_get_one_line(override, key, message):
 
 
 def test_the_shipped_sequential_depth_config_plans_six_looks():
+    from mlpsweep.studies.compare import look_seeds
+
     """config/depth-sequential.yaml on top of the shipped config, merged as Snakemake merges config files."""
     from mlpsweep.config import _deep_merge
 
@@ -334,7 +336,7 @@ def test_the_shipped_sequential_depth_config_plans_six_looks():
     p = plan(_deep_merge(shipped, extra), SCHEMA)
     design = p.design("depth")
     assert design.sizes == [5, 10, 15, 20, 25, 30] and design.spending == "obrien_fleming"
-    assert p.look_seeds("depth", 2) == list(range(1, 11))
+    assert look_seeds(p.study_defs["depth"], 2) == list(range(1, 11))
     assert [len(b) for b in p.look_batches("depth")] == [15] * 6  # 3 topologies × 5 new seeds per look
     assert p.runs == plan(shipped, SCHEMA).runs  # the first look's runs are the fixed design's
 

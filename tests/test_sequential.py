@@ -9,6 +9,7 @@ import pytest
 
 from mlpsweep.sequential import Design, boundaries, seed_sequence, simulate, spent
 from mlpsweep.studies import kind
+from mlpsweep.studies.base import STAGE_JOB
 
 Z = NormalDist()
 
@@ -143,7 +144,9 @@ STUDY = {
 def test_a_look_stops_when_decided_and_goes_on_when_not(tmp_path, look, accs, stop, outcome):
     out = tmp_path / "look1.json"
     kind("compare").run_job(
-        "look", {"study": STUDY, "look": look, "metrics": write_metrics(tmp_path, accs), "previous": None}, [str(out)]
+        STAGE_JOB,
+        {"study": STUDY, "look": look, "metrics": write_metrics(tmp_path, accs), "previous": None},
+        [str(out)],
     )
     doc = json.loads(out.read_text())
     assert (doc["stop"], doc["looks"][-1]["outcome"]) == (stop, outcome)
@@ -160,7 +163,7 @@ def test_the_last_look_stops_whatever_the_verdict(tmp_path):
     noisy = {"30": [0.85, 0.80, 0.87, 0.85, 0.76] * 2, "30-30": [0.86, 0.85, 0.80, 0.84, 0.88] * 2}
     out = tmp_path / "look2.json"
     kind("compare").run_job(
-        "look",
+        STAGE_JOB,
         {"study": STUDY, "look": 2, "metrics": write_metrics(tmp_path, noisy), "previous": str(first)},
         [str(out)],
     )

@@ -89,8 +89,8 @@ def test_slurm_run_equals_local_run(tmp_path, cluster, monkeypatch):
     assert len(runs) == 4
     rungs = sorted((tmp_path / "local/results/tiny/rungs").glob("sw/r*/eval/*/seed*/metrics.json"))
     assert len(rungs) == 2  # the point that stopped at rung 0 and the one that went on to rung 1
-    assert (tmp_path / "slurm/results/tiny/rungs/sw/r0/selected.json").read_text() == (
-        tmp_path / "local/results/tiny/rungs/sw/r0/selected.json"
+    assert (tmp_path / "slurm/results/tiny/studies/sw/stages/stage1.json").read_text() == (
+        tmp_path / "local/results/tiny/studies/sw/stages/stage1.json"
     ).read_text()
     runs += rungs
     for local in runs:

@@ -241,7 +241,9 @@ def test_successive_halving_keeps_the_best_share_and_resumes_bit_for_bit(tmp_pat
     assert counts["train_rung"] == 12 and "train" not in counts  # the first rung is known before anything runs
     snakemake(work, "--cores", "2")
     rungs = work / "results/tiny/rungs/h"
-    picked = [json.loads((rungs / f"r{r}/selected.json").read_text())["selected"] for r in (0, 1)]
+    # the decisions after rungs 0 and 1 (stages 1 and 2 of the staged study), one generic checkpoint each
+    stages = work / "results/tiny/studies/h/stages"
+    picked = [json.loads((stages / f"stage{k}.json").read_text())["selected"] for k in (1, 2)]
     assert len(picked[0]) == 3 and len(picked[1]) == 2 and set(picked[1]) <= set(picked[0])  # 6 → 3 → 2
     trained = {r: sorted(p.parent.parent.name for p in rungs.glob(f"r{r}/*/seed1/model.json")) for r in (0, 1, 2)}
     assert len(trained[0]) == 6 and trained[1] == sorted(picked[0]) and trained[2] == sorted(picked[1])

@@ -438,7 +438,7 @@ def test_a_sequential_study_adds_seeds_look_by_look_until_it_stops(finished_run,
     write_config(copy, small_config(mirror.url, definition, study_definitions={"small": small}))
     assert job_counts(planned_jobs(copy)).get("train", 0) == 0  # look 1's runs are the finished run's
     snakemake(copy, "--cores", "2")
-    looks = sorted((copy / "results/tiny/studies/small/looks").glob("look*.json"))
+    looks = sorted((copy / "results/tiny/studies/small/stages").glob("stage*.json"))  # one decision per look
     docs = [json.loads(p.read_text()) for p in looks]
     assert [d["stop"] for d in docs] == [False] * (len(docs) - 1) + [
         True

@@ -200,7 +200,7 @@ def cmd_report(args) -> int:
         studies=doc.get("studies") or [],
         study_files=doc.get("study_files") or {},
         kind=kind,
-        looks=doc.get("looks") or [],
+        stages=doc.get("stages") or {},
     )
     return 0
 

@@ -22,6 +22,7 @@ from . import estimate
 from .sequential import Design, seed_sequence
 from .nn import Settings
 from .studies import Job, StudyKind, UnknownKind, kind
+from .studies.compare import look_seeds
 
 
 #: ``runs_per_job: auto`` trains at most this many runs per job: the fastest default run on 2 cores of
@@ -53,6 +54,58 @@ def split_runs(runs: list, per_job) -> list[list]:
     return [runs[i : i + size] for i in range(0, len(runs), size)]
 
 
+@dataclass(frozen=True)
+class PlannedStudy:
+    """A defined study, typed: its name, kind and resolved definition, and what its kind plans of it.  The
+    workflow asks this object, never the definition's keys; a staged study's ``decided(stage)`` reads a
+    decision through the workflow's checkpoint (:class:`~mlpsweep.studies.base.StudyKind`)."""
+
+    name: str
+    kind: StudyKind
+    definition: dict
+
+    @property
+    def topologies(self) -> list[str]:
+        return list(self.definition["topologies"])
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.definition["seeds"])
+
+    @property
+    def stages(self) -> int:
+        """Decisions the study may take between stages of training (0: none)."""
+        return self.kind.stages(self.definition)
+
+    @property
+    def trains_in_stages(self) -> bool:
+        return self.kind.trains_in_stages(self.definition)
+
+    def stage_inputs(self, dataset: str, stage: int, decided) -> list[str]:
+        return self.kind.stage_inputs(self.name, self.definition, dataset, stage, decided)
+
+    def stage_arguments(self, stage: int, inputs) -> dict:
+        return self.kind.stage_arguments(self.name, self.definition, stage, list(inputs))
+
+    def stops(self, stage: int, doc: dict) -> bool:
+        return self.kind.stops(self.definition, stage, doc)
+
+    def runs_used(self, stage: int = 0, doc: dict | None = None) -> list[tuple[str, int]]:
+        return self.kind.runs_used(self.definition, stage, doc)
+
+    def staged_runs(self, decided) -> list[tuple[str, int, int]]:
+        return self.kind.staged_runs(self.definition, decided)
+
+    def stage_epoch(self, stage: int) -> int:
+        return self.kind.stage_epoch(self.definition, stage)
+
+    def trained_at(self, stage: int, decided) -> list[str]:
+        return self.kind.trained_at(self.definition, stage, decided)
+
+    def targets(self) -> list[str]:
+        return self.kind.targets(self.name, self.definition)
+
+
 @dataclass
 class Plan:
     """What the workflow runs: every (dataset, topology, seed), resolved."""
@@ -77,11 +130,15 @@ class Plan:
     def dataset_json(self, name: str) -> str:
         return json.dumps(self.dataset_specs[name].to_dict(), sort_keys=True, separators=(",", ":"))
 
+    def study(self, name: str) -> PlannedStudy:
+        """A defined study as the workflow uses it: its kind, its definition and what the kind plans of it."""
+        return PlannedStudy(name, self.kind(name), self.study_defs[name])
+
     def study_runs(self, study: str) -> list[tuple[str, int]]:
-        """The (topology, seed) runs the plain train rule makes for ``study`` (none if it trains itself); of a
+        """The (topology, seed) runs the plain train rule makes for ``study`` (none if it trains in stages); of a
         sequential study, those of its first look (the later ones depend on the looks' decisions)."""
         d = self.study_defs[study]
-        if self.kind(study).trains_itself(d):
+        if self.kind(study).trains_in_stages(d):
             return []
         return [(t, s) for t in d["topologies"] for s in d["seeds"]]
 
@@ -90,11 +147,6 @@ class Plan:
         d = self.study_defs[study]
         return Design.of(d) if d.get("replication") else None
 
-    def look_seeds(self, study: str, look: int) -> list[int]:
-        """The seeds per topology a sequential study has at ``look`` (1, 2, …)."""
-        d = self.study_defs[study]
-        return d["replication"]["seeds"][: self.design(study).sizes[look - 1]]
-
     def look_batches(self, study: str) -> list[list[tuple[str, int]]]:
         """The runs each look of ``study`` adds (one batch for a fixed design)."""
         design = self.design(study)
@@ -102,7 +154,7 @@ class Plan:
             return [self.study_runs(study)]
         topologies, done, out = self.study_defs[study]["topologies"], 0, []
         for look in range(1, design.looks + 1):
-            seeds = self.look_seeds(study, look)
+            seeds = look_seeds(self.study_defs[study], look)
             out.append([(t, s) for t in topologies for s in seeds[done:]])
             done = len(seeds)
         return out
@@ -324,7 +376,7 @@ def plan(config: dict, schema_path=None) -> Plan:
     for study in studies:
         for topo in study_defs[study]["topologies"]:
             topologies.setdefault(topo, resolved[topo])
-        if kind(study_defs[study]["kind"]).trains_itself(study_defs[study]):
+        if kind(study_defs[study]["kind"]).trains_in_stages(study_defs[study]):
             continue  # its runs come from rules of its own (successive halving)
         for run in ((t, s) for t in study_defs[study]["topologies"] for s in study_defs[study]["seeds"]):
             if run not in runs:

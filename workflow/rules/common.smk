@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mlpsweep.config import ConfigError, name_regex
 from mlpsweep.plan import check_inside, plan
+from mlpsweep.studies.base import STAGE_FILE, StageNotPlanned
 from mlpsweep.data import cache
 from mlpsweep.report import PLOTS, caption_path
 from mlpsweep.report.inputs import write_report_inputs
@@ -87,7 +88,7 @@ wildcard_constraints:
     target=r"[A-Za-z0-9_]+",
     activation=r"[a-z]+",
     rung=r"\d+",
-    look=r"\d+",
+    stage=r"\d+",
 
 
 # Where each file of a run lives: a plain run, and a run of a successive-halving sweep at the
@@ -117,13 +118,18 @@ RUN_FILES = {
 
 
 def runs_of(name, studies, sequential=False):
-    """A function of {dataset} listing the ``name`` file (RUN_FILES) of every run of ``studies`` of a fixed
-    design, or with ``sequential``, of those whose seeds depend on their looks (a separate input, so that
-    Snakemake schedules the others while it waits for a look's checkpoint)."""
+    """A function of {dataset} listing the ``name`` file (RUN_FILES) of every run of ``studies`` whose runs do
+    not depend on a decision, or with ``sequential``, of those whose seeds do (a separate input, so that
+    Snakemake schedules the others while it waits for a decision's checkpoint)."""
     plain, at_rung = RUN_FILES[name]
 
     def inputs(wildcards):
-        mine = [st for st in studies if (PLAN.design(st) is not None) == sequential]
+        mine = [
+            st
+            for st in studies
+            if (PLAN.study(st).stages > 0 and not PLAN.study(st).trains_in_stages)
+            == sequential
+        ]
         runs = list(
             dict.fromkeys(r for st in mine for r in runs_used(wildcards.dataset, st))
         )
@@ -136,12 +142,14 @@ def runs_of(name, studies, sequential=False):
             for t, s in runs
         ]
         for st in mine:
-            if PLAN.kind(st).trains_itself(PLAN.study_defs[st]):
+            if PLAN.study(st).trains_in_stages:
                 files += [
                     at_rung.format(
                         dataset=wildcards.dataset, study=st, rung=r, topology=t, seed=s
                     )
-                    for t, s, r in final_rungs(wildcards.dataset, st)
+                    for t, s, r in PLAN.study(st).staged_runs(
+                        decided(wildcards.dataset, st)
+                    )
                 ]
         return files
 
@@ -188,9 +196,7 @@ REPORT_SVGS = [name for name, svg in PLOTS.items() if svg]
 
 
 def scope_topologies(studies):
-    return list(
-        dict.fromkeys(t for st in studies for t in PLAN.study_defs[st]["topologies"])
-    )
+    return list(dict.fromkeys(t for st in studies for t in PLAN.study(st).topologies))
 
 
 def report_plots(studies):
@@ -241,7 +247,7 @@ def report_files(folder, studies):
 
 def study_targets(studies):
     """Files the kinds of ``studies`` ask to be made themselves (e.g. successive halving's last pick)."""
-    return [f for st in studies for f in PLAN.kind(st).targets(st, PLAN.study_defs[st])]
+    return [f for st in studies for f in PLAN.study(st).targets()]
 
 
 def all_targets():
@@ -366,105 +372,95 @@ def checkpoint_options(folder):
     )
 
 
-# Successive halving: which points train at which rung (read from the checkpoint jobs' picks).
-def rung_epoch(wildcards):
-    return PLAN.study_defs[wildcards.study]["halving"]["rungs"][int(wildcards.rung)]
+# Staged studies (a sequential study's looks, a successive-halving sweep's picks): after each stage a decision,
+# one generic checkpoint (study_stage), plans the next; the study's kind says what each stage reads, trains and
+# decides (mlpsweep.studies.base.StudyKind), these functions only read the decisions through Snakemake.
 
 
-def alive(dataset, study, rung):
-    """The points that train at ``rung`` (all at rung 0; then the previous rung's pick)."""
-    if rung == 0:
-        return list(PLAN.study_defs[study]["points"])
-    picked = checkpoints.halving_select.get(dataset=dataset, study=study, rung=rung - 1)
-    with open(picked.output[0], encoding="utf-8") as fh:
-        return json.load(fh)["selected"]
+def decided(dataset, study):
+    """A function of a stage (1-based) giving that decision's content, waiting for its checkpoint."""
+
+    def decision(stage):
+        path = checkpoints.study_stage.get(
+            dataset=dataset, study=study, stage=stage
+        ).output[0]
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+
+    return decision
 
 
-def final_rungs(dataset, study):
-    """(point, seed, the last rung it trained at) of every run of a halving sweep."""
-    d = PLAN.study_defs[study]
-    last = {}
-    for rung in range(len(d["halving"]["rungs"])):
-        for point in alive(dataset, study, rung):
-            last[point] = rung
-    return [(p, s, last[p]) for p in d["points"] for s in d["seeds"]]
+def last_stage(dataset, study):
+    """(path, stage, content) of the decision a staged study stopped at, or of the next one still to take
+    (content None).  The next one is named as a plain file, not through ``checkpoints``: Snakemake does not
+    re-run a job whose outputs exist for a checkpoint that has not run (a report made before the study was
+    staged), but it does make a missing input, and re-plans the jobs after it once the checkpoint ran.
+    """
+    st = PLAN.study(study)
+    for stage in range(1, st.stages + 1):
+        path = STAGE_FILE.format(dataset=dataset, study=study, stage=stage)
+        if not Path(path).exists():
+            return path, stage, None
+        doc = decided(dataset, study)(stage)
+        if st.stops(stage, doc):
+            return path, stage, doc
+    raise WorkflowError(
+        f"{path}: the last planned decision did not stop; delete it to decide it again"
+    )
+
+
+def runs_used(dataset, study):
+    """The (topology, seed) runs the report of ``study`` reads from the plain training jobs: a staged study's
+    up to the decision it stopped at (or up to the one still to take)."""
+    st = PLAN.study(study)
+    if not st.stages:
+        return st.runs_used()
+    _, stage, doc = last_stage(dataset, study)
+    return st.runs_used(stage, doc)
+
+
+def stage_inputs(wildcards):
+    """What decision {stage} of {study} reads (its kind says)."""
+    try:
+        return PLAN.study(wildcards.study).stage_inputs(
+            wildcards.dataset,
+            int(wildcards.stage),
+            decided(wildcards.dataset, wildcards.study),
+        )
+    except StageNotPlanned as exc:
+        raise WorkflowError(str(exc)) from None
+
+
+def previous_stage(wildcards):
+    stage = int(wildcards.stage)
+    return (
+        [] if stage == 1 else [STAGE_FILE.format(**{**wildcards, "stage": stage - 1})]
+    )
+
+
+def stages_of(studies):
+    """A function of {dataset}: the decision file every staged study of ``studies`` ended with."""
+    return lambda wildcards: [
+        last_stage(wildcards.dataset, st)[0] for st in staged(studies)
+    ]
+
+
+def staged(studies):
+    return [st for st in studies if PLAN.study(st).stages]
+
+
+# Training in stages (successive halving): a run trains to the stage's epoch, resuming where the last ended.
+def stage_epoch(wildcards):
+    return PLAN.study(wildcards.study).stage_epoch(int(wildcards.rung))
 
 
 def previous_rung(wildcards):
     rung = int(wildcards.rung)
     if rung == 0:
         return []
-    alive(wildcards.dataset, wildcards.study, rung)  # waits for the pick
+    PLAN.study(wildcards.study).trained_at(
+        rung, decided(wildcards.dataset, wildcards.study)
+    )  # waits for the decision
     return [
         f"results/{wildcards.dataset}/rungs/{wildcards.study}/r{rung - 1}/{wildcards.topology}/seed{wildcards.seed}/model.json"
-    ]
-
-
-# Sequential studies (`replication:`): each look is a checkpoint that decides whether the study stops;
-# the runs of the next look are planned only when it does not.
-LOOK_FILE = "results/{dataset}/studies/{study}/looks/look{look}.json"
-
-
-def look_decision(dataset, study, look):
-    """(path, content) of a sequential study's decision at ``look`` (waits for that checkpoint)."""
-    path = checkpoints.sequential_look.get(
-        dataset=dataset, study=study, look=look
-    ).output[0]
-    with open(path, encoding="utf-8") as fh:
-        return path, json.load(fh)
-
-
-def last_look(dataset, study):
-    """(path, look, content) of the look a sequential study stopped at, or of the next look still to decide
-    (content None).  The next look is named as a plain file, not through ``checkpoints``: Snakemake does not
-    re-run a job whose outputs exist for a checkpoint that has not run (a report made before the study turned
-    sequential), but it does make a missing input, and re-plans the jobs after it once the checkpoint ran.
-    """
-    for look in range(1, PLAN.design(study).looks + 1):
-        path = LOOK_FILE.format(dataset=dataset, study=study, look=look)
-        if not Path(path).exists():
-            return path, look, None
-        path, doc = look_decision(dataset, study, look)
-        if doc["stop"]:
-            return path, look, doc
-    raise WorkflowError(
-        f"{path}: the last planned look did not stop; delete it to decide it again"
-    )
-
-
-def runs_used(dataset, study):
-    """The (topology, seed) runs of ``study`` that its report reads: a sequential study's up to its last look
-    (or up to the look still to decide)."""
-    if PLAN.design(study) is None:
-        return PLAN.study_runs(study)
-    _, look, doc = last_look(dataset, study)
-    seeds = doc["seeds"] if doc else PLAN.look_seeds(study, look)
-    return [(t, s) for t in PLAN.study_defs[study]["topologies"] for s in seeds]
-
-
-def look_metrics(wildcards):
-    """The metrics a look decides on; a look after the first exists only if the one before did not stop."""
-    look = int(wildcards.look)
-    if look > 1:
-        path, doc = look_decision(wildcards.dataset, wildcards.study, look - 1)
-        if doc["stop"]:
-            raise WorkflowError(
-                f"{path}: the study stopped at look {look - 1}; look {look} is not planned"
-            )
-    return [
-        RUN_FILES["metrics"][0].format(dataset=wildcards.dataset, topology=t, seed=s)
-        for t in PLAN.study_defs[wildcards.study]["topologies"]
-        for s in PLAN.look_seeds(wildcards.study, look)
-    ]
-
-
-def previous_look(wildcards):
-    look = int(wildcards.look)
-    return [] if look == 1 else [LOOK_FILE.format(**{**wildcards, "look": look - 1})]
-
-
-def looks_of(studies):
-    """A function of {dataset}: the last look's decision file of every sequential study of ``studies``."""
-    return lambda wildcards: [
-        last_look(wildcards.dataset, st)[0] for st in studies if PLAN.design(st)
     ]

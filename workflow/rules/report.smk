@@ -12,7 +12,7 @@ for name, folder, scope in REPORT_SCOPES:
             models=runs_of("models", scope),
             benchmarks=runs_of("benchmarks", scope),
             studies=study_inputs(scope),
-            looks=looks_of(scope),
+            stages=stages_of(scope),
         output:
             html=report(
                 f"{folder}/report.html",
@@ -67,6 +67,7 @@ for name, folder, scope in REPORT_SCOPES:
             order=lambda wildcards, scope=scope: scope_topologies(scope),
             studies=lambda wildcards, scope=scope: PLAN.studies_list(scope),
             study_files=study_files_of(scope),
+            staged=staged(scope),
             config=lambda wildcards: PLAN.config,
             workflow_dir=workflow.basedir,
             out=lambda wildcards, output: str(Path(output.csv).parent),

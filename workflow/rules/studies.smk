@@ -1,5 +1,5 @@
-# What studies need beyond training runs: the jobs their kinds declare, and successive halving.
-from mlpsweep.studies.sweep import PICK_FILE
+# What studies need beyond training runs: the jobs their kinds declare, and the decisions of staged studies.
+from mlpsweep.studies.base import STAGE_JOB
 
 # Every job a study kind declares beyond training runs (Plan.study_jobs: a measurement, a fit, a
 # table), one rule per job of a defined study; a job whose outputs name {dataset} reads its arrays.
@@ -25,7 +25,7 @@ for study in PLAN.study_defs:
                 mem_mb=job.mem_mb,
                 runtime=job.runtime,
             params:
-                kind=PLAN.study_defs[study]["kind"],
+                kind=PLAN.study(study).kind.name,
                 study=study,
                 job=job.name,
                 arguments=json.dumps(job.arguments, sort_keys=True),
@@ -38,9 +38,9 @@ for study in PLAN.study_defs:
                 STUDY_JOB_COMMAND
 
 
-# Successive halving (a sweep with `halving:`): every point trains to the first rung's epoch;
-# a checkpoint job picks the best share on validation, which resumes to the next rung; and so on.
-# Which points train at a rung is known only once the previous rung is picked: Snakemake's
+# Training in stages (a sweep with successive halving): every point trains to the first stage's epoch;
+# a decision picks the best share on validation, which resumes to the next stage's epoch; and so on.
+# Which points train at a stage is known only once the decision before it is taken: Snakemake's
 # checkpoints re-plan then, so the same rules run locally and on a cluster.
 
 
@@ -57,7 +57,7 @@ use rule train as train_rung with:
     benchmark:
         "results/{dataset}/benchmarks/rungs/{study}/r{rung}/{topology}/seed{seed}.tsv"
     params:
-        rung=lambda wildcards: f"--stop-at-epoch {rung_epoch(wildcards)}",
+        rung=lambda wildcards: f"--stop-at-epoch {stage_epoch(wildcards)}",
 
 
 use rule evaluate as evaluate_rung with:
@@ -75,61 +75,29 @@ use rule evaluate as evaluate_rung with:
         "results/{dataset}/benchmarks/rungs/{study}/r{rung}/evaluate/{topology}/seed{seed}.tsv"
 
 
-checkpoint halving_select:
+# The decision after stage {stage} of a staged study (a sequential study's look, a halving sweep's pick): its
+# kind says what it reads and decides; the next stage is planned from it, and the report reads the last one.
+checkpoint study_stage:
     input:
-        models=lambda wildcards: [
-            f"results/{wildcards.dataset}/rungs/{wildcards.study}/r{wildcards.rung}/{p}/seed{s}/model.json"
-            for p in alive(wildcards.dataset, wildcards.study, int(wildcards.rung))
-            for s in PLAN.study_defs[wildcards.study]["seeds"]
-        ],
+        decided=stage_inputs,
+        previous=previous_stage,
     output:
-        PICK_FILE,
+        STAGE_FILE,
     log:
-        "logs/{dataset}/rungs/{study}/r{rung}/select.log",
-    conda:
-        "../envs/mlpsweep.yaml"
-    threads: 1
-    params:
-        kind="sweep",
-        study=lambda wildcards: wildcards.study,
-        job="halving_select",
-        arguments=lambda wildcards, input: json.dumps(
-            {
-                "models": list(input.models),
-                "keep": PLAN.study_defs[wildcards.study]["halving"]["keep"],
-                "select_on": PLAN.study_defs[wildcards.study]["select_on"],
-                "epoch": rung_epoch(wildcards),
-            },
-            sort_keys=True,
-        ),
-        data="",
-    shell:
-        STUDY_JOB_COMMAND
-
-
-# Sequential seeds (a study with `replication:`): look k decides the study's verdict at its nominal level on
-# the seeds of looks 1..k and writes whether to stop (mlpsweep.sequential); the report reads the last one.
-checkpoint sequential_look:
-    input:
-        metrics=look_metrics,
-        previous=previous_look,
-    output:
-        LOOK_FILE,
-    log:
-        "logs/{dataset}/studies/{study}/looks/look{look}.log",
+        "logs/{dataset}/studies/{study}/stages/stage{stage}.log",
     localrule: True
     conda:
         "../envs/mlpsweep.yaml"
     threads: 1
     params:
-        kind=lambda wildcards: PLAN.study_defs[wildcards.study]["kind"],
+        kind=lambda wildcards: PLAN.study(wildcards.study).kind.name,
         study=lambda wildcards: wildcards.study,
-        job="look",
+        job=STAGE_JOB,
         arguments=lambda wildcards, input: json.dumps(
             {
-                "study": PLAN.studies_list([wildcards.study])[0],
-                "look": int(wildcards.look),
-                "metrics": list(input.metrics),
+                **PLAN.study(wildcards.study).stage_arguments(
+                    int(wildcards.stage), input.decided
+                ),
                 "previous": input.previous[0] if input.previous else None,
             },
             sort_keys=True,

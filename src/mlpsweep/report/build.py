@@ -189,22 +189,21 @@ def pair_sentence(r: dict, alpha: float, k: int) -> str:
     )
 
 
-def with_looks(studies: list[dict], looks) -> list[dict]:
-    """Sequential studies with the seeds they ended with and their last look's decision (``sequential``)."""
-    last = {}
-    for path in looks:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        last[doc["study"]] = doc
-    missing = [s["name"] for s in studies if s.get("replication") and s["name"] not in last]
+def with_decisions(studies: list[dict], stages: dict, kind) -> list[dict]:
+    """Staged studies as their last decision left them (a sequential study's seeds and last look; the kind says
+    what, :meth:`~mlpsweep.studies.base.StudyKind.with_decision`)."""
+    missing = [s["name"] for s in studies if kind(s["kind"]).stages(s) and s["name"] not in stages]
     if missing:
         raise ValueError(
-            f"no look decision for the sequential stud{'ies' if len(missing) > 1 else 'y'} "
-            f"{', '.join(missing)} among the report's inputs (looks)"
+            f"no last decision for the staged stud{'ies' if len(missing) > 1 else 'y'} "
+            f"{', '.join(missing)} among the report's inputs (stages)"
         )
-    return [
-        {**s, "seeds": last[s["name"]]["seeds"], "sequential": last[s["name"]]} if s["name"] in last else s
-        for s in studies
-    ]
+    out = []
+    for s in studies:
+        if s["name"] in stages:
+            s = kind(s["kind"]).with_decision(s, json.loads(Path(stages[s["name"]]).read_text(encoding="utf-8")))
+        out.append(s)
+    return out
 
 
 STUCK_HEADER = [
@@ -315,14 +314,14 @@ def build(
     studies: list[dict] | None = None,
     study_files: dict | None = None,
     kind=None,
-    looks=(),
+    stages=None,
 ) -> None:
     """Build the report of ``runs_files``; ``config`` is the validated config (its ``verdicts`` decide).
 
     ``studies`` are resolved study definitions; ``kind(name)`` gives the
     :class:`~mlpsweep.studies.base.StudyKind` of each (which writes its section).
-    ``looks``: the last look's decision file of each sequential study, whose
-    seeds (and level) replace the first look's in its definition.
+    ``stages``: study -> the decision file each staged study ended with (its
+    kind says what it changes in the definition: a sequential study's seeds).
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -330,7 +329,7 @@ def build(
     data = preprocess.load(data_dir, check=False)
     class_names = data.manifest["class_names"]
     y_test = np.asarray(data.y_test)
-    studies = with_looks(studies or [], looks)
+    studies = with_decisions(studies or [], stages or {}, kind) if kind else studies or []
     read = read_runs(runs_files)
     have_runs = bool(runs_files)
     cmp = compare_topologies(read, runs_files, order, studies, kind, y_test, config["verdicts"])

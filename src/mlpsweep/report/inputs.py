@@ -8,7 +8,8 @@ report without Snakemake.  Keys: ``dataset``, ``data`` (preprocessed folder),
 ``out_dir``, ``runs`` (one object per run: ``metrics``, ``history``,
 ``predictions``, ``model``, ``benchmark``), ``order``, ``studies``,
 ``study_files``, ``config`` (the validated config), ``workflow_dir`` and
-``looks`` (the last look's decision file of every sequential study).
+``stages`` (study -> the decision file it ended with, of every staged study:
+a sequential study's last look, a successive-halving sweep's last pick).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def write_report_inputs(path, dataset: str, input, params) -> None:
         "study_files": params.study_files,
         "config": params.config,
         "workflow_dir": params.workflow_dir,
-        "looks": list(getattr(input, "looks", [])),
+        "stages": dict(zip(params.staged, getattr(input, "stages", []))),
     }
     write_text(path, json.dumps(doc, sort_keys=True, indent=1) + "\n")
 

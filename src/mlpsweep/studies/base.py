@@ -23,7 +23,20 @@ A kind (one module in this package, registered in ``__init__``) declares
                      ``python -m mlpsweep study-job`` run through ``run_job``;
 ``section``          its report section: the claim, a table, figures, findings
                      and a :class:`~mlpsweep.verdicts.Verdict` from its
-                     ``decide`` function, which is pure and unit-tested.
+                     ``decide`` function, which is pure and unit-tested;
+``stages`` …         for a *staged* study, one whose next runs depend on a
+                     decision after the last (a sequential study's looks, a
+                     halving sweep's picks): how many decisions, what each
+                     reads (``stage_inputs``), takes (``decide_stage``, run by
+                     one generic Snakemake checkpoint) and whether the study
+                     stops there (``stops``); which runs the report reads
+                     (``runs_used``, ``staged_runs``) and what the last decision
+                     changes in its definition (``with_decision``); a study
+                     trained in stages also says each stage's epoch and which
+                     topologies train at it (``stage_epoch``, ``trained_at``).
+                     The workflow asks only these methods (through
+                     :class:`mlpsweep.plan.PlannedStudy`), never a kind's name
+                     or a definition's keys.
 
 This module imports neither pandas nor matplotlib: the workflow imports the
 registry while it builds the DAG.
@@ -62,6 +75,16 @@ class Job:
         return any("{dataset}" in o for o in self.outputs)
 
 
+#: Where a staged study's decision after each stage lies (one generic checkpoint rule writes every one).
+STAGE_FILE = "results/{dataset}/studies/{study}/stages/stage{stage}.json"
+#: The job that generic rule runs: a staged kind answers it with :meth:`StudyKind.decide_stage`.
+STAGE_JOB = "stage"
+
+
+class StageNotPlanned(ValueError):
+    """A decision asked for after the study stopped (the message says where)."""
+
+
 class StudyKind:
     name: str = ""
     summary: str = ""  # one line for config/README and error messages
@@ -77,9 +100,56 @@ class StudyKind:
         """Topologies this study makes itself (name -> topology), e.g. a sweep's points; none by default."""
         return {}
 
-    def trains_itself(self, definition: dict) -> bool:
-        """Whether the study's runs come from rules of its own (successive halving), not the plain train rule."""
+    def trains_in_stages(self, definition: dict) -> bool:
+        """Whether the study's runs are trained stage by stage up to a stage's epoch (the workflow's staged
+        training rules, :meth:`stage_epoch`, :meth:`trained_at`), not by the plain train rule."""
         return False
+
+    # -- staged studies: a decision after each stage (a Snakemake checkpoint) plans the next ----------------------
+    # ``decided(stage)`` gives a decision's content, waiting for it (the workflow reads it through its checkpoint).
+
+    def stages(self, definition: dict) -> int:
+        """How many decisions the study may take (0: a study of one stage, trained and reported at once)."""
+        return 0
+
+    def stage_inputs(self, definition: dict, dataset: str, stage: int, decided) -> list[str]:
+        """The files decision ``stage`` (1-based) reads; earlier decisions are read through ``decided``."""
+        raise NotImplementedError
+
+    def stage_arguments(self, study: str, definition: dict, stage: int, inputs: list[str]) -> dict:
+        """The JSON arguments of decision ``stage``'s job (:data:`STAGE_JOB`)."""
+        raise NotImplementedError
+
+    def decide_stage(self, arguments: dict, previous: str | None, out: str) -> None:
+        """Take a decision in its job: write it to ``out`` (``previous``: the decision before it, if any)."""
+        raise NotImplementedError
+
+    def stops(self, definition: dict, stage: int, doc: dict) -> bool:
+        """Whether the study ends with decision ``stage`` (by default, at the last one)."""
+        return stage >= self.stages(definition)
+
+    def runs_used(self, definition: dict, stage: int, doc: dict | None) -> list[tuple[str, int]]:
+        """The (topology, seed) runs of the plain train rule the report reads, once decided up to ``stage``
+        (``doc`` its decision; None while it is still to be taken)."""
+        if self.trains_in_stages(definition):
+            return []
+        return [(t, s) for t in definition["topologies"] for s in definition["seeds"]]
+
+    def staged_runs(self, definition: dict, decided) -> list[tuple[str, int, int]]:
+        """(topology, seed, the stage it last trained at) of the runs the staged rules train."""
+        return []
+
+    def stage_epoch(self, definition: dict, stage: int) -> int:
+        """The epoch training stage ``stage`` (0-based) ends at."""
+        raise NotImplementedError
+
+    def trained_at(self, definition: dict, stage: int, decided) -> list[str]:
+        """The topologies trained at stage ``stage`` (0-based)."""
+        raise NotImplementedError
+
+    def with_decision(self, definition: dict, doc: dict) -> dict:
+        """The definition the report reads, given the study's last decision (e.g. the seeds it ended with)."""
+        return definition
 
     def targets(self, study: str, definition: dict) -> list[str]:
         """Files (``{dataset}`` a placeholder) the workflow must ask for itself, besides the report's inputs."""
@@ -90,7 +160,9 @@ class StudyKind:
         return []
 
     def run_job(self, job: str, arguments: dict, outputs: list[str], *, data_dir=None, threads: int = 1) -> None:
-        """Run the job called ``job`` of :meth:`jobs` (in the job's own process)."""
+        """Run the job called ``job`` of :meth:`jobs` (in the job's own process), or a staged study's decision."""
+        if job == STAGE_JOB:
+            return self.decide_stage(arguments, arguments.get("previous"), outputs[0])
         raise NotImplementedError(f"study kind {self.name!r} has no job {job!r}")
 
     def extra_outputs(self, study: str, definition: dict, topology) -> list[str]:

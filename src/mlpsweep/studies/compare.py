@@ -34,7 +34,17 @@ from __future__ import annotations
 from .. import verdicts as v
 from ..verdicts import Outcome, Verdict
 from ..report.sections import dead_classes
-from .base import ACC_HEADER, Data, Section, StudyKind, accuracies, accuracy_rows, runs_of, thresholds
+from .base import (
+    ACC_HEADER,
+    Data,
+    Section,
+    StageNotPlanned,
+    StudyKind,
+    accuracies,
+    accuracy_rows,
+    runs_of,
+    thresholds,
+)
 
 
 def decide_deeper_not_better(
@@ -158,6 +168,17 @@ def decide_alternatives_better(
     )
 
 
+#: A run's metrics, where the workflow's evaluate rule writes them.
+METRICS = "results/{dataset}/eval/{topology}/seed{seed}/metrics.json"
+
+
+def look_seeds(definition: dict, look: int) -> list[int]:
+    """The seeds per topology a sequential study has at ``look`` (1, 2, …)."""
+    from ..sequential import Design
+
+    return definition["replication"]["seeds"][: Design.of(definition).sizes[look - 1]]
+
+
 def look_finding(doc: dict, runs: int) -> str:
     """How a sequential study went: its design, each look's outcome, where it stopped and what it used."""
     looks = "; ".join(f"{x['seeds_per_topology']} seeds: {x['outcome']} (level {x['level']:.2g})" for x in doc["looks"])
@@ -277,11 +298,42 @@ class Compare(StudyKind):
     pairwise = True
     sequential = True
 
-    def run_job(self, job: str, arguments: dict, outputs: list[str], *, data_dir=None, threads: int = 1) -> None:
-        """``look``: decide a sequential study's primary verdict at one look; write whether to stop."""
-        if job != "look":
-            return super().run_job(job, arguments, outputs, data_dir=data_dir, threads=threads)
-        write_look(self, arguments, outputs[0])
+    # -- sequential seeds (``replication``): a stage is a look; its decision says whether to stop ------------------
+    def stages(self, definition: dict) -> int:
+        from ..sequential import Design
+
+        return Design.of(definition).looks if definition.get("replication") else 0
+
+    def stage_inputs(self, study: str, definition: dict, dataset: str, stage: int, decided) -> list[str]:
+        """Look ``stage`` decides on the metrics of every seed up to it; a look after the first exists only if the
+        one before did not stop."""
+        if stage > 1 and decided(stage - 1)["stop"]:
+            raise StageNotPlanned(f"study {study} stopped at look {stage - 1}; look {stage} is not planned")
+        return [
+            METRICS.format(dataset=dataset, topology=t, seed=s)
+            for t in definition["topologies"]
+            for s in look_seeds(definition, stage)
+        ]
+
+    def stage_arguments(self, study: str, definition: dict, stage: int, inputs: list[str]) -> dict:
+        return {"study": {"name": study, **definition}, "look": stage, "metrics": list(inputs)}
+
+    def decide_stage(self, arguments: dict, previous: str | None, out: str) -> None:
+        """Decide a sequential study's primary verdict at one look; write whether to stop."""
+        write_look(self, {**arguments, "previous": previous}, out)
+
+    def stops(self, definition: dict, stage: int, doc: dict) -> bool:
+        return doc["stop"]
+
+    def runs_used(self, definition: dict, stage: int, doc: dict | None) -> list[tuple[str, int]]:
+        if not definition.get("replication"):
+            return super().runs_used(definition, stage, doc)
+        seeds = doc["seeds"] if doc else look_seeds(definition, stage)
+        return [(t, s) for t in definition["topologies"] for s in seeds]
+
+    def with_decision(self, definition: dict, doc: dict) -> dict:
+        """The seeds the study ended with, and its last look's decision (``sequential``)."""
+        return {**definition, "seeds": doc["seeds"], "sequential": doc}
 
     def section(self, name: str, study: dict, data: Data) -> Section:
         r = runs_of(data, study)

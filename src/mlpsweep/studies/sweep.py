@@ -45,8 +45,8 @@ DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice")
 NAME_LIMIT = name_max()  # a point's name is a topology name: the schema's limit
 SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 POINTS_FILE = "results/sweeps/{study}/sweep.csv"
-#: Successive halving's pick at a rung (the checkpoint job's output).
-PICK_FILE = "results/{dataset}/rungs/{study}/r{rung}/selected.json"
+#: A run trained up to a rung of successive halving (the workflow's staged training rule writes it).
+RUNG_MODEL = "results/{dataset}/rungs/{study}/r{rung}/{topology}/seed{seed}/model.json"
 
 _pair = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
 
@@ -349,15 +349,48 @@ class Sweep(StudyKind):
         definition["points"] = {point_name(study, p): p for p in points}
         return out
 
-    def trains_itself(self, definition: dict) -> bool:
+    # -- successive halving: stage r trains the points alive at rung r to its epoch; decision r + 1 picks -------
+    def trains_in_stages(self, definition: dict) -> bool:
         return bool(definition.get("halving"))
 
-    def targets(self, study: str, definition: dict) -> list[str]:
-        if not definition.get("halving"):
-            return []
-        # The last pick: asking for it starts every rung before it, also under a report that exists already.
-        last = len(definition["halving"]["rungs"]) - 2
-        return [PICK_FILE.replace("{study}", study).replace("{rung}", str(last))]
+    def stages(self, definition: dict) -> int:
+        return len(definition["halving"]["rungs"]) - 1 if definition.get("halving") else 0
+
+    def stage_epoch(self, definition: dict, stage: int) -> int:
+        return definition["halving"]["rungs"][stage]
+
+    def trained_at(self, definition: dict, stage: int, decided) -> list[str]:
+        """Every point at rung 0; then the previous rung's pick."""
+        return list(definition["points"]) if stage == 0 else decided(stage)["selected"]
+
+    def stage_inputs(self, study: str, definition: dict, dataset: str, stage: int, decided) -> list[str]:
+        """The pick after rung ``stage`` − 1 reads the runs trained there."""
+        rung = stage - 1
+        return [
+            RUNG_MODEL.format(dataset=dataset, study=study, rung=rung, topology=p, seed=s)
+            for p in self.trained_at(definition, rung, decided)
+            for s in definition["seeds"]
+        ]
+
+    def stage_arguments(self, study: str, definition: dict, stage: int, inputs: list[str]) -> dict:
+        return {
+            "models": list(inputs),
+            "keep": definition["halving"]["keep"],
+            "select_on": definition["select_on"],
+            "epoch": self.stage_epoch(definition, stage - 1),
+        }
+
+    def decide_stage(self, arguments: dict, previous: str | None, out: str) -> None:
+        a = arguments
+        halving_select(a["models"], a["keep"], a["select_on"], a["epoch"], out)
+
+    def staged_runs(self, definition: dict, decided) -> list[tuple[str, int, int]]:
+        """Each point's runs at the last rung it trained at."""
+        last = {}
+        for rung in range(len(definition["halving"]["rungs"])):
+            for point in self.trained_at(definition, rung, decided):
+                last[point] = rung
+        return [(p, s, last[p]) for p in definition["points"] for s in definition["seeds"]]
 
     def jobs(self, study: str, definition: dict, topology) -> list[Job]:
         return [
@@ -370,13 +403,9 @@ class Sweep(StudyKind):
         ]
 
     def run_job(self, job, arguments, outputs, *, data_dir=None, threads=1):
-        a = arguments
-        if job == "points":
-            write_points(outputs[0], a["study"], a["points"], a["seeds"])
-        elif job == "halving_select":  # the workflow's checkpoint between two rungs of successive halving
-            halving_select(a["models"], a["keep"], a["select_on"], a["epoch"], outputs[0])
-        else:
-            super().run_job(job, arguments, outputs)
+        if job != "points":
+            return super().run_job(job, arguments, outputs)
+        write_points(outputs[0], arguments["study"], arguments["points"], arguments["seeds"])
 
     def section(self, name: str, study: dict, data: Data) -> Section:
         import matplotlib.pyplot as plt
