@@ -322,6 +322,10 @@ def build(
     :class:`~mlpsweep.studies.base.StudyKind` of each (which writes its section).
     ``stages``: study -> the decision file each staged study ended with (its
     kind says what it changes in the definition: a sequential study's seeds).
+
+    Its phases are :func:`read_runs`, :func:`compare_topologies`, the figures,
+    the study sections, :func:`write_tables` and the two templates; most of its
+    length is the one dictionary of every value the templates read.
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
