@@ -149,4 +149,20 @@ def test_a_lock_file_says_which_installed_versions_differ(tmp_path):
     ]
     lock.write_text(f"numpy=={__import__('numpy').__version__}\n")
     assert provenance.against_lock(lock)["locked"] is True
+    # a lock with hashes (pip's --require-hashes format): the version ends before the line's backslash
+    lock.write_text(f"numpy=={__import__('numpy').__version__} \\\n    --hash=sha256:{'0' * 64}\n")
+    assert provenance.against_lock(lock)["locked"] is True
     assert provenance.against_lock(tmp_path / "none.lock") is None
+
+
+def test_the_shipped_lock_pins_every_package_with_hashes():
+    """requirements.lock: every line name==version with the SHA-256 of its files (pip --require-hashes)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "requirements.lock").read_text()
+    blocks = [b for b in text.split("\n") if b and not b.startswith(("#", " "))]
+    assert len(blocks) > 50 and all("==" in b and b.endswith(" \\") for b in blocks)
+    for block in text.split("\n"):
+        if block.startswith("numpy=="):
+            assert block.startswith("numpy==2.4.6")
+    assert text.count("--hash=sha256:") >= 2 * len(blocks)

@@ -62,8 +62,9 @@ def git_commit(path=".") -> str | None:
 
 
 def against_lock(lock_file) -> dict | None:
-    """How this environment's installed versions compare with a lock file (``name==version`` lines), or None
-    without one: ``{"file", "locked", "differ": ["numpy 2.4.5 (lock 2.4.6)", …]}``."""
+    """How this environment's installed versions compare with a lock file (``name==version`` lines, each may
+    end in a backslash and be followed by ``--hash=…`` lines), or None without one:
+    ``{"file", "locked", "differ": ["numpy 2.4.5 (lock 2.4.6)", …]}``."""
     path = Path(lock_file)
     if not path.is_file():
         return None
@@ -72,6 +73,7 @@ def against_lock(lock_file) -> dict | None:
         name, sep, want = line.split("#")[0].strip().partition("==")
         if not sep:
             continue
+        want = want.rstrip("\\").strip()
         have = package_version(name)
         if have != want:
             differ.append(f"{name} {have or 'not installed'} (lock {want})")
