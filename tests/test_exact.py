@@ -1,0 +1,113 @@
+"""Correctly rounded float32 products (mlpsweep.nn.exact): every element the exact dot product rounded once,
+against an independent rounding of the exact rational value; the same bits in any summation order."""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from mlpsweep.nn import exact
+
+
+def nearest_float32(x: Fraction) -> np.float32:
+    """The float32 nearest ``x`` (ties to the even significand), found among the neighbours of a first guess:
+    a rounding written apart from exact.round_to_float32's."""
+    guess = np.float32(float(x))
+    candidates = {guess, np.nextafter(guess, np.float32(np.inf)), np.nextafter(guess, np.float32(-np.inf))}
+    finite = [c for c in candidates if np.isfinite(c)]
+    best = min(abs(Fraction(float(c)) - x) for c in finite)
+    tied = [c for c in finite if abs(Fraction(float(c)) - x) == best]
+    return min(tied, key=lambda c: int(np.array(c).view(np.uint32)) & 1)
+
+
+def fractions(rng, n):
+    out = []
+    for _ in range(n):
+        e = int(rng.integers(-155, 30))
+        m = int(rng.integers(1, 2**40))
+        out.append(Fraction(m) * Fraction(2) ** (e - 40) * (1 if rng.random() < 0.5 else -1))
+    return out
+
+
+def test_rounding_to_float32_is_to_nearest_ties_to_even():
+    rng = np.random.default_rng(0)
+    cases = fractions(rng, 3000)
+    # exact midpoints between neighbouring float32 numbers, normal and subnormal, and the smallest values
+    for f in (1.0, 1.5, 3.0e-39, 1.0e-45, 2.0**-126, 1.0e38):
+        a = np.float32(f)
+        b = np.nextafter(a, np.float32(np.inf))
+        cases += [(Fraction(float(a)) + Fraction(float(b))) / 2, -(Fraction(float(a)) + Fraction(float(b))) / 2]
+    cases += [Fraction(2) ** -150, Fraction(3) * Fraction(2) ** -151, Fraction(2) ** -151]
+    for x in cases:
+        got, want = exact.round_to_float32(x), nearest_float32(x)
+        assert np.array(got).view(np.uint32) == np.array(want).view(np.uint32), x
+
+
+def reference(a, b):
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.float32)
+    for i in range(a.shape[0]):
+        for j in range(b.shape[1]):
+            out[i, j] = nearest_float32(exact.exact_dot(a[i], b[:, j]))
+    return out
+
+
+@pytest.mark.parametrize("shape", [(6, 40, 5), (3, 200, 4), (10, 1, 7)])
+def test_every_element_is_the_exact_dot_product_rounded_once(shape):
+    m, k, n = shape
+    rng = np.random.default_rng(k)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = (rng.standard_normal((k, n)) * np.exp(rng.uniform(-20, 20, (k, n)))).astype(np.float32)
+    got = exact.matmul(a, b)
+    assert got.view(np.uint32).tolist() == reference(a, b).view(np.uint32).tolist()
+
+
+def test_ties_and_cancellation_fall_back_to_exact_arithmetic():
+    tiny = np.float32(2.0**-24)
+    # 1 + 2⁻²⁴ is the midpoint of 1 and 1 + 2⁻²³: ties to even give 1; 1 + 3·2⁻²⁴ rounds up to 1 + 2⁻²²
+    a = np.array([[1.0, tiny, 0.0], [1.0, tiny, tiny], [1e8, 1.0, -1e8], [1.0, -1.0, 0.0]], dtype=np.float32)
+    b = np.array([[1.0], [1.0], [1.0]], dtype=np.float32)
+    b2 = np.array([[1.0], [3.0], [0.0]], dtype=np.float32)
+    counter = exact.Counter()
+    got = exact.matmul(a, b, counter=counter)
+    assert got[:, 0].tolist() == [1.0, 1.0 + 2.0**-23, 1.0, 0.0]
+    assert np.array(got[3, 0]).view(np.uint32) == 0  # an exact zero is +0
+    assert exact.matmul(a[:1], b2)[0, 0] == np.float32(1.0 + 2.0**-22)
+    assert counter.fallbacks >= 1 and counter.elements == 4
+
+
+def test_the_same_bits_in_any_summation_order():
+    """Reordering the k terms changes a float32 (or float64) product's last bits; never the exact one's."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((30, 784)).astype(np.float32)
+    b = rng.standard_normal((784, 10)).astype(np.float32)
+    base = exact.matmul(a, b)
+    changed = 0
+    for seed in range(5):
+        p = np.random.default_rng(seed).permutation(784)
+        assert exact.matmul(a[:, p], b[p, :]).view(np.uint32).tolist() == base.view(np.uint32).tolist()
+        changed += int(((a[:, p] @ b[p, :]) != (a @ b)).any())
+    assert changed  # the plain float32 product does depend on the order here
+
+
+def test_batched_products_and_an_output_buffer():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((3, 4, 50)).astype(np.float32)
+    b = rng.standard_normal((3, 50, 6)).astype(np.float32)
+    out = np.empty((3, 4, 6), dtype=np.float32)
+    assert exact.matmul(a, b, out=out) is out
+    for s in range(3):
+        assert out[s].view(np.uint32).tolist() == exact.matmul(a[s], b[s]).view(np.uint32).tolist()
+    with pytest.raises(TypeError, match="float32 operands"):
+        exact.matmul(a.astype(np.float64), b)
+
+
+def test_fallbacks_are_rare_on_training_shaped_products():
+    rng = np.random.default_rng(7)
+    counter = exact.Counter()
+    for _ in range(20):
+        exact.matmul(
+            rng.random((10, 784), dtype=np.float32), rng.standard_normal((784, 30)).astype(np.float32), counter=counter
+        )
+    assert counter.elements == 20 * 300 and counter.fallbacks <= 0.01 * counter.elements
+    assert math.isfinite(exact.gamma(784)) and exact.gamma(784) > 784 * 2.0**-53
