@@ -131,17 +131,11 @@ class Momentum(UpdateRule):
         np.subtract(params, v, out=params)
 
 
-class Nesterov(UpdateRule):
-    """Nesterov's accelerated gradient (Sutskever et al. 2013): ``v ← μ v − η g``, ``θ ← θ + μ v − η g``."""
+class Nesterov(Momentum):
+    """Nesterov's accelerated gradient (Sutskever et al. 2013): ``v ← μ v − η g``, ``θ ← θ + μ v − η g``; the
+    same option and state as :class:`Momentum`."""
 
     name = "nesterov"
-    options = {"momentum": MU}
-    state_names = ("velocity",)
-    buffers = 1
-
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.mu, self.velocity = self.scalar(self.momentum), self.zeros()
 
     def step(self, params, grad):
         v = self.velocity
