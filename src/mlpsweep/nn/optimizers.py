@@ -27,9 +27,9 @@ is the same sequence of NumPy operations on the same bits wherever it runs.
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
+
+from ..plugins import from_module
 
 
 def eta_at(eta: float, decay: float, epoch: int) -> float:
@@ -227,20 +227,14 @@ def rule_class(name: str) -> type[UpdateRule]:
     """The rule called ``name``: a built-in one, or the ``RULE`` of the module ``name``."""
     if name in RULES:
         return RULES[name]
-    if not (isinstance(name, str) and name and all(part.isidentifier() for part in name.split("."))):
-        raise UnknownRule(f"{name!r} is neither a built-in optimizer {sorted(RULES)} nor a module name")
-    try:
-        found = getattr(importlib.import_module(name), "RULE", None)
-    except ImportError as exc:
-        raise UnknownRule(
-            f"unknown optimizer {name!r} ({exc}); the built-in ones are {sorted(RULES)}, or name a "
-            "module of your own that defines RULE"
-        ) from None
-    if not (isinstance(found, type) and issubclass(found, UpdateRule)):
-        raise UnknownRule(
-            f"module {name!r} defines no RULE (an UpdateRule subclass); the built-in optimizers are {sorted(RULES)}"
-        )
-    return found
+    return from_module(
+        name,
+        "RULE",
+        lambda r: isinstance(r, type) and issubclass(r, UpdateRule),
+        what="optimizer",
+        built_in=sorted(RULES),
+        error=UnknownRule,
+    )
 
 
 def make_rule(optimizer: dict, *, eta: float, eta_decay: float, n_params: int, n_weights: int, dtype) -> UpdateRule:

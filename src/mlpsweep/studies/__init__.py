@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from ..plugins import from_module
 from .base import Job, StudyKind
 
 #: The built-in kinds, by name: every module of this package with a ``KIND``.
@@ -36,20 +37,14 @@ def kind(name: str) -> StudyKind:
     if name in KINDS:
         return KINDS[name]
     if name not in _OWN:
-        if not (isinstance(name, str) and all(part.isidentifier() for part in name.split("."))):
-            raise UnknownKind(
-                f"{name!r} is neither a built-in kind {sorted(KINDS)} nor a module name (dotted Python identifiers)"
-            )
-        try:
-            found = getattr(importlib.import_module(name), "KIND", None)
-        except ImportError as exc:
-            raise UnknownKind(
-                f"unknown study kind {name!r} ({exc}); the built-in kinds are {sorted(KINDS)}, "
-                "or name a module of your own that defines KIND"
-            ) from None
-        if not isinstance(found, StudyKind):
-            raise UnknownKind(f"module {name!r} defines no KIND (a StudyKind); the built-in kinds are {sorted(KINDS)}")
-        _OWN[name] = found
+        _OWN[name] = from_module(
+            name,
+            "KIND",
+            lambda k: isinstance(k, StudyKind),
+            what="study kind",
+            built_in=sorted(KINDS),
+            error=UnknownKind,
+        )
     return _OWN[name]
 
 
