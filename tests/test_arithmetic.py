@@ -1,22 +1,29 @@
-"""Portable arithmetic: the same bits whatever SIMD level the CPU offers NumPy; refused where it cannot run.
+"""Exact arithmetic (the default): the same bytes whatever SIMD level and BLAS thread count run it, equal to
+the hashes benchmarks/exact_variety.py recorded across OpenBLAS kernels, C libraries, a reference BLAS and an
+aarch64 CPU; native arithmetic does change with them (so the check has teeth).
 
 The suite never changes this machine's OpenBLAS variables; it simulates another CPU through NumPy's dispatch
-(NPY_DISABLE_CPU_FEATURES hides AVX2 and AVX-512, as on an older x86-64). The BLAS half (other kernels) is
-benchmarks/arithmetic.py, run by hand.
+(NPY_DISABLE_CPU_FEATURES hides AVX-512, and AVX2 too, as on an older x86-64) and runs other BLAS thread
+counts. The kernels, C libraries and the other architecture are benchmarks/exact_variety.py, run by hand.
 """
 
-import hashlib
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from datagen import preprocessed
 
 from mlpsweep import arithmetic
 
-#: What an x86-64 CPU without AVX2 offers NumPy (its x86-64-v2 baseline only).
-OLDER_CPU = "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"
+HERE = Path(__file__).resolve().parent
+VARIETY = HERE.parent / "benchmarks" / "exact_variety.py"
+RECORDED = json.loads((HERE.parent / "benchmarks" / "exact_variety.json").read_text())
+#: What an x86-64 CPU without AVX-512 offers NumPy, and one without AVX2 either (its x86-64-v2 baseline).
+NO_AVX512 = "X86_V4 AVX512_ICL AVX512_SPR"
+NO_AVX2 = "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"
 
 
 @pytest.fixture(scope="module")
@@ -24,91 +31,77 @@ def data_dir(tmp_path_factory):
     return preprocessed(tmp_path_factory.mktemp("data"), 300, 60, 60)
 
 
-def train(data_dir, out, mode, hidden_features):
-    env = {**__import__("os").environ, "NPY_DISABLE_CPU_FEATURES": hidden_features}
+def variety(data_dir, out, mode, hidden="", threads=1) -> dict:
+    """benchmarks/exact_variety.py's runs (every activation, output, cost, penalty, dropout, momentum, Adam),
+    trained and evaluated in one child process: {run: {file: sha256}}."""
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": hidden}
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlpsweep",
-            "--arithmetic",
-            mode,
-            "train",
-            "--data",
-            str(data_dir),
-            "--settings",
-            '{"hidden": [16], "epochs": 2}',
-            "--seed",
-            "3",
-            "--out-dir",
-            str(out),
-        ],
+        [sys.executable, str(VARIETY), "child", str(data_dir), str(out), mode, str(threads)],
         capture_output=True,
         text=True,
         env=env,
-        timeout=120,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    return (
-        hashlib.sha256((out / "model.npz").read_bytes()).hexdigest(),
-        json.loads((out / "model.json").read_text()),
-        proc.stderr,
-    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
-def test_portable_gives_the_same_bits_where_native_does_not(data_dir, tmp_path):
-    runs = {
-        (mode, cpu): train(data_dir, tmp_path / f"{mode}-{cpu}", mode, features)
-        for mode in ("native", "portable")
-        for cpu, features in (("this", ""), ("older", OLDER_CPU))
+def test_exact_gives_the_recorded_bytes_on_any_simd_level_and_thread_count_where_native_does_not(data_dir, tmp_path):
+    got = {
+        (mode, hidden, threads): variety(data_dir, tmp_path / f"{mode}-{len(hidden)}-{threads}", mode, hidden, threads)
+        for mode, hidden, threads in (
+            ("exact", NO_AVX512, 1),
+            ("exact", NO_AVX2, 2),
+            ("native", "", 1),
+            ("native", NO_AVX2, 1),
+        )
     }
-    # native: NumPy's loops follow the CPU, and the sigmoid's tanh rounds differently without AVX2
-    assert runs["native", "this"][0] != runs["native", "older"][0]
-    # portable: both CPUs run the same kernel and SIMD level, so the same bits
-    assert runs["portable", "this"][0] == runs["portable", "older"][0]
-    for cpu in ("this", "older"):
-        _, meta, log = runs["portable", cpu]
-        arith = meta["arithmetic"]
-        assert arith["mode"] == "portable" and arith["numpy_simd"] == ["X86_V2"]
-        assert all(b.endswith(" Haswell") for b in arith["blas"]) and arith["blas"]
-        assert "arithmetic: portable (openblas" in log and "Haswell; NumPy" in log
-        _, native, _ = runs["native", cpu]
-        assert native["arithmetic"]["mode"] == "native"
-    assert runs["native", "older"][1]["arithmetic"]["numpy_simd"] == ["X86_V2"]
+    # the recorded hashes were made on other kernels, C libraries, a reference BLAS and an aarch64 CPU
+    assert got["exact", NO_AVX512, 1] == RECORDED["hashes"]
+    assert got["exact", NO_AVX2, 2] == RECORDED["hashes"]
+    # native: NumPy's loops follow the CPU (the sigmoid's tanh rounds otherwise without AVX2): other models
+    native, older = got["native", "", 1], got["native", NO_AVX2, 1]
+    assert all(native[r]["model.npz"] != older[r]["model.npz"] for r in native)
+    assert all(native[r]["model.npz"] != RECORDED["hashes"][r]["model.npz"] for r in native)
 
 
-@pytest.mark.parametrize(
-    "machine,flags,says",
-    [
-        ("aarch64", {"fp", "asimd"}, "needs an x86-64 CPU with AVX2 and FMA; this machine is aarch64"),
-        ("x86_64", {"sse4_2", "avx"}, "this one lacks AVX2, FMA"),
-        ("x86_64", {"avx2"}, "this one lacks FMA"),
-        ("x86_64", None, "needs to read the CPU's flags"),
-    ],
-)
-def test_portable_is_refused_where_it_cannot_run(machine, flags, says):
-    assert says in arithmetic.portable_problem(machine, flags)
+def test_the_recorded_runs_are_the_ones_trained():
+    """The hashes belong to these settings: a change to the runs must be recorded again."""
+    sys.path.insert(0, str(VARIETY.parent))
+    import exact_variety
+
+    assert RECORDED["runs"] == exact_variety.RUNS
+    assert (RECORDED["epochs"], RECORDED["batch_size"], RECORDED["seed"]) == (
+        exact_variety.EPOCHS,
+        exact_variety.BATCH,
+        exact_variety.SEED,
+    )
 
 
-def test_portable_runs_on_an_avx2_fma_machine():
-    assert arithmetic.portable_problem("x86_64", {"avx", "avx2", "fma", "sse4_2"}) is None
-    assert arithmetic.portable_problem("AMD64", {"avx2", "fma"}) is None
+def test_exact_refuses_float64_in_one_line(data_dir, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlpsweep", "train", "--data", str(data_dir), "--settings", '{"dtype": "float64"}']
+        + ["--seed", "1", "--out-dir", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1 and not (tmp_path / "o").exists()
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "mlpsweep train: error: settings key dtype: dtype float64 cannot be computed exactly (exact arithmetic "
+        "rounds float64 sums of float32 numbers); use dtype: float32, or reproducibility: native"
+    )
+    assert arithmetic.dtype_problem("float64", "native") is None
+    assert arithmetic.dtype_problem("float32", "exact") is None
 
 
-def test_portable_environment_keeps_what_the_user_hid_and_hides_every_dispatch_target():
-    env = arithmetic.portable_environment({"NPY_DISABLE_CPU_FEATURES": "AVX512_ICL,FOO"})
-    assert env["OPENBLAS_CORETYPE"] == "Haswell" and env["OPENBLAS_NUM_THREADS"] == "1"
-    assert env["NPY_DISABLE_CPU_FEATURES"].split() == ["AVX512_ICL", "FOO", "X86_V3", "X86_V4", "AVX512_SPR"]
-    from numpy._core._multiarray_umath import __cpu_dispatch__
-
-    assert set(__cpu_dispatch__) <= set(arithmetic.ABOVE_BASELINE)  # this NumPy has no target portable mode misses
-
-
-def test_portable_cannot_be_set_up_once_numpy_is_loaded():
-    import numpy  # noqa: F401 - loaded, as in this process
-
-    with pytest.raises(arithmetic.PortableArithmeticError, match="before NumPy is imported"):
+def test_the_mode_is_the_process_s_and_its_children_s(monkeypatch):
+    monkeypatch.setenv(arithmetic.ENV_VAR, "")  # unset as far as the mode goes, and restored afterwards
+    assert arithmetic.current() == "exact"
+    assert arithmetic.prepare("native") == "native" and os.environ[arithmetic.ENV_VAR] == "native"
+    assert arithmetic.describe()["mode"] == "native"
+    with pytest.raises(arithmetic.ArithmeticModeError, match="one of exact, native, got 'portable'"):
         arithmetic.prepare("portable")
 
 
@@ -130,11 +123,11 @@ def test_an_unknown_mode_is_one_line(tmp_path):
         ],
         capture_output=True,
         text=True,
-        env={**__import__("os").environ, "MLPSWEEP_ARITHMETIC": "fast"},
+        env={**os.environ, "MLPSWEEP_ARITHMETIC": "fast"},
         timeout=60,
     )
     assert proc.returncode == 1 and proc.stderr.strip() == (
-        "mlpsweep train: error: reproducibility must be one of native, portable, got 'fast'"
+        "mlpsweep train: error: reproducibility must be one of exact, native, got 'fast'"
     )
 
 

@@ -1,16 +1,15 @@
 """Training results pinned to the bytes: every job of a fixed set of runs against recorded SHA-256 hashes.
 
-The hashes in ``golden_hashes.json`` were recorded again when η moved out of backpropagation into the update
-rules (issue #30: backprop gives the batch's mean gradient, the rule multiplies by η), which changes the rounding
-of every step, and η's decay became repeated products instead of a ``pow``.  For each run they cover
-``model.npz`` (parameters and metadata), ``predictions.npy``, ``metrics.json`` minus its timing and
-provenance, and ``history.csv`` minus its timing columns. A refactor that changes any number, in any run, fails here.
+For each run the hashes cover ``model.npz`` (parameters and metadata), ``predictions.npy``, ``metrics.json``
+minus its timing and provenance, and ``history.csv`` minus its timing columns. A refactor that changes any
+number, in any run, fails here.
 
-Results depend on the arithmetic: OpenBLAS's kernel, NumPy's SIMD level and the versions. The file
-holds one record per such environment (this machine type with OpenBLAS's own choice, SkylakeX, and with
-``OPENBLAS_CORETYPE=Haswell``); in another one the test is skipped, saying which it is, rather than
-passing without checking. Add a record (only from a revision whose results are the reference):
-``python tests/test_golden.py --record``.
+The runs train in exact arithmetic (the default, :mod:`mlpsweep.nn.exact`), whose bytes depend on nothing but
+the settings, seeds and data: one record holds for every machine, BLAS kernel, SIMD level and thread count,
+so the test runs everywhere rather than being skipped on machines unlike the recording one. (Native
+arithmetic's bytes depend on all of those; its records, one per environment, may be added the same way.)
+Record again (only from a revision whose results are the reference): ``python tests/test_golden.py --record``,
+and the workflow's section with ``MLPSWEEP_RECORD_GOLDEN=1 pytest tests/test_workflow.py -k stacked_jobs_give``.
 """
 
 import hashlib
@@ -33,8 +32,8 @@ SOLO = [
     ("a", {"hidden": [16]}, (1, 2), {}),
     ("b", {"hidden": [12, 8]}, (1, 2), {}),
     (
-        "f64-drop-mom",
-        {"hidden": [12, 8], "dtype": "float64", "dropout": 0.3, "momentum": 0.5, "eta_decay": 0.9, "eta": 0.5},
+        "drop-mom",
+        {"hidden": [12, 8], "dropout": 0.3, "momentum": 0.5, "eta_decay": 0.9, "eta": 0.5},
         (3,),
         {},
     ),
@@ -62,7 +61,6 @@ SOLO = [
             "cost": "cross_entropy",
             "init": "xavier",
             "eta": 0.5,
-            "dtype": "float64",
         },
         (7,),
         {},
@@ -203,7 +201,12 @@ def recorded(section: str = "runs") -> dict | None:
 
 
 def environment() -> dict:
-    """What decides the bits: NumPy's version and SIMD level, OpenBLAS's version and kernel."""
+    """What decides the bits: nothing but the mode in exact arithmetic; otherwise NumPy's version and SIMD level,
+    OpenBLAS's version and kernel."""
+    from mlpsweep import arithmetic
+
+    if arithmetic.current() == "exact":
+        return {"mode": "exact"}
     from numpy._core._multiarray_umath import __cpu_features__
     from threadpoolctl import threadpool_info
 

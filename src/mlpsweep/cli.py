@@ -30,7 +30,7 @@ def _expected_errors() -> tuple:
     from .data.preprocess import PreprocessedDataError
     from .nn.io import ModelFileError
 
-    # ValueError covers the settings (SettingsError), the config, portable arithmetic, compare's folders and
+    # ValueError covers the settings (SettingsError), the config, the arithmetic mode, compare's folders and
     # invalid arguments.
     return (DatasetSpecError, DownloadError, IdxError, PreprocessedDataError, ModelFileError, ValueError)
 
@@ -308,10 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     parser.add_argument(
         "--arithmetic",
-        choices=["native", "portable"],
-        help="native: OpenBLAS and NumPy choose their kernels for this CPU (fastest); portable: fixed "
-        "kernels that give the same bits on every x86-64 machine with AVX2 and FMA (default: "
-        "$MLPSWEEP_ARITHMETIC, else native; mlpsweep.arithmetic)",
+        choices=["exact", "native"],
+        help="exact: every result the correctly rounded value of its mathematics, the same bytes on any "
+        "computer; native: the BLAS's and NumPy's own float32 kernels (faster; the same bytes only on the same "
+        "kernel, SIMD level and versions) (default: $MLPSWEEP_ARITHMETIC, else exact; mlpsweep.arithmetic)",
     )
     sub = parser.add_subparsers(dest="command", metavar="STAGE")
 
@@ -450,13 +450,9 @@ def main(argv=None) -> int:
     from . import arithmetic
 
     try:
-        # before NumPy loads: OpenBLAS and NumPy read their kernel choice when they load
-        mode = arithmetic.prepare(args.arithmetic)
-        import numpy  # noqa: F401
-
-        arithmetic.verify(mode)
+        arithmetic.prepare(args.arithmetic)
         logging.getLogger("mlpsweep.arithmetic").info("%s", arithmetic.summary())
-    except arithmetic.PortableArithmeticError as exc:
+    except arithmetic.ArithmeticModeError as exc:
         print(f"mlpsweep {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     from .nn import Diverged

@@ -182,6 +182,12 @@ def _why_different(a: dict, b: dict) -> tuple[str, bool]:
     x, y = _arithmetic(a), _arithmetic(b)
     if x is None or y is None:
         return "different bytes; one side did not record its arithmetic, so the cause is not known", False
+    if x.get("mode") == y.get("mode") == "exact":
+        return (
+            "different bytes, both made with exact arithmetic, whose bytes no machine, library or thread count "
+            "changes: the settings, the data or the code changed",
+            False,
+        )
     changed = [
         f"{k} {'+'.join(x.get(k)) if isinstance(x.get(k), list) else x.get(k)} → "
         f"{'+'.join(y.get(k)) if isinstance(y.get(k), list) else y.get(k)}"

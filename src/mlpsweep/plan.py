@@ -15,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from . import arithmetic
 from . import settings
 from .config import ConfigError, load_schema, name_problem, validate
 from .data import datasets as ds
@@ -381,6 +382,10 @@ def plan(config: dict, schema_path=None) -> Plan:
         for run in ((t, s) for t in study_defs[study]["topologies"] for s in study_defs[study]["seeds"]):
             if run not in runs:
                 runs.append(run)
+    for name, st in topologies.items():
+        problem = arithmetic.dtype_problem(st.dtype, config["reproducibility"])
+        if problem:
+            raise ConfigError(f"config key topologies.{name}.dtype: {problem}")
     specs = {}
     for i, name in enumerate(config["datasets"]):
         try:

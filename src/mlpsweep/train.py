@@ -184,6 +184,10 @@ class _Job:
             for i, r in enumerate(runs)
         ]
         self.names = [r.name or (f"run{i}" if self.many else "network") for i, r in enumerate(runs)]
+        for i, st in enumerate(self.settings):
+            problem = arithmetic.dtype_problem(st.dtype)
+            if problem:
+                raise ValueError(f"{f'runs[{i}].settings' if self.many else 'settings'} key dtype: {problem}")
         self.name = name
         self.label = name or ("stack" if self.many else self.names[0])
         self.epochs = self.settings[0].epochs

@@ -26,7 +26,7 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-#: Every job's command: its arithmetic (reproducibility: native | portable, mlpsweep.arithmetic) is set up by
+#: Every job's command: its arithmetic (reproducibility: exact | native, mlpsweep.arithmetic) is set up by
 #: the command itself before NumPy loads, the same locally and on a cluster.
 MLPSWEEP = f"python -m mlpsweep --arithmetic {config['reproducibility']}"
 

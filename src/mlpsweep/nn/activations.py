@@ -34,6 +34,10 @@ trained: it is drawn by :mod:`mlpsweep.report.plots` only.)
 
 Output layers add ``softmax`` (max-shifted, so it never overflows) and
 ``linear`` (the lecture's affine output, an alias of ``identity``).
+
+In exact arithmetic (:mod:`.exact`) ``exact_ops`` replaces ``forward_ops``: the sigmoid is then
+1/(1 + e^{−z}) rounded once, tanh and softmax likewise; the derivatives are IEEE-754's basic operations
+on ``a`` and stay as they are.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+
+from . import exact
 
 _CONSTANTS: dict = {}
 
@@ -94,6 +100,8 @@ class Activation:
     unit_derivative: bool = False
     #: True when σ' cannot be written with a = σ(z) and needs z itself.
     needs_z: bool = False
+    #: True when σ(z) ≥ 0 for every z (exact arithmetic then needs no |a| for its error bounds).
+    nonnegative: bool = False
 
     def forward_ops(self, z: np.ndarray, out: np.ndarray) -> list:
         """The calls that write σ(z) into ``out``, as ``(function, args)`` pairs to run in order."""
@@ -103,9 +111,15 @@ class Activation:
         """The calls that write σ'(z), computed from ``a = σ(z)``, into ``out``."""
         raise NotImplementedError
 
-    def forward(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def exact_ops(self, z: np.ndarray, out: np.ndarray, counter=None) -> list:
+        """:meth:`forward_ops` in exact arithmetic (:mod:`.exact`): every element of σ(z) the exact value rounded
+        once to float32.  IEEE-754's basic operations are, so an activation written with them (ReLU, x², the
+        identity) keeps its calls; one that needs ``exp`` or ``tanh`` overrides this."""
+        return self.forward_ops(z, out)
+
+    def forward(self, z: np.ndarray, out: np.ndarray | None = None, exact: bool = False) -> np.ndarray:
         out = np.empty_like(z) if out is None else out
-        run(self.forward_ops(z, out))
+        run(self.exact_ops(z, out) if exact else self.forward_ops(z, out))
         return out
 
     def derivative(self, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -123,6 +137,7 @@ class Activation:
 
 class Sigmoid(Activation):
     name = "sigmoid"
+    nonnegative = True
 
     def forward_ops(self, z, out):
         half = const(z.dtype, 0.5)
@@ -136,6 +151,9 @@ class Sigmoid(Activation):
     def derivative_ops(self, a, out):
         return [(np.subtract, (const(a.dtype, 1.0), a, out)), (np.multiply, (out, a, out))]
 
+    def exact_ops(self, z, out, counter=None):
+        return [(exact.Function("sigmoid", z, out, counter), ())]
+
 
 class Tanh(Activation):
     name = "tanh"
@@ -143,12 +161,16 @@ class Tanh(Activation):
     def forward_ops(self, z, out):
         return [(np.tanh, (z, out))]
 
+    def exact_ops(self, z, out, counter=None):
+        return [(exact.Function("tanh", z, out, counter), ())]
+
     def derivative_ops(self, a, out):
         return [(np.multiply, (a, a, out)), (np.subtract, (const(a.dtype, 1.0), out, out))]
 
 
 class ReLU(Activation):
     name = "relu"
+    nonnegative = True
 
     def forward_ops(self, z, out):
         return [
@@ -169,6 +191,7 @@ class Square(Activation):
 
     name = "square"
     needs_z = True
+    nonnegative = True
 
     def forward_ops(self, z, out):
         return [(np.multiply, (z, z, out))]
@@ -208,6 +231,9 @@ class Softmax(Activation):
         np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
         np.exp(out, out=out)
         out /= out.sum(axis=-1, keepdims=True)
+
+    def exact_ops(self, z, out, counter=None):
+        return [(exact.softmax, (z, out, counter))]
 
     def derivative_ops(self, a, out):  # pragma: no cover - guarded by validation
         raise TypeError(

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from .history import History
+from .io import savez
 from .sgd import TrainingState
 
 log = logging.getLogger("mlpsweep.checkpoint")
@@ -72,7 +73,7 @@ class Checkpointer:
         blob = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         with atomic_path(self.path) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, meta=blob, **arrays)
+                savez(fh, meta=blob, **arrays)
 
     def load(self, runs: int):
         """(params, update-rule states, epoch, histories, rng states, diverged, kept best-validation weights) per

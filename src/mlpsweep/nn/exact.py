@@ -1,38 +1,82 @@
-"""Correctly rounded float32 matrix products: each element the exact dot product, rounded once.
+"""Exact arithmetic for float32 networks: every result the correctly rounded value of its mathematics.
 
-The building block of exact arithmetic (issue #31): a float32 product whose every element is the correctly
-rounded value (IEEE-754 round to nearest, ties to even) of the exact mathematical dot product of its float32
-inputs, whatever BLAS library, kernel, SIMD level, thread count or CPU computes it.
+In ``reproducibility: exact`` (:mod:`mlpsweep.arithmetic`) every floating-point value that reaches a float32
+network's parameters, its predictions, its history or a report is the correctly rounded result (IEEE-754
+round to nearest, ties to even) of an exact mathematical operation on float32 inputs:
 
-How, at BLAS speed:
+* IEEE-754's basic operations (+, −, ×, ÷, √) already are, whoever computes them: the training step's
+  element-wise arithmetic (the update rules, σ'(z) = a(1 − a), the mean's 1/k, dropout's scale) is left as
+  it is;
+* a matrix product's element is the exact dot product rounded once (:class:`Product`, :func:`matmul`), and
+  a sum over a batch (the bias gradient) the exact sum rounded once;
+* σ(z) = 1/(1 + e^{−z}), tanh, softmax, |w|^p and a sample's cost are the exact function rounded once
+  (:func:`function`, :func:`softmax`, :func:`power`, :func:`sample_costs`); a mean cost, a penalty's value
+  and a gradient norm are exact sums rounded once to float64 (``math.fsum``).
 
-1. **Float64 from float32.**  A product of two float32 numbers is exact in float64 (24 + 24 significand bits
-   ≤ 53), and no partial sum can overflow or fall into float64's subnormals (|products| lie between 2⁻²⁹⁸ and
-   2²⁵⁶), so the float64 product ``v`` of the widened matrices, in any summation order and with or without
-   FMA, differs from the exact dot product ``s`` of n terms by at most γₙ·Σ|aᵢbᵢ|, γₙ = nu/(1 − nu), u = 2⁻⁵³
-   (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §3.1, eq. 3.5).
-2. **A rigorous bound.**  Σ|aᵢbᵢ| is itself computed as the float64 product ``|A|·|B|``, at most (1 + γₙ)
-   times too small; the bound used is γₙ(1 + γₙ)·that, times (1 + 2u) for the rounding of the bound's own
-   two multiplications.
-3. **One check.**  The interval [v − bound, v + bound] (its ends moved one float64 outward, so that their own
-   rounding cannot shrink it) holds ``s``.  Rounding to float32 is monotone, so where both ends round to the
-   same float32 — compared as bits, so that −0 and +0 differ — that is ``s`` rounded: the result.
-4. **Exact fallback.**  Elsewhere (``s`` near a float32 rounding boundary: rare, see the shared README's
-   measurement) the dot product is computed exactly with Python integers (every float32 is an integer times
-   a power of two) and rounded to float32 by :func:`round_to_float32`.  :func:`matmul` counts them.
+Then a run's bytes depend on its settings, seed and data only: not on the BLAS library or its kernel, the
+SIMD level, the thread count, the C library or the CPU.  (A zero that is exactly zero is +0.)
 
-The result depends only on the inputs: the float64 product may differ from kernel to kernel, but every
-element of the output is the one number the mathematics defines.
+**How, at BLAS speed: compute in float64, bound the error rigorously, round, and check.**
+
+1. *Products.*  A product of two float32 numbers is exact in float64 (24 + 24 ≤ 53 significand bits) and
+   no partial sum can overflow or fall into float64's subnormals, so the float64 product ``v`` of the
+   widened operands, by any BLAS kernel, in any summation order, with or without FMA, differs from the
+   exact dot product ``s`` of n terms by at most γₙ·Σ|aᵢbᵢ|, γₙ = nu/(1 − nu), u = 2⁻⁵³ (Higham, *Accuracy
+   and Stability of Numerical Algorithms*, 2nd ed., §3.1).  (This assumes a BLAS that sums the n products
+   in some order, as every BLAS does; Strassen-like algorithms are not used by any of them for these sizes.)
+   Σ|aᵢbᵢ| ≤ ‖a‖₁·max|bᵢ| (Hölder), which costs one pass over each operand rather than a second product;
+   the bound used is 4γₙ times that, which also covers the float64 rounding of ``v ± bound``.  Rounding
+   is monotone, so where ``v − bound`` and ``v + bound`` round to the same float32 (compared as bits) that
+   is ``s`` rounded.  Elsewhere (``s`` near a float32 rounding boundary: rare) the element is recomputed
+   exactly: its n products are exact float64 numbers, ``math.fsum`` gives their exact sum correctly rounded
+   to float64, and a second ``fsum`` of the residual decides the one case where that double rounding could
+   err (a float64 sum exactly on a float32 midpoint).
+2. *Functions.*  σ, tanh, softmax, ``|w|^p`` and the costs are computed in float64 from float64 ``exp``,
+   ``log1p``, ``tanh`` and ``pow`` of the C library or NumPy, whose documented errors are a few float64
+   ulps (glibc: ≤ 2; NumPy's AVX-512 loops: ≤ 4); the check allows :data:`MARGIN` = 4,096 ulps, a
+   thousandfold safety factor, plus the few ulps the formulas add.  The check is one pass over the
+   float64 result's bits: a float64 value lies within M of its ulps from a float32 rounding boundary
+   exactly when its 29 low significand bits are within M of 2²⁸.  Those elements (about one in 65,000),
+   and results in float32's subnormal range, are recomputed with :mod:`decimal`, whose ``exp`` and ``ln``
+   are correctly rounded, at precisions raised until the result's float32 rounding is certain (Ziv's
+   strategy).
+
+Every fallback is counted (:data:`COUNTER`); a training run records them per epoch (``exact_fallbacks``).
+The float64 work costs about twice a float32 step at K = 10 (see the README's benchmark), far less than
+exact arithmetic by other means (ReproBLAS-style exact summation: about 4× a BLAS dot product).
+
+float64 networks have no wider format to compute in cheaply, so ``exact`` refuses them (the train command
+and the workflow say so in one line); a :class:`~mlpsweep.nn.network.Network` of float64 built directly
+computes natively.
 """
 
 from __future__ import annotations
 
+import decimal
 import math
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
 
 U = 2.0**-53  # the unit roundoff of float64
+#: The float64 ulps a function's float64 value may be off (libm error plus the formula's own roundings).
+MARGIN = 4096
+_HALF = 1 << 28  # a float32 rounding boundary: the 29 bits float32 drops equal 2²⁸
+_SHIFT = np.uint64(MARGIN - _HALF + (1 << 29))  # (bits + shift) mod 2²⁹ < 2M+1 ⇔ |low bits − 2²⁸| ≤ M
+_WIDTH = np.uint64(2 * MARGIN + 1)
+_LOWMASK = np.uint64((1 << 29) - 1)
+#: Below this magnitude float32 is subnormal (fixed spacing 2⁻¹⁴⁹), where the bit check does not apply.
+_TINY = 2.0**-125
+#: A float64 value below this (relative error < 2⁻⁴⁰) rounds to a float32 zero for certain.
+_ZERO_BELOW = 2.0**-152
+
+
+def active(dtype) -> bool:
+    """Whether a network of ``dtype`` computes exactly in this process (``reproducibility: exact``, float32)."""
+    from ..arithmetic import current
+
+    return np.dtype(dtype) == np.float32 and current() == "exact"
 
 
 def gamma(n: int) -> float:
@@ -41,49 +85,154 @@ def gamma(n: int) -> float:
     return math.nextafter(nu / (1.0 - nu), math.inf)
 
 
-class Counter:
-    """How many elements fell back to exact integer arithmetic, and how many were computed."""
+def bound_factor(n: int) -> float:
+    """The factor of the Hölder bound ‖a‖₁·max|b| on an n-term float64 dot product's error (module docstring):
+    4γₙ, which also covers the bound's own roundings and those of ``v ± bound``."""
+    return 4.0 * gamma(max(n, 1)) * (1.0 + 16 * U)
 
-    def __init__(self):
-        self.fallbacks = 0
-        self.elements = 0
+
+class Counter:
+    """How many elements fell back to exact recomputation, per run of a stack (``stacked``: arrays carry the
+    run as their first axis) or for one run."""
+
+    def __init__(self, runs: int = 1, stacked: bool = False):
+        self.per_run = [0] * runs
+        self.stacked = stacked
+
+    def count(self, idx: tuple) -> None:
+        self.per_run[idx[0] if self.stacked else 0] += 1
+
+    @property
+    def fallbacks(self) -> int:
+        return sum(self.per_run)
+
+    def take(self) -> list[int]:
+        """Each run's fallbacks since the last call (a training epoch's), counting from zero again."""
+        n, self.per_run = self.per_run, [0] * len(self.per_run)
+        return n
+
+
+#: The process's count (training reads it once per epoch).
+COUNTER = Counter()
+
+# -- products -----------------------------------------------------------------------------------------------
+
+
+class Product:
+    """``out = a @ b``, every element the exact dot product rounded once to float32, on fixed buffers.
+
+    ``a64`` (…, m, n) and ``b64`` (…, n, p) are float64 arrays holding float32 values, which the caller keeps
+    current (widening float32 to float64 is exact); ``out`` is float32 (…, m, p).  The error bound is 4γₙ·|a|·|b|,
+    a second float64 product of the magnitudes.  (The training step, :class:`~.network.Workspace`, gets value
+    and bound from one product, its operands stacked beside their magnitudes.)
+    """
+
+    def __init__(self, a64, b64, out, counter: Counter | None = None, pool: dict | None = None):
+        self.a64, self.b64, self.out = a64, b64, out
+        self.counter = COUNTER if counter is None else counter
+        self.v, self.err = scratch(pool, "v", out.shape), scratch(pool, "err", out.shape)
+        self.a_abs, self.b_abs = scratch(pool, "a_abs", a64.shape), scratch(pool, "b_abs", b64.shape)
+        self.c = np.array(bound_factor(a64.shape[-1]))
+        self.settle = Settle(self.v, self.err, out, a64, b64, self.counter, pool)
+
+    def __call__(self) -> None:
+        np.matmul(self.a64, self.b64, out=self.v)
+        np.abs(self.a64, out=self.a_abs)
+        np.abs(self.b64, out=self.b_abs)
+        np.matmul(self.a_abs, self.b_abs, out=self.err)
+        np.multiply(self.err, self.c, out=self.err)
+        self.settle()
+
+
+def _dot_terms(a64, b64, idx) -> np.ndarray:
+    lead, i, j = idx[:-2], idx[-2], idx[-1]
+    return a64[lead + (i, slice(None))] * b64[lead + (slice(None), j)]  # each product exact in float64
+
+
+class Settle:
+    """:func:`settle` on fixed buffers: ``out`` from ``v`` ± ``err``; a fallback's terms are the products of
+    ``a64``'s row and ``b64``'s column."""
+
+    def __init__(self, v, err, out, a64, b64, counter: Counter, pool: dict | None = None):
+        self.v, self.err, self.out, self.a64, self.b64, self.counter = v, err, out, a64, b64, counter
+        self.lo = scratch(pool, "lo", out.shape, np.float32)
+        self.unsure = scratch(pool, "unsure", out.shape, bool)
+
+    def __call__(self) -> None:
+        v, err, out, lo, unsure = self.v, self.err, self.out, self.lo, self.unsure
+        np.add(v, err, out=out, casting="same_kind")
+        np.subtract(v, err, out=lo, casting="same_kind")
+        np.add(out, _ZERO32, out=out)
+        np.not_equal(out, lo, out=unsure)
+        if unsure.any():
+            a64, b64 = self.a64, self.b64
+            _fix(out, unsure, v, lambda idx: _dot_terms(a64, b64, idx), self.counter)
+
+
+def scratch(pool: dict | None, role: str, shape, dtype=np.float64) -> np.ndarray:
+    """A buffer for ``role`` from ``pool`` (calls that run one after another may share one), or a new one."""
+    if pool is None:
+        return np.empty(shape, dtype=dtype)
+    key = (role, tuple(shape), np.dtype(dtype))
+    if key not in pool:
+        pool[key] = np.empty(shape, dtype=dtype)
+    return pool[key]
+
+
+_ZERO32 = np.array(0.0, dtype=np.float32)
+
+
+def settle(v, err, out, lo, unsure, terms, counter: Counter) -> None:
+    """``out`` = ``v`` rounded to float32, where the exact value lies within ``err`` of ``v`` and the interval's
+    ends round to the same float32; elsewhere the element's exact value, the sum of its float64
+    ``terms(index)``, rounded once.  A result that rounds to zero is +0 (which end of an interval around zero
+    gives −0 would depend on the BLAS)."""
+    np.add(v, err, out=out, casting="same_kind")
+    np.subtract(v, err, out=lo, casting="same_kind")
+    np.add(out, _ZERO32, out=out)  # −0 + +0 = +0; every other value unchanged
+    np.not_equal(out, lo, out=unsure)  # as numbers (±0 alike); a NaN is never equal, and is left as it is
+    if unsure.any():
+        _fix(out, unsure, v, terms, counter)
+
+
+def _fix(out, unsure, v, terms, counter: Counter) -> None:
+    index = np.argwhere(unsure & np.isfinite(v))  # a non-finite value is a diverged run's, left as it is
+    for idx in map(tuple, index):
+        counter.count(idx)
+        out[idx] = round_sum(terms(idx))
+
+
+def round_sum(terms: np.ndarray) -> np.float32:
+    """The exact sum of float64 ``terms`` rounded once to float32 (an exact zero is +0)."""
+    values = terms.tolist()
+    try:
+        s = math.fsum(values)  # the exact sum correctly rounded to float64
+    except OverflowError:
+        return np.float32(math.copysign(math.inf, sum(values)))
+    f = np.float32(s)
+    if f == 0:
+        return np.float32(0.0)
+    if float(f) != s and math.isfinite(float(f)):
+        # double rounding errs only where s is exactly a float32 midpoint: then the residual's sign decides
+        g = np.nextafter(f, np.float32(math.copysign(math.inf, s - float(f))))
+        if (float(f) + float(g)) / 2 == s:
+            r = math.fsum([*values, -s])
+            if r != 0.0:
+                return g if (r > 0) == (float(g) > s) else f
+    return f
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, counter: Counter | None = None):
     """``a @ b`` for float32 ``a`` (…, m, k) and ``b`` (…, k, n): every element the exact dot product rounded
-    once to float32 (round to nearest, ties to even).  ``counter`` adds up the exact fallbacks."""
+    once to float32 (round to nearest, ties to even)."""
     if a.dtype != np.float32 or b.dtype != np.float32:
         raise TypeError(f"exact.matmul takes float32 operands, got {a.dtype} and {b.dtype}")
+    shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    out = np.empty(shape, dtype=np.float32) if out is None else out
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    value = np.matmul(a64, b64)
-    k = a.shape[-1]
-    g = gamma(k)
-    bound = np.matmul(np.abs(a64), np.abs(b64))
-    bound *= g * (1.0 + g) * (1.0 + 2.0 * U)
-    lo = np.nextafter(value - bound, -np.inf).astype(np.float32)
-    hi = np.nextafter(value + bound, np.inf).astype(np.float32)
-    if out is None:
-        result = hi
-    else:
-        np.copyto(out, hi)
-        result = out
-    # where the ends round alike (as bits: −0 is not +0), that is the exact value rounded; a non-finite value
-    # (an input already inf or nan: a run that diverged) is left as the product gives it
-    finite = np.isfinite(value)
-    result[~finite] = value[~finite]
-    unsure = (lo.view(np.uint32) != hi.view(np.uint32)) & finite
-    if counter is not None:
-        counter.elements += result.size
-    if unsure.any():
-        index = np.argwhere(unsure)
-        if counter is not None:
-            counter.fallbacks += len(index)
-        for idx in map(tuple, index):
-            lead, i, j = idx[:-2], idx[-2], idx[-1]
-            row = a[lead + (i,)] if a.ndim > 2 else a[i]
-            col = b[lead + (slice(None), j)] if b.ndim > 2 else b[:, j]
-            result[idx] = round_to_float32(exact_dot(row, col))
-    return result
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32's range: ±inf, as rounding gives
+        Product(a64, b64, out, counter=counter)()
+    return out
 
 
 def exact_dot(x: np.ndarray, y: np.ndarray) -> Fraction:
@@ -99,13 +248,12 @@ _MANT, _EMIN, _ETINY = 24, -126, -149
 
 
 def round_to_float32(x: Fraction) -> np.float32:
-    """``x`` rounded once to float32, to nearest, ties to even (overflow to ±inf)."""
+    """``x`` rounded once to float32, to nearest, ties to even (overflow to ±inf; zero is +0)."""
     if x == 0:
         return np.float32(0.0)
     sign = -1.0 if x < 0 else 1.0
     x = abs(x)
-    # the exponent e with 2^e ≤ x < 2^(e+1)
-    e = x.numerator.bit_length() - x.denominator.bit_length()
+    e = x.numerator.bit_length() - x.denominator.bit_length()  # 2^e ≤ x < 2^(e+1)
     if Fraction(2) ** e > x:
         e -= 1
     quantum = max(e - (_MANT - 1), _ETINY)  # the spacing of float32 numbers at x (subnormals: 2⁻¹⁴⁹)
@@ -114,7 +262,279 @@ def round_to_float32(x: Fraction) -> np.float32:
     twice = 2 * rest
     if twice > scaled.denominator or (twice == scaled.denominator and n % 2 == 1):
         n += 1
-    value = math.ldexp(n, quantum)  # exact: n < 2²⁵
+    if e >= 128:  # at least 2¹²⁸: beyond float32's largest number and half its spacing
+        return np.float32(sign * math.inf)
+    value = math.ldexp(n, quantum)  # exact: n ≤ 2²⁴
     if value > float(np.finfo(np.float32).max):
         return np.float32(sign * math.inf)
     return np.float32(sign * value)
+
+
+# -- functions ----------------------------------------------------------------------------------------------
+
+
+def check(v: np.ndarray, out: np.ndarray, buffers: tuple | None = None):
+    """Round the float64 values ``v`` (each within :data:`MARGIN` float64 ulps of its exact value) to float32
+    into ``out``; return the indices whose rounding that cannot decide (near a float32 rounding boundary, or
+    below float32's normal range), or None.  ``buffers``: :func:`check_buffers` of ``v``'s shape, so that
+    the eight passes allocate nothing."""
+    bits, mag, near, small = buffers or check_buffers(v.shape)
+    np.copyto(out, v, casting="same_kind")
+    np.add(v.view(np.uint64), _SHIFT, out=bits)
+    np.bitwise_and(bits, _LOWMASK, out=bits)
+    np.less(bits, _WIDTH, out=near)
+    np.abs(v, out=mag)
+    np.less(mag, _TINY, out=small)
+    np.logical_or(near, small, out=small)
+    if not small.any():
+        return None
+    return np.argwhere(small)
+
+
+def check_buffers(shape) -> tuple:
+    """Scratch for :func:`check` of values shaped ``shape``."""
+    return np.empty(shape, np.uint64), np.empty(shape), np.empty(shape, bool), np.empty(shape, bool)
+
+
+#: Overflow gives Infinity and underflow 0 (both far beyond float32's range), rather than an exception.
+_CTX = decimal.Context(
+    prec=40,
+    Emin=-(10**6),
+    Emax=10**6,
+    rounding=decimal.ROUND_HALF_EVEN,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero],
+)
+
+
+def ziv(compute, digits: int = 34) -> np.float32:
+    """float32 rounding of ``compute()``'s Decimal value, computed at ``digits`` significant digits and more
+    until the float32 rounding is certain.  ``compute(ctx)`` must give its value within 10^−digits relative
+    (plus 2⁻²⁰⁰ absolute) when ``ctx.prec`` is ``digits`` + 12."""
+    tiny = Fraction(1, 1 << 200)
+    while True:
+        ctx = _CTX.copy()
+        ctx.prec = digits + 12
+        value = compute(ctx)
+        if not value.is_finite():
+            return np.float32(float(value))
+        r = Fraction(value)
+        err = abs(r) / 10**digits + tiny
+        lo, hi = round_to_float32(r - err), round_to_float32(r + err)
+        if lo.view(np.uint32) == hi.view(np.uint32) or digits > 2000:
+            return round_to_float32(r) if digits > 2000 else hi
+        digits *= 2
+
+
+def _ln1p(x: Decimal, ctx) -> Decimal:
+    """ln(1 + x) for x ≥ 0 without losing the digits of a small x."""
+    if x > Decimal("1e-4"):
+        return ctx.ln(ctx.add(1, x))
+    total, term, k = Decimal(0), x, 1  # x − x²/2 + x³/3 − …
+    while True:
+        piece = ctx.divide(term, k)
+        if piece == 0 or abs(piece) < abs(total) * Decimal(10) ** (-(ctx.prec + 2)):
+            return ctx.add(total, piece)
+        total = ctx.add(total, piece)
+        term = ctx.multiply(term, -x)
+        k += 1
+
+
+def _exp(x: Decimal, ctx) -> Decimal:
+    return ctx.exp(x)
+
+
+def sigmoid_exact(z: float) -> np.float32:
+    """σ(z) = 1/(1 + e^{−z}) rounded once to float32."""
+    d = Decimal(z)
+    return ziv(lambda ctx: ctx.divide(1, ctx.add(1, _exp(-d, ctx))))
+
+
+def tanh_exact(z: float) -> np.float32:
+    """tanh z rounded once to float32 (computed as sgn·(1 − e^{−2|z|})/(1 + e^{−2|z|}), more digits for a small
+    z)."""
+    if z == 0:
+        return np.float32(0.0)
+    d = abs(Decimal(z))
+    extra = max(0, -d.adjusted())
+
+    def compute(ctx):
+        ctx.prec += extra
+        e = _exp(-2 * d, ctx)
+        return ctx.divide(ctx.subtract(1, e), ctx.add(1, e))
+
+    r = ziv(compute)
+    return r if r == 0 or z > 0 else np.float32(-r)  # a result that rounds to zero is +0
+
+
+def power_exact(x: float, p: float) -> np.float32:
+    """|x|^p rounded once to float32 (0^p = 0 for p > 0, inf for p < 0)."""
+    x = abs(x)
+    if x == 0:
+        return np.float32(0.0 if p > 0 else (1.0 if p == 0 else math.inf))
+    dx, dp = Decimal(x), Decimal(p)
+    return ziv(lambda ctx: _exp(ctx.multiply(dp, ctx.ln(dx)), ctx))
+
+
+#: The element-wise functions, in float64 with their few-ulp errors (``v = f(z64)``), and their exact forms.
+_ONE = np.array(1.0)
+
+
+def _sigmoid64(z, out):
+    np.negative(z, out=out)
+    np.exp(out, out=out)
+    np.add(out, _ONE, out=out)
+    return np.divide(_ONE, out, out=out)
+
+
+FUNCTIONS = {
+    "sigmoid": (_sigmoid64, sigmoid_exact),
+    "tanh": (lambda z, out: np.tanh(z, out=out), tanh_exact),
+}
+
+
+class Function:
+    """``out = f(z)`` for float32 ``z`` and ``f`` sigmoid or tanh, rounded once to float32, on fixed buffers."""
+
+    def __init__(self, name: str, z, out, counter: Counter | None = None):
+        self.f64, self.exact = FUNCTIONS[name]
+        self.z, self.out = z, out
+        self.counter = COUNTER if counter is None else counter
+        self.z64, self.v = np.empty(z.shape), np.empty(z.shape)
+        self.buffers = check_buffers(z.shape)
+
+    def __call__(self) -> None:
+        np.copyto(self.z64, self.z)
+        self.f64(self.z64, self.v)
+        unsure = check(self.v, self.out, self.buffers)
+        if unsure is not None:
+            for idx in map(tuple, unsure):
+                self.counter.count(idx)
+                self.out[idx] = self.exact(float(self.z[idx]))
+
+
+def function(name: str, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``name`` (sigmoid, tanh) of float32 ``z``, every element rounded once."""
+    out = np.empty_like(z) if out is None else out
+    with np.errstate(over="ignore"):  # e^{−z} overflows to inf for z < −709: σ(z) is then 0, as it should be
+        Function(name, np.ascontiguousarray(z), out)() if out is not z else _inplace(name, z)
+    return out
+
+
+def _inplace(name, z):
+    tmp = np.empty_like(z)
+    Function(name, z, tmp)()
+    np.copyto(z, tmp)
+
+
+def softmax(z: np.ndarray, out: np.ndarray, counter: Counter | None = None) -> np.ndarray:
+    """Row-wise softmax of float32 ``z`` (…, n) into ``out``, every element e^{z_j}/Σ_k e^{z_k} rounded once.
+
+    In float64: e^{z_j − max} (its error grows with |z_j − max| u; exp underflows to 0 only where the exact
+    value is far below float32's smallest number), summed, divided: within :data:`MARGIN` ulps for up to 1,000
+    classes and |z_j − max| ≤ 2,000 (beyond, the check's margin is made wider).
+    """
+    with np.errstate(over="ignore", under="ignore"):
+        return _softmax(z, out, COUNTER if counter is None else counter)
+
+
+def _softmax(z, out, counter):
+    z64 = z.astype(np.float64)
+    d = z64 - z64.max(axis=-1, keepdims=True)
+    e = np.exp(d)
+    v = e / e.sum(axis=-1, keepdims=True)
+    unsure = check(v, out)
+    if unsure is not None:
+        for idx in map(tuple, unsure):
+            counter.count(idx)
+            row = [Decimal(float(t)) for t in z[idx[:-1]].tolist()]
+            zj = row[idx[-1]]
+            out[idx] = ziv(lambda ctx, row=row, zj=zj: ctx.divide(1, _sum_exp(row, zj, ctx)))
+    return out
+
+
+def _sum_exp(row, shift, ctx) -> Decimal:
+    total = Decimal(0)
+    for t in row:
+        total = ctx.add(total, _exp(ctx.subtract(t, shift), ctx))
+    return total
+
+
+def power(x: np.ndarray, p: float, out: np.ndarray, counter: Counter | None = None) -> np.ndarray:
+    """|x|^p of float32 ``x`` into float32 ``out``, every element rounded once (|0|^p: 0, or inf for p < 0)."""
+    counter = COUNTER if counter is None else counter
+    with np.errstate(divide="ignore", over="ignore"):
+        v = np.power(np.abs(x, dtype=np.float64), p)
+        unsure = check(v, out)
+    if unsure is not None:
+        for idx in map(tuple, unsure):
+            counter.count((0,))
+            out[idx] = power_exact(float(x[idx]), p)
+    return out
+
+
+# -- costs and sums -----------------------------------------------------------------------------------------
+
+
+def sample_costs(cost: str, z: np.ndarray, a: np.ndarray, y: np.ndarray, counter: Counter | None = None):
+    """Each sample's cost C_x of float32 pre-activations ``z`` and outputs ``a`` against targets ``y``
+    (one-hot rows, or real targets for the quadratic cost), rounded once to float32.
+
+    Each is computed in float64 as a sum of non-negative terms (no cancellation), so within a few ulps:
+    quadratic ½Σ(a−y)²; cross-entropy Σ softplus(±z_j) (softplus(t) = ln(1 + e^t), the sign by y_j);
+    log-likelihood (max z − z_y) + ln(1 + Σ_{j≠argmax} e^{z_j − max z}).
+    """
+    with np.errstate(over="ignore", under="ignore"):
+        return _sample_costs(cost, z, a, y, COUNTER if counter is None else counter)
+
+
+def _sample_costs(cost, z, a, y, counter):
+    z64 = np.asarray(z, dtype=np.float64)
+    y64 = np.asarray(y, dtype=np.float64)
+    if cost == "quadratic":
+        diff = np.asarray(a, dtype=np.float64) - y64
+        v = 0.5 * (diff * diff).sum(axis=1)
+    elif cost == "cross_entropy":
+        v = np.logaddexp(0.0, np.where(y64 > 0.5, -z64, z64)).sum(axis=1)
+    else:
+        top = z64.argmax(axis=1)
+        rows = np.arange(len(z64))
+        zmax = z64[rows, top]
+        e = np.exp(z64 - zmax[:, None])
+        e[rows, top] = 0.0
+        v = (zmax - z64[rows, y64.argmax(axis=1)]) + np.log1p(e.sum(axis=1))
+    out = np.empty(len(v), dtype=np.float32)
+    unsure = check(v, out)
+    if unsure is not None:
+        for (i,) in map(tuple, unsure):
+            counter.count((0,))
+            out[i] = _cost_exact(cost, z[i], a[i], y64[i])
+    return out
+
+
+def _cost_exact(cost: str, z, a, y) -> np.float32:
+    if cost == "quadratic":
+        return round_to_float32(sum((Fraction(float(p)) - Fraction(float(q))) ** 2 for p, q in zip(a, y)) / 2)
+    zs = [Decimal(float(t)) for t in z]
+    if cost == "cross_entropy":
+
+        def compute(ctx):
+            total = Decimal(0)
+            for t, target in zip(zs, y):
+                t = -t if target > 0.5 else t  # softplus(t) = max(t, 0) + ln(1 + e^{−|t|})
+                total = ctx.add(total, ctx.add(max(t, Decimal(0)), _ln1p(_exp(-abs(t), ctx), ctx)))
+            return total
+
+        return ziv(compute)
+    j = int(np.argmax(y))
+    top = int(np.argmax(z))
+
+    def compute(ctx):
+        rest = _sum_exp(zs[:top] + zs[top + 1 :], zs[top], ctx)  # Σ_{k≠top} e^{z_k − max}
+        return ctx.add(ctx.subtract(zs[top], zs[j]), _ln1p(rest, ctx))
+
+    return ziv(compute)
+
+
+def exact_sum(values) -> float:
+    """The exact sum of float values (float32 or float64) rounded once to float64."""
+    return math.fsum(np.asarray(values, dtype=np.float64).ravel().tolist())

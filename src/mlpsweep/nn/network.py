@@ -34,6 +34,7 @@ import numpy as np
 
 from . import activations as act
 from . import costs as cst
+from . import exact
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 #: The settings that define a network (the rest of a run's settings drive its training).
@@ -218,15 +219,21 @@ class Network:
         if a.dtype != self.dtype:
             a = a.astype(self.dtype)
         last = self.num_layers - 1
+        exactly = exact.active(self.dtype)
         for ell, (w, b) in enumerate(zip(self.weights, self.biases)):
             z = bufs[ell][:k]
-            np.matmul(a, w.T, out=z)
-            z += b
-            if ell == last:
-                np.copyto(zl[:k], z)
-                self.output.forward(z, out=z)
+            if exactly:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    exact.Product(a.astype(np.float64), w.T.astype(np.float64), z)()
             else:
-                self.hidden.forward(z, out=z)
+                np.matmul(a, w.T, out=z)
+            z += b
+            with np.errstate(over="ignore"):  # σ(z) of z < −709: e^{−z} overflows to inf and σ is 0, as it is
+                if ell == last:
+                    np.copyto(zl[:k], z)
+                    self.output.forward(z, out=z, exact=exactly)
+                else:
+                    self.hidden.forward(z, out=z, exact=exactly)
             a = z
         return zl[:k], a
 
@@ -342,7 +349,14 @@ class Workspace:
     last) uses the first k rows of every buffer, views made once per k.
     """
 
-    def __init__(self, net: Network, params: np.ndarray, batch_size: int, dropout: bool = False):
+    def __init__(
+        self,
+        net: Network,
+        params: np.ndarray,
+        batch_size: int,
+        dropout: bool = False,
+        counter: exact.Counter | None = None,
+    ):
         S = params.shape[0]
         self.net, self.batch_size = net, batch_size
         self.grad = np.zeros_like(params)
@@ -378,6 +392,26 @@ class Workspace:
         }
         self.ones = np.ones(batch_size, dtype=dt)
         self._frames: dict = {}
+        #: exact arithmetic (mlpsweep.nn.exact): float64 copies of the weights, of every layer's input and of
+        #: every δ, whose products are rounded once (their scratch shared by all the step's products)
+        self.exact = exact.active(dt)
+        if self.exact:
+            self._exact_buffers(S, lead, batch_size, counter)
+
+    def _exact_buffers(self, S: int, lead: tuple, K: int, counter) -> None:
+        """Exact arithmetic (:mod:`.exact`): float64 copies of the weights stacked on their magnitudes
+        ``[W; |W|]``, of every layer's input, and of every δ beside |δ|, so that one float64 product gives
+        both a product and its error bound (|a|·|b|, scaled by 4γₙ) where the input is non-negative."""
+        sizes = self.net.sizes
+        self.counter = counter or exact.Counter(S, stacked=S > 1)
+        self.WW = [np.empty((*lead, 2 * n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+        self.bufs["in64"] = [np.empty((*lead, K, n)) for n in sizes[:-1]]
+        self.bufs["abs_in"] = [np.empty((*lead, K, n)) for n in sizes[:-1]]
+        self.bufs["dd"] = [np.empty((*lead, K, 2 * n)) for n in sizes[1:]]
+        self.ones64 = np.ones((*lead, 1, K))
+        self.scratch: dict = {}
+        #: whether the network's input is known to be non-negative (pixels: the training loop says so)
+        self.input_nonnegative = False
 
     def frame(self, k: int) -> dict:
         """Views of the first ``k`` rows of every buffer (made once per k)."""
@@ -387,6 +421,8 @@ class Workspace:
                 raise ValueError(f"batch of {k} rows does not fit a workspace of {self.batch_size}")
             f = self._frames[k] = {name: [b[..., :k, :] for b in bufs] for name, bufs in self.bufs.items()}
             f["ones"] = self.ones[:k]
+            if self.exact:
+                f["ones64"] = self.ones64[..., :k]
         return f
 
     def inputs(self, x, k: int, masks=None) -> list:
@@ -403,15 +439,26 @@ class Workspace:
         last = self.net.num_layers - 1
         inputs = self.inputs(x, k, masks)
         ops: list = []
+        if self.exact:
+            for ell, ww in enumerate(self.WW):
+                n = ww.shape[-2] // 2
+                ops += [(np.copyto, (ww[..., :n, :], self.W[ell])), (np.abs, (ww[..., :n, :], ww[..., n:, :]))]
         for ell in range(last + 1):
             z = f["a"][ell]
-            ops += [(mm, (inputs[ell], self.WT[ell], z)), (add, (z, self.B[ell], z))]
+            if self.exact:
+                a64 = f["in64"][ell]
+                ops.append((np.copyto, (a64, inputs[ell])))
+                a_abs = None if self._nonnegative(ell) else f["abs_in"][ell]
+                ops += self._exact_product(z, cols=(a64, a_abs, self.WW[ell].swapaxes(-1, -2)))
+            else:
+                ops.append((mm, (inputs[ell], self.WT[ell], z)))
+            ops.append((add, (z, self.B[ell], z)))
             if ell == last:
-                ops += self.net.output.forward_ops(z, z)
+                ops += self._activation(self.net.output, z)
                 break
             if f["z"]:
                 ops.append((np.copyto, (f["z"][ell], z)))
-            ops += hidden.forward_ops(z, z)
+            ops += self._activation(hidden, z)
             if masks is not None:
                 ops.append((np.multiply, (z, masks[ell], inputs[ell + 1])))
         return ops
@@ -428,10 +475,28 @@ class Workspace:
         if scale is not None:
             ops.append((multiply, (d, scale, d)))
         for ell in range(last, -1, -1):
-            ops += [(np.matmul, (d.swapaxes(-1, -2), inputs[ell], self.GW[ell])), (mm, (f["ones"], d, self.GB[ell]))]
+            if self.exact:
+                dd, a64, n = f["dd"][ell], f["in64"][ell], d.shape[-1]
+                c = np.array(exact.bound_factor(max(k, n)))  # δ's magnitudes carry the bound's factor
+                ops += [
+                    (np.copyto, (dd[..., :n], d)),
+                    (np.abs, (dd[..., :n], dd[..., n:])),
+                    (np.multiply, (dd[..., n:], c, dd[..., n:])),
+                ]
+                a_abs = None if self._nonnegative(ell) else f["abs_in"][ell]
+                ops += self._exact_product(self.GW[ell], rows=(dd.swapaxes(-1, -2), a64, a_abs), scaled=True)
+                ops += self._exact_product(self.GB[ell][..., None, :], cols=(f["ones64"], None, dd), scaled=True)
+            else:
+                ops += [
+                    (np.matmul, (d.swapaxes(-1, -2), inputs[ell], self.GW[ell])),
+                    (mm, (f["ones"], d, self.GB[ell])),
+                ]
             if ell:
                 d_prev, t = f["d"][ell - 1], f["t"][ell - 1]
-                ops.append((mm, (d, self.W[ell], d_prev)))
+                if self.exact:
+                    ops += self._exact_product(d_prev, blocks=(dd, self.WW[ell]), scaled=True)
+                else:
+                    ops.append((mm, (d, self.W[ell], d_prev)))
                 if not hidden.unit_derivative:
                     ops += hidden.derivative_ops(f["z"][ell - 1] if f["z"] else f["a"][ell - 1], t)
                     ops.append((multiply, (d_prev, t, d_prev)))
@@ -439,6 +504,59 @@ class Workspace:
                     ops.append((multiply, (d_prev, masks[ell - 1], d_prev)))
                 d = d_prev
         return ops
+
+    def _nonnegative(self, ell: int) -> bool:
+        """Whether layer ``ell``'s input is never negative (then it is its own magnitude)."""
+        return self.input_nonnegative if ell == 0 else self.net.hidden.nonnegative
+
+    def _exact_product(self, out, *, cols=None, rows=None, blocks=None, scaled: bool = False) -> list:
+        """The calls of an exact product into ``out`` (:mod:`.exact`): a float64 product, its error bound
+        4γₙ·|a|·|b| and the checked rounding.  Operands carry their magnitudes beside them, so that where the
+        other operand is non-negative one product gives both value and bound:
+
+        ``cols=(a, a_abs, b)``: ``b`` is ``[y, |y|]`` over its columns; ``a_abs`` is None when a ≥ 0, else
+        scratch for |a| (then two products).  ``rows=(a, b, b_abs)``: ``a`` is ``[x; |x|]`` over its rows,
+        ``b_abs`` likewise.  ``blocks=(a, b)``: ``a`` is ``[x, |x|]`` over its columns, ``b`` is ``[y; |y|]``
+        over its rows (two products).  ``scaled``: the magnitudes already carry the factor 4γₙ (a bound
+        factor for n at least this product's inner dimension, which is rigorous too).
+        """
+        pool, mm, dims = self.scratch, self.mm, out.shape
+        ops: list = []
+        if cols is not None:
+            a, a_abs, b = cols
+            p = b.shape[-1] // 2
+            a_val, b_val, b_mag = a, b[..., :p], b[..., p:]
+            if a_abs is None:
+                both = exact.scratch(pool, "both", (*dims[:-1], 2 * p))
+                ops.append((mm, (a, b, both)))
+                v, e = both[..., :p], both[..., p:]
+            else:
+                v, e = exact.scratch(pool, "v", dims), exact.scratch(pool, "e", dims)
+                ops += [(np.abs, (a, a_abs)), (mm, (a, b_val, v)), (mm, (a_abs, b_mag, e))]
+        elif rows is not None:
+            a, b, b_abs = rows
+            m = a.shape[-2] // 2
+            a_val, a_mag, b_val = a[..., :m, :], a[..., m:, :], b
+            if b_abs is None:
+                both = exact.scratch(pool, "both", (*dims[:-2], 2 * m, dims[-1]))
+                ops.append((mm, (a, b, both)))
+                v, e = both[..., :m, :], both[..., m:, :]
+            else:
+                v, e = exact.scratch(pool, "v", dims), exact.scratch(pool, "e", dims)
+                ops += [(np.abs, (b, b_abs)), (mm, (a_val, b, v)), (mm, (a_mag, b_abs, e))]
+        else:
+            a, b = blocks
+            h = a.shape[-1] // 2
+            a_val, b_val = a[..., :h], b[..., :h, :]
+            v, e = exact.scratch(pool, "v", dims), exact.scratch(pool, "e", dims)
+            ops += [(mm, (a_val, b_val, v)), (mm, (a[..., h:], b[..., h:, :], e))]
+        if not scaled:
+            ops.append((np.multiply, (e, np.array(exact.bound_factor(a_val.shape[-1])), e)))
+        ops.append((exact.Settle(v, e, out, a_val, b_val, self.counter, pool), ()))
+        return ops
+
+    def _activation(self, activation: act.Activation, z) -> list:
+        return activation.exact_ops(z, z, self.counter) if self.exact else activation.forward_ops(z, z)
 
     def forward(self, x, k: int, masks=None) -> np.ndarray:
         """Forward pass of a batch ``x`` of ``k`` rows (per network); returns a_L."""
@@ -465,7 +583,8 @@ def evaluate_all(nets: list[Network], x, y, chunk: int = 8192) -> list[dict]:
     buffers = [net._chunk_buffers(chunk) for net in nets]
     # streamed rows are read into one reused buffer (fresh pages for every chunk cost as much as the products)
     read = np.empty((chunk, x.shape[1]), dtype=x.dtype) if getattr(x, "streamed", False) else None
-    totals = [0.0] * len(nets)
+    exactly = exact.active(nets[0].dtype)
+    totals: list = [[] if exactly else 0.0 for _ in nets]
     correct = [0] * len(nets)
     for start in range(0, m, chunk):
         rows = x[start : start + chunk] if read is None else x.read(start, start + chunk, read)
@@ -476,7 +595,12 @@ def evaluate_all(nets: list[Network], x, y, chunk: int = 8192) -> list[dict]:
             z, a = net._forward_chunk(rows, buf)
             if labels:
                 correct[i] += int(np.count_nonzero(a.argmax(axis=1) == yl))
-            totals[i] += float(np.sum(net.cost.values(z, a, target)))
+            if exactly:  # each sample's cost rounded once, their sum exact (then rounded once)
+                totals[i].append(exact.sample_costs(net.cost.name, z, a, target))
+            else:
+                totals[i] += float(np.sum(net.cost.values(z, a, target)))
+    if exactly:
+        totals = [exact.exact_sum(np.concatenate(parts)) if parts else 0.0 for parts in totals]
     return [
         {"cost": total / m, "accuracy": hits / m if labels else None, "correct": hits if labels else None, "n": m}
         for total, hits in zip(totals, correct)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import exact
+
 
 @dataclass(frozen=True)
 class LpPenalty:
@@ -42,7 +44,17 @@ class LpPenalty:
         return self.p <= 1
 
     def value(self, weights) -> float:
-        """λ Σ |w|^p over a list of weight arrays (float64)."""
+        """λ Σ |w|^p over a list of weight arrays (float64).  Exact arithmetic: the terms exact (p = 1, 2: |w|
+        and w² of a float32 are float64 numbers) or rounded once to float32 (other p), their sum exact and
+        rounded once, then times λ."""
+        if weights and exact.active(weights[0].dtype):
+            terms = []
+            for w in weights:
+                if self.p in (1, 2):
+                    terms.append(np.abs(w, dtype=np.float64) ** int(self.p))
+                else:
+                    terms.append(exact.power(w.ravel(), self.p, np.empty(w.size, dtype=np.float32)))
+            return self.lam * exact.exact_sum(np.concatenate([t.ravel() for t in terms]))
         total = 0.0
         for w in weights:
             total += float(np.sum(np.abs(w, dtype=np.float64) ** self.p))
@@ -58,7 +70,7 @@ class LpPenalty:
             np.sign(w, out=out)
             return np.multiply(out, self.lam, out=out)
         np.abs(w, out=out)
-        np.power(out, self.p - 1.0, out=out, where=out != 0)
+        _power(out, self.p - 1.0, where=out != 0)
         out *= np.sign(w)
         out *= self.p
         return np.multiply(out, self.lam, out=out)
@@ -79,7 +91,7 @@ class LpPenalty:
             np.divide(c, out, out=out)
         else:
             np.abs(w, out=out)
-            np.power(out, self.p - 1.0, out=out)
+            _power(out, self.p - 1.0)
             np.multiply(out, c, out=out)
         return out
 
@@ -94,6 +106,20 @@ class LpPenalty:
         np.negative(t, out=t)
         np.maximum(scratch, t, out=scratch)
         np.subtract(w, scratch, out=w)
+
+
+def _power(x: np.ndarray, e: float, where=None) -> None:
+    """``x ← x**e`` in place (where ``where``), rounded once per element in exact arithmetic."""
+    if exact.active(x.dtype):
+        if where is None:
+            exact.power(x.copy(), e, x)
+        else:
+            x[where] = exact.power(x[where], e, np.empty(int(np.count_nonzero(where)), dtype=x.dtype))
+        return
+    if where is None:
+        np.power(x, e, out=x)
+    else:
+        np.power(x, e, out=x, where=where)
 
 
 def step(penalty: LpPenalty, w: np.ndarray, data_step: np.ndarray, eta, scratch: np.ndarray) -> None:

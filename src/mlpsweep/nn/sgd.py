@@ -209,7 +209,8 @@ def train_stack(
             monitored = monitor(
                 [nets[s] for s in live], *train_pair, validation, test if last or not keep_best else None, eval_chunk
             )
-            records = runs.record(epoch, live, monitored, norms, (t1 - t0) / len(live))
+            fallbacks = steps.counter.take() if steps.ws.exact else None
+            records = runs.record(epoch, live, monitored, norms, (t1 - t0) / len(live), fallbacks)
             if runs.kept:  # the kept weights' test numbers, once a run has no more epochs
                 runs.kept.test([s for s in live if last or not runs.alive[s]], runs.histories, test, eval_chunk)
             eval_share = (time.perf_counter() - t1) / len(live)
@@ -251,14 +252,16 @@ class _Runs:
             for h in self.histories
         ]
 
-    def record(self, epoch: int, live, monitored: list[dict], norms, seconds: float) -> list:
-        """Each live run's record of ``epoch`` (None for a run that diverged in it, or earlier)."""
+    def record(self, epoch: int, live, monitored: list[dict], norms, seconds: float, fallbacks=None) -> list:
+        """Each live run's record of ``epoch`` (None for a run that diverged in it, or earlier); ``fallbacks``:
+        each run's exact recomputations in the epoch's steps (exact arithmetic), else None."""
         records: list = [None] * len(self.nets)
         for s, rec in zip(live, monitored):
             net, pen = self.nets[s], self.penalties[s]
             rec = {"epoch": epoch, **rec, "penalty": pen.value(net.weights) if pen.active else 0.0}
             for ell, g in enumerate(norms[s] if norms else [], start=1):
                 rec[f"grad_norm_{ell}"] = g
+            rec["exact_fallbacks"] = None if fallbacks is None else fallbacks[s]
             rec["seconds"] = seconds  # the stack's SGD time, shared out over its runs
             if not finite(rec, net.params):
                 self.status[s] = (epoch, self.last_finite[s])

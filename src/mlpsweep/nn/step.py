@@ -22,11 +22,13 @@ shapes in the traceback.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
 
 from . import activations as act
+from . import exact
 from .network import Network, Workspace
 from .optimizers import SGD, Dropout, make_rule
 
@@ -99,7 +101,11 @@ class Steps:
         self.etas = np.empty((S, 1), dtype=dtype)
         self.dropouts = [Dropout(st.dropout, sizes[1:-1], self.K, dtype) if st.dropout > 0 else None for st in settings]
         self.dropping = any(self.dropouts)
-        self.ws = Workspace(net0, self.P, self.K, dropout=self.dropping)
+        #: exact arithmetic: each run's fallbacks to exact recomputation (mlpsweep.nn.exact), read per epoch
+        self.counter = exact.Counter(S, stacked=S > 1)
+        self.ws = Workspace(net0, self.P, self.K, dropout=self.dropping, counter=self.counter)
+        if self.ws.exact:  # pixels are never negative: their products then carry their own error bounds
+            self.ws.input_nonnegative = bool(m) and float(x.min()) >= 0
         self.G = self.ws.grad
         lead = () if S == 1 else (S,)
         # a run without dropout keeps masks of ones; views of the first k rows made once per k
@@ -205,12 +211,22 @@ class Steps:
             if self.track:
                 for s in range(S):
                     rows = self.gb_rows[s, :n_steps]
+                    if self.ws.exact:  # each step's Σg² exact (float32 squares are exact in float64), rounded once
+                        squares = np.square(rows, dtype=np.float64)
+                        bounds = [*self.offsets, rows.shape[1]]
+                        self.sq_norms[s, steps : steps + n_steps] = [
+                            [math.fsum(row[a:b]) for a, b in zip(bounds, bounds[1:])] for row in squares.tolist()
+                        ]
+                        continue
                     np.multiply(rows, rows, out=rows)
                     np.add.reduceat(rows, self.offsets, axis=1, out=self.sq_norms[s, steps : steps + n_steps])
             steps += n_steps
         if not self.track:
             return None
-        return [[float(v) for v in np.sqrt(self.sq_norms[s, :steps]).mean(axis=0)] for s in range(S)]
+        norms = np.sqrt(self.sq_norms[:, :steps])
+        if self.ws.exact:  # the mean over the epoch's steps: an exact sum, rounded once, then divided
+            return [[math.fsum(col) / steps for col in norms[s].T.tolist()] for s in range(S)]
+        return [[float(v) for v in norms[s].mean(axis=0)] for s in range(S)]
 
     def release(self) -> None:
         """Give each network its own parameters again (no longer a row of the stack)."""

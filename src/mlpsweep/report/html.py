@@ -230,20 +230,20 @@ def reproducibility(arithmetic: list) -> str:
             "come from one reproducible setting, and a rerun reproduces each run only on its own."
         )
     a = known[0]
+    if a["mode"] == "exact":
+        return (
+            "Every run used exact arithmetic: each number is the correctly rounded value of its mathematics, so "
+            "the same config, seeds and data give these bytes on any computer (any CPU, BLAS library, thread "
+            "count or operating system) — `python -m mlpsweep compare` checks a rerun bit for bit."
+        )
     kernels = ", ".join(b.split()[-1] for b in a["blas"])
     what = f"OpenBLAS's {kernels} kernels and NumPy {a['numpy']}'s {'+'.join(a['numpy_simd'])} loops"
-    if a["mode"] == "portable":
-        return (
-            f"Every run used portable arithmetic ({what}, one BLAS thread): the same config and seeds give these "
-            "bytes on any x86-64 machine with AVX2 and FMA that has the same library versions "
-            "(install them from requirements.lock)."
-        )
     return (
         f"Every run used native arithmetic: {what}, as they chose for this CPU. The same config and seeds give "
-        "these bytes only where both make the same choice, with the same versions; on another CPU expect other "
-        "runs (the lecture's recipe turns a last-bit difference into a different run) whose accuracies agree "
-        "only statistically — `python -m mlpsweep compare` says which. For bytes that hold on any x86-64 "
-        "machine with AVX2 and FMA, set `reproducibility: portable`."
+        "these bytes only where both make the same choice, with the same versions, C library and thread count; "
+        "elsewhere expect other runs (the lecture's recipe turns a last-bit difference into a different run) whose "
+        "accuracies agree only statistically — `python -m mlpsweep compare` says which. For the same bytes on "
+        "any computer, set `reproducibility: exact` (the default)."
     )
 
 

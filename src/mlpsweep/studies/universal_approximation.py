@@ -34,6 +34,7 @@ import numpy as np
 
 from ..atomic import atomic_path, write_text
 from ..nn import Network, train
+from ..nn.io import savez
 from ..settings import resolve
 from ..verdicts import Outcome, Verdict, combine
 from .base import Data, Job, Section, StudyKind, thresholds
@@ -147,7 +148,7 @@ def run(target: str, activation: str, widths, seed: int, out_dir, **kwargs) -> l
     write_text(out_dir / "results.json", json.dumps(rows, indent=1, allow_nan=True) + "\n")
     with atomic_path(out_dir / "fits.npz") as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, x=show[:, 0], target=TARGETS[target][1](show), **curves)
+            savez(fh, x=show[:, 0], target=TARGETS[target][1](show), **curves)
     return rows
 
 
