@@ -365,24 +365,27 @@ def test_enabling_a_study_trains_exactly_its_runs_and_disabling_it_only_rebuilds
     assert not list((copy / "results/tiny/report/plots").glob("extra-*"))  # its figures went with it
 
 
-def test_portable_workflow_same_bytes_on_another_cpu_and_every_job_says_so(served, tmp_path):
-    """reproducibility: portable, on this CPU and on a simulated one without AVX2 (NumPy's dispatch hidden)."""
+def test_exact_workflow_same_bytes_on_another_cpu_and_thread_count_and_every_job_says_so(served, tmp_path):
+    """reproducibility: exact (the default), on this CPU and on a simulated one without AVX2 (NumPy's dispatch
+    hidden) training with two BLAS threads: the same bytes, and every job's log says which arithmetic ran."""
     mirror, definition = served
     runs = {}
-    for cpu, hidden in (("this", ""), ("older", "X86_V3 X86_V4 AVX512_ICL AVX512_SPR")):
+    for cpu, hidden, threads in (("this", "", 1), ("older", "X86_V3 X86_V4 AVX512_ICL AVX512_SPR", 2)):
         work = tmp_path / cpu
-        write_config(work, small_config(mirror.url, definition, reproducibility="portable"))
+        config = small_config(mirror.url, definition)
+        config["resources"] = {**config.get("resources", {}), "train": {"threads": threads}}
+        write_config(work, config)
         snakemake(work, "--cores", "2", env={"NPY_DISABLE_CPU_FEATURES": hidden})
         runs[cpu] = work
         logs = sorted((work / "logs").rglob("*.log"))
         assert len(logs) >= 8  # download, preprocess, check, 2 training jobs, 4 evaluations, report
-        for log in logs:  # every job set its arithmetic up before NumPy loaded, and says so first
-            first = log.read_text().splitlines()[0]
-            assert "arithmetic: portable (openblas" in first and " Haswell; NumPy " in first and "X86_V2;" in first, log
+        for log in logs:  # every job set its arithmetic up first thing, and says so
+            assert "arithmetic: exact (" in log.read_text().splitlines()[0], log
         meta = json.loads((work / "results/tiny/models/a/seed1/model.json").read_text())
-        assert meta["arithmetic"]["mode"] == "portable" and meta["arithmetic"]["numpy_simd"] == ["X86_V2"]
+        assert meta["arithmetic"]["mode"] == "exact"
+        assert ("X86_V3" in meta["arithmetic"]["numpy_simd"]) is (cpu == "this")
         html = (work / "results/tiny/report/report.html").read_text()
-        assert "Every run used portable arithmetic" in html and "versions against requirements.lock" in html
+        assert "Every run used exact arithmetic" in html
     for topo in ("a", "b"):
         for seed in (1, 2):
             ev = f"results/tiny/eval/{topo}/seed{seed}/predictions.npy"
@@ -411,21 +414,21 @@ def compare_results(reference, results):
 
 
 def test_compare_other_arithmetic_and_a_changed_recipe(served, tmp_path):
-    """A stable recipe (ReLU, softmax, η = 0.1) native against portable: other bytes, the same accuracies within
+    """A stable recipe (ReLU, softmax, η = 0.1) native against exact: other bytes, the same accuracies within
     the margin; the same recipe with one epoch: not reproduced."""
     mirror, definition = served
     stable = {"activation": "relu", "output": "softmax", "cost": "log_likelihood", "init": "he", "eta": 0.1}
     made = {}
-    for name, mode, epochs in (("native", "native", 2), ("portable", "portable", 2), ("changed", "portable", 1)):
+    for name, mode, epochs in (("native", "native", 2), ("exact", "exact", 2), ("changed", "exact", 1)):
         config = small_config(mirror.url, definition, reproducibility=mode)
         config["defaults"] = {**config["defaults"], **stable, "epochs": epochs}
         write_config(tmp_path / name, config)
         snakemake(tmp_path / name, "--cores", "2")
         made[name] = tmp_path / name
-    same = compare_results(made["native"], made["portable"])
+    same = compare_results(made["native"], made["exact"])
     assert same.returncode == 0 and same.stdout.startswith("REPRODUCED statistically"), same.stdout
-    assert "made with different arithmetic: mode native → portable" in same.stdout
-    changed = compare_results(made["portable"], made["changed"])
+    assert "made with different arithmetic: mode native → exact" in same.stdout
+    changed = compare_results(made["exact"], made["changed"])
     assert changed.returncode == 1 and changed.stdout.startswith("NOT REPRODUCED"), changed.stdout
 
 

@@ -169,6 +169,29 @@ class Settle:
             _fix(out, unsure, v, lambda idx: _dot_terms(a64, b64, idx), self.counter)
 
 
+class Bracket:
+    """``out`` = the exact values rounded to float32, from float64 ``lo`` and ``hi`` known to bracket them
+    (``lo`` ≤ exact ≤ ``hi``): where both round to the same float32 that is the result; elsewhere the element
+    is recomputed from the products of ``a64``'s row and ``b64``'s column.  Two casts and a comparison: the
+    check of a large product (the first layer's weight gradient), whose bracket comes from one float64
+    product with ``[δ − 4γ|δ|; δ + 4γ|δ|]`` against a non-negative input."""
+
+    def __init__(self, lo, hi, out, a64, b64, counter: Counter, pool: dict | None = None):
+        self.lo, self.hi, self.out, self.a64, self.b64, self.counter = lo, hi, out, a64, b64, counter
+        self.lo32 = scratch(pool, "lo32", out.shape, np.float32)
+        self.unsure = scratch(pool, "unsure", out.shape, bool)
+
+    def __call__(self) -> None:
+        out, lo32, unsure = self.out, self.lo32, self.unsure
+        np.copyto(out, self.hi, casting="same_kind")
+        np.copyto(lo32, self.lo, casting="same_kind")
+        np.add(out, _ZERO32, out=out)
+        np.not_equal(out, lo32, out=unsure)
+        if unsure.any():
+            a64, b64 = self.a64, self.b64
+            _fix(out, unsure, self.hi, lambda idx: _dot_terms(a64, b64, idx), self.counter)
+
+
 def scratch(pool: dict | None, role: str, shape, dtype=np.float64) -> np.ndarray:
     """A buffer for ``role`` from ``pool`` (calls that run one after another may share one), or a new one."""
     if pool is None:

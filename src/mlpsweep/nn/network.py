@@ -407,7 +407,8 @@ class Workspace:
         self.WW = [np.empty((*lead, 2 * n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
         self.bufs["in64"] = [np.empty((*lead, K, n)) for n in sizes[:-1]]
         self.bufs["abs_in"] = [np.empty((*lead, K, n)) for n in sizes[:-1]]
-        self.bufs["dd"] = [np.empty((*lead, K, 2 * n)) for n in sizes[1:]]
+        self.bufs["dd"] = [np.empty((*lead, K, 2 * n)) for n in sizes[1:]]  # [δ, 4γ|δ|]
+        self.bufs["dlh"] = [np.empty((*lead, K, 2 * n)) for n in sizes[1:]]  # [δ − 4γ|δ|, δ + 4γ|δ|]
         self.ones64 = np.ones((*lead, 1, K))
         self.scratch: dict = {}
         #: whether the network's input is known to be non-negative (pixels: the training loop says so)
@@ -476,16 +477,21 @@ class Workspace:
             ops.append((multiply, (d, scale, d)))
         for ell in range(last, -1, -1):
             if self.exact:
-                dd, a64, n = f["dd"][ell], f["in64"][ell], d.shape[-1]
+                dd, dlh, a64, n = f["dd"][ell], f["dlh"][ell], f["in64"][ell], d.shape[-1]
                 c = np.array(exact.bound_factor(max(k, n)))  # δ's magnitudes carry the bound's factor
                 ops += [
                     (np.copyto, (dd[..., :n], d)),
                     (np.abs, (dd[..., :n], dd[..., n:])),
                     (np.multiply, (dd[..., n:], c, dd[..., n:])),
+                    (np.subtract, (dd[..., :n], dd[..., n:], dlh[..., :n])),
+                    (np.add, (dd[..., :n], dd[..., n:], dlh[..., n:])),
                 ]
-                a_abs = None if self._nonnegative(ell) else f["abs_in"][ell]
-                ops += self._exact_product(self.GW[ell], rows=(dd.swapaxes(-1, -2), a64, a_abs), scaled=True)
-                ops += self._exact_product(self.GB[ell][..., None, :], cols=(f["ones64"], None, dd), scaled=True)
+                if self._nonnegative(ell):  # Σ(δ ∓ 4γ|δ|)x brackets Σδx for x ≥ 0: one product, no ± passes
+                    ops += self._bracket(self.GW[ell], dlh.swapaxes(-1, -2), a64, dd[..., :n].swapaxes(-1, -2), True)
+                else:
+                    rows = (dd.swapaxes(-1, -2), a64, f["abs_in"][ell])
+                    ops += self._exact_product(self.GW[ell], rows=rows, scaled=True)
+                ops += self._bracket(self.GB[ell][..., None, :], f["ones64"], dlh, dd[..., :n], False)
             else:
                 ops += [
                     (np.matmul, (d.swapaxes(-1, -2), inputs[ell], self.GW[ell])),
@@ -554,6 +560,22 @@ class Workspace:
             ops.append((np.multiply, (e, np.array(exact.bound_factor(a_val.shape[-1])), e)))
         ops.append((exact.Settle(v, e, out, a_val, b_val, self.counter, pool), ()))
         return ops
+
+    def _bracket(self, out, a, b, value, rows: bool) -> list:
+        """The calls of an exact product into ``out`` whose one operand is ``[δ − 4γ|δ|; δ + 4γ|δ|]`` (over its
+        rows: ``a``, with ``rows``; over its columns: ``b``) and the other non-negative: one float64 product
+        gives a lower and an upper bound of every element (:class:`.exact.Bracket`); ``value`` is δ itself
+        (for a fallback's terms)."""
+        dims, mm = out.shape, self.mm
+        if rows:
+            m = a.shape[-2] // 2
+            both = exact.scratch(self.scratch, "both", (*dims[:-2], 2 * m, dims[-1]))
+            lo, hi, a_val, b_val = both[..., :m, :], both[..., m:, :], value, b
+        else:
+            p = b.shape[-1] // 2
+            both = exact.scratch(self.scratch, "both", (*dims[:-1], 2 * p))
+            lo, hi, a_val, b_val = both[..., :p], both[..., p:], a, value
+        return [(mm, (a, b, both)), (exact.Bracket(lo, hi, out, a_val, b_val, self.counter, self.scratch), ())]
 
     def _activation(self, activation: act.Activation, z) -> list:
         return activation.exact_ops(z, z, self.counter) if self.exact else activation.forward_ops(z, z)
