@@ -68,6 +68,7 @@ _WIDTH = np.uint64(2 * MARGIN + 1)
 _LOWMASK = np.uint64((1 << 29) - 1)
 #: Below this magnitude float32 is subnormal (fixed spacing 2⁻¹⁴⁹), where the bit check does not apply.
 _TINY = 2.0**-125
+_TINY_BITS = np.array(_TINY).view(np.uint64)
 #: A float64 value below this (relative error < 2⁻⁴⁰) rounds to a float32 zero for certain.
 _ZERO_BELOW = 2.0**-152
 
@@ -296,18 +297,22 @@ def round_to_float32(x: Fraction) -> np.float32:
 # -- functions ----------------------------------------------------------------------------------------------
 
 
-def check(v: np.ndarray, out: np.ndarray, buffers: tuple | None = None):
+def check(v: np.ndarray, out: np.ndarray, buffers: tuple | None = None, nonnegative: bool = False):
     """Round the float64 values ``v`` (each within :data:`MARGIN` float64 ulps of its exact value) to float32
     into ``out``; return the indices whose rounding that cannot decide (near a float32 rounding boundary, or
     below float32's normal range), or None.  ``buffers``: :func:`check_buffers` of ``v``'s shape, so that
-    the eight passes allocate nothing."""
+    the passes allocate nothing; ``nonnegative``: ``v`` is never negative (σ), which saves one."""
     bits, mag, near, small = buffers or check_buffers(v.shape)
     np.copyto(out, v, casting="same_kind")
-    np.add(v.view(np.uint64), _SHIFT, out=bits)
+    raw = v.view(np.uint64)
+    np.add(raw, _SHIFT, out=bits)
     np.bitwise_and(bits, _LOWMASK, out=bits)
     np.less(bits, _WIDTH, out=near)
-    np.abs(v, out=mag)
-    np.less(mag, _TINY, out=small)
+    if nonnegative:  # non-negative float64 numbers order as their bits do
+        np.less(raw, _TINY_BITS, out=small)
+    else:
+        np.abs(v, out=mag)
+        np.less(mag, _TINY, out=small)
     np.logical_or(near, small, out=small)
     if not small.any():
         return None
@@ -403,15 +408,15 @@ _ONE = np.array(1.0)
 
 
 def _sigmoid64(z, out):
-    np.negative(z, out=out)
+    np.negative(z, out=out)  # (z: float64 or float32, widened exactly)
     np.exp(out, out=out)
     np.add(out, _ONE, out=out)
     return np.divide(_ONE, out, out=out)
 
 
-FUNCTIONS = {
-    "sigmoid": (_sigmoid64, sigmoid_exact),
-    "tanh": (lambda z, out: np.tanh(z, out=out), tanh_exact),
+FUNCTIONS = {  # name: (float64 form, exact form, whether it widens z itself, whether f ≥ 0)
+    "sigmoid": (_sigmoid64, sigmoid_exact, True, True),
+    "tanh": (lambda z, out: np.tanh(z, out=out), tanh_exact, False, False),
 }
 
 
@@ -419,16 +424,19 @@ class Function:
     """``out = f(z)`` for float32 ``z`` and ``f`` sigmoid or tanh, rounded once to float32, on fixed buffers."""
 
     def __init__(self, name: str, z, out, counter: Counter | None = None):
-        self.f64, self.exact = FUNCTIONS[name]
+        self.f64, self.exact, self.widens, self.nonnegative = FUNCTIONS[name]
         self.z, self.out = z, out
         self.counter = COUNTER if counter is None else counter
         self.z64, self.v = np.empty(z.shape), np.empty(z.shape)
         self.buffers = check_buffers(z.shape)
 
     def __call__(self) -> None:
-        np.copyto(self.z64, self.z)
-        self.f64(self.z64, self.v)
-        unsure = check(self.v, self.out, self.buffers)
+        if self.widens:
+            self.f64(self.z, self.v)
+        else:
+            np.copyto(self.z64, self.z)
+            self.f64(self.z64, self.v)
+        unsure = check(self.v, self.out, self.buffers, self.nonnegative)
         if unsure is not None:
             for idx in map(tuple, unsure):
                 self.counter.count(idx)
