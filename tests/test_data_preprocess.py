@@ -188,3 +188,30 @@ def test_a_truncated_images_file_is_named_when_streamed(tmp_path, raw):
         fh.truncate(images.stat().st_size - 100)
     with pytest.raises(ValueError, match=r"images\.npy: rows .* truncated.*preprocess the data again"):
         test.read(0, len(test))
+
+
+def test_standardizing_statistics_are_the_exact_values_rounded_once():
+    """Each column's mean and standard deviation: the exact value (fractions) rounded once to float32, so the
+    standardized images are the same bytes on any computer; a constant column keeps a deviation of 1."""
+    from fractions import Fraction
+
+    from mlpsweep.data.preprocess import column_stats
+    from mlpsweep.nn.exact import round_to_float32
+
+    rng = np.random.default_rng(4)
+    x = (rng.integers(0, 256, (500, 6)) / np.float32(255)).astype(np.float32)
+    x[:, 2] = np.float32(0.5)  # constant
+    mean, std, mean_of_means = column_stats(x)
+    for i in range(6):
+        col = [Fraction(v) for v in x[:, i].tolist()]
+        mu = sum(col) / len(col)
+        var = sum((v - mu) ** 2 for v in col) / len(col)
+        assert mean[i] == round_to_float32(mu)
+        if i == 2:
+            assert std[i] == 1.0
+        else:  # the float32 nearest √var: its square brackets var against its neighbours' squares
+            s = Fraction(float(std[i]))
+            lo = Fraction(float(np.nextafter(std[i], np.float32(0))))
+            hi = Fraction(float(np.nextafter(std[i], np.float32(2))))
+            assert ((lo + s) / 2) ** 2 <= var <= ((s + hi) / 2) ** 2
+    assert mean_of_means == float(sum(sum(Fraction(v) for v in x[:, i].tolist()) / 500 for i in range(6)) / 6)

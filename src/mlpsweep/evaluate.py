@@ -60,7 +60,9 @@ def run(data_dir, model_dir, out_dir) -> dict:
         "epochs_completed": meta["epochs_completed"],
         "class_names": data.manifest["class_names"],
         "training_seconds": meta["seconds"],
-        "training_environment": {k: meta.get(k) for k in ("threads", "blas", "versions", "arithmetic", "monitoring")},
+        "training_environment": {
+            k: meta.get(k) for k in ("threads", "blas", "versions", "arithmetic", "monitoring", "exact_fallbacks")
+        },
         "gradient_norms_at_init": meta.get("gradient_norms_at_init"),
     }
     if meta["status"] != "ok":

@@ -327,6 +327,9 @@ class _Job:
         meta = _meta(
             r.name, r.seed, self.settings[i], net, status, history, gradient_norms_at_init=initial_norms, **context
         )
+        counts = [rec.get("exact_fallbacks") for rec in history.records]
+        # exact arithmetic: the elements recomputed exactly in this run's steps (history.csv has them per epoch)
+        meta["exact_fallbacks"] = None if not counts or None in counts else int(sum(counts))
         if self.many:
             meta["seconds"]["job_total"] = meta["seconds"]["total"]
             meta["seconds"]["total"] /= len(self.runs)  # this run's share of the job

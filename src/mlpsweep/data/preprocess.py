@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,32 @@ def file_sha256(path, chunk: int = 1 << 22) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def column_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Each column's mean and (population) standard deviation, each the exact value rounded once to float32
+    (exact arithmetic: the same bytes on any computer), a constant column's deviation 1 (so that it stays 0
+    after centring); and the mean of the exact means, rounded once.  Exact sums over each column's distinct
+    values (a pixel column has at most 256) with their counts, as fractions."""
+    from decimal import Decimal
+
+    from ..nn.exact import round_to_float32, ziv
+
+    m = x.shape[0]
+    means, stds, total = [], [], Fraction(0)
+    for column in x.T:
+        values, counts = np.unique(column, return_counts=True)
+        pairs = [(Fraction(v), int(c)) for v, c in zip(values.tolist(), counts.tolist())]
+        mean = sum((v * c for v, c in pairs), Fraction(0)) / m
+        var = sum((c * (v - mean) ** 2 for v, c in pairs), Fraction(0)) / m
+        total += mean
+        means.append(round_to_float32(mean))
+        if var < Fraction(1, 10**12):  # a constant pixel (e.g. MNIST's border)
+            stds.append(np.float32(1.0))
+        else:
+            num, den = Decimal(var.numerator), Decimal(var.denominator)
+            stds.append(ziv(lambda ctx, num=num, den=den: ctx.sqrt(ctx.divide(num, den))))
+    return np.array(means, dtype=np.float32), np.array(stds, dtype=np.float32), float(total / x.shape[1])
 
 
 def preprocess(
@@ -107,12 +134,10 @@ def preprocess(
 
     stats = None
     if normalize == "standardize":
-        mean = images[:n_train].mean(axis=0, dtype=np.float64)
-        std = images[:n_train].std(axis=0, dtype=np.float64)
-        std[std < 1e-6] = 1.0  # constant pixels (e.g. MNIST's border) stay at 0 after centring
-        images -= mean.astype(np.float32)
-        images /= std.astype(np.float32)
-        stats = {"mean_of_means": float(mean.mean()), "per_pixel": True}
+        mean, std, mean_of_means = column_stats(images[:n_train])
+        images -= mean
+        images /= std
+        stats = {"mean_of_means": mean_of_means, "per_pixel": True}
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {}

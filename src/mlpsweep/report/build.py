@@ -509,6 +509,7 @@ def provenance_of(metrics: dict, data, config: dict, workflow_dir) -> dict:
             {json.dumps(e.get("arithmetic"), sort_keys=True): e.get("arithmetic") for e in envs}.values()
         ),
         "monitoring": distinct("monitoring"),
+        "exact_fallbacks": [e["exact_fallbacks"] for e in envs if e.get("exact_fallbacks") is not None],
         "git_commit": provenance.git_commit(workflow_dir) if workflow_dir else None,
         "lock": provenance.against_lock(Path(workflow_dir) / "requirements.lock") if workflow_dir else None,
         "machine": provenance.machine(),

@@ -181,10 +181,22 @@ def provenance_rows(p: dict) -> list[tuple[str, str]]:
             rows.append(
                 (
                     "arithmetic",
-                    f"{a['mode']}: {', '.join(a['blas'])}; NumPy {a['numpy']} loops "
-                    f"{'+'.join(a['numpy_simd'])}; {a['machine']}",
+                    f"{a['mode']}{' (these do not change its bytes)' if a['mode'] == 'exact' else ''}: "
+                    f"{', '.join(a['blas']) or 'a BLAS threadpoolctl does not know'}, "
+                    f"{a.get('blas_threads')} thread(s); NumPy {a['numpy']} loops {'+'.join(a['numpy_simd'])}; "
+                    f"{a.get('libc') or 'C library unknown'}; {a['machine']}",
                 )
             )
+    fallbacks = p.get("exact_fallbacks") or []
+    if fallbacks:
+        rows.append(
+            (
+                "exact arithmetic's fallbacks",
+                f"{sum(fallbacks):,} elements recomputed exactly over {len(fallbacks)} runs' training steps "
+                f"(at most {max(fallbacks):,} in one run): their float64 value lay too near a float32 rounding "
+                "boundary to decide it",
+            )
+        )
     for mo in p.get("monitoring") or []:
         rows.append(
             (
