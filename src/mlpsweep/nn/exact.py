@@ -66,11 +66,10 @@ _HALF = 1 << 28  # a float32 rounding boundary: the 29 bits float32 drops equal 
 _SHIFT = np.uint64(MARGIN - _HALF + (1 << 29))  # (bits + shift) mod 2²⁹ < 2M+1 ⇔ |low bits − 2²⁸| ≤ M
 _WIDTH = np.uint64(2 * MARGIN + 1)
 _LOWMASK = np.uint64((1 << 29) - 1)
-#: Below this magnitude float32 is subnormal (fixed spacing 2⁻¹⁴⁹), where the bit check does not apply.
+#: Below this magnitude float32's spacing is fixed at 2⁻¹⁴⁹ (its lowest binade and its subnormals), where the
+#: bit check does not apply (:func:`check` decides those on their own).
 _TINY = 2.0**-125
 _TINY_BITS = np.array(_TINY).view(np.uint64)
-#: A float64 value below this (relative error < 2⁻⁴⁰) rounds to a float32 zero for certain.
-_ZERO_BELOW = 2.0**-152
 
 
 def active(dtype) -> bool:
@@ -311,12 +310,18 @@ def check(v: np.ndarray, out: np.ndarray, buffers: tuple | None = None, nonnegat
     if nonnegative:  # non-negative float64 numbers order as their bits do
         np.less(raw, _TINY_BITS, out=small)
     else:
+        np.add(out, _ZERO32, out=out)  # a result that rounds to zero is +0
         np.abs(v, out=mag)
         np.less(mag, _TINY, out=small)
-    np.logical_or(near, small, out=small)
-    if not small.any():
+    if small.any():
+        # below 2⁻¹²⁵ float32's spacing is 2⁻¹⁴⁹ (its lowest binade and its subnormals): v·2¹⁴⁹ (exact) is
+        # below 2²⁴, its error below 2⁻¹⁶, and its fraction's distance from ½ decides the rounding
+        flat = np.flatnonzero(small)
+        t = np.abs(v.ravel()[flat]) * 2.0**149
+        near.ravel()[flat] = np.abs(t - np.floor(t) - 0.5) <= 2.0**-16
+    if not near.any():
         return None
-    return np.argwhere(small)
+    return np.argwhere(near)
 
 
 def check_buffers(shape) -> tuple:

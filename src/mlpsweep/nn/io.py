@@ -34,9 +34,12 @@ def save_network(net: Network, path, extra: dict | None = None) -> None:
     if extra:
         meta.update(extra)
     blob = np.frombuffer(json.dumps(meta, sort_keys=True, allow_nan=False).encode(), dtype=np.uint8)
+    params = net.params
+    if np.isnan(params).any():  # a diverged run: one NaN, whatever sign and payload this CPU's arithmetic gave
+        params = np.where(np.isnan(params), np.array(np.nan, dtype=params.dtype), params)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            savez(fh, params=net.params, meta=blob)
+            savez(fh, params=params, meta=blob)
 
 
 def savez(fh, **arrays) -> None:
