@@ -11,7 +11,7 @@ from mlpsweep.compare import CompareError, compare, run
 
 HASWELL = json.dumps(
     {
-        "mode": "portable",
+        "mode": "native",
         "blas": ["openblas 0.3.31 Haswell"],
         "numpy": "2.4.6",
         "numpy_simd": ["X86_V2"],
@@ -72,7 +72,7 @@ def test_other_arithmetic_within_the_margin_is_reproduced_statistically_and_says
     assert out.startswith("REPRODUCED statistically") and "runs: 0 of 10 identical" in out
     assert "  10 run(s) (a seed 1, a seed 2, a seed 3 and 7 more): different bytes" in out  # one line per reason
     assert (
-        "made with different arithmetic: mode portable → native, blas openblas 0.3.31 Haswell → openblas 0.3.31 "
+        "made with different arithmetic: blas openblas 0.3.31 Haswell → openblas 0.3.31 "
         "SkylakeX, numpy_simd X86_V2 → X86_V2+X86_V3+X86_V4" in out
     )
     assert "equivalent: a: test accuracy, new − reference: +0.00 pp (paired by seed)" in out
@@ -87,8 +87,8 @@ def test_other_bytes_with_the_same_arithmetic_fail_and_point_at_a_change(tmp_pat
         "different bytes with the same arithmetic and versions: the settings, the data or the code changed"
     }
     assert res.problems == [
-        "10 run(s) (a seed 1, a seed 2, a seed 3 and 7 more) have other bytes with the same "
-        "recorded arithmetic: the settings, the data or the code changed"
+        "10 run(s) (a seed 1, a seed 2, a seed 3 and 7 more) have other bytes that their recorded arithmetic "
+        "does not explain (the same, or exact on both sides): the settings, the data or the code changed"
     ]
     # another C library or BLAS thread count is a cause the check can see
     other = json.dumps({**json.loads(HASWELL), "libc": "glibc 2.41", "blas_threads": 2}, sort_keys=True)
@@ -101,6 +101,24 @@ def test_other_bytes_with_the_same_arithmetic_fail_and_point_at_a_change(tmp_pat
     )
     assert res.reproduced and not res.bitwise
     assert "blas_threads 1 → 2" in res.runs[0][3] and "libc glibc 2.36 → glibc 2.41" in res.runs[0][3]
+
+
+def test_exact_arithmetic_explains_no_difference_of_bytes(tmp_path):
+    """Two runs made in exact arithmetic on an x86-64 and an aarch64 machine: other bytes are not the machine's."""
+    x86 = json.dumps({**json.loads(HASWELL), "mode": "exact"}, sort_keys=True)
+    arm = json.dumps(
+        {"mode": "exact", "blas": ["openblas 0.3.31 armv8"], "numpy": "2.4.6", "numpy_simd": ["NEON", "ASIMD"]}
+        | {"machine": "aarch64"},
+        sort_keys=True,
+    )
+    same = compare(report(tmp_path / "ref", arithmetic=x86), report(tmp_path / "same", arithmetic=arm))
+    assert same.bitwise and same.reproduced
+    res = compare(report(tmp_path / "ref2", arithmetic=x86), report(tmp_path / "new", salt="x", arithmetic=arm))
+    assert not res.reproduced
+    assert {r[3] for r in res.runs} == {
+        "different bytes, both made with exact arithmetic, whose bytes no machine, library or thread count "
+        "changes: the settings, the data or the code changed"
+    }
 
 
 def test_a_shifted_accuracy_is_not_reproduced(tmp_path, capsys):

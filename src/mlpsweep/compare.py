@@ -260,8 +260,8 @@ def _compare_runs(ref: Side, new: Side, res: Result) -> None:
     if unexplained:
         named = ", ".join(unexplained[:3]) + (f" and {len(unexplained) - 3} more" if len(unexplained) > 3 else "")
         res.problems.append(
-            f"{len(unexplained)} run(s) ({named}) have other bytes with the same recorded arithmetic: "
-            "the settings, the data or the code changed"
+            f"{len(unexplained)} run(s) ({named}) have other bytes that their recorded arithmetic does not "
+            "explain (the same, or exact on both sides): the settings, the data or the code changed"
         )
 
 
