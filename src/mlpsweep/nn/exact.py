@@ -23,27 +23,34 @@ SIMD level, the thread count, the C library or the CPU.  (A zero that is exactly
    widened operands, by any BLAS kernel, in any summation order, with or without FMA, differs from the
    exact dot product ``s`` of n terms by at most γₙ·Σ|aᵢbᵢ|, γₙ = nu/(1 − nu), u = 2⁻⁵³ (Higham, *Accuracy
    and Stability of Numerical Algorithms*, 2nd ed., §3.1).  (This assumes a BLAS that sums the n products
-   in some order, as every BLAS does; Strassen-like algorithms are not used by any of them for these sizes.)
-   Σ|aᵢbᵢ| ≤ ‖a‖₁·max|bᵢ| (Hölder), which costs one pass over each operand rather than a second product;
-   the bound used is 4γₙ times that, which also covers the float64 rounding of ``v ± bound``.  Rounding
-   is monotone, so where ``v − bound`` and ``v + bound`` round to the same float32 (compared as bits) that
-   is ``s`` rounded.  Elsewhere (``s`` near a float32 rounding boundary: rare) the element is recomputed
-   exactly: its n products are exact float64 numbers, ``math.fsum`` gives their exact sum correctly rounded
-   to float64, and a second ``fsum`` of the residual decides the one case where that double rounding could
-   err (a float64 sum exactly on a float32 midpoint).
+   in some order, as every BLAS does at these sizes; no Strassen-like scheme.)  The bound used is
+   e = 4γₙ·|a|·|b|: the factor 4 covers the roundings of the bound's own product and of ``v ± e``.  Rounding
+   is monotone, so where ``v − e`` and ``v + e`` round to the same float32 that is ``s`` rounded
+   (:func:`settle`).  The training step gets ``v`` and ``e`` from *one* float64 product, its operands stacked
+   beside their magnitudes (``a @ [Wᵀ, |W|ᵀ]`` for a non-negative input ``a``), and the weight gradient's
+   two ends directly: for a non-negative input x, Σ(δ ∓ 4γ|δ|)x brackets Σδx (:class:`Bracket`), so the
+   check of the step's largest product is two casts and a comparison.  Elsewhere (``s`` within the bound of
+   a float32 rounding boundary: rare) the element is recomputed exactly: its n products are exact float64
+   numbers, ``math.fsum`` gives their exact sum correctly rounded to float64, and a second ``fsum`` of the
+   residual decides the one case where that double rounding could err (a float64 sum exactly on a float32
+   midpoint).  Magnitudes are not a cheaper bound's to replace: Hölder's ‖δ‖₁·max|x| or Cauchy–Schwarz
+   miss which rows pair with which (a pixel lit in one image of the batch, a δ tiny in that image and
+   large in another) and sent most of a gradient's elements to the fallback.
 2. *Functions.*  σ, tanh, softmax, ``|w|^p`` and the costs are computed in float64 from float64 ``exp``,
    ``log1p``, ``tanh`` and ``pow`` of the C library or NumPy, whose documented errors are a few float64
    ulps (glibc: ≤ 2; NumPy's AVX-512 loops: ≤ 4); the check allows :data:`MARGIN` = 4,096 ulps, a
-   thousandfold safety factor, plus the few ulps the formulas add.  The check is one pass over the
-   float64 result's bits: a float64 value lies within M of its ulps from a float32 rounding boundary
-   exactly when its 29 low significand bits are within M of 2²⁸.  Those elements (about one in 65,000),
-   and results in float32's subnormal range, are recomputed with :mod:`decimal`, whose ``exp`` and ``ln``
-   are correctly rounded, at precisions raised until the result's float32 rounding is certain (Ziv's
-   strategy).
+   thousandfold safety factor, plus the few ulps the formulas add (sums of non-negative terms only).  The
+   check is one pass over the float64 result's bits: a float64 value lies within M of its ulps from a
+   float32 rounding boundary exactly when its 29 low significand bits are within M of 2²⁸ (about one value
+   in 65,000).  Below 2⁻¹²⁵, where float32's spacing is fixed at 2⁻¹⁴⁹, the value times 2¹⁴⁹ decides by its
+   fraction's distance from ½ (a saturated sigmoid's tiny outputs are common).  Undecided values are
+   recomputed with :mod:`decimal`, whose ``exp``, ``ln`` and ``sqrt`` are correctly rounded, at precisions
+   raised until the result's float32 rounding is certain (Ziv's strategy).
 
-Every fallback is counted (:data:`COUNTER`); a training run records them per epoch (``exact_fallbacks``).
-The float64 work costs about twice a float32 step at K = 10 (see the README's benchmark), far less than
-exact arithmetic by other means (ReproBLAS-style exact summation: about 4× a BLAS dot product).
+Every fallback is counted (:class:`Counter`); a training run records them per epoch (``exact_fallbacks``).
+A result that rounds to zero is +0 (the sign of an underflowing product's zero would be the BLAS's).  What
+it costs: the float64 products do the work of two float32 ones each (value and bound), plus the checks'
+passes; about 3–4× native arithmetic's SGD time on this project's machine (README, Speed).
 
 float64 networks have no wider format to compute in cheaply, so ``exact`` refuses them (the train command
 and the workflow say so in one line); a :class:`~mlpsweep.nn.network.Network` of float64 built directly
