@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 
+#: Columns that hold counts (read back as integers, so that a resumed run's history is the same text).
+INTEGER_COLUMNS = ("epoch", "exact_fallbacks")
+
+
 class History:
     """Per-epoch records, one dict per epoch with the same keys.
 
@@ -55,7 +59,7 @@ class History:
         for row in body:
             rec = {}
             for key, val in zip(head, row):
-                rec[key] = None if val == "" else (int(val) if key == "epoch" else float(val))
+                rec[key] = None if val == "" else (int(val) if key in INTEGER_COLUMNS else float(val))
             records.append(rec)
         return cls(records)
 
