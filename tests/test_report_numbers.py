@@ -1,6 +1,7 @@
 """The report's pairwise numbers agree with the verdicts' (regressions found by recomputing a report)."""
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from mlpsweep import verdicts
@@ -41,12 +42,14 @@ def pairs(studies, order=("30", "30-30", "tanh")):
     return study_pairs(runs, list(order), studies, kind, preds, y, {t: t for t in ACC}, alpha=0.05, power=0.8)
 
 
-def test_the_detectable_difference_is_the_verdicts_for_the_same_pair_and_level():
+def test_the_detectable_difference_is_the_pairs_own_test_at_holms_first_step():
     table = pairs([])
     row = table[(table["a"] == "30") & (table["b"] == "30-30")].iloc[0]
-    want = verdicts.difference(ACC["30"], ACC["30-30"], alpha=0.05, power=0.8).mde
-    assert row["detectable_pp"] == 100 * want  # not the α/2 one, which halves α a second time
-    assert row["detectable_pp"] < 100 * verdicts.difference(ACC["30"], ACC["30-30"], alpha=0.025, power=0.8).mde
+    k = len(table)  # three topologies: three pairs
+    want = verdicts.difference(ACC["30"], ACC["30-30"], alpha=0.05 / k, power=0.8).mde
+    assert k == 3 and row["detectable_level"] == pytest.approx(0.05 / 3)
+    assert row["detectable_pp"] == 100 * want
+    assert row["detectable_pp"] > 100 * verdicts.difference(ACC["30"], ACC["30-30"], alpha=0.05, power=0.8).mde
 
 
 def test_a_studys_pairs_use_its_own_seeds():

@@ -26,7 +26,28 @@ def test_difference_matches_the_textbook_formulas():
     assert d.diff == pytest.approx(np.mean(b) - np.mean(a), rel=1e-12)
     assert d.df == pytest.approx(nu, rel=1e-12)
     assert d.high - d.diff == pytest.approx(scipy.t.ppf(0.95, nu) * se, rel=1e-9)
-    assert d.mde == pytest.approx((scipy.t.ppf(0.975, nu) + scipy.t.ppf(0.8, nu)) * se, rel=1e-9)
+    # the MDE: the shift at which the two-sided test's upper critical value is exceeded with 80 % probability
+    crit = scipy.t.ppf(0.975, nu)
+    assert scipy.nct.sf(crit, nu, d.mde / se) == pytest.approx(0.8, abs=1e-9)
+    # above the old normal-style sum t(1−α/2) + t(power), which the noncentral t's skew makes too small
+    assert d.mde > (crit + scipy.t.ppf(0.8, nu)) * se
+
+
+def test_the_detectable_shift_is_the_noncentral_t_s_by_simulation():
+    """An independent check: t statistics drawn as (Z + δ/SE)/√(χ²_ν/ν) exceed the one-sided critical value at
+    level α/k in `power` of the draws when the true shift is the detectable one."""
+    from mlpsweep.stats import detectable_shift
+
+    scipy = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    for df, level in ((4.0, 0.025), (8.0, 0.05), (3.2, 0.0125)):
+        shift = detectable_shift(1.0, df, level, 0.8)
+        z = rng.standard_normal(400_000) + shift
+        t = z / np.sqrt(rng.chisquare(df, 400_000) / df)
+        share = float(np.mean(t > scipy.t.ppf(1 - level, df)))
+        assert abs(share - 0.8) < 4 * math.sqrt(0.8 * 0.2 / 400_000), (df, level, share)
+    # many degrees of freedom: the normal approximation z(1 − α) + z(power)
+    assert detectable_shift(1.0, 1e7, 0.05, 0.8) == pytest.approx(1.6449 + 0.8416, abs=2e-3)
 
 
 @pytest.mark.parametrize("delta, outcome", [(0.0, S), (0.03, C), (0.0095, I)])
@@ -40,9 +61,18 @@ def test_not_better_with_a_wide_spread_is_inconclusive_and_says_what_it_could_de
     # The Fashion-MNIST depth case: +1.93 pp with one seed far below the rest.
     a = [0.6524, 0.8488, 0.8521, 0.8503, 0.8572]
     b = [0.8453, 0.8566, 0.8542, 0.8554, 0.8458]
-    verdict = v.not_better(a, b, margin=0.01)
+    verdict = v.not_better(a, b, margin=0.01, holm_k=2)
     assert verdict.outcome is I
-    assert "could only have detected differences larger than" in verdict.sentence
+    assert "with 80 % power this run could only have supported the claim for a true difference below" in (
+        verdict.sentence
+    )
+    # the contradiction is tested one-sided against the margin at Holm's first step, α/2: its reach is wider
+    # than at α, and wider than the old two-sided-from-zero figure
+    d = v.difference(a, b, 0.05)
+    above = float(verdict.sentence.split("contradicted it above ")[1].split(" pp")[0]) / 100
+    assert above == pytest.approx(0.01 + d.shift(0.025), abs=5e-5)
+    assert d.shift(0.025) > d.shift(0.05)
+    assert "at α = 0.05 and 0.025" in verdict.sentence
 
 
 def test_not_better_one_seed_is_inconclusive_and_names_the_reason():
@@ -161,13 +191,15 @@ def test_at_most_three_outcomes(values, outcome):
     assert verdict.numbers["low"] <= verdict.numbers["mean"] <= verdict.numbers["high"]
 
 
-def test_seeds_needed_is_the_fixed_design_formula():
-    from statistics import NormalDist
+def test_seeds_needed_is_the_smallest_fixed_design_the_noncentral_t_says_is_enough():
+    from mlpsweep.stats import detectable_shift
 
     a, b = [0.80, 0.82, 0.84], [0.83, 0.85, 0.87]  # s² = 4e-4 each, difference 0.03
-    z = NormalDist().inv_cdf(0.95) + NormalDist().inv_cdf(0.8)
-    want = 2 * 4e-4 * z * z / (0.03 - 0.01) ** 2  # ≈ 12.4
-    assert v.seeds_needed(a, b, margin=0.01) == math.ceil(want) == 13
+    n = v.seeds_needed(a, b, margin=0.01)
+    shift = lambda k: detectable_shift(0.02 * math.sqrt(2 / k), 2 * k - 2, 0.05, 0.8)  # noqa: E731
+    assert shift(n) <= 0.02 < shift(n - 1)
+    assert n == 14  # the normal approximation said 13: too few at ν = 2n − 2
+    assert v.seeds_needed(a, b, margin=0.01, level=0.025) > n  # a Holm step's smaller level needs more
     assert v.seeds_needed(a, b, margin=0.03) == math.inf  # the difference sits on the margin
     assert math.isnan(v.seeds_needed([0.8], b, margin=0.01))
     assert v.seeds_needed([0.8, 0.8], [0.9, 0.9], margin=0.0) == 2  # no spread: the minimum
@@ -178,7 +210,7 @@ def test_an_inconclusive_comparison_says_how_many_seeds_would_decide_it():
     b = [0.8453, 0.8566, 0.8542, 0.8554, 0.8458]
     for verdict in (v.not_better(a, b, margin=0.01), v.better(a, b, margin=0.01)):
         assert verdict.outcome is I
-        assert "a fixed design would need about 58 seeds per topology" in verdict.sentence
+        assert "a fixed design would need about 59 seeds per topology" in verdict.sentence
     assert "fixed design" not in v.not_better(BASE, shifted(0.0), margin=0.01).sentence  # decided: no estimate
 
 

@@ -44,6 +44,29 @@ def t_ppf(q: float, df: float) -> float:
     return float(_scipy().t.ppf(q, df))
 
 
+def detectable_shift(se: float, df: float, level: float, power: float, two_sided: bool = False) -> float:
+    """The smallest shift of the true value from the tested one that a t test at ``level`` (one-sided, or
+    two-sided) detects with probability ``power``: ncp·SE, where the noncentral t of ``df`` degrees of freedom
+    and noncentrality ncp exceeds the test's critical value with that probability (scipy.stats.nct; the far
+    tail of a two-sided test is left out, a conservative choice).  nan without a spread, 0 with none."""
+    if not (math.isfinite(se) and math.isfinite(df)) or df <= 0:
+        return math.nan
+    if se == 0.0:
+        return 0.0
+    from scipy.optimize import brentq
+
+    stats = _scipy()
+    crit = float(stats.t.ppf(1 - (level / 2 if two_sided else level), df))
+
+    def gap(ncp: float) -> float:
+        return float(stats.nct.sf(crit, df, ncp)) - power
+
+    hi = max(crit, 1.0) + 10.0
+    while gap(hi) < 0:
+        hi *= 2
+    return float(brentq(gap, -abs(crit) - 10.0, hi, xtol=1e-12)) * se
+
+
 @dataclass(frozen=True)
 class Summary:
     n: int

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .stats import mean_ci, t_ppf, t_sf2
+from .stats import detectable_shift, mean_ci, t_ppf, t_sf2
 
 
 class Outcome(enum.Enum):
@@ -114,7 +114,7 @@ class Difference:
     low: float
     high: float
     level: float  # two-sided level of [low, high], 1 − 2α
-    mde: float  # smallest |difference| a two-sided α test detects with the stated power
+    mde: float  # smallest |difference| a two-sided level-α Welch test detects with the stated power (noncentral t)
     power: float
 
     @property
@@ -126,13 +126,10 @@ class Difference:
             return "no interval"
         return f"{level_pct(self.level)} % CI [{100 * self.low:+.2f}, {100 * self.high:+.2f}] pp"
 
-    def mde_text(self) -> str:
-        if not math.isfinite(self.mde):
-            return ""
-        return (
-            f"this run could only have detected differences larger than {100 * self.mde:.2f} pp "
-            f"({100 * self.power:.0f} % power)"
-        )
+    def shift(self, level: float) -> float:
+        """The smallest shift of the true difference beyond a tested value that a one-sided Welch test at
+        ``level`` detects with this difference's power (noncentral t, :func:`mlpsweep.stats.detectable_shift`)."""
+        return detectable_shift(self.se, self.df, level, self.power)
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("n_a", "n_b", "diff", "se", "df", "low", "high", "level", "mde", "power")}
@@ -141,8 +138,9 @@ class Difference:
 def difference(a, b, alpha: float = 0.05, power: float = 0.8) -> Difference:
     """Welch's mean(b) − mean(a): (1 − 2α) interval and minimum detectable difference.
 
-    ``MDE = (t(1 − α/2, ν) + t(power, ν)) · SE`` (two-sided level α, power
-    1 − β).  With fewer than two values on a side there is no interval.
+    MDE: the smallest |difference| a two-sided level-α Welch test detects with probability ``power``, from the
+    noncentral t at Welch's ν (:func:`mlpsweep.stats.detectable_shift`).  With fewer than two values on a
+    side there is no interval.
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -157,7 +155,7 @@ def difference(a, b, alpha: float = 0.05, power: float = 0.8) -> Difference:
         return Difference(na, nb, diff, 0.0, math.inf, diff, diff, 1 - 2 * alpha, 0.0, power)
     df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
     half = t_ppf(1 - alpha, df) * se
-    mde = (t_ppf(1 - alpha / 2, df) + t_ppf(power, df)) * se
+    mde = detectable_shift(se, df, alpha, power, two_sided=True)
     return Difference(na, nb, diff, se, df, diff - half, diff + half, 1 - 2 * alpha, mde, power)
 
 
@@ -172,13 +170,11 @@ def one_sided_p(d: Difference, margin: float, greater: bool) -> float:
     return tail if (t > 0) == greater else 1.0 - tail
 
 
-def seeds_needed(a, b, margin: float, alpha: float = 0.05, power: float = 0.8) -> float:
-    """Seeds per configuration a fixed design needs to decide a one-sided margin test of the observed difference
-    with the given power, at the observed spread: n ≈ 2σ²(z(1−α) + z(power))² / (Δ − δ)² (STATISTICS.md, "Sample
-    size for a fixed design"; normal approximation, σ² the mean of the two sample variances), rounded up; inf
-    when the observed difference equals the margin."""
-    from statistics import NormalDist
-
+def seeds_needed(a, b, margin: float, level: float = 0.05, power: float = 0.8) -> float:
+    """Seeds per configuration a fixed design needs for a one-sided Welch test at ``level`` against the margin to
+    decide the observed difference with the given power, at the observed spread: the smallest n whose
+    detectable shift (noncentral t, σ² the mean of the two sample variances, SE = σ√(2/n), ν = 2n − 2)
+    reaches |Δ − δ|; inf when the observed difference equals the margin."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
@@ -187,20 +183,52 @@ def seeds_needed(a, b, margin: float, alpha: float = 0.05, power: float = 0.8) -
     gap = abs(float(b.mean() - a.mean()) - margin)
     if gap <= 1e-12:  # on the margin, up to rounding
         return math.inf
-    var = (a.var(ddof=1) + b.var(ddof=1)) / 2
-    z = NormalDist().inv_cdf(1 - alpha) + NormalDist().inv_cdf(power)
-    return float(max(2, math.ceil(2 * var * z * z / gap**2)))
+    sigma = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+
+    def enough(n: int) -> bool:
+        return detectable_shift(sigma * math.sqrt(2 / n), 2 * n - 2, level, power) <= gap
+
+    hi = 2
+    while not enough(hi):
+        if hi > 10**7:
+            return math.inf
+        hi *= 2
+    lo = max(2, hi // 2)
+    while lo < hi:  # the smallest n that is enough (the shift falls as n grows)
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if enough(mid) else (mid + 1, hi)
+    return float(hi)
 
 
-def _sample_size_text(a, b, margin: float, alpha: float, power: float) -> str:
-    n = seeds_needed(a, b, margin, alpha, power)
+def _reach_text(d: Difference, margin: float, support: tuple[float, float], contra: tuple[float, float]) -> str:
+    """What the run could detect, with the verdict's own tests: ``support`` and ``contra`` are (sign, level) of
+    the one-sided test that would support (contradict) the claim: sign −1 for a test that the difference is
+    below the margin, +1 above."""
+    if not d.has_interval or d.se == 0.0:
+        return ""
+
+    def at(sign_level):
+        sign, level = sign_level
+        return margin + sign * d.shift(level), level
+
+    (sup, sup_level), (con, con_level) = at(support), at(contra)
+    words = {-1: "below", 1: "above"}
+    return (
+        f"with {100 * d.power:.0f} % power this run could only have supported the claim for a true difference "
+        f"{words[support[0]]} {100 * sup:+.2f} pp and contradicted it {words[contra[0]]} {100 * con:+.2f} pp "
+        f"(one-sided Welch tests against the margin at α = {sup_level:.3g} and {con_level:.3g}, noncentral t)"
+    )
+
+
+def _sample_size_text(a, b, margin: float, level: float, power: float) -> str:
+    n = seeds_needed(a, b, margin, level, power)
     if math.isnan(n):
         return ""
     if math.isinf(n):
         return "; the observed difference equals the margin, which no number of seeds decides"
     return (
         f"; a fixed design would need about {n:,.0f} seeds per topology to decide it with {100 * power:.0f} % "
-        "power at the observed spread and difference (an estimate, normal approximation)"
+        "power at the observed spread and difference (an estimate: noncentral t, one-sided at the level above)"
     )
 
 
@@ -224,6 +252,7 @@ def not_better(
     power: float = 0.8,
     what: str = "B vs A",
     plan_alpha: float | None = None,
+    holm_k: int = 1,
 ) -> Verdict:
     """The claim "B is not better than A by more than ``margin``" (non-superiority).
 
@@ -232,7 +261,9 @@ def not_better(
     inconclusive otherwise, or with fewer than ``min_seeds`` seeds a side.
     ``plan_alpha``: the level a fixed design would test at, for the seeds an
     inconclusive verdict says it needs (default α; a sequential look tests at
-    a smaller nominal level than the study's α).
+    a smaller nominal level than the study's α).  ``holm_k``: the tests a
+    contradiction is Holm-adjusted over (its detectable difference is at the
+    first step's α/k).
     """
     d = difference(a, b, alpha, power)
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
@@ -252,10 +283,12 @@ def not_better(
         return Verdict(
             Outcome.CONTRADICTED, f"{head}: better by more than the margin (the whole interval is above it).", nums, th
         )
+    level = plan_alpha or alpha
+    deciding = level if d.diff < margin else level / holm_k  # support below the margin, contradiction above
     return Verdict(
         Outcome.INCONCLUSIVE,
-        f"{head}: the interval contains the margin; {d.mde_text()}"
-        f"{_sample_size_text(a, b, margin, plan_alpha or alpha, power)}.",
+        f"{head}: the interval contains the margin; {_reach_text(d, margin, (-1, alpha), (1, alpha / holm_k))}"
+        f"{_sample_size_text(a, b, margin, deciding, power)}.",
         nums,
         th,
     )
@@ -271,12 +304,14 @@ def better(
     power: float = 0.8,
     what: str = "B vs A",
     plan_alpha: float | None = None,
+    holm_k: int = 1,
 ) -> Verdict:
     """The claim "B is better than A by at least ``margin``" (superiority).
 
     Supported when the lower end of the (1 − 2α) interval is above the
     margin; contradicted when its upper end is below the margin (the data
-    exclude an improvement of that size); inconclusive otherwise.
+    exclude an improvement of that size); inconclusive otherwise.  ``holm_k``:
+    the tests a support is Holm-adjusted over.
     """
     d = difference(a, b, alpha, power)
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
@@ -294,10 +329,12 @@ def better(
         return Verdict(Outcome.SUPPORTED, f"{head}: better by more than the margin.", nums, th)
     if d.high < margin:
         return Verdict(Outcome.CONTRADICTED, f"{head}: the data exclude an improvement of the margin.", nums, th)
+    level = plan_alpha or alpha
+    deciding = level / holm_k if d.diff > margin else level  # support above the margin, contradiction below
     return Verdict(
         Outcome.INCONCLUSIVE,
-        f"{head}: the interval contains the margin; {d.mde_text()}"
-        f"{_sample_size_text(a, b, margin, plan_alpha or alpha, power)}.",
+        f"{head}: the interval contains the margin; {_reach_text(d, margin, (1, alpha / holm_k), (-1, alpha))}"
+        f"{_sample_size_text(a, b, margin, deciding, power)}.",
         nums,
         th,
     )
@@ -516,7 +553,7 @@ def paired_difference(a, b, alpha: float = 0.05, power: float = 0.8) -> Differen
         return Difference(n, n, diff, 0.0, math.inf, diff, diff, 1 - 2 * alpha, 0.0, power)
     df = n - 1
     half = t_ppf(1 - alpha, df) * se
-    mde = (t_ppf(1 - alpha / 2, df) + t_ppf(power, df)) * se
+    mde = detectable_shift(se, df, alpha, power, two_sided=True)
     return Difference(n, n, diff, se, df, diff - half, diff + half, 1 - 2 * alpha, mde, power)
 
 

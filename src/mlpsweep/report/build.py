@@ -107,12 +107,13 @@ def pairwise(
     rows = []
     finished = summary[summary["finished"] > 0]["topology"].tolist()
     by_topo = summary.set_index("topology")
+    k = max(1, len(finished) * (len(finished) - 1) // 2)  # the pairs Holm adjusts over
     for a, b in combinations(finished, 2):
         acc_a = runs[(runs["topology"] == a) & (runs["status"] == "ok")]["test_accuracy"].to_numpy()
         acc_b = runs[(runs["topology"] == b) & (runs["status"] == "ok")]["test_accuracy"].to_numpy()
         d = verdicts.difference(acc_a, acc_b, alpha=alpha / 2, power=power)  # (1 − α) two-sided interval
-        # the smallest difference a two-sided level-α test detects, as the studies' verdicts compute it
-        mde = verdicts.difference(acc_a, acc_b, alpha=alpha, power=power).mde
+        # the smallest difference the pair's own test detects: two-sided Welch at Holm's first-step level α/k
+        mde = verdicts.difference(acc_a, acc_b, alpha=alpha / k, power=power).mde
         p = verdicts.two_sided_p(d)
         sa, sb = by_topo.loc[a, "median_seed"], by_topo.loc[b, "median_seed"]
         m = mcnemar(predictions[(a, sa)] == y_test, predictions[(b, sb)] == y_test)
@@ -126,6 +127,8 @@ def pairwise(
                 "welch_df": d.df,
                 "welch_p": p,
                 "detectable_pp": 100 * mde,
+                "detectable_level": alpha / k,  # two-sided, Holm's first step over the k pairs
+                "detectable_power": power,
                 "median_seed_a": sa,
                 "median_seed_b": sb,
                 "mcnemar_only_a_right_minus_only_b_right": m.statistic,
@@ -185,7 +188,8 @@ def pair_sentence(r: dict, alpha: float, k: int) -> str:
         return f"{head}: {win} is more accurate than {lose} ({holm}; {mc})."
     return (
         f"{head}: not significant ({holm}); this run could only have detected differences larger than "
-        f"{r['detectable_pp']:.2f} pp ({mc})."
+        f"{r['detectable_pp']:.2f} pp ({100 * r['detectable_power']:.0f} % power, two-sided at "
+        f"α = {r['detectable_level']:.3g}, Holm's first step; {mc})."
     )
 
 

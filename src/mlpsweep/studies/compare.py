@@ -69,6 +69,7 @@ def decide_deeper_not_better(
             power=power,
             what=f"{name} − {shallow[0]}",
             plan_alpha=plan_alpha,
+            holm_k=len(deeper),
         )
         for name, _, acc in deeper
     ]
@@ -131,6 +132,7 @@ def decide_alternatives_better(
             power=power,
             what=f"{name} − {base[0]}",
             plan_alpha=plan_alpha,
+            holm_k=len(alternatives),
         )
         for name, acc in alternatives
     ]
