@@ -156,3 +156,78 @@ def test_a_rebuilt_report_drops_the_figures_of_a_disabled_study(tmp_path):
         (tmp_path / name).write_bytes(b"png")
     remove_stale_plots(tmp_path, {"summary_accuracy", "depth-x"})
     assert sorted(f.name for f in tmp_path.iterdir()) == ["depth-x.png", "summary_accuracy.png", "summary_accuracy.svg"]
+
+
+# -- #32's words and labels -----------------------------------------------------------------------------------
+
+
+def summary_frame(means, stuck=("", "", "")):
+    return pd.DataFrame(
+        [
+            {
+                "topology": t,
+                "sizes": f"[{i}]",
+                "n_params": 10,
+                "seeds": 5,
+                "finished": 5,
+                "diverged": 0,
+                "diverged_at": "",
+                "test_accuracy_mean": m,
+                "test_accuracy_std": 0.01,
+                "test_accuracy_ci_low": m - 0.01,
+                "test_accuracy_ci_high": m + 0.01,
+                "best_val_test_accuracy_mean": m,
+                "best_val_epoch_mean": 3.0,
+                "train_seconds_mean": 1.0,
+                "stuck_seeds": st,
+            }
+            for i, (t, m, st) in enumerate(zip(("a", "b", "c"), means, stuck))
+        ]
+    )
+
+
+def pairs_frame(significant):
+    rows = [("a", "b", 0.03), ("a", "c", 0.02), ("b", "c", -0.01)]
+    return pd.DataFrame(
+        [{"a": a, "b": b, "difference_pp": 100 * d, "holm_significant": significant} for a, b, d in rows]
+    )
+
+
+def test_the_highest_mean_is_highlighted_only_when_every_pair_with_it_is_significant():
+    from mlpsweep.report.html import summary_rows
+
+    summary = summary_frame([0.80, 0.83, 0.82])
+    rows = summary_rows(summary, pairs_frame(False))
+    assert not any(r["best"] for r in rows)
+    assert rows[1]["cells"][-1] == "highest mean, not significantly (see the pairwise tests)"
+    rows = summary_rows(summary, pairs_frame(True))
+    assert [r["best"] for r in rows] == [False, True, False]
+    assert rows[1]["cells"][-1] == "the most accurate (every pair Holm-significant)"
+
+
+def test_the_note_names_stuck_seeds_and_intervals_stay_within_0_and_100():
+    from mlpsweep.report.html import summary_rows
+    from mlpsweep.report.text import ci_text
+
+    summary = summary_frame([0.80, 0.83, 0.82], stuck=("5", "", ""))
+    rows = summary_rows(summary, pairs_frame(False))
+    assert rows[0]["cells"][-1] == "stuck: seed 5 (counted in the mean; see Stuck runs)"
+    assert ci_text(-0.0933, 1.6056) == "0.00–100.00 (clipped to 0–100)"
+    assert ci_text(0.8, 0.9) == "80.00–90.00"
+
+
+def test_forced_kernels_are_not_called_chosen_and_no_backticks_reach_the_page():
+    from mlpsweep.report.html import reproducibility
+
+    native = {"mode": "native", "blas": ["openblas 0.3.31 Haswell"], "numpy": "2.4.6", "numpy_simd": ["X86_V2"]}
+    forced = reproducibility([{**native, "openblas_coretype": "Haswell"}])
+    assert "as OPENBLAS_CORETYPE=Haswell set them" in forced and "for this CPU" not in forced
+    assert "as they chose for this CPU" in reproducibility([native])
+    for text in (forced, reproducibility([{**native, "mode": "exact"}])):
+        assert "`" not in text
+
+
+def test_no_figure_says_best_without_a_test_behind_it():
+    from mlpsweep.report.html import FIGURE_TITLES
+
+    assert not any("best" in title for title in FIGURE_TITLES.values())

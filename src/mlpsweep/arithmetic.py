@@ -97,4 +97,5 @@ def describe() -> dict:
         "numpy_simd": simd_level(),
         "libc": libc,
         "machine": platform.machine(),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE") or None,  # kernels forced, not chosen
     }

@@ -29,7 +29,7 @@ from .. import verdicts
 from ..stats import mcnemar, mean_ci
 from . import caption, comparison, html, plots
 from .sections import Data, sampled_note, settings_of
-from .text import sizes_label
+from .text import ci_text, sizes_label
 
 log = logging.getLogger("mlpsweep.report")
 
@@ -61,6 +61,15 @@ def median_seed(runs: pd.DataFrame, topology: str):
     if ok.empty:
         return None
     return int(ok.iloc[(len(ok) - 1) // 2]["seed"])
+
+
+#: The per-job table's column names in words (wall_seconds is the job's wall time shared out over its runs).
+BENCH_COLUMNS = {
+    "runs_in_job": "runs in its job",
+    "wall_seconds": "wall seconds (its job's, ÷ the runs in the job)",
+    "max_rss_mb": "peak memory of its job (MB)",
+    "train_seconds": "SGD seconds",
+}
 
 
 def summary_table(runs: pd.DataFrame, order) -> pd.DataFrame:
@@ -95,6 +104,9 @@ def summary_table(runs: pd.DataFrame, order) -> pd.DataFrame:
                 else float(r["train_seconds"].mean()),
                 "max_rss_mb": float(r["max_rss_mb"].max()) if "max_rss_mb" in r else np.nan,
                 "median_seed": median_seed(runs, name),
+                "stuck_seeds": ", ".join(str(int(x)) for x in r[r["stuck"].fillna(False).astype(bool)]["seed"])
+                if "stuck" in r
+                else "",
             }
         )
     return pd.DataFrame(rows)
@@ -285,7 +297,7 @@ def lecture_rows(dataset: str, summary: pd.DataFrame, settings: dict) -> tuple[l
         ci = (
             ""
             if np.isnan(row["test_accuracy_ci_low"])
-            else f" (95 % CI {100 * row['test_accuracy_ci_low']:.2f}–{100 * row['test_accuracy_ci_high']:.2f})"
+            else f" (95 % CI {ci_text(row['test_accuracy_ci_low'], row['test_accuracy_ci_high'])})"
         )
         out.append(
             [
@@ -390,7 +402,7 @@ def build(
     write_tables(out_dir, runs, summary, cmp["pairs"], study_sections)
     context = dict(
         dataset=dataset,
-        description=data.manifest.get("description", ""),
+        description=data.manifest.get("description") or f"Dataset {dataset}",
         summary=summary,
         labels=labels,
         order=order,
@@ -398,7 +410,7 @@ def build(
         lecture=lecture,
         lecture_note=lecture_note,
         published=[p for p in ref["published"] if p["dataset"] == dataset],
-        bench=runs[[c for c in columns if c in runs]],
+        bench=runs[[c for c in columns if c in runs]].rename(columns=BENCH_COLUMNS),
         figures=figures,
         plot_dir=plot_dir,
         provenance=provenance_of(metrics, data, config, workflow_dir),
@@ -592,7 +604,12 @@ def base_figures(
     )
     plots.save(
         plots.curves(
-            h, "train_cost", "training cost (mean C_x, log scale)", lab_order, log=True, title="Training cost by epoch"
+            h,
+            "train_cost",
+            "training cost (mean per-sample cost, log scale)",
+            lab_order,
+            log=True,
+            title="Training cost by epoch",
         ),
         plot_dir / "training_cost.png",
     )
@@ -619,7 +636,7 @@ def base_figures(
             plots.confusion(
                 np.array(m["confusion_matrix"]),
                 class_names,
-                f"Confusion matrix: {labels[bt]}, seed {bs} (median seed of the best topology)",
+                f"Confusion matrix: {labels[bt]}, seed {bs} (median seed of the highest-mean topology)",
             ),
             plot_dir / "confusion_matrix.png",
         )
@@ -640,7 +657,9 @@ def base_figures(
         )
         net, _ = load_network(files[(bt, bs)].model)
         plots.save(
-            plots.network(net.weights, net.sizes, f"Φ = {labels[bt]}, seed {bs} (median seed of the best topology)"),
+            plots.network(
+                net.weights, net.sizes, f"Φ = {labels[bt]}, seed {bs} (median seed of the highest-mean topology)"
+            ),
             plot_dir / "network.png",
             dpi=90,
         )

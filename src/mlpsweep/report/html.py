@@ -18,14 +18,14 @@ from pathlib import Path
 
 import yaml
 
-from .text import markdown_table, pct
+from .text import ci_text, markdown_table, pct
 
 FIGURE_TITLES = {
     "summary_accuracy": "Test accuracy by topology",
     "validation_accuracy": "Validation accuracy by epoch",
     "training_cost": "Training cost by epoch",
     "per_class_accuracy": "Per-class accuracy",
-    "confusion_matrix": "Confusion matrix of the best topology",
+    "confusion_matrix": "Confusion matrix of the topology with the highest mean test accuracy",
     "misclassified": "Misclassified test images",
     "network": "The trained network",
     "activations": "Activation functions",
@@ -78,18 +78,41 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def summary_rows(summary) -> list[dict]:
-    rows = []
+def leader(summary, pairs) -> tuple[str | None, bool]:
+    """The finished topology with the highest mean test accuracy, and whether it is significantly the most
+    accurate: every pair with it Holm-significant in its favour (otherwise nothing is highlighted)."""
     fin = summary[summary["finished"] > 0]
-    best = fin.sort_values("test_accuracy_mean", ascending=False).iloc[0]["topology"] if len(fin) else None
+    if not len(fin):
+        return None, False
+    top = fin.sort_values("test_accuracy_mean", ascending=False).iloc[0]["topology"]
+    if len(fin) < 2 or pairs is None or not len(pairs) or "holm_significant" not in pairs:
+        return top, False
+    mine = pairs[(pairs["a"] == top) | (pairs["b"] == top)]
+    wins = [bool(r["holm_significant"]) and ((r["difference_pp"] > 0) == (r["b"] == top)) for _, r in mine.iterrows()]
+    return top, len(wins) == len(fin) - 1 and all(wins)
+
+
+def summary_rows(summary, pairs=None) -> list[dict]:
+    rows = []
+    top, significant = leader(summary, pairs)
     for _, s in summary.iterrows():
         if s["finished"] == 0:
             acc, ci, at_best = "diverged", "", ""
         else:
             acc = f"{pct(s['test_accuracy_mean'])} ± {pct(s['test_accuracy_std'])}"
-            ci = f"{pct(s['test_accuracy_ci_low'])}–{pct(s['test_accuracy_ci_high'])}"
+            ci = ci_text(s["test_accuracy_ci_low"], s["test_accuracy_ci_high"])
             at_best = f"{pct(s['best_val_test_accuracy_mean'])} (epoch ≈ {s['best_val_epoch_mean']:.0f})"
-        note = f"{s['diverged']} diverged ({s['diverged_at']}); excluded from the mean" if s["diverged"] else ""
+        notes = []
+        if s["diverged"]:
+            notes.append(f"{s['diverged']} diverged ({s['diverged_at']}); excluded from the mean")
+        if s.get("stuck_seeds"):
+            notes.append(f"stuck: seed {s['stuck_seeds']} (counted in the mean; see Stuck runs)")
+        if s["topology"] == top and len(summary) > 1:
+            notes.append(
+                "the most accurate (every pair Holm-significant)"
+                if significant
+                else "highest mean, not significantly (see the pairwise tests)"
+            )
         rows.append(
             dict(
                 cells=[
@@ -101,10 +124,10 @@ def summary_rows(summary) -> list[dict]:
                     ci,
                     at_best,
                     f"{s['train_seconds_mean']:.1f}",
-                    note,
+                    "; ".join(notes),
                 ],
                 diverged=acc == "diverged",
-                best=s["topology"] == best,
+                best=s["topology"] == top and significant,
             )
         )
     return rows
@@ -246,16 +269,21 @@ def reproducibility(arithmetic: list) -> str:
         return (
             "Every run used exact arithmetic: each number is the correctly rounded value of its mathematics, so "
             "the same config, seeds and data give these bytes on any computer (any CPU, BLAS library, thread "
-            "count or operating system) — `python -m mlpsweep compare` checks a rerun bit for bit."
+            "count or operating system) — python -m mlpsweep compare checks a rerun bit for bit."
         )
     kernels = ", ".join(b.split()[-1] for b in a["blas"])
     what = f"OpenBLAS's {kernels} kernels and NumPy {a['numpy']}'s {'+'.join(a['numpy_simd'])} loops"
+    chosen = (
+        f"as OPENBLAS_CORETYPE={a['openblas_coretype']} set them"
+        if a.get("openblas_coretype")
+        else "as they chose for this CPU"
+    )
     return (
-        f"Every run used native arithmetic: {what}, as they chose for this CPU. The same config and seeds give "
+        f"Every run used native arithmetic: {what}, {chosen}. The same config and seeds give "
         "these bytes only where both make the same choice, with the same versions, C library and thread count; "
         "elsewhere expect other runs (the lecture's recipe turns a last-bit difference into a different run) whose "
-        "accuracies agree only statistically — `python -m mlpsweep compare` says which. For the same bytes on "
-        "any computer, set `reproducibility: exact` (the default)."
+        "accuracies agree only statistically — python -m mlpsweep compare says which. For the same bytes on "
+        "any computer, set reproducibility: exact (the default)."
     )
 
 
@@ -288,7 +316,7 @@ def view(ctx: dict) -> dict:
         "recipe": recipe(ctx["settings"]),
         "runs_line": runs_line(ctx["summary"], ctx["seeds"]),
         "summary_header": SUMMARY_HEADER,
-        "summary_rows": summary_rows(ctx["summary"]) if ctx["order"] else [],
+        "summary_rows": summary_rows(ctx["summary"], ctx["pairs"]) if ctx["order"] else [],
         "pair_sentences": list(ctx["pairs"]["sentence"]) if len(ctx["pairs"]) else [],
         "published_rows": published_rows(ctx["published"]),
         "figure_titles": FIGURE_TITLES,
