@@ -201,7 +201,7 @@ def pair_sentence(r: dict, alpha: float, k: int) -> str:
     return (
         f"{head}: not significant ({holm}); this run could only have detected differences larger than "
         f"{r['detectable_pp']:.2f} pp ({100 * r['detectable_power']:.0f} % power, two-sided at "
-        f"α = {r['detectable_level']:.3g}, Holm's first step; {mc})."
+        f"α = {r['detectable_level']:.3g}, the first step of Holm; {mc})."
     )
 
 
