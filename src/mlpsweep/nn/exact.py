@@ -26,7 +26,7 @@ SIMD level, the thread count, the C library or the CPU.  (A zero that is exactly
    in some order, as every BLAS does at these sizes; no Strassen-like scheme.)  The bound used is
    e = 4γₙ·|a|·|b|: the factor 4 covers the roundings of the bound's own product and of ``v ± e``.  Rounding
    is monotone, so where ``v − e`` and ``v + e`` round to the same float32 that is ``s`` rounded
-   (:func:`settle`).  The training step gets ``v`` and ``e`` from *one* float64 product, its operands stacked
+   (:class:`Settle`).  The training step gets ``v`` and ``e`` from *one* float64 product, its operands stacked
    beside their magnitudes (``a @ [Wᵀ, |W|ᵀ]`` for a non-negative input ``a``), and the weight gradient's
    two ends directly: for a non-negative input x, Σ(δ ∓ 4γ|δ|)x brackets Σδx (:class:`Bracket`), so the
    check of the step's largest product is two casts and a comparison.  Elsewhere (``s`` within the bound of
@@ -157,8 +157,10 @@ def _dot_terms(a64, b64, idx) -> np.ndarray:
 
 
 class Settle:
-    """:func:`settle` on fixed buffers: ``out`` from ``v`` ± ``err``; a fallback's terms are the products of
-    ``a64``'s row and ``b64``'s column."""
+    """``out`` = ``v`` rounded to float32, on fixed buffers, where the exact value lies within ``err`` of ``v`` and
+    the interval's ends round to the same float32; elsewhere the element's exact value, the sum of the products
+    of ``a64``'s row and ``b64``'s column, rounded once.  A result that rounds to zero is +0 (which end of an
+    interval around zero gives −0 would depend on the BLAS)."""
 
     def __init__(self, v, err, out, a64, b64, counter: Counter, pool: dict | None = None):
         self.v, self.err, self.out, self.a64, self.b64, self.counter = v, err, out, a64, b64, counter
@@ -210,19 +212,6 @@ def scratch(pool: dict | None, role: str, shape, dtype=np.float64) -> np.ndarray
 
 
 _ZERO32 = np.array(0.0, dtype=np.float32)
-
-
-def settle(v, err, out, lo, unsure, terms, counter: Counter) -> None:
-    """``out`` = ``v`` rounded to float32, where the exact value lies within ``err`` of ``v`` and the interval's
-    ends round to the same float32; elsewhere the element's exact value, the sum of its float64
-    ``terms(index)``, rounded once.  A result that rounds to zero is +0 (which end of an interval around zero
-    gives −0 would depend on the BLAS)."""
-    np.add(v, err, out=out, casting="same_kind")
-    np.subtract(v, err, out=lo, casting="same_kind")
-    np.add(out, _ZERO32, out=out)  # −0 + +0 = +0; every other value unchanged
-    np.not_equal(out, lo, out=unsure)  # as numbers (±0 alike); a NaN is never equal, and is left as it is
-    if unsure.any():
-        _fix(out, unsure, v, terms, counter)
 
 
 def _fix(out, unsure, v, terms, counter: Counter) -> None:
@@ -379,14 +368,10 @@ def _ln1p(x: Decimal, ctx) -> Decimal:
         k += 1
 
 
-def _exp(x: Decimal, ctx) -> Decimal:
-    return ctx.exp(x)
-
-
 def sigmoid_exact(z: float) -> np.float32:
     """σ(z) = 1/(1 + e^{−z}) rounded once to float32."""
     d = Decimal(z)
-    return ziv(lambda ctx: ctx.divide(1, ctx.add(1, _exp(-d, ctx))))
+    return ziv(lambda ctx: ctx.divide(1, ctx.add(1, ctx.exp(-d))))
 
 
 def tanh_exact(z: float) -> np.float32:
@@ -399,7 +384,7 @@ def tanh_exact(z: float) -> np.float32:
 
     def compute(ctx):
         ctx.prec += extra
-        e = _exp(-2 * d, ctx)
+        e = ctx.exp(-2 * d)
         return ctx.divide(ctx.subtract(1, e), ctx.add(1, e))
 
     r = ziv(compute)
@@ -412,61 +397,55 @@ def power_exact(x: float, p: float) -> np.float32:
     if x == 0:
         return np.float32(0.0 if p > 0 else (1.0 if p == 0 else math.inf))
     dx, dp = Decimal(x), Decimal(p)
-    return ziv(lambda ctx: _exp(ctx.multiply(dp, ctx.ln(dx)), ctx))
+    return ziv(lambda ctx: ctx.exp(ctx.multiply(dp, ctx.ln(dx))))
 
 
 #: The element-wise functions, in float64 with their few-ulp errors (``v = f(z64)``), and their exact forms.
 _ONE = np.array(1.0)
 
 
-def _sigmoid64(z, out):
-    np.negative(z, out=out)  # (z: float64 or float32, widened exactly)
-    np.exp(out, out=out)
+def _sigmoid64(w, out):
+    """σ from w = −z: 1/(1 + e^w)."""
+    np.exp(w, out=out)
     np.add(out, _ONE, out=out)
     return np.divide(_ONE, out, out=out)
 
 
-FUNCTIONS = {  # name: (float64 form, exact form, whether it widens z itself, whether f ≥ 0)
-    "sigmoid": (_sigmoid64, sigmoid_exact, True, True),
-    "tanh": (lambda z, out: np.tanh(z, out=out), tanh_exact, False, False),
+#: name: (widen z into float64 — for σ as −z, saving a pass —, the float64 form of the widened value, the exact
+#: form of z from the widened value, whether f ≥ 0).
+FUNCTIONS = {
+    "sigmoid": (np.negative, _sigmoid64, lambda w: sigmoid_exact(-w), True),
+    "tanh": (np.positive, lambda w, out: np.tanh(w, out=out), tanh_exact, False),
 }
 
 
 class Function:
-    """``out = f(z)`` for float32 ``z`` and ``f`` sigmoid or tanh, rounded once to float32, on fixed buffers."""
+    """``out = f(z)`` for float32 ``z`` and ``f`` sigmoid or tanh, rounded once to float32, on fixed buffers
+    (``out`` may be ``z``: z is widened before anything is written, and a fallback reads the widened copy)."""
 
     def __init__(self, name: str, z, out, counter: Counter | None = None):
-        self.f64, self.exact, self.widens, self.nonnegative = FUNCTIONS[name]
+        self.widen, self.f64, self.exact, self.nonnegative = FUNCTIONS[name]
         self.z, self.out = z, out
         self.counter = COUNTER if counter is None else counter
-        self.z64, self.v = np.empty(z.shape), np.empty(z.shape)
+        self.w, self.v = np.empty(z.shape), np.empty(z.shape)
         self.buffers = check_buffers(z.shape)
 
     def __call__(self) -> None:
-        if self.widens:
-            self.f64(self.z, self.v)
-        else:
-            np.copyto(self.z64, self.z)
-            self.f64(self.z64, self.v)
+        self.widen(self.z, out=self.w)  # float32 → float64 is exact
+        self.f64(self.w, self.v)
         unsure = check(self.v, self.out, self.buffers, self.nonnegative)
         if unsure is not None:
             for idx in map(tuple, unsure):
                 self.counter.count(idx)
-                self.out[idx] = self.exact(float(self.z[idx]))
+                self.out[idx] = self.exact(float(self.w[idx]))
 
 
 def function(name: str, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``name`` (sigmoid, tanh) of float32 ``z``, every element rounded once."""
     out = np.empty_like(z) if out is None else out
     with np.errstate(over="ignore"):  # e^{−z} overflows to inf for z < −709: σ(z) is then 0, as it should be
-        Function(name, np.ascontiguousarray(z), out)() if out is not z else _inplace(name, z)
+        Function(name, z, out)()  # (z is read into float64 before out is written: in place is fine)
     return out
-
-
-def _inplace(name, z):
-    tmp = np.empty_like(z)
-    Function(name, z, tmp)()
-    np.copyto(z, tmp)
 
 
 def softmax(z: np.ndarray, out: np.ndarray, counter: Counter | None = None) -> np.ndarray:
@@ -498,7 +477,7 @@ def _softmax(z, out, counter):
 def _sum_exp(row, shift, ctx) -> Decimal:
     total = Decimal(0)
     for t in row:
-        total = ctx.add(total, _exp(ctx.subtract(t, shift), ctx))
+        total = ctx.add(total, ctx.exp(ctx.subtract(t, shift)))
     return total
 
 
@@ -564,7 +543,7 @@ def _cost_exact(cost: str, z, a, y) -> np.float32:
             total = Decimal(0)
             for t, target in zip(zs, y):
                 t = -t if target > 0.5 else t  # softplus(t) = max(t, 0) + ln(1 + e^{−|t|})
-                total = ctx.add(total, ctx.add(max(t, Decimal(0)), _ln1p(_exp(-abs(t), ctx), ctx)))
+                total = ctx.add(total, ctx.add(max(t, Decimal(0)), _ln1p(ctx.exp(-abs(t)), ctx)))
             return total
 
         return ziv(compute)
