@@ -84,7 +84,13 @@ def test_thresholds_shown_are_the_ones_the_rule_reads():
     # gradient-spread exponent or the depth trend (which need points, not seeds per side)
     assert "alpha" not in shown["universal-approximation"] and shown["universal-approximation"]["min_seeds"] == 2
     assert "min_seeds" not in shown["gd-vs-sgd"] and "min_seeds" not in shown["vanishing-gradient"]
-    assert shown["depth"] == {"alpha": 0.05, "min_seeds": 2, "margin_pp": 1.0, "stuck_below": 0.1}
+    assert shown["depth"] == {
+        "alpha": 0.05,
+        "min_seeds": 2,
+        "margin_pp": 1.0,
+        "failure_margin_pp": 10.0,
+        "stuck_below": 0.1,
+    }
 
 
 def test_universal_approximation_decides_on_several_seeds_and_says_so():

@@ -113,25 +113,47 @@ STUDY = {
 }
 
 
-def test_one_stuck_seed_decides_twice_all_runs_and_the_runs_that_trained(tmp_path):
-    sec = kind("compare").section("depth", STUDY, study_data(tmp_path))
-    # all runs: the stuck seed widens the interval over the margin; the runs that trained: the deeper net is not better
-    assert sec.verdict.outcome is Outcome.INCONCLUSIVE
-    ((on, trained),) = sec.more_verdicts
-    assert on.startswith("on the runs that trained")
-    assert trained.outcome is Outcome.SUPPORTED
-    assert trained.numbers["comparisons"][0]["n_a"] == 4 and sec.verdict.numbers["comparisons"][0]["n_a"] == 5
+def test_one_stuck_seed_the_primary_verdict_has_two_parts_and_both_must_hold(tmp_path):
+    sec = kind("compare").section("depth", {**STUDY, "failure_margin_pp": 10.0}, study_data(tmp_path))
+    (on1, trained), (on2, failures) = sec.more_verdicts
+    assert on1.startswith("part 1: the runs that trained") and on2.startswith("part 2: how often runs fail")
+    # part 1 leaves the stuck seed out: the deeper net's trained runs are not better
+    assert trained.outcome is Outcome.SUPPORTED and trained.numbers["comparisons"][0]["n_a"] == 4
+    # part 2: 1 failed run of 5 against 0 of 5 cannot exclude that the deeper net fails 10 pp less often
+    assert failures.outcome is Outcome.INCONCLUSIVE and "failed to train 0/5 against 1/5" in failures.sentence
+    assert "29 runs per topology would decide it" in failures.sentence
+    # the primary verdict: intersection–union, so inconclusive while a part is
+    assert sec.verdict.outcome is Outcome.INCONCLUSIVE and sec.verdict_on.startswith("for a user of the recipe")
     finding = next(f for f in sec.findings if f.startswith("Stuck"))
     assert "30 seed 3 (classes 0, 1)" in finding
     assert "30-30 0/5 against 30 1/5: p = 1" in finding  # Fisher: 1 of 5 against 0 of 5 tells nothing
-    assert sec.thresholds["stuck_below"] == 0.1
+    assert sec.thresholds["stuck_below"] == 0.1 and sec.thresholds["failure_margin_pp"] == 10.0
 
 
-def test_without_stuck_runs_there_is_one_verdict_and_the_report_says_so(tmp_path):
+def test_a_large_failure_margin_lets_the_trained_part_decide(tmp_path):
+    """With a failure margin no five seeds can breach (90 pp), the failure part is supported and the primary
+    verdict follows the runs that trained; a margin of 0 pp is refused by the schema, not here."""
+    sec = kind("compare").section("depth", {**STUDY, "failure_margin_pp": 90.0}, study_data(tmp_path))
+    assert [v.outcome for _, v in sec.more_verdicts] == [Outcome.SUPPORTED, Outcome.SUPPORTED]
+    assert sec.verdict.outcome is Outcome.SUPPORTED and "intersection–union" in sec.verdict.sentence
+
+
+def test_without_stuck_runs_the_report_says_so_and_still_decides_both_parts(tmp_path):
     healthy = [0.85, 0.849, 0.848, 0.851, 0.852]
-    sec = kind("compare").section("depth", STUDY, study_data(tmp_path, shallow=healthy, stuck_seed=None))
-    assert sec.more_verdicts == [] and sec.verdict.outcome is Outcome.SUPPORTED
+    sec = kind("compare").section(
+        "depth", {**STUDY, "failure_margin_pp": 10.0}, study_data(tmp_path, shallow=healthy, stuck_seed=None)
+    )
+    assert [v.outcome for _, v in sec.more_verdicts] == [Outcome.SUPPORTED, Outcome.INCONCLUSIVE]
+    assert sec.verdict.outcome is Outcome.INCONCLUSIVE  # 0 of 5 against 0 of 5 cannot exclude 10 pp
     assert any(f.startswith("No run of this study is stuck") for f in sec.findings)
+
+
+def test_stuck_below_zero_decides_on_every_finished_run_with_one_part(tmp_path):
+    sec = kind("compare").section(
+        "depth", {**STUDY, "stuck_below": 0.0, "failure_margin_pp": 10.0}, study_data(tmp_path)
+    )
+    assert sec.more_verdicts == [] and sec.verdict.numbers["comparisons"][0]["n_a"] == 5
+    assert sec.verdict.numbers["failures"] == []
 
 
 def test_the_report_names_every_stuck_run_and_each_topologys_exact_rate(tmp_path):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -116,6 +117,7 @@ class Difference:
     level: float  # two-sided level of [low, high], 1 − 2α
     mde: float  # smallest |difference| a two-sided level-α Welch test detects with the stated power (noncentral t)
     power: float
+    df_rule: str = "welch"  # "welch": Welch–Satterthwaite's ν; "min": min(n_a, n_b) − 1 (see :func:`difference`)
 
     @property
     def has_interval(self) -> bool:
@@ -132,31 +134,46 @@ class Difference:
         return detectable_shift(self.se, self.df, level, self.power)
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("n_a", "n_b", "diff", "se", "df", "low", "high", "level", "mde", "power")}
+        keys = ("n_a", "n_b", "diff", "se", "df", "low", "high", "level", "mde", "power", "df_rule")
+        return {k: getattr(self, k) for k in keys}
 
 
-def difference(a, b, alpha: float = 0.05, power: float = 0.8) -> Difference:
+#: How :func:`difference` refers Welch's statistic to Student's t.
+DF_RULES = ("welch", "min")
+
+
+def difference(a, b, alpha: float = 0.05, power: float = 0.8, df: str = "welch") -> Difference:
     """Welch's mean(b) − mean(a): (1 − 2α) interval and minimum detectable difference.
 
-    MDE: the smallest |difference| a two-sided level-α Welch test detects with probability ``power``, from the
-    noncentral t at Welch's ν (:func:`mlpsweep.stats.detectable_shift`).  With fewer than two values on a
-    side there is no interval.
+    ``df``: the degrees of freedom of the t the statistic is referred to — ``"welch"``, Welch–Satterthwaite's
+    ν (the usual approximation; what fixed designs use), or ``"min"``, min(n_a, n_b) − 1, whose tail bounds
+    the statistic's for every ratio of the two spreads (Mickey & Brown 1966) and so stays valid at the small
+    levels a sequential design's early looks test at (:func:`mlpsweep.sequential.t_levels`).
+    MDE: the smallest |difference| a two-sided level-α test detects with probability ``power``, from the
+    noncentral t at those degrees of freedom (:func:`mlpsweep.stats.detectable_shift`).  With fewer than
+    two values on a side there is no interval.
     """
+    if df not in DF_RULES:
+        raise ValueError(f"unknown degrees-of-freedom rule {df!r}; use one of {', '.join(DF_RULES)}")
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     na, nb = a.size, b.size
     diff = float(b.mean() - a.mean()) if na and nb else math.nan
+    rule = df
     if na < 2 or nb < 2:
-        return Difference(na, nb, diff, math.nan, math.nan, math.nan, math.nan, 1 - 2 * alpha, math.nan, power)
+        return Difference(na, nb, diff, math.nan, math.nan, math.nan, math.nan, 1 - 2 * alpha, math.nan, power, rule)
     va, vb = a.var(ddof=1) / na, b.var(ddof=1) / nb
     se = math.sqrt(va + vb)
     if se == 0.0:
-        return Difference(na, nb, diff, 0.0, math.inf, diff, diff, 1 - 2 * alpha, 0.0, power)
-    df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
-    half = t_ppf(1 - alpha, df) * se
-    mde = detectable_shift(se, df, alpha, power, two_sided=True)
-    return Difference(na, nb, diff, se, df, diff - half, diff + half, 1 - 2 * alpha, mde, power)
+        return Difference(na, nb, diff, 0.0, math.inf, diff, diff, 1 - 2 * alpha, 0.0, power, rule)
+    if rule == "min":
+        nu = float(min(na, nb) - 1)
+    else:
+        nu = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+    half = t_ppf(1 - alpha, nu) * se
+    mde = detectable_shift(se, nu, alpha, power, two_sided=True)
+    return Difference(na, nb, diff, se, nu, diff - half, diff + half, 1 - 2 * alpha, mde, power, rule)
 
 
 def one_sided_p(d: Difference, margin: float, greater: bool) -> float:
@@ -253,6 +270,7 @@ def not_better(
     what: str = "B vs A",
     plan_alpha: float | None = None,
     holm_k: int = 1,
+    df: str = "welch",
 ) -> Verdict:
     """The claim "B is not better than A by more than ``margin``" (non-superiority).
 
@@ -263,9 +281,9 @@ def not_better(
     inconclusive verdict says it needs (default α; a sequential look tests at
     a smaller nominal level than the study's α).  ``holm_k``: the tests a
     contradiction is Holm-adjusted over (its detectable difference is at the
-    first step's α/k).
+    first step's α/k).  ``df``: the degrees-of-freedom rule of :func:`difference`.
     """
-    d = difference(a, b, alpha, power)
+    d = difference(a, b, alpha, power, df)
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
     nums = d.to_dict()
     reason = _too_few(d.n_a, d.n_b, min_seeds, what)
@@ -305,15 +323,16 @@ def better(
     what: str = "B vs A",
     plan_alpha: float | None = None,
     holm_k: int = 1,
+    df: str = "welch",
 ) -> Verdict:
     """The claim "B is better than A by at least ``margin``" (superiority).
 
     Supported when the lower end of the (1 − 2α) interval is above the
     margin; contradicted when its upper end is below the margin (the data
     exclude an improvement of that size); inconclusive otherwise.  ``holm_k``:
-    the tests a support is Holm-adjusted over.
+    the tests a support is Holm-adjusted over.  ``df``: the degrees-of-freedom rule of :func:`difference`.
     """
-    d = difference(a, b, alpha, power)
+    d = difference(a, b, alpha, power, df)
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
     nums = {**d.to_dict(), "p_one_sided": one_sided_p(d, margin, greater=True)}
     reason = _too_few(d.n_a, d.n_b, min_seeds, what)
@@ -355,6 +374,147 @@ def holm(p_values, alpha: float = 0.05) -> list[bool]:
         else:
             break
     return reject
+
+
+# -- two rates (runs that failed to train) -----------------------------------------
+def _restricted_rates(xa, xb, n_a: int, n_b: int, margin: float):
+    """The maximum-likelihood rates (p_a, p_a + margin) on the edge of H0 for every pair of counts (arrays):
+    the log-likelihood is concave in p_a, so bisection on its derivative over the rates the edge allows."""
+    lo = np.full(np.broadcast(xa, xb).shape, max(0.0, -margin))
+    hi = np.full_like(lo, min(1.0, 1.0 - margin))
+    eps = 1e-15
+
+    def slope(pa):
+        pb = pa + margin
+        return (
+            xa / np.maximum(pa, eps)
+            - (n_a - xa) / np.maximum(1 - pa, eps)
+            + xb / np.maximum(pb, eps)
+            - (n_b - xb) / np.maximum(1 - pb, eps)
+        )
+
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        up = slope(mid) > 0
+        lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
+    pa = (lo + hi) / 2
+    return pa, pa + margin
+
+
+def _score(xa, xb, n_a: int, n_b: int, margin: float):
+    """The score statistic of H0: p_b − p_a = margin (Farrington & Manning 1990): (D − margin) over its standard
+    error at the restricted maximum-likelihood rates, D = x_b/n_b − x_a/n_a."""
+    pa, pb = _restricted_rates(xa, xb, n_a, n_b, margin)
+    gap = xb / n_b - xa / n_a - margin
+    var = pa * (1 - pa) / n_a + pb * (1 - pb) / n_b
+    return np.where(np.abs(gap) < 1e-12, 0.0, gap / np.sqrt(np.maximum(var, 1e-300)))
+
+
+@lru_cache(maxsize=1024)
+def rate_p_table(n_a: int, n_b: int, margin: float, greater: bool) -> np.ndarray:
+    """:func:`rate_p` for every pair of counts (k_a, k_b) at once: an (n_a + 1) × (n_b + 1) array."""
+    from scipy import stats
+
+    sign = 1.0 if greater else -1.0
+    xa, xb = np.arange(n_a + 1)[:, None], np.arange(n_b + 1)[None, :]
+    z = (sign * _score(xa, xb, n_a, n_b, margin)).ravel()
+    lo, hi = max(0.0, -margin), min(1.0, 1.0 - margin)
+    if lo > hi:
+        return np.zeros((n_a + 1, n_b + 1))  # the margin leaves H0 no rates
+    g = np.linspace(0.0, 1.0, 101)
+    pa, pb = (x.ravel() for x in np.meshgrid(g, g, indexing="ij"))
+    inside = sign * (pb - pa - margin) <= 0
+    edge = np.linspace(lo, hi, 4001)
+    pa = np.concatenate([pa[inside], edge])
+    pb = np.clip(np.concatenate([pb[inside], edge + margin]), 0.0, 1.0)
+    fa = stats.binom.pmf(np.arange(n_a + 1)[None, :], n_a, pa[:, None])
+    fb = stats.binom.pmf(np.arange(n_b + 1)[None, :], n_b, pb[:, None])
+    joint = (fa[:, :, None] * fb[:, None, :]).reshape(len(pa), -1)  # every grid point's law of the counts
+    order = np.argsort(-z, kind="stable")
+    tails = np.cumsum(joint[:, order], axis=1)  # P(Z ≥ the j-th largest value), ties not yet grouped
+    last = np.searchsorted(-z[order], -z[order] + 1e-9, side="right") - 1  # the last outcome tied with j
+    worst = tails[:, last].max(axis=0)  # the largest over H0, for each outcome in sorted order
+    out = np.empty_like(worst)
+    out[order] = worst
+    return np.minimum(out, 1.0).reshape(n_a + 1, n_b + 1)
+
+
+def rate_p(k_a: int, n_a: int, k_b: int, n_b: int, margin: float, greater: bool) -> float:
+    """Exact p-value of the claim p_b − p_a > ``margin`` (``greater``; H0: p_b − p_a ≤ margin) or
+    p_b − p_a < ``margin`` (H0: p_b − p_a ≥ margin) from k_a events in n_a runs and k_b in n_b.
+
+    The exact unconditional test (Chan 1998): order every possible pair of counts by the score statistic
+    of :func:`_score`; the p-value is the largest probability, over all pairs of true rates H0 allows, of
+    counts at least as far on the claim's side as those observed.  That largest value is searched on a
+    grid over the whole of H0 (101 × 101 rates) and on a fine grid of its edge p_b = p_a + margin (4,001
+    rates), where it usually lies.  Valid at any sample size — no normal approximation — and at its level
+    for every true pair of rates (up to the grid's resolution of the supremum)."""
+    if min(n_a, n_b) < 1:
+        return math.nan
+    return float(rate_p_table(n_a, n_b, float(margin), bool(greater))[k_a, k_b])
+
+
+@lru_cache(maxsize=256)
+def rate_runs_needed(margin: float, alpha: float) -> int:
+    """Runs per side :func:`rate_p` needs to show p_b − p_a > −``margin`` at level α when neither side has an
+    event (the p-value falls as the runs grow; 10,000 when no number up to it is enough)."""
+
+    def enough(n: int) -> bool:
+        return rate_p(0, n, 0, n, -margin, True) <= alpha
+
+    hi = 1
+    while not enough(hi):
+        if hi >= 10_000:
+            return 10_000
+        hi *= 2
+    lo = hi // 2 + 1 if hi > 1 else 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if enough(mid) else (mid + 1, hi)
+    return hi
+
+
+def failures_claim(
+    k_a: int, n_a: int, k_b: int, n_b: int, *, margin: float, alpha: float = 0.05, sign: int, what: str = "B vs A"
+) -> Verdict:
+    """A claim on the rates of runs that failed to train (stuck or diverged), with a margin in rate:
+    ``sign`` −1: "B does not fail less often than A by more than the margin" (p_b − p_a > −margin), the part
+    of "B is not better" that a user meets as failed runs; ``sign`` +1: "B does not fail more often than A
+    by more than the margin" (p_b − p_a < margin), the part of "B is better".  Supported when the exact
+    test of :func:`rate_p` gives the claim p ≤ α; contradicted when it gives the opposite claim (B fails
+    less, or more, often by more than the margin) p ≤ α; inconclusive otherwise.  ``numbers`` carry both
+    p-values (``p_support``, ``p_contradict``) for Holm."""
+    edge = sign * margin
+    th = {"failure_margin_pp": 100 * margin, "alpha": alpha}
+    if min(n_a, n_b) < 1:
+        return Verdict(Outcome.INCONCLUSIVE, f"{what}: no runs on a side; inconclusive.", {}, th)
+    p_support = rate_p(k_a, n_a, k_b, n_b, edge, greater=sign < 0)
+    p_contradict = rate_p(k_a, n_a, k_b, n_b, edge, greater=sign > 0)
+    nums = {"k_a": k_a, "n_a": n_a, "k_b": k_b, "n_b": n_b, "p_support": p_support, "p_contradict": p_contradict}
+    side = "less" if sign < 0 else "more"
+    head = (
+        f"{what}: failed to train {k_b}/{n_b} against {k_a}/{n_a} ({100 * (k_b / n_b - k_a / n_a):+.0f} pp), "
+        f"margin {100 * margin:.0f} pp"
+    )
+    test = "one-sided exact unconditional test"
+    if p_support <= alpha:
+        sentence = f"{head}: not {side} often by the margin or more ({test}, p = {p_support:.2g})."
+        return Verdict(Outcome.SUPPORTED, sentence, nums, th)
+    if p_contradict <= alpha:
+        return Verdict(
+            Outcome.CONTRADICTED,
+            f"{head}: {side} often by more than the margin ({test}, p = {p_contradict:.2g}).",
+            nums,
+            th,
+        )
+    need = rate_runs_needed(margin, alpha)
+    return Verdict(
+        Outcome.INCONCLUSIVE,
+        f"{head}: neither {side} often by more than the margin nor not ({test}, p = {p_support:.2g} and "
+        f"{p_contradict:.2g}); with no failed run on either side, {need} runs per topology would decide it.",
+        nums,
+        th,
+    )
 
 
 # -- trends ----------------------------------------------------------------------

@@ -31,6 +31,11 @@ at, on the seeds it had then, and says how many looks and runs it took.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
 from .. import verdicts as v
 from ..verdicts import Outcome, Verdict
 from ..report.sections import dead_classes
@@ -40,72 +45,149 @@ from .base import (
     Section,
     StageNotPlanned,
     StudyKind,
-    accuracies,
     accuracy_rows,
     runs_of,
     thresholds,
 )
 
 
+@dataclass(frozen=True)
+class Arm:
+    """One topology's runs as a verdict reads them: the test accuracies of the runs that trained, and how many
+    of its judged runs failed to train (stuck or diverged; None where failures are not looked for)."""
+
+    name: str
+    trained: np.ndarray
+    depth: int = 0
+    failed: int | None = None
+    runs: int = 0
+
+    @classmethod
+    def of(cls, item, with_depth: bool) -> "Arm":
+        """An :class:`Arm` from one, or from a tuple (name[, depth], accuracies[, failed, runs])."""
+        if isinstance(item, Arm):
+            return item
+        name, *rest = item
+        depth = rest.pop(0) if with_depth else 0
+        acc = np.asarray(rest.pop(0), dtype=np.float64)
+        failed, runs = (rest + [None, 0])[:2]
+        return cls(name, acc, depth, failed, runs)
+
+
+#: The parts of a primary verdict: the runs that trained, and how often runs fail to train.
+PARTS = ("trained", "failures")
+TRAINED_PART = "the runs that trained (stuck and diverged runs left out)"
+FAILURE_PART = "how often runs fail to train (stuck or diverged)"
+
+
+def _parts(arms, parts, failure_margin) -> tuple[bool, bool]:
+    """Which parts a decision uses: the failure part only with a margin and counts on every side."""
+    rates = "failures" in parts and failure_margin is not None and all(a.failed is not None for a in arms)
+    return "trained" in parts, rates
+
+
 def decide_deeper_not_better(
-    groups, *, margin: float, alpha: float, min_seeds: int, power: float = 0.8, plan_alpha: float | None = None
+    groups,
+    *,
+    margin: float,
+    alpha: float,
+    min_seeds: int,
+    power: float = 0.8,
+    plan_alpha: float | None = None,
+    failure_margin: float | None = None,
+    df: str = "welch",
+    parts: tuple = PARTS,
 ) -> Verdict:
-    """``groups``: (topology, depth, accuracies) in the study's order."""
+    """ "No deeper network is better than the shallowest" for a user of the recipe.  ``groups``: (topology,
+    depth, accuracies of the runs that trained[, failed runs, judged runs]) or :class:`Arm`, in the study's
+    order.  For every deeper net B against the shallowest A the claim has two parts (``parts``):
+
+    * trained: B's trained runs are not better than A's by ``margin`` or more (Welch, :func:`verdicts.not_better`);
+    * failures: B does not fail to train less often than A by ``failure_margin`` or more (exact unconditional
+      test of the two rates, :func:`verdicts.failures_claim`) — only with a failure margin and counts.
+
+    Supported when every part of every deeper net is supported at α (an intersection–union test: Berger 1982,
+    no correction needed); contradicted when some part's opposite is shown after Holm over all the parts'
+    one-sided p-values; otherwise inconclusive."""
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
-    depths = sorted({d for _, d, _ in groups})
+    arms = [Arm.of(g, True) for g in groups]
+    depths = sorted({a.depth for a in arms})
     if len(depths) < 2:
         return Verdict(
             Outcome.INCONCLUSIVE, "inconclusive: the study ran only one depth, so depth cannot be judged.", {}, th
         )
-    shallow = next(g for g in groups if g[1] == depths[0])
-    deeper = [g for g in groups if g[1] > depths[0]]
-    parts = [
-        v.not_better(
-            shallow[2],
-            acc,
-            margin=margin,
-            alpha=alpha,
-            min_seeds=min_seeds,
-            power=power,
-            what=f"{name} − {shallow[0]}",
-            plan_alpha=plan_alpha,
-            holm_k=len(deeper),
-        )
-        for name, _, acc in deeper
-    ]
-    # A contradiction is a union claim over the deeper nets: Holm on the one-sided p-values of "diff > margin".
-    p = [v.one_sided_p(v.difference(shallow[2], acc, alpha, power), margin, greater=True) for _, _, acc in deeper]
-    rejected = v.holm(p, alpha)
-    outcomes = []
-    for part, rej in zip(parts, rejected):
-        o = part.outcome
-        if o is Outcome.CONTRADICTED and not rej:
-            o = Outcome.INCONCLUSIVE
-        outcomes.append(o)
+    use_trained, use_rates = _parts(arms, parts, failure_margin)
+    if use_rates:
+        th["failure_margin_pp"] = 100 * failure_margin
+    shallow = next(a for a in arms if a.depth == depths[0])
+    deeper = [a for a in arms if a.depth > depths[0]]
+    k = len(deeper) * (use_trained + use_rates)
+    checks = []  # (kind, arm, verdict, one-sided p of its opposite)
+    for a in deeper:
+        what = f"{a.name} − {shallow.name}"
+        if use_trained:
+            part = v.not_better(
+                shallow.trained,
+                a.trained,
+                margin=margin,
+                alpha=alpha,
+                min_seeds=min_seeds,
+                power=power,
+                what=what,
+                plan_alpha=plan_alpha,
+                holm_k=k,
+                df=df,
+            )
+            d = v.difference(shallow.trained, a.trained, alpha, power, df)
+            checks.append(("trained", a, part, v.one_sided_p(d, margin, greater=True)))
+        if use_rates:
+            part = v.failures_claim(
+                shallow.failed, shallow.runs, a.failed, a.runs, margin=failure_margin, alpha=alpha, sign=-1, what=what
+            )
+            checks.append(("failures", a, part, part.numbers.get("p_contradict", math.nan)))
+    rejected = v.holm([c[3] for c in checks], alpha)
     nums = {
         "comparisons": [
-            {**part.numbers, "p_better_than_margin": pi, "holm_rejected": r, "topology": g[0]}
-            for part, pi, r, g in zip(parts, p, rejected, deeper)
-        ]
+            {**part.numbers, "p_better_than_margin": p, "holm_rejected": r, "topology": a.name}
+            for (kind, a, part, p), r in zip(checks, rejected)
+            if kind == "trained"
+        ],
+        "failures": [
+            {**part.numbers, "holm_rejected": r, "topology": a.name}
+            for (kind, a, part, p), r in zip(checks, rejected)
+            if kind == "failures"
+        ],
     }
-    text = " ".join(part.sentence for part in parts)
-    if any(o is Outcome.CONTRADICTED for o in outcomes):
-        names = [g[0] for g, o in zip(deeper, outcomes) if o is Outcome.CONTRADICTED]
+    text = " ".join(c[2].sentence for c in checks)
+    shown = [(kind, a) for (kind, a, part, p), r in zip(checks, rejected) if r and part.outcome is Outcome.CONTRADICTED]
+    if shown:
+        words = {
+            "trained": "its trained runs are better by more than the margin",
+            "failures": "it fails to train less often by more than the failure margin",
+        }
+        which = "; ".join(f"{a.name}: {words[kind]}" for kind, a in shown)
         return Verdict(
             Outcome.CONTRADICTED,
-            f"{', '.join(names)} beat{'s' if len(names) == 1 else ''} the shallowest "
-            f"network by more than the margin (Holm over {len(deeper)} tests). {text}",
+            f"a deeper network is better than the shallowest — {which} (Holm over {k} tests). {text}",
             nums,
             th,
         )
-    if all(o is Outcome.SUPPORTED for o in outcomes):
+    rule = " and fails to train no less often by the failure margin or more" if use_rates else ""
+    if checks and all(c[2].outcome is Outcome.SUPPORTED for c in checks):
+        both = " (every part at α: an intersection–union test)" if use_rates and use_trained else ""
         return Verdict(
             Outcome.SUPPORTED,
-            f"no deeper network is better than the shallowest by the margin or more. {text}",
+            f"no deeper network is better than the shallowest by the margin or more{rule}{both}. {text}",
             nums,
             th,
         )
-    return Verdict(Outcome.INCONCLUSIVE, f"the data cannot tell whether depth helps by the margin. {text}", nums, th)
+    return Verdict(
+        Outcome.INCONCLUSIVE,
+        f"the data cannot tell whether a deeper network is better by the margin{rule and ' or fails less often'}. "
+        f"{text}",
+        nums,
+        th,
+    )
 
 
 def decide_alternatives_better(
@@ -117,54 +199,89 @@ def decide_alternatives_better(
     min_seeds: int,
     power: float = 0.8,
     plan_alpha: float | None = None,
+    failure_margin: float | None = None,
+    df: str = "welch",
+    parts: tuple = PARTS,
 ) -> Verdict:
-    """``base``: (topology, accuracies); ``alternatives``: [(topology, accuracies)]."""
+    """ "Some alternative is better than the first topology" for a user.  ``base``: (topology, accuracies of the
+    runs that trained[, failed, judged runs]) or :class:`Arm`; ``alternatives``: a list of the same.  An
+    alternative B is better than the base A when both parts (``parts``) hold:
+
+    * trained: B's trained runs beat A's by more than ``margin`` (Welch, :func:`verdicts.better`);
+    * failures: B does not fail to train more often than A by ``failure_margin`` or more (exact unconditional
+      test, :func:`verdicts.failures_claim`) — only with a failure margin and counts.
+
+    Supported when some alternative's intersection–union p-value (the larger of its parts') is rejected by
+    Holm over the alternatives; contradicted when every alternative has a part whose opposite is shown at
+    α / (its number of parts) (Bonferroni over the parts of a union); otherwise inconclusive."""
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
     if not alternatives:
         return Verdict(Outcome.INCONCLUSIVE, "inconclusive: the study has no alternative to compare.", {}, th)
-    parts = [
-        v.better(
-            base[1],
-            acc,
-            margin=margin,
-            alpha=alpha,
-            min_seeds=min_seeds,
-            power=power,
-            what=f"{name} − {base[0]}",
-            plan_alpha=plan_alpha,
-            holm_k=len(alternatives),
-        )
-        for name, acc in alternatives
-    ]
-    p = [part.numbers["p_one_sided"] for part in parts]
-    rejected = v.holm(p, alpha)
-    nums = {
-        "comparisons": [
-            {**part.numbers, "holm_rejected": r, "topology": name}
-            for part, r, (name, _) in zip(parts, rejected, alternatives)
-        ]
-    }
-    text = " ".join(part.sentence for part in parts)
-    # Holm's rejection implies p ≤ α, i.e. the (1 − 2α) interval lies above the margin.
-    winners = [name for (name, _), r in zip(alternatives, rejected) if r]
+    a0 = Arm.of(base, False)
+    alts = [Arm.of(x, False) for x in alternatives]
+    use_trained, use_rates = _parts([a0, *alts], parts, failure_margin)
+    if use_rates:
+        th["failure_margin_pp"] = 100 * failure_margin
+    n_parts = use_trained + use_rates
+    rows, p_support, excluded, sentences = [], [], [], []
+    for b in alts:
+        what = f"{b.name} − {a0.name}"
+        sup, con, row = [], [], {"topology": b.name}
+        if use_trained:
+            part = v.better(
+                a0.trained,
+                b.trained,
+                margin=margin,
+                alpha=alpha,
+                min_seeds=min_seeds,
+                power=power,
+                what=what,
+                plan_alpha=plan_alpha,
+                holm_k=len(alts),
+                df=df,
+            )
+            d = v.difference(a0.trained, b.trained, alpha, power, df)
+            sup.append(part.numbers["p_one_sided"])
+            con.append(v.one_sided_p(d, margin, greater=False))
+            row.update(part.numbers)
+            sentences.append(part.sentence)
+        if use_rates:
+            part = v.failures_claim(
+                a0.failed, a0.runs, b.failed, b.runs, margin=failure_margin, alpha=alpha, sign=1, what=what
+            )
+            sup.append(part.numbers["p_support"])
+            con.append(part.numbers["p_contradict"])
+            row["failures"] = part.numbers
+            sentences.append(part.sentence)
+        p_support.append(max(sup) if not any(math.isnan(x) for x in sup) else math.nan)
+        excluded.append(any(x <= alpha / n_parts for x in con if not math.isnan(x)))
+        rows.append(row)
+    rejected = v.holm(p_support, alpha)
+    for row, p, r in zip(rows, p_support, rejected):
+        row.update({"p_better": p, "holm_rejected": r})
+    nums = {"comparisons": rows}
+    text = " ".join(sentences)
+    rule = " and does not fail to train more often by the failure margin or more" if use_rates else ""
+    winners = [b.name for b, r in zip(alts, rejected) if r]
     if winners:
         return Verdict(
             Outcome.SUPPORTED,
-            f"{', '.join(winners)} beat{'s' if len(winners) == 1 else ''} {base[0]} by more "
-            f"than the margin (one-sided Welch, Holm over {len(alternatives)} tests). {text}",
+            f"{', '.join(winners)} beat{'s' if len(winners) == 1 else ''} {a0.name} by more than the margin{rule} "
+            f"(one-sided tests, the larger p of the parts, Holm over {len(alts)} alternatives). {text}",
             nums,
             th,
         )
-    if all(part.outcome is Outcome.CONTRADICTED for part in parts):
+    if all(excluded):
         return Verdict(
             Outcome.CONTRADICTED,
-            f"every alternative's interval lies below the margin: none beats {base[0]}. {text}",
+            f"every alternative is shown not to beat {a0.name} by the margin{rule and ' without failing more often'}. "
+            f"{text}",
             nums,
             th,
         )
     return Verdict(
         Outcome.INCONCLUSIVE,
-        f"no alternative is shown to beat {base[0]} by the margin after Holm's correction, nor excluded. {text}",
+        f"no alternative is shown to beat {a0.name} by the margin{rule} after Holm's correction, nor excluded. {text}",
         nums,
         th,
     )
@@ -223,6 +340,7 @@ def write_look(kind_, arguments: dict, out: str) -> None:
             min_seeds=study["min_seeds"],
             power=study["power"],
             plan_alpha=study["alpha"],
+            df="min",
         ),
     )
     previous = []
@@ -279,7 +397,7 @@ def stuck_finding(r, stuck, dead: dict, base: str) -> str:
 
 class Compare(StudyKind):
     name = "compare"
-    verdict_keys = ("alpha", "min_seeds", "margin_pp", "stuck_below")
+    verdict_keys = ("alpha", "min_seeds", "margin_pp", "failure_margin_pp", "stuck_below")
     summary = "topologies side by side; a verdict on depth (non-superiority) or on alternatives (superiority)"
     options = {
         "expect": {
@@ -292,8 +410,18 @@ class Compare(StudyKind):
             "type": "number",
             "minimum": 0,
             "default": 1.0,
-            "description": "The margin δ in percentage points of test accuracy that a difference must exceed "
-            "to count as better.",
+            "description": "The margin δ in percentage points of test accuracy that a difference of the runs "
+            "that trained must exceed to count as better.",
+        },
+        "failure_margin_pp": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 100,
+            "default": 10.0,
+            "description": "The margin ε in percentage points of the rate of runs that fail to train (stuck or "
+            "diverged) that a difference of rates must exceed to count: the verdict's second part. The default "
+            "10 pp: a failed run of the lecture's recipe loses about 10 pp of accuracy, so 10 pp more failures "
+            "cost a user about the 1 pp accuracy margin.",
         },
     }
     plots = ()
@@ -355,6 +483,7 @@ class Compare(StudyKind):
             min_seeds=study["min_seeds"],
             power=study["power"],
             plan_alpha=study["alpha"],
+            df="min" if look else "welch",
         )
         sec.verdict = self.decide(study, data, r, common)
         if look:
@@ -365,28 +494,46 @@ class Compare(StudyKind):
             stuck = r[[bool(dead[k]) for k in zip(r["topology"], r["seed"])]]
             if len(stuck):
                 sec.findings.append(stuck_finding(r, stuck, dead, topos[0]))
-                trained = r.drop(stuck.index)
-                sec.verdict_on = "on all runs"
-                sec.more_verdicts.append(
-                    ("on the runs that trained (the stuck runs left out)", self.decide(study, data, trained, common))
-                )
             elif any(d is not None for d in dead.values()):
                 sec.findings.append(
                     f"No run of this study is stuck (no class below {100 * share:g} % of its validation "
-                    "images in predictions): the verdict on the runs that trained is the same."
+                    "images in predictions)."
                 )
+            sec.verdict_on = "for a user of the recipe (both parts below must hold)"
+            sec.more_verdicts = [
+                (f"part 1: {TRAINED_PART}", self.decide(study, data, r, common, ("trained",))),
+                (f"part 2: {FAILURE_PART}", self.decide(study, data, r, common, ("failures",))),
+            ]
         sec.thresholds = thresholds(study, self.verdict_keys)
         return sec
 
     @staticmethod
-    def decide(study: dict, data: Data, r, common: dict) -> Verdict:
-        topos = study["topologies"]
+    def arms(study: dict, data: Data, r) -> list[Arm]:
+        """Each topology's runs as the verdict reads them: the test accuracies of the runs that trained and the
+        count of runs that failed (stuck: a class (almost) never predicted on validation; or diverged) —
+        failures not counted (None) when ``stuck_below`` is 0 or some finished run cannot be judged."""
+        share = study["stuck_below"]
+        out = []
+        for t in study["topologies"]:
+            mine = r[r["topology"] == t]
+            ok = mine[mine["status"] == "ok"]
+            dead = [dead_classes(data.metrics[(t, s)], share) if share > 0 else None for s in ok["seed"]]
+            depth = next((len(m["sizes"]) for (name, _), m in data.metrics.items() if name == t), 0)
+            if share > 0 and all(d is not None for d in dead):
+                trained = ok[[not d for d in dead]]["test_accuracy"].to_numpy()
+                out.append(Arm(t, trained, depth, len(mine) - len(trained), len(mine)))
+            else:
+                out.append(Arm(t, ok["test_accuracy"].to_numpy(), depth))
+        return out
+
+    @staticmethod
+    def decide(study: dict, data: Data, r, common: dict, parts: tuple = PARTS) -> Verdict:
+        """The study's claim on the runs ``r``: both parts (the primary verdict) or one (``parts``)."""
+        arms = Compare.arms(study, data, r)
+        rates = dict(failure_margin=study["failure_margin_pp"] / 100, parts=parts)
         if study["expect"] == "deeper_not_better":
-            depth = {t: len(m["sizes"]) for (t, _), m in data.metrics.items() if t in topos}
-            groups = [(t, depth[t], accuracies(r, t)) for t in topos if t in depth]
-            return decide_deeper_not_better(groups, **common)
-        alternatives = [(t, accuracies(r, t)) for t in topos[1:]]
-        return decide_alternatives_better((topos[0], accuracies(r, topos[0])), alternatives, **common)
+            return decide_deeper_not_better([a for a in arms if a.depth], **common, **rates)
+        return decide_alternatives_better(arms[0], arms[1:], **common, **rates)
 
 
 KIND = Compare()
