@@ -88,7 +88,7 @@ def test_thresholds_shown_are_the_ones_the_rule_reads():
         "alpha": 0.05,
         "min_seeds": 2,
         "margin_pp": 1.0,
-        "failure_margin_pp": 10.0,
+        "failure_margin_pp": 20.0,
         "stuck_below": 0.1,
     }
 

@@ -120,7 +120,7 @@ def test_the_sequential_design_has_about_the_fixed_designs_power_for_fewer_seeds
     assert seq.mean_seeds <= 0.8 * fixed.mean_seeds
 
 
-def write_metrics(folder, accs: dict) -> list[str]:
+def write_metrics(folder, accs: dict, counted: bool = False) -> list[str]:
     paths = []
     for topo, values in accs.items():
         depth = 3 if topo == "30" else 4
@@ -135,6 +135,8 @@ def write_metrics(folder, accs: dict) -> list[str]:
                 "best_validation_epoch": {"epoch": 1, "test_accuracy": acc},
                 "training_seconds": {"total": 1.0},
             }
+            if counted:  # per-class predictions on validation: every class predicted (no run stuck)
+                m["validation"] = {"images_per_class": [100] * 10, "predicted_per_class": [100] * 10}
             path = folder / f"{topo}-{seed}.json"
             path.write_text(json.dumps(m))
             paths.append(str(path))
@@ -192,3 +194,19 @@ def test_the_last_look_stops_whatever_the_verdict(tmp_path):
     doc = json.loads(out.read_text())
     assert doc["stop"] and doc["looks"][-1]["outcome"] == "inconclusive" and len(doc["looks"]) == 2
     assert doc["seeds"] == list(range(1, 11)) and doc["runs"] == 20
+
+
+def test_a_look_with_the_failure_part_does_not_stop_on_five_seeds_whatever_their_accuracy(tmp_path):
+    """With failures looked for, five seeds without a failure cannot exclude that the deeper net fails 20 pp less
+    often — least of all at a sequential look's small level — so the study goes on to its next look."""
+    tight = {"30": [0.85, 0.851, 0.849, 0.85, 0.852], "30-30": [0.85, 0.849, 0.851, 0.85, 0.848]}
+    out = tmp_path / "look1.json"
+    study = {**STUDY, "stuck_below": 0.1, "failure_margin_pp": 20.0}
+    kind("compare").run_job(
+        STAGE_JOB,
+        {"study": study, "look": 1, "metrics": write_metrics(tmp_path, tight, counted=True), "previous": None},
+        [str(out)],
+    )
+    doc = json.loads(out.read_text())
+    assert not doc["stop"] and doc["looks"][-1]["outcome"] == "inconclusive"
+    assert "failed to train 0/5 against 0/5" in doc["looks"][-1]["sentence"]

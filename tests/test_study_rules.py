@@ -202,3 +202,57 @@ def test_best_outcomes():
 def test_best_margin_edge():
     assert best.decide([0.881, 0.881], TARGET, margin=0.01 - 1e-9, **ARGS).outcome is S
     assert best.decide([0.881, 0.881], TARGET, margin=0.01 + 1e-9, **ARGS).outcome is C
+
+
+# -- compare: the two parts of the primary verdict (trained runs, failures) ---------------
+def runs(delta, n, failed=0):
+    """An Arm's fields: ``n`` runs of which ``failed`` failed; the others trained, tight around 0.85 + delta."""
+    trained = 0.85 + delta + np.resize(TIGHT - 0.85, n - failed)
+    return trained, failed, n
+
+
+def deeper(shallow, deep, **kw):
+    a, b = runs(*shallow), runs(*deep)
+    groups = [("30", 3, a[0], a[1], a[2]), ("30-30", 4, b[0], b[1], b[2])]
+    return compare.decide_deeper_not_better(groups, margin=0.01, failure_margin=0.2, **ARGS, **kw)
+
+
+@pytest.mark.parametrize(
+    "shallow, deep, outcome, words",
+    [
+        ((0.0, 30), (0.0, 30), S, "intersection–union"),  # both parts shown: 0/30 against 0/30 excludes 20 pp
+        ((0.0, 5), (0.0, 5), I, "neither less often"),  # trained part shown, 5 runs cannot exclude 20 pp
+        ((0.0, 10, 8), (0.0, 10), C, "fails to train less often"),  # 8 of 10 shallow runs failed
+        ((0.0, 30), (0.05, 30), C, "trained runs are better"),  # deeper trained runs 5 pp better
+    ],
+)
+def test_deeper_not_better_decides_both_parts(shallow, deep, outcome, words):
+    verdict = deeper(shallow, deep)
+    assert verdict.outcome is outcome and words in verdict.sentence
+    assert len(verdict.numbers["failures"]) == 1 and verdict.thresholds["failure_margin_pp"] == 20
+
+
+def test_the_parts_alone_are_what_the_report_prints_beside_the_primary_verdict():
+    assert deeper((0.0, 5), (0.0, 5), parts=("trained",)).outcome is S
+    assert deeper((0.0, 5), (0.0, 5), parts=("failures",)).outcome is I
+    # without counts (failures not looked for) the failure part is left out, not guessed
+    plain = [("30", 3, acc(0)), ("30-30", 4, acc(0.002))]
+    assert compare.decide_deeper_not_better(plain, margin=0.01, failure_margin=0.2, **ARGS).outcome is S
+
+
+def alternatives(base, alt):
+    a, b = runs(*base), runs(*alt)
+    return compare.decide_alternatives_better(("base", *a), [("alt", *b)], margin=0.01, failure_margin=0.2, **ARGS)
+
+
+@pytest.mark.parametrize(
+    "base, alt, outcome",
+    [
+        ((0.0, 30), (0.03, 30), S),  # trained 3 pp better and not failing more often (0/30 against 0/30)
+        ((0.0, 5), (0.03, 5), I),  # trained better, but 5 runs cannot exclude 20 pp more failures
+        ((0.0, 5), (0.03, 5, 5), C),  # every alternative run failed: excluded by the failure part alone
+        ((0.0, 30), (-0.02, 30), C),  # trained runs 2 pp worse
+    ],
+)
+def test_alternatives_better_decides_both_parts(base, alt, outcome):
+    assert alternatives(base, alt).outcome is outcome

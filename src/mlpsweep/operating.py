@@ -158,7 +158,7 @@ def simulate(
     claim: str = "deeper_not_better",
     rule: str = "primary",
     margin: float = 0.01,
-    failure_margin: float = 0.1,
+    failure_margin: float = 0.2,
     levels: list[float] | None = None,
 ) -> Outcomes:
     """``studies`` simulated studies of ``design`` under ``scenario``, decided by ``rule`` at every look (a

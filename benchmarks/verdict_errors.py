@@ -1,0 +1,212 @@
+"""Simulated error rates of the compare study's verdicts, for every design × scenario.
+
+    python benchmarks/verdict_errors.py [--studies 100000] [--out benchmarks/verdict_errors.md]
+
+Each cell simulates ``--studies`` whole studies (:mod:`mlpsweep.operating`: seeds drawn, looks taken, the
+report's decision rule applied) with a fixed seed, and gives the share that end *supported* and
+*contradicted* where that verdict is wrong, with its Monte-Carlo standard error, against α + 3 MC SE.
+
+Designs: a fixed 5 and a fixed 30 seeds per topology, and sequential looks at 5, 10, …, 30 with
+O'Brien–Fleming- and Pocock-type alpha spending.  Scenarios, in accuracy points (pp):
+
+(a) normal per-seed accuracies with equal spreads 0.5, 1 and 2 pp;
+(b) unequal spreads, the deeper (alternative) topology's 2–25 times the other's 0.5 pp, and the other way round;
+(c) runs that fail to train: each seed of A, of B or of both fails with rate 1/30, 1/10 or 1/5 and then
+    loses 10 or 60 pp (trained spreads 0.5 pp);
+(d) the failure part at its own margin (the rates 20 pp apart, the trained runs 2 pp inside the claim).
+
+In (a)–(c) the trained runs' true difference is the margin (1 pp), the edge of the claim's first part;
+a verdict is counted as an error when it is wrong there: *supported* when the claim is false or on its edge,
+*contradicted* when it is true or on its edge (where the failure rates alone make the claim false, a
+contradiction is right and only *supported* is counted).  Power: the share of right verdicts with the trained
+runs 1 pp inside the claim, the rest as in the scenario.  A second table runs the rule this project used
+before (Welch's test of every run's accuracy, failures included, at the normal theory's levels) where it
+went wrong: the mixture means exactly at the margin.  Every table says which BLAS kernel ran (threadpoolctl;
+the simulation does not use BLAS products, so any kernel gives the same numbers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+TREE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TREE / "src"))
+
+from mlpsweep import operating as op  # noqa: E402
+from mlpsweep.sequential import Design  # noqa: E402
+
+ALPHA, MARGIN, FAILURE_MARGIN = 0.05, 0.01, 0.20
+DESIGNS = {
+    "fixed 5": op.fixed(5),
+    "fixed 30": op.fixed(30),
+    "O'Brien–Fleming 5…30": Design(5, 5, 30, ALPHA, "obrien_fleming"),
+    "Pocock 5…30": Design(5, 5, 30, ALPHA, "pocock"),
+}
+
+
+def scenarios() -> list[tuple[str, str, dict]]:
+    """(group, label, Scenario fields but ``diff``) for every scenario of the module's docstring."""
+    out = [("a", f"equal spreads {sd:g} pp", dict(sd_a=sd / 100, sd_b=sd / 100)) for sd in (0.5, 1, 2)]
+    out += [("b", f"spread ratio {r} (B noisier)", dict(sd_a=0.005, sd_b=0.005 * r)) for r in (2, 5, 10, 25)]
+    out += [("b", "spread ratio 25 (A noisier)", dict(sd_a=0.125, sd_b=0.005))]
+    for rate, label in ((1 / 30, "1/30"), (1 / 10, "1/10"), (1 / 5, "1/5")):
+        for drop in (0.10, 0.60):
+            for where in ("A", "B", "both"):
+                f = dict(sd_a=0.005, sd_b=0.005)
+                if where in ("A", "both"):
+                    f.update(fail_a=rate, drop_a=drop)
+                if where in ("B", "both"):
+                    f.update(fail_b=rate, drop_b=drop)
+                out.append(("c", f"{where} fails {label}, −{100 * drop:.0f} pp", f))
+    return out
+
+
+def edge_scenario(claim: str) -> tuple[str, str, dict]:
+    """(d): the failure rates exactly the failure margin apart, against the claim."""
+    if claim == "deeper_not_better":  # B fails 10 pp less often than A: the edge of "not less often by ε"
+        f = dict(sd_a=0.005, sd_b=0.005, fail_a=0.3, fail_b=0.1, drop_a=0.1, drop_b=0.1)
+    else:  # B fails 20 pp more often: the edge of "not more often by ε"
+        f = dict(sd_a=0.005, sd_b=0.005, fail_a=0.1, fail_b=0.3, drop_a=0.1, drop_b=0.1)
+    return ("d", "failure rates 20 pp apart, trained 2 pp inside", f)
+
+
+def truth(claim: str, fields: dict, group: str) -> tuple[bool, bool]:
+    """(count false supported, count false contradicted) for a scenario: what is an error there."""
+    gap = fields.get("fail_b", 0.0) - fields.get("fail_a", 0.0)
+    edge = -FAILURE_MARGIN if claim == "deeper_not_better" else FAILURE_MARGIN
+    failures_false = gap < edge - 1e-12 if claim == "deeper_not_better" else gap > edge + 1e-12
+    return True, not failures_false
+
+
+def trained_diff(claim: str, group: str, inside: float) -> float:
+    """The trained runs' true difference B − A: the margin, moved ``inside`` the claim (2 pp in (d))."""
+    inside = 0.02 if group == "d" else inside
+    return MARGIN - inside if claim == "deeper_not_better" else MARGIN + inside
+
+
+def cell(design: Design, claim: str, fields: dict, diff: float, studies: int, seed: int, **kw) -> op.Outcomes:
+    return op.simulate(
+        design,
+        op.Scenario(diff=diff, **fields),
+        studies=studies,
+        rng=np.random.default_rng(seed),
+        claim=claim,
+        margin=MARGIN,
+        failure_margin=FAILURE_MARGIN,
+        **kw,
+    )
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.2f}"
+
+
+def main_table(claim: str, studies: int, worst: list) -> list[str]:
+    """Every design × scenario under the primary verdict; in (a) and (b) also its first part alone (the runs
+    that trained, the verdict the report prints beside it), where the sequential looks' levels matter most."""
+    bound = ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / studies)
+    rows = [
+        "| design | scenario | verdict | false supported % (MC SE) | false contradicted % (MC SE) | power % | "
+        "mean seeds at power |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    seed = 0
+    for group, label, fields in scenarios() + [edge_scenario(claim)]:
+        count_sup, count_con = truth(claim, fields, group)
+        for rule in ("primary", "trained") if group in "ab" else ("primary",):
+            for name, design in DESIGNS.items():
+                seed += 1
+                kw = dict(rule=rule)
+                at = cell(design, claim, fields, trained_diff(claim, group, 0.0), studies, seed, **kw)
+                good = cell(design, claim, fields, trained_diff(claim, group, 0.01), studies, 10_000 + seed, **kw)
+                right = good.supported if count_con else good.contradicted
+                sup = f"{pct(at.supported)} ({pct(at.se(at.supported))})" if count_sup else "— (right)"
+                con = f"{pct(at.contradicted)} ({pct(at.se(at.contradicted))})" if count_con else "— (right)"
+                for share, counted in ((at.supported, count_sup), (at.contradicted, count_con)):
+                    if counted:
+                        worst.append((share, share <= bound, claim, name, f"({group}) {label}, {rule}"))
+                power = "— | —" if group == "d" else f"{pct(right)} | {good.mean_seeds:.1f}"
+                what = "primary" if rule == "primary" else "part 1 alone"
+                rows.append(f"| {name} | ({group}) {label} | {what} | {sup} | {con} | {power} |")
+    return rows
+
+
+def old_rule_table(studies: int) -> list[str]:
+    """The rule this project used before, at its own claim's edge: the mixtures' means differ by the margin."""
+    rows = [
+        "| design | scenario (mixture means at the margin) | old rule: false supported % | "
+        "new rule: supported % (claim true here) |",
+        "|---|---|---:|---:|",
+    ]
+    seed = 50_000
+    for group, label, fields in scenarios():
+        if group != "c":
+            continue
+        mixture = fields.get("fail_b", 0.0) * fields.get("drop_b", 0.0) - fields.get("fail_a", 0.0) * fields.get(
+            "drop_a", 0.0
+        )
+        diff = MARGIN + mixture  # trained difference that puts the mixtures' means at the margin
+        for name, design in DESIGNS.items():
+            seed += 1
+            levels = design.z_levels if design.looks > 1 else None
+            old = cell(design, "deeper_not_better", fields, diff, studies, seed, rule="all runs", levels=levels)
+            new = cell(design, "deeper_not_better", fields, diff, studies, seed)
+            rows.append(f"| {name} | {label} | {pct(old.supported)} | {pct(new.supported)} |")
+    return rows
+
+
+def environment() -> str:
+    from threadpoolctl import threadpool_info
+
+    blas = [
+        f"{i.get('internal_api')} {i.get('architecture')}" for i in threadpool_info() if i.get("user_api") == "blas"
+    ]
+    return (
+        f"NumPy {np.__version__}, Python {platform.python_version()}, {platform.machine()}, BLAS: "
+        f"{', '.join(blas) or 'none loaded'}"
+    )
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--studies", type=int, default=100_000)
+    ap.add_argument("--out", type=Path, default=TREE / "benchmarks" / "verdict_errors.md")
+    args = ap.parse_args(argv)
+    started = time.time()
+    for design in DESIGNS.values():
+        design.levels  # calibrate once, outside the timed tables
+    worst: list = []
+    bound = ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / args.studies)
+    lines = [
+        f"Simulated verdict errors, {args.studies:,} studies per cell, α = {ALPHA}, margin {100 * MARGIN:g} pp, "
+        f"failure margin {100 * FAILURE_MARGIN:g} pp; bound α + 3 MC SE = {100 * bound:.2f} %. {environment()}.",
+        "",
+    ]
+    for claim, title in (
+        ("deeper_not_better", "“a deeper network is not better” (depth studies)"),
+        ("alternatives_better", "“the alternative is better” (one alternative)"),
+    ):
+        lines += [f"### {title}", ""] + main_table(claim, args.studies, worst) + [""]
+    lines += ["### The rule this replaces (all runs' accuracies, Welch, normal-theory looks)", ""]
+    lines += old_rule_table(args.studies) + [""]
+    over = [w for w in worst if not w[1]]
+    top = max(worst)
+    lines.append(
+        f"Cells checked: {len(worst)}; above the bound: {len(over)}; the largest error "
+        f"{100 * top[0]:.2f} % ({top[2]}, {top[3]}, {top[4]}). {time.time() - started:.0f} s."
+    )
+    text = "\n".join(lines) + "\n"
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
