@@ -510,8 +510,9 @@ def failures_claim(
     need = rate_runs_needed(margin, alpha)
     return Verdict(
         Outcome.INCONCLUSIVE,
-        f"{head}: neither {side} often by more than the margin nor not ({test}, p = {p_support:.2g} and "
-        f"{p_contradict:.2g}); with no failed run on either side, {need} runs per topology would decide it.",
+        f"{head}: not shown either way (one-sided exact unconditional tests: p = {p_support:.2g} that it does not "
+        f"fail {side} often by the margin, p = {p_contradict:.2g} that it does); with no failed run on either side, "
+        f"{need} runs per topology would decide it.",
         nums,
         th,
     )

@@ -158,36 +158,47 @@ def decide_deeper_not_better(
             if kind == "failures"
         ],
     }
-    text = " ".join(c[2].sentence for c in checks)
-    shown = [(kind, a) for (kind, a, part, p), r in zip(checks, rejected) if r and part.outcome is Outcome.CONTRADICTED]
-    if shown:
+    shown = [r and c[2].outcome is Outcome.CONTRADICTED for c, r in zip(checks, rejected)]
+    names = {"trained": "part 1 (the runs that trained)", "failures": "part 2 (how often runs fail to train)"}
+
+    def part_outcome(kind: str) -> Outcome:
+        mine = [(c, x) for c, x in zip(checks, shown) if c[0] == kind]
+        if any(x for _, x in mine):
+            return Outcome.CONTRADICTED
+        return Outcome.SUPPORTED if all(c[2].outcome is Outcome.SUPPORTED for c, _ in mine) else Outcome.INCONCLUSIVE
+
+    both = use_trained and use_rates
+    summary = "; ".join(f"{names[kind]}: {part_outcome(kind).value}" for kind in PARTS) + " — both must hold. "
+    summary = summary[:1].upper() + summary[1:] if both else ""
+    if any(shown):
         words = {
             "trained": "its trained runs are better by more than the margin",
             "failures": "it fails to train less often by more than the failure margin",
         }
-        which = "; ".join(f"{a.name}: {words[kind]}" for kind, a in shown)
+        which = "; ".join(f"{c[1].name}: {words[c[0]]}" for c, x in zip(checks, shown) if x)
+        text = " ".join(c[2].sentence for c, x in zip(checks, shown) if x)
         return Verdict(
             Outcome.CONTRADICTED,
-            f"a deeper network is better than the shallowest — {which} (Holm over {k} tests). {text}",
+            f"a deeper network is better than the shallowest — {which} (Holm over {k} tests). {summary}{text}",
             nums,
             th,
         )
-    rule = " and fails to train no less often by the failure margin or more" if use_rates else ""
+    claim = {
+        (True, True): "no deeper network is better than the shallowest for a user of the recipe: none has trained "
+        "runs better by the margin or fails to train less often by the failure margin (each part at α, an "
+        "intersection–union test)",
+        (True, False): "no deeper network is better than the shallowest by the margin or more",
+        (False, True): "no deeper network fails to train less often than the shallowest by the failure margin or more",
+    }.get((use_trained, use_rates), "")
     if checks and all(c[2].outcome is Outcome.SUPPORTED for c in checks):
-        both = " (every part at α: an intersection–union test)" if use_rates and use_trained else ""
-        return Verdict(
-            Outcome.SUPPORTED,
-            f"no deeper network is better than the shallowest by the margin or more{rule}{both}. {text}",
-            nums,
-            th,
-        )
-    return Verdict(
-        Outcome.INCONCLUSIVE,
-        f"the data cannot tell whether a deeper network is better by the margin{rule and ' or fails less often'}. "
-        f"{text}",
-        nums,
-        th,
-    )
+        return Verdict(Outcome.SUPPORTED, f"{claim}. {' '.join(c[2].sentence for c in checks)}", nums, th)
+    question = {
+        (True, True): "a deeper network is better for a user of the recipe",
+        (True, False): "depth helps by the margin",
+        (False, True): "a deeper network fails to train less often by the failure margin",
+    }.get((use_trained, use_rates), "depth helps")
+    open_ = " ".join(c[2].sentence for c in checks if c[2].outcome is not Outcome.SUPPORTED)
+    return Verdict(Outcome.INCONCLUSIVE, f"the data cannot tell whether {question}. {summary}{open_}", nums, th)
 
 
 def decide_alternatives_better(
@@ -261,21 +272,30 @@ def decide_alternatives_better(
         row.update({"p_better": p, "holm_rejected": r})
     nums = {"comparisons": rows}
     text = " ".join(sentences)
-    rule = " and does not fail to train more often by the failure margin or more" if use_rates else ""
+    rule = (
+        " for a user of the recipe (trained runs better by the margin and not failing to train more often by the "
+        "failure margin; the larger p of the two parts)"
+        if use_rates and use_trained
+        else " and does not fail to train more often by the failure margin or more"
+        if use_rates
+        else ""
+    )
     winners = [b.name for b, r in zip(alts, rejected) if r]
     if winners:
         return Verdict(
             Outcome.SUPPORTED,
             f"{', '.join(winners)} beat{'s' if len(winners) == 1 else ''} {a0.name} by more than the margin{rule} "
-            f"(one-sided tests, the larger p of the parts, Holm over {len(alts)} alternatives). {text}",
+            f"(one-sided tests, Holm over {len(alts)} alternatives). {text}",
             nums,
             th,
         )
     if all(excluded):
         return Verdict(
             Outcome.CONTRADICTED,
-            f"every alternative is shown not to beat {a0.name} by the margin{rule and ' without failing more often'}. "
-            f"{text}",
+            f"every alternative is shown not to beat {a0.name}: each has trained runs below the margin or fails to "
+            f"train more often by the failure margin (each part at α/{n_parts}). {text}"
+            if use_rates
+            else f"every alternative's interval lies below the margin: none beats {a0.name}. {text}",
             nums,
             th,
         )
