@@ -220,7 +220,9 @@ class Design:
         rule = {"obrien_fleming": "O'Brien–Fleming", "pocock": "Pocock"}[self.spending]
         return (
             f"looks at {', '.join(map(str, self.sizes))} seeds per topology; α = {self.alpha:g} spent across them "
-            f"by {rule}-type alpha spending (Lan & DeMets), nominal one-sided level per look (seeds: level) {levels}"
+            f"by {rule}-type alpha spending (Lan & DeMets); each look refers Welch's statistic to Student's t with "
+            f"min(n_A, n_B) − 1 degrees of freedom at a level calibrated to hold for any ratio of the spreads, "
+            f"nominal one-sided level per look (seeds: level) {levels}"
         )
 
 

@@ -61,10 +61,15 @@ def detectable_shift(se: float, df: float, level: float, power: float, two_sided
     def gap(ncp: float) -> float:
         return float(stats.nct.sf(crit, df, ncp)) - power
 
-    hi = max(crit, 1.0) + 10.0
+    # the noncentral t's quantile sits near crit + z(power) (exact for ν → ∞): bracket the root close to it,
+    # and widen only when that bracket misses (few evaluations of nct.sf, the costly part)
+    guess = crit + float(stats.norm.ppf(power))
+    lo, hi = guess - 1.0, guess + 1.0 + 4.0 / math.sqrt(df)
+    while gap(lo) > 0:
+        lo -= 2 * (hi - lo)
     while gap(hi) < 0:
-        hi *= 2
-    return float(brentq(gap, -abs(crit) - 10.0, hi, xtol=1e-12)) * se
+        hi += 2 * (hi - lo)
+    return float(brentq(gap, lo, hi, xtol=1e-12)) * se
 
 
 @dataclass(frozen=True)

@@ -205,13 +205,24 @@ def seeds_needed(a, b, margin: float, level: float = 0.05, power: float = 0.8) -
     def enough(n: int) -> bool:
         return detectable_shift(sigma * math.sqrt(2 / n), 2 * n - 2, level, power) <= gap
 
-    hi = 2
-    while not enough(hi):
-        if hi > 10**7:
+    from .stats import _scipy
+
+    norm = _scipy().norm
+    z = float(norm.ppf(1 - level) + norm.ppf(power))
+    n = max(2, math.ceil(2 * sigma**2 * z**2 / gap**2))  # the normal approximation; t needs a little more
+    if n > 10**7:
+        return math.inf
+    if enough(n):
+        while n > 2 and enough(n - 1):
+            n -= 1
+        return float(n)
+    step = 1
+    while not enough(n + step):  # grow the step until enough, then walk back to the smallest n that is
+        if n + step > 10**7:
             return math.inf
-        hi *= 2
-    lo = max(2, hi // 2)
-    while lo < hi:  # the smallest n that is enough (the shift falls as n grows)
+        n, step = n + step, step * 2
+    lo, hi = n + 1, n + step
+    while lo < hi:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if enough(mid) else (mid + 1, hi)
     return float(hi)
