@@ -28,6 +28,7 @@ the simulation does not use BLAS products, so any kernel gives the same numbers)
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import platform
 import sys
@@ -41,6 +42,8 @@ sys.path.insert(0, str(TREE / "src"))
 
 from mlpsweep import operating as op  # noqa: E402
 from mlpsweep.sequential import Design  # noqa: E402
+
+CLAIMS = op.CLAIMS
 
 ALPHA, MARGIN, FAILURE_MARGIN = 0.05, 0.01, 0.20
 DESIGNS = {
@@ -108,58 +111,146 @@ def pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
 
-def main_table(claim: str, studies: int, worst: list) -> list[str]:
-    """Every design × scenario under the primary verdict; in (a) and (b) also its first part alone (the runs
-    that trained, the verdict the report prints beside it), where the sequential looks' levels matter most."""
-    bound = ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / studies)
-    rows = [
-        "| design | scenario | verdict | false supported % (MC SE) | false contradicted % (MC SE) | power % | "
-        "mean seeds at power |",
-        "|---|---|---|---:|---:|---:|---:|",
-    ]
-    seed = 0
-    for group, label, fields in scenarios() + [edge_scenario(claim)]:
-        count_sup, count_con = truth(claim, fields, group)
-        for rule in ("primary", "trained") if group in "ab" else ("primary",):
-            for name, design in DESIGNS.items():
-                seed += 1
-                kw = dict(rule=rule)
-                at = cell(design, claim, fields, trained_diff(claim, group, 0.0), studies, seed, **kw)
-                good = cell(design, claim, fields, trained_diff(claim, group, 0.01), studies, 10_000 + seed, **kw)
-                right = good.supported if count_con else good.contradicted
-                sup = f"{pct(at.supported)} ({pct(at.se(at.supported))})" if count_sup else "— (right)"
-                con = f"{pct(at.contradicted)} ({pct(at.se(at.contradicted))})" if count_con else "— (right)"
-                for share, counted in ((at.supported, count_sup), (at.contradicted, count_con)):
-                    if counted:
-                        worst.append((share, share <= bound, claim, name, f"({group}) {label}, {rule}"))
-                power = "— | —" if group == "d" else f"{pct(right)} | {good.mean_seeds:.1f}"
-                what = "primary" if rule == "primary" else "part 1 alone"
-                rows.append(f"| {name} | ({group}) {label} | {what} | {sup} | {con} | {power} |")
-    return rows
-
-
-def old_rule_table(studies: int) -> list[str]:
-    """The rule this project used before, at its own claim's edge: the mixtures' means differ by the margin."""
-    rows = [
-        "| design | scenario (mixture means at the margin) | old rule: false supported % | "
-        "new rule: supported % (claim true here) |",
-        "|---|---|---:|---:|",
-    ]
-    seed = 50_000
+def measure(studies: int) -> list[dict]:
+    """Every cell: the primary verdict for every design × scenario, in (a) and (b) also its first part alone
+    (the runs that trained, the verdict the report prints beside it), where the looks' levels matter most;
+    then the rule this project used before, at its own claim's edge (the mixtures' means at the margin)."""
+    cells, seed = [], 0
+    for claim in CLAIMS:
+        for group, label, fields in scenarios() + [edge_scenario(claim)]:
+            count_sup, count_con = truth(claim, fields, group)
+            for rule in ("primary", "trained") if group in "ab" else ("primary",):
+                for name, design in DESIGNS.items():
+                    seed += 1
+                    at = cell(design, claim, fields, trained_diff(claim, group, 0.0), studies, seed, rule=rule)
+                    good = cell(
+                        design, claim, fields, trained_diff(claim, group, 0.01), studies, 10**5 + seed, rule=rule
+                    )
+                    cells.append(
+                        dict(
+                            table="errors",
+                            claim=claim,
+                            group=group,
+                            label=label,
+                            rule=rule,
+                            design=name,
+                            supported=at.supported,
+                            contradicted=at.contradicted,
+                            count_sup=count_sup,
+                            count_con=count_con,
+                            se_sup=at.se(at.supported),
+                            se_con=at.se(at.contradicted),
+                            power=None if group == "d" else (good.supported if count_con else good.contradicted),
+                            seeds=good.mean_seeds,
+                        )
+                    )
     for group, label, fields in scenarios():
         if group != "c":
             continue
         mixture = fields.get("fail_b", 0.0) * fields.get("drop_b", 0.0) - fields.get("fail_a", 0.0) * fields.get(
             "drop_a", 0.0
         )
-        diff = MARGIN + mixture  # trained difference that puts the mixtures' means at the margin
+        diff = MARGIN + mixture  # the trained difference that puts the mixtures' means at the margin
         for name, design in DESIGNS.items():
             seed += 1
             levels = design.z_levels if design.looks > 1 else None
             old = cell(design, "deeper_not_better", fields, diff, studies, seed, rule="all runs", levels=levels)
             new = cell(design, "deeper_not_better", fields, diff, studies, seed)
-            rows.append(f"| {name} | {label} | {pct(old.supported)} | {pct(new.supported)} |")
-    return rows
+            cells.append(
+                dict(
+                    table="old",
+                    label=label,
+                    design=name,
+                    supported=old.supported,
+                    se_sup=old.se(old.supported),
+                    new_supported=new.supported,
+                )
+            )
+    return cells
+
+
+def render(cells: list[dict], studies: int, header: str) -> str:
+    bound = ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / studies)
+    names = list(DESIGNS)
+    lines = [header, ""]
+    titles = {
+        "deeper_not_better": "“a deeper network is not better” (depth studies)",
+        "alternatives_better": "“the alternative is better” (one alternative)",
+    }
+    worst = []
+    for claim in CLAIMS:
+        mine = [c for c in cells if c["table"] == "errors" and c["claim"] == claim]
+        rows = list(dict.fromkeys((c["group"], c["label"], c["rule"]) for c in mine))
+        lines += [
+            f"#### {titles[claim]}: false *supported* / false *contradicted*, % ± MC SE "
+            "(— where that verdict is right)",
+            "",
+            "| scenario | verdict | " + " | ".join(names) + " |",
+            "|---|---|" + "---:|" * len(names),
+        ]
+        for group, label, rule in rows:
+            out = []
+            for name in names:
+                c = next(
+                    x for x in mine if (x["group"], x["label"], x["rule"], x["design"]) == (group, label, rule, name)
+                )
+                parts = []
+                for share, se, counted in (
+                    (c["supported"], c["se_sup"], c["count_sup"]),
+                    (c["contradicted"], c["se_con"], c["count_con"]),
+                ):
+                    parts.append(f"{pct(share)} ± {pct(se)}" if counted else "—")
+                    if counted:
+                        worst.append((share, claim, name, f"({group}) {label}, {rule}"))
+                out.append(" / ".join(parts))
+            what = "primary" if rule == "primary" else "part 1"
+            lines.append(f"| ({group}) {label} | {what} | " + " | ".join(out) + " |")
+        lines += [
+            "",
+            f"#### {titles[claim]}: power, % of right verdicts with the trained runs 1 pp inside the claim "
+            "(mean seeds per topology)",
+            "",
+        ]
+        lines += ["| scenario | verdict | " + " | ".join(names) + " |", "|---|---|" + "---:|" * len(names)]
+        for group, label, rule in rows:
+            if group == "d":
+                continue
+            cs = [
+                next(x for x in mine if (x["group"], x["label"], x["rule"], x["design"]) == (group, label, rule, n))
+                for n in names
+            ]
+            what = "primary" if rule == "primary" else "part 1"
+            lines.append(
+                f"| ({group}) {label} | {what} | "
+                + " | ".join(f"{pct(c['power'])} ({c['seeds']:.1f})" for c in cs)
+                + " |"
+            )
+        lines.append("")
+    old = [c for c in cells if c["table"] == "old"]
+    if old:
+        lines += [
+            "#### The rule this replaces (Welch on every run's accuracy, normal-theory looks), the mixtures' means "
+            "at the margin: its false *supported* % ± MC SE, and the new rule's *supported* % (a right verdict "
+            "there: the trained runs are inside the margin and the failure rates within 20 pp)",
+            "",
+            "| scenario | " + " | ".join(names) + " |",
+            "|---|" + "---:|" * len(names),
+        ]
+        for label in dict.fromkeys(c["label"] for c in old):
+            cs = [next(x for x in old if (x["label"], x["design"]) == (label, n)) for n in names]
+            lines.append(
+                f"| {label} | "
+                + " | ".join(f"{pct(c['supported'])} ± {pct(c['se_sup'])} (new {pct(c['new_supported'])})" for c in cs)
+                + " |"
+            )
+        lines.append("")
+    top = max(worst)
+    over = [w for w in worst if w[0] > bound]
+    lines.append(
+        f"Error cells: {len(worst)}; above α + 3 MC SE = {100 * bound:.2f} %: {len(over)}; the largest "
+        f"{100 * top[0]:.2f} % ({top[1]}, {top[2]}, {top[3]})."
+    )
+    return "\n".join(lines) + "\n", len(over)
 
 
 def environment() -> str:
@@ -178,31 +269,27 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--studies", type=int, default=100_000)
     ap.add_argument("--out", type=Path, default=TREE / "benchmarks" / "verdict_errors.md")
+    ap.add_argument("--render", action="store_true", help="only render the tables again from the .json beside --out")
     args = ap.parse_args(argv)
-    started = time.time()
-    for design in DESIGNS.values():
-        design.levels  # calibrate once, outside the timed tables
-    worst: list = []
-    bound = ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / args.studies)
-    lines = [
-        f"Simulated verdict errors, {args.studies:,} studies per cell, α = {ALPHA}, margin {100 * MARGIN:g} pp, "
-        f"failure margin {100 * FAILURE_MARGIN:g} pp; bound α + 3 MC SE = {100 * bound:.2f} %. {environment()}.",
-        "",
-    ]
-    for claim, title in (
-        ("deeper_not_better", "“a deeper network is not better” (depth studies)"),
-        ("alternatives_better", "“the alternative is better” (one alternative)"),
-    ):
-        lines += [f"### {title}", ""] + main_table(claim, args.studies, worst) + [""]
-    lines += ["### The rule this replaces (all runs' accuracies, Welch, normal-theory looks)", ""]
-    lines += old_rule_table(args.studies) + [""]
-    over = [w for w in worst if not w[1]]
-    top = max(worst)
-    lines.append(
-        f"Cells checked: {len(worst)}; above the bound: {len(over)}; the largest error "
-        f"{100 * top[0]:.2f} % ({top[2]}, {top[3]}, {top[4]}). {time.time() - started:.0f} s."
-    )
-    text = "\n".join(lines) + "\n"
+    store = args.out.with_suffix(".json")
+    if args.render:
+        doc = json.loads(store.read_text(encoding="utf-8"))
+    else:
+        started = time.time()
+        for design in DESIGNS.values():
+            design.levels  # calibrate once
+        cells = measure(args.studies)
+        doc = {
+            "studies": args.studies,
+            "header": (
+                f"Simulated verdict errors, {args.studies:,} studies per cell (fixed seeds), α = {ALPHA}, margin "
+                f"{100 * MARGIN:g} pp, failure margin {100 * FAILURE_MARGIN:g} pp. {environment()}. "
+                f"{time.time() - started:.0f} s."
+            ),
+            "cells": cells,
+        }
+        store.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    text, over = render(doc["cells"], doc["studies"], doc["header"])
     args.out.write_text(text, encoding="utf-8")
     print(text)
     return 1 if over else 0
