@@ -122,22 +122,12 @@ def decide_deeper_not_better(
     shallow = next(a for a in arms if a.depth == depths[0])
     deeper = [a for a in arms if a.depth > depths[0]]
     k = len(deeper) * (use_trained + use_rates)
+    welch = dict(margin=margin, alpha=alpha, min_seeds=min_seeds, power=power, plan_alpha=plan_alpha, df=df)
     checks = []  # (kind, arm, verdict, one-sided p of its opposite)
     for a in deeper:
         what = f"{a.name} − {shallow.name}"
         if use_trained:
-            part = v.not_better(
-                shallow.trained,
-                a.trained,
-                margin=margin,
-                alpha=alpha,
-                min_seeds=min_seeds,
-                power=power,
-                what=what,
-                plan_alpha=plan_alpha,
-                holm_k=k,
-                df=df,
-            )
+            part = v.not_better(shallow.trained, a.trained, what=what, holm_k=k, **welch)
             d = v.difference(shallow.trained, a.trained, alpha, power, df)
             checks.append(("trained", a, part, v.one_sided_p(d, margin, greater=True)))
         if use_rates:
@@ -234,23 +224,13 @@ def decide_alternatives_better(
     if use_rates:
         th["failure_margin_pp"] = 100 * failure_margin
     n_parts = use_trained + use_rates
+    welch = dict(margin=margin, alpha=alpha, min_seeds=min_seeds, power=power, plan_alpha=plan_alpha, df=df)
     rows, p_support, excluded, sentences = [], [], [], []
     for b in alts:
         what = f"{b.name} − {a0.name}"
         sup, con, row = [], [], {"topology": b.name}
         if use_trained:
-            part = v.better(
-                a0.trained,
-                b.trained,
-                margin=margin,
-                alpha=alpha,
-                min_seeds=min_seeds,
-                power=power,
-                what=what,
-                plan_alpha=plan_alpha,
-                holm_k=len(alts),
-                df=df,
-            )
+            part = v.better(a0.trained, b.trained, what=what, holm_k=len(alts), **welch)
             d = v.difference(a0.trained, b.trained, alpha, power, df)
             sup.append(part.numbers["p_one_sided"])
             con.append(v.one_sided_p(d, margin, greater=False))
