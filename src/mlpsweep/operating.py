@@ -162,9 +162,9 @@ def simulate(
     levels: list[float] | None = None,
 ) -> Outcomes:
     """``studies`` simulated studies of ``design`` under ``scenario``, decided by ``rule`` at every look (a
-    design of one look is a fixed design: Welch–Satterthwaite's ν, as the report uses it; a sequential one
-    refers Welch's statistic to min(n_A, n_B) − 1 degrees of freedom at its calibrated levels, or at
-    ``levels`` when given — to show what other levels would do)."""
+    design of one look is a fixed design, tested at α) — Welch's statistic on min(n_A, n_B) − 1 degrees of
+    freedom, as the report uses it, at the design's calibrated levels, or at ``levels`` when given (to show
+    what other levels would do).  ``rule="all runs"`` is the rule before: Welch–Satterthwaite's ν."""
     if claim not in CLAIMS or rule not in RULES:
         raise ValueError(f"claim must be one of {CLAIMS} and rule one of {RULES}")
     data = draw(scenario, studies, design.max, rng)
@@ -183,7 +183,7 @@ def simulate(
             rule=rule,
             margin=margin,
             failure_margin=failure_margin,
-            df_rule="min" if sequential else "welch",
+            df_rule="min",
         )
         outcome[open_] = decided
         used[open_[decided != 0]] = n

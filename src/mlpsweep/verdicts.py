@@ -187,11 +187,11 @@ def one_sided_p(d: Difference, margin: float, greater: bool) -> float:
     return tail if (t > 0) == greater else 1.0 - tail
 
 
-def seeds_needed(a, b, margin: float, level: float = 0.05, power: float = 0.8) -> float:
+def seeds_needed(a, b, margin: float, level: float = 0.05, power: float = 0.8, df: str = "welch") -> float:
     """Seeds per configuration a fixed design needs for a one-sided Welch test at ``level`` against the margin to
     decide the observed difference with the given power, at the observed spread: the smallest n whose
-    detectable shift (noncentral t, σ² the mean of the two sample variances, SE = σ√(2/n), ν = 2n − 2)
-    reaches |Δ − δ|; inf when the observed difference equals the margin."""
+    detectable shift (noncentral t, σ² the mean of the two sample variances, SE = σ√(2/n), ν = 2n − 2, or
+    n − 1 with ``df="min"``) reaches |Δ − δ|; inf when the observed difference equals the margin."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
@@ -203,7 +203,8 @@ def seeds_needed(a, b, margin: float, level: float = 0.05, power: float = 0.8) -
     sigma = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
 
     def enough(n: int) -> bool:
-        return detectable_shift(sigma * math.sqrt(2 / n), 2 * n - 2, level, power) <= gap
+        nu = (n - 1) if df == "min" else (2 * n - 2)
+        return detectable_shift(sigma * math.sqrt(2 / n), nu, level, power) <= gap
 
     from .stats import _scipy
 
@@ -248,8 +249,8 @@ def _reach_text(d: Difference, margin: float, support: tuple[float, float], cont
     )
 
 
-def _sample_size_text(a, b, margin: float, level: float, power: float) -> str:
-    n = seeds_needed(a, b, margin, level, power)
+def _sample_size_text(a, b, margin: float, level: float, power: float, df: str = "welch") -> str:
+    n = seeds_needed(a, b, margin, level, power, df)
     if math.isnan(n):
         return ""
     if math.isinf(n):
@@ -317,7 +318,7 @@ def not_better(
     return Verdict(
         Outcome.INCONCLUSIVE,
         f"{head}: the interval contains the margin; {_reach_text(d, margin, (-1, alpha), (1, alpha / holm_k))}"
-        f"{_sample_size_text(a, b, margin, deciding, power)}.",
+        f"{_sample_size_text(a, b, margin, deciding, power, df)}.",
         nums,
         th,
     )
@@ -364,7 +365,7 @@ def better(
     return Verdict(
         Outcome.INCONCLUSIVE,
         f"{head}: the interval contains the margin; {_reach_text(d, margin, (1, alpha / holm_k), (-1, alpha))}"
-        f"{_sample_size_text(a, b, margin, deciding, power)}.",
+        f"{_sample_size_text(a, b, margin, deciding, power, df)}.",
         nums,
         th,
     )

@@ -95,14 +95,15 @@ def decide_deeper_not_better(
     power: float = 0.8,
     plan_alpha: float | None = None,
     failure_margin: float | None = None,
-    df: str = "welch",
+    df: str = "min",
     parts: tuple = PARTS,
 ) -> Verdict:
-    """ "No deeper network is better than the shallowest" for a user of the recipe.  ``groups``: (topology,
+    """“No deeper network is better than the shallowest” for a user of the recipe.  ``groups``: (topology,
     depth, accuracies of the runs that trained[, failed runs, judged runs]) or :class:`Arm`, in the study's
     order.  For every deeper net B against the shallowest A the claim has two parts (``parts``):
 
-    * trained: B's trained runs are not better than A's by ``margin`` or more (Welch, :func:`verdicts.not_better`);
+    * trained: B's trained runs are not better than A's by ``margin`` or more (Welch's statistic on
+      min(n_A, n_B) − 1 degrees of freedom, ``df``; :func:`verdicts.not_better`);
     * failures: B does not fail to train less often than A by ``failure_margin`` or more (exact unconditional
       test of the two rates, :func:`verdicts.failures_claim`) — only with a failure margin and counts.
 
@@ -201,7 +202,7 @@ def decide_alternatives_better(
     power: float = 0.8,
     plan_alpha: float | None = None,
     failure_margin: float | None = None,
-    df: str = "welch",
+    df: str = "min",
     parts: tuple = PARTS,
 ) -> Verdict:
     """ "Some alternative is better than the first topology" for a user.  ``base``: (topology, accuracies of the
@@ -483,7 +484,7 @@ class Compare(StudyKind):
             min_seeds=study["min_seeds"],
             power=study["power"],
             plan_alpha=study["alpha"],
-            df="min" if look else "welch",
+            df="min",
         )
         sec.verdict = self.decide(study, data, r, common)
         if look:
