@@ -187,3 +187,19 @@ def test_mark_stuck_columns(share, expect):
     mark_stuck(runs, m, share)
     assert list(runs["stuck"]) == expect
     assert runs["dead_classes"].tolist() == (["0 1", ""] if share else ["", ""])
+
+
+def test_a_topology_whose_every_run_diverged_fails_them_all_and_the_verdict_still_decides(tmp_path):
+    """Every run of the deeper net diverged: part 1 has no run that trained (inconclusive, and it says so); part
+    2 counts the diverged runs as failures (5 of 5 against 1 of 5: the deeper net does not fail less often)."""
+    data = study_data(tmp_path)
+    data.runs.loc[data.runs["topology"] == "30-30", "status"] = "diverged"
+    data.runs["diverged_epoch"] = np.where(data.runs["topology"] == "30-30", 3.0, np.nan)
+    for (topo, seed), m in data.metrics.items():
+        if topo == "30-30":
+            m["status"] = "diverged"
+    sec = kind("compare").section("depth", {**STUDY, "failure_margin_pp": 20.0}, data)
+    (_, trained), (_, failures) = sec.more_verdicts
+    assert trained.outcome is Outcome.INCONCLUSIVE and "0 seeds that trained" in trained.sentence
+    assert failures.outcome is Outcome.SUPPORTED and "failed to train 5/5 against 1/5" in failures.sentence
+    assert sec.verdict.outcome is Outcome.INCONCLUSIVE

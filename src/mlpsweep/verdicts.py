@@ -261,12 +261,14 @@ def _sample_size_text(a, b, margin: float, level: float, power: float, df: str =
     )
 
 
-def _too_few(n_a: int, n_b: int, min_seeds: int, what: str) -> str | None:
+def _too_few(n_a: int, n_b: int, min_seeds: int, what: str, unit: str = "finished seed") -> str | None:
     need = max(2, min_seeds)
-    if min(n_a, n_b) < need:
+    n = min(n_a, n_b)
+    if n < need:
+        plural = unit.replace("seed", "seeds", 1) if n != 1 else unit
         return (
-            f"inconclusive: {what} has {min(n_a, n_b)} finished seed{'s' if min(n_a, n_b) != 1 else ''} on its "
-            f"smaller side, and a verdict needs at least {need} per side (min_seeds)."
+            f"inconclusive: {what} has {n} {plural} on its smaller side, and a verdict needs at least {need} per "
+            "side (min_seeds)."
         )
     return None
 
@@ -283,6 +285,7 @@ def not_better(
     plan_alpha: float | None = None,
     holm_k: int = 1,
     df: str = "welch",
+    unit: str = "finished seed",
 ) -> Verdict:
     """The claim "B is not better than A by more than ``margin``" (non-superiority).
 
@@ -298,7 +301,7 @@ def not_better(
     d = difference(a, b, alpha, power, df)
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
     nums = d.to_dict()
-    reason = _too_few(d.n_a, d.n_b, min_seeds, what)
+    reason = _too_few(d.n_a, d.n_b, min_seeds, what, unit)
     if reason:
         return Verdict(
             Outcome.INCONCLUSIVE,
@@ -336,6 +339,7 @@ def better(
     plan_alpha: float | None = None,
     holm_k: int = 1,
     df: str = "welch",
+    unit: str = "finished seed",
 ) -> Verdict:
     """The claim "B is better than A by at least ``margin``" (superiority).
 
@@ -347,7 +351,7 @@ def better(
     d = difference(a, b, alpha, power, df)
     th = {"margin_pp": 100 * margin, "alpha": alpha, "min_seeds": min_seeds}
     nums = {**d.to_dict(), "p_one_sided": one_sided_p(d, margin, greater=True)}
-    reason = _too_few(d.n_a, d.n_b, min_seeds, what)
+    reason = _too_few(d.n_a, d.n_b, min_seeds, what, unit)
     if reason:
         return Verdict(
             Outcome.INCONCLUSIVE,

@@ -124,11 +124,12 @@ def decide_deeper_not_better(
     deeper = [a for a in arms if a.depth > depths[0]]
     k = len(deeper) * (use_trained + use_rates)
     welch = dict(margin=margin, alpha=alpha, min_seeds=min_seeds, power=power, plan_alpha=plan_alpha, df=df)
+    unit = "seed that trained" if all(x.failed is not None for x in arms) else "finished seed"
     checks = []  # (kind, arm, verdict, one-sided p of its opposite)
     for a in deeper:
         what = f"{a.name} − {shallow.name}"
         if use_trained:
-            part = v.not_better(shallow.trained, a.trained, what=what, holm_k=k, **welch)
+            part = v.not_better(shallow.trained, a.trained, what=what, holm_k=k, unit=unit, **welch)
             d = v.difference(shallow.trained, a.trained, alpha, power, df)
             checks.append(("trained", a, part, v.one_sided_p(d, margin, greater=True)))
         if use_rates:
@@ -226,12 +227,13 @@ def decide_alternatives_better(
         th["failure_margin_pp"] = 100 * failure_margin
     n_parts = use_trained + use_rates
     welch = dict(margin=margin, alpha=alpha, min_seeds=min_seeds, power=power, plan_alpha=plan_alpha, df=df)
+    unit = "seed that trained" if all(x.failed is not None for x in [a0, *alts]) else "finished seed"
     rows, p_support, excluded, sentences = [], [], [], []
     for b in alts:
         what = f"{b.name} − {a0.name}"
         sup, con, row = [], [], {"topology": b.name}
         if use_trained:
-            part = v.better(a0.trained, b.trained, what=what, holm_k=len(alts), **welch)
+            part = v.better(a0.trained, b.trained, what=what, holm_k=len(alts), unit=unit, **welch)
             d = v.difference(a0.trained, b.trained, alpha, power, df)
             sup.append(part.numbers["p_one_sided"])
             con.append(v.one_sided_p(d, margin, greater=False))
@@ -521,7 +523,7 @@ class Compare(StudyKind):
             dead = [dead_classes(data.metrics[(t, s)], share) if share > 0 else None for s in ok["seed"]]
             depth = next((len(m["sizes"]) for (name, _), m in data.metrics.items() if name == t), 0)
             if share > 0 and all(d is not None for d in dead):
-                trained = ok[[not d for d in dead]]["test_accuracy"].to_numpy()
+                trained = ok[np.array([not d for d in dead], dtype=bool)]["test_accuracy"].to_numpy()
                 out.append(Arm(t, trained, depth, len(mine) - len(trained), len(mine)))
             else:
                 out.append(Arm(t, ok["test_accuracy"].to_numpy(), depth))
