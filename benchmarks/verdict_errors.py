@@ -80,7 +80,7 @@ def edge_scenario(claim: str) -> tuple[str, str, dict]:
     return ("d", "failure rates 20 pp apart, trained 2 pp inside", f)
 
 
-def truth(claim: str, fields: dict, group: str) -> tuple[bool, bool]:
+def truth(claim: str, fields: dict) -> tuple[bool, bool]:
     """(count false supported, count false contradicted) for a scenario: what is an error there."""
     gap = fields.get("fail_b", 0.0) - fields.get("fail_a", 0.0)
     edge = -FAILURE_MARGIN if claim == "deeper_not_better" else FAILURE_MARGIN
@@ -118,7 +118,7 @@ def measure(studies: int) -> list[dict]:
     cells, seed = [], 0
     for claim in CLAIMS:
         for group, label, fields in scenarios() + [edge_scenario(claim)]:
-            count_sup, count_con = truth(claim, fields, group)
+            count_sup, count_con = truth(claim, fields)
             for rule in ("primary", "trained") if group in "ab" else ("primary",):
                 for name, design in DESIGNS.items():
                     seed += 1

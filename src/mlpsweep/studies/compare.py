@@ -488,7 +488,8 @@ class Compare(StudyKind):
             plan_alpha=study["alpha"],
             df="min",
         )
-        sec.verdict = self.decide(study, data, r, common)
+        arms = self.arms(study, data, r)  # read once; the primary verdict and its two parts decide on them
+        sec.verdict = self.decide(study, data, r, common, arms=arms)
         if look:
             sec.findings.insert(0, look_finding(look, len(r)))
         share = study["stuck_below"]
@@ -504,8 +505,8 @@ class Compare(StudyKind):
                 )
             sec.verdict_on = "for a user of the recipe (both parts below must hold)"
             sec.more_verdicts = [
-                (f"part 1: {TRAINED_PART}", self.decide(study, data, r, common, ("trained",))),
-                (f"part 2: {FAILURE_PART}", self.decide(study, data, r, common, ("failures",))),
+                (f"part 1: {TRAINED_PART}", self.decide(study, data, r, common, ("trained",), arms)),
+                (f"part 2: {FAILURE_PART}", self.decide(study, data, r, common, ("failures",), arms)),
             ]
         sec.thresholds = thresholds(study, self.verdict_keys)
         return sec
@@ -530,9 +531,9 @@ class Compare(StudyKind):
         return out
 
     @staticmethod
-    def decide(study: dict, data: Data, r, common: dict, parts: tuple = PARTS) -> Verdict:
+    def decide(study: dict, data: Data, r, common: dict, parts: tuple = PARTS, arms: list | None = None) -> Verdict:
         """The study's claim on the runs ``r``: both parts (the primary verdict) or one (``parts``)."""
-        arms = Compare.arms(study, data, r)
+        arms = arms if arms is not None else Compare.arms(study, data, r)
         rates = dict(failure_margin=study["failure_margin_pp"] / 100, parts=parts)
         if study["expect"] == "deeper_not_better":
             return decide_deeper_not_better([a for a in arms if a.depth], **common, **rates)
