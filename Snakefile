@@ -8,6 +8,14 @@ from snakemake.utils import min_version
 
 min_version("8.20")
 
+from mlpsweep.config import ConfigError, check_file
+
+# A config file's size and nesting, checked before YAML's reader builds it (it recurses once per level).
+try:
+    check_file("config/config.yaml")
+except ConfigError as exc:
+    raise WorkflowError(f"mlpsweep: {exc}") from None
+
 
 configfile: "config/config.yaml"
 

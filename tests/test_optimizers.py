@@ -2,6 +2,7 @@
 and a rule of one's own (tests/rules/rmsprop.py) used by name with nothing in mlpsweep changed."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -165,7 +166,11 @@ def train_command(args, env_path=None):
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [env_path, os.environ.get("PYTHONPATH")]))}
     return subprocess.run(
-        [sys.executable, "-m", "mlpsweep", "-q", "train", *args], capture_output=True, text=True, timeout=300, env=env
+        [sys.executable, "-m", "mlpsweep", "-q", "--plugin", "rmsprop", "train", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
 
 
@@ -203,7 +208,7 @@ def test_a_rule_of_ones_own_trains_stacked_and_alone_with_nothing_changed_in_mlp
         assert p1 == p2 and strip_seconds(h1) == strip_seconds(h2)
     meta = json.loads((tmp_path / "solo/r0/model.json").read_text())
     assert meta["settings"]["optimizer"] == {"name": "rmsprop", "rho": 0.9, "epsilon": 1e-8}
-    # without its folder on the path, the name is refused in one line
+    # declared but not on the path, the name is refused in one line
     proc = train_command(
         [
             "--data",
@@ -217,7 +222,17 @@ def test_a_rule_of_ones_own_trains_stacked_and_alone_with_nothing_changed_in_mlp
         ]
     )
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
-    assert "unknown optimizer 'rmsprop'" in proc.stderr and not (tmp_path / "none").exists()
+    assert "plugin 'rmsprop': no such module" in proc.stderr and not (tmp_path / "none").exists()
+    # on the path but not declared: refused without importing it
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir)]
+        + ["--settings", json.dumps(settings[0]), "--seed", "1", "--out-dir", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(RULES_DIR)},
+    )
+    assert proc.returncode == 1 and "must be listed under the config's plugins" in proc.stderr
 
 
 @pytest.mark.slow
@@ -239,6 +254,8 @@ def test_killed_mid_run_and_resumed_is_identical(data_dir, tmp_path, optimizer):
         sys.executable,
         "-m",
         "mlpsweep",
+        "--plugin",
+        "rmsprop",
         "train",
         *args,
         "--checkpoint-dir",

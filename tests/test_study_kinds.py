@@ -22,6 +22,7 @@ def test_a_kind_of_ones_own_runs_its_job_and_writes_its_section(tmp_path):
             "seeds": [1],
             "studies": ["census"],
             "study_definitions": {"census": {"kind": "toy_census", "min_share": 0.02}},
+            "plugins": ["toy_census"],
             "data": {"validation_size": 50},
             "download": {"timeout": 5, "retries": 0, "backoff": 0},
             "dataset_definitions": {"tiny": {**definition, "sources": [mirror.url + "/tiny/"]}},
@@ -71,6 +72,7 @@ def test_an_update_rule_of_ones_own_through_the_workflow_stacked_and_alone(tmp_p
             "study_definitions": {"opt": {"topologies": ["rms"]}},
             "defaults": {"epochs": 2, "hidden": [8]},
             "topologies": {"rms": {"eta": 0.01, "optimizer": {"name": "rmsprop", "rho": 0.8}}},
+            "plugins": ["rmsprop"],
             "data": {"validation_size": 50},
             "download": {"timeout": 5, "retries": 0, "backoff": 0},
             "dataset_definitions": {"tiny": {**definition, "sources": [mirror.url + "/tiny/"]}},
@@ -83,8 +85,10 @@ def test_an_update_rule_of_ones_own_through_the_workflow_stacked_and_alone(tmp_p
     assert counts.get("train_stack_tiny_rms_seed1_1") == 1  # the two rms runs trained as one stack
     import sys
 
+    from mlpsweep import plugins
     from mlpsweep import train as train_job
 
+    plugins.declare(["rmsprop"])
     sys.path.insert(0, str(RULES_DIR))
     try:
         for seed in (1, 2):  # each run alone, as a job of one run would train it

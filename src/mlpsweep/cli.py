@@ -14,6 +14,7 @@ run that diverged under ``--fail-on-divergence``, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
@@ -57,10 +58,32 @@ def _add_dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spec", help="a full dataset definition as JSON (what the workflow passes)")
 
 
+def _refuse_foreign(path, what: str, is_ours) -> None:
+    """Refuse to write over an existing file a command did not make (``is_ours`` says which files it makes)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a folder; give a file's path")
+    if path.exists() and not is_ours(path):
+        raise ValueError(f"{what} {path} exists and is not a file mlpsweep wrote; give a new path or move it away")
+
+
+def _is_check_record(path) -> bool:
+    try:
+        doc = json.loads(path.read_bytes()[: 1 << 20].decode("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and set(doc) == {"dataset", "state", "repaired"}
+
+
 def cmd_download(args) -> int:
+    from .data import cache
     from .data.download import FetchOptions, fetch_dataset
 
     spec = _dataset_spec(args)
+    if args.record:
+        _refuse_foreign(args.record, "--record", lambda p: cache.is_download_record(p, spec.name))
     opts = FetchOptions(timeout=args.timeout, retries=args.retries, backoff=args.backoff)
     paths = fetch_dataset(spec, args.dest, opts)
     if args.record:
@@ -97,6 +120,7 @@ def cmd_check_caches(args) -> int:
 
     spec = _dataset_spec(args)
     record, data_dir = Path(args.record), Path(args.data_dir)
+    _refuse_foreign(args.out, "--out", _is_check_record)
     done = cache.repair(
         spec,
         record,
@@ -146,9 +170,17 @@ def _runs_arg(args) -> list:
     keys = {"name", "seed", "settings", "out_dir"}
     if not (isinstance(runs, list) and runs and all(isinstance(r, dict) and set(r) == keys for r in runs)):
         raise ValueError(f"--runs must be a non-empty JSON list of objects with the keys {sorted(keys)}")
+    most = default("training.runs_per_job", "maximum")
+    if len(runs) > most:
+        raise ValueError(f"--runs has {len(runs):,} runs; one job trains at most {most} (training.runs_per_job)")
     for i, r in enumerate(runs):
-        if not isinstance(r["settings"], dict) or isinstance(r["seed"], bool) or not isinstance(r["seed"], int):
+        seed = r["seed"]
+        if not isinstance(r["settings"], dict) or isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"--runs[{i}]: seed must be an integer and settings an object")
+        if not 0 <= seed <= 2**32 - 1:
+            raise ValueError(f"--runs[{i}]: seed {seed} is outside 0 … 2**32 - 1")
+        if not isinstance(r["out_dir"], str) or not r["out_dir"]:
+            raise ValueError(f"--runs[{i}]: out_dir must be a folder's path")
     return [Run(**r) for r in runs]
 
 
@@ -220,11 +252,11 @@ def cmd_compare(args) -> int:
     return run(args.reference, args.results, margin_pp=args.margin_pp, alpha=args.alpha, out=args.out)
 
 
-def default(key: str):
-    """A command-line default: the config schema's default of ``key`` (one source for both)."""
+def default(key: str, field: str = "default"):
+    """A command-line default: the config schema's default of ``key`` (one source for both), or its ``field``."""
     from .config import schema_default
 
-    return schema_default(key)
+    return schema_default(key, field)
 
 
 def _at_least(low: int):
@@ -240,6 +272,34 @@ def _at_least(low: int):
         return value
 
     parse.__name__ = f"whole number >= {low}"
+    return parse
+
+
+def _seed(text: str) -> int:
+    """An argparse type: a seed, as the config takes it (0 … 2³² − 1)."""
+    value = _at_least(0)(text)
+    if value > 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"{value} is above 2**32 - 1, the largest seed")
+    return value
+
+
+def _bounded_float(low: float, high: float, *, open_low: bool = False, open_high: bool = False):
+    """An argparse type: a finite number between ``low`` and ``high`` (each end open or closed)."""
+    import math
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        above = value > low if open_low else value >= low
+        below = value < high if open_high else value <= high
+        if not (math.isfinite(value) and above and below):
+            ends = f"{'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+            raise argparse.ArgumentTypeError(f"{value} is not a finite number in {ends}")
+        return value
+
+    parse.__name__ = "number"
     return parse
 
 
@@ -263,19 +323,19 @@ def _add_data_arg(p: argparse.ArgumentParser) -> None:
 def _add_download_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout",
-        type=float,
+        type=_positive_float,
         default=default("download.timeout"),
         help="seconds for connecting and for each read (%(default)s)",
     )
     p.add_argument(
         "--retries",
-        type=int,
+        type=_at_least(0),
         default=default("download.retries"),
         help="extra attempts per source on transient errors (%(default)s)",
     )
     p.add_argument(
         "--backoff",
-        type=float,
+        type=_bounded_float(0, 3600),
         default=default("download.backoff"),
         help="seconds before the first retry, doubling (%(default)s)",
     )
@@ -284,13 +344,13 @@ def _add_download_args(p: argparse.ArgumentParser) -> None:
 def _add_preprocess_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--validation-size",
-        type=int,
+        type=_at_least(1),
         default=default("data.validation_size"),
         help="validation rows taken from training (%(default)s)",
     )
     p.add_argument(
         "--validation-seed",
-        type=int,
+        type=_seed,
         default=default("data.validation_seed"),
         help="seed for a random validation split (default: the last rows)",
     )
@@ -312,6 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="exact: every result the correctly rounded value of its mathematics, the same bytes on any "
         "computer; native: the BLAS's and NumPy's own float32 kernels (faster; the same bytes only on the same "
         "kernel, SIMD level and versions) (default: $MLPSWEEP_ARITHMETIC, else exact; mlpsweep.arithmetic)",
+    )
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a module of your own that a setting names (a study kind, an update rule); importing it runs its "
+        "code, so it is imported only when named here (the workflow passes the config's plugins)",
     )
     sub = parser.add_subparsers(dest="command", metavar="STAGE")
 
@@ -342,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one run, or several runs of one shape together (each as alone)")
     _add_data_arg(p)
     p.add_argument("--settings", help="one run: the topology's settings as JSON (hidden, activation, …)")
-    p.add_argument("--seed", type=int, help="one run: seed of the run's random generator")
+    p.add_argument("--seed", type=_seed, help="one run: seed of the run's random generator (0 … 2³² − 1)")
     p.add_argument("--out-dir", help="one run: folder for model.npz, model.json, history.csv")
     p.add_argument(
         "--runs", help='several runs, as a JSON list: [{"name": …, "seed": …, "settings": {…}, "out_dir": …}, …]'
@@ -418,11 +486,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", help="the new report folder or dataset results folder")
     p.add_argument(
         "--margin-pp",
-        type=float,
+        type=_bounded_float(0, 100, open_low=True),
         default=1.0,
         help="equivalence margin for a topology's mean test accuracy, in percentage points (%(default)s)",
     )
-    p.add_argument("--alpha", type=float, default=default("verdicts.alpha"), help="test level (%(default)s)")
+    p.add_argument(
+        "--alpha",
+        type=_bounded_float(0, 0.5, open_low=True),
+        default=default("verdicts.alpha"),
+        help="test level (%(default)s)",
+    )
     p.add_argument("--out", help="also write compare.md and compare.html into this folder")
     p.set_defaults(func=cmd_compare)
 
@@ -447,8 +520,9 @@ def main(argv=None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from . import arithmetic
+    from . import arithmetic, plugins
 
+    plugins.declare(args.plugin)
     try:
         arithmetic.prepare(args.arithmetic)
         logging.getLogger("mlpsweep.arithmetic").info("%s", arithmetic.summary())
@@ -468,6 +542,34 @@ def main(argv=None) -> int:
     except _expected_errors() as exc:
         print(f"mlpsweep {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:  # a path it was given: missing, a file for a folder, too long, no space, no permission
+        print(f"mlpsweep {args.command}: error: {_os_error(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    except RecursionError:
+        print(f"mlpsweep {args.command}: error: an input is nested too deeply to be a setting", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"mlpsweep {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+#: What to do about an OSError on a path, by its errno.
+_OS_FIXES = {
+    errno.ENOSPC: "free some space and run it again (no partial file was left)",
+    errno.EDQUOT: "free some space and run it again (no partial file was left)",
+    errno.ENAMETOOLONG: "give a shorter path",
+    errno.EACCES: "give a path you may write to",
+    errno.EPERM: "give a path you may write to",
+    errno.EROFS: "give a path on a writable file system",
+    errno.ENOTDIR: "a file stands where a folder is needed; give another path",
+    errno.EISDIR: "a folder stands where a file is needed; give another path",
+    errno.EEXIST: "something else is there already; give another path",
+    errno.ENOENT: "check the path",
+}
+
+
+def _os_error(exc: OSError) -> str:
+    where = exc.filename if exc.filename is not None else "a file"
+    what = exc.strerror or str(exc)
+    fix = _OS_FIXES.get(exc.errno)
+    return f"{where}: {what}" + (f"; {fix}" if fix else "")

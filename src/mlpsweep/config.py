@@ -13,6 +13,7 @@ Above it, :mod:`mlpsweep.settings` resolves one run's settings and
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -63,12 +64,13 @@ def registry_names() -> dict[str, list[str]]:
     }
 
 
-def schema_default(dotted: str):
-    """The schema's default of a top-level key path, e.g. ``download.timeout`` (for command-line defaults)."""
+def schema_default(dotted: str, field: str = "default"):
+    """The schema's default of a top-level key path, e.g. ``download.timeout`` (for command-line defaults), or
+    another ``field`` of it (``maximum``)."""
     node = _load(str(SCHEMA_PATH))
     for part in dotted.split("."):
         node = node["properties"][part]
-    return copy.deepcopy(node["default"])
+    return copy.deepcopy(node[field])
 
 
 @lru_cache(maxsize=1)
@@ -249,28 +251,134 @@ def _integral_float(value) -> int | None:
     return int(number) if number is not None and number.is_integer() else None
 
 
+#: What a config (or a run's settings) may hold, checked before anything else reads it: the structure a plan can
+#: walk in a moment, whatever a YAML file's aliases or nesting make of a few bytes.  ``limits.max_nodes`` raises
+#: the node cap for a config that truly needs more (a very long seed list).
+MAX_DEPTH = 32
+MAX_NODES = 100_000
+#: The largest integer a setting may hold: beyond it a number is no longer exact as a float (2**53), and no count,
+#: size or seed of this project comes near it.
+MAX_INTEGER = 2**53
+
+
+def structure_problem(doc, *, max_nodes: int = MAX_NODES) -> tuple[str, str] | None:
+    """(key, why) of the first thing in ``doc`` no setting can be — a non-finite or astronomically large
+    number, nesting deeper than :data:`MAX_DEPTH`, more than ``max_nodes`` values (aliases counted each time
+    they are used), a key that is not a string — or None.  Iterative, so no nesting can exhaust the stack."""
+    import math
+
+    todo: list = [((), doc)]
+    seen = 0
+    while todo:
+        path, node = todo.pop()
+        seen += 1
+        if seen > max_nodes:
+            return _key(path), (
+                f"the config holds more than {max_nodes:,} values (YAML aliases count each time they are used); "
+                "set limits.max_nodes higher if it truly needs more"
+            )
+        if len(path) > MAX_DEPTH:
+            return _key(path[:MAX_DEPTH]), f"nested more than {MAX_DEPTH} levels deep; no setting is"
+        if isinstance(node, bool) or node is None or isinstance(node, str):
+            continue
+        if isinstance(node, float) and not math.isfinite(node):
+            return _key(path), f"{node} is not a finite number; every number here must be one"
+        if isinstance(node, int) and abs(node) > MAX_INTEGER:
+            return _key(path), f"a {len(str(abs(node)))}-digit number is beyond any setting (at most 2**53)"
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    return _key(path), f"the key {key!r} is not a string; write it in quotes"
+                todo.append(((*path, key), value))
+        elif isinstance(node, list):
+            todo.extend(((*path, i), value) for i, value in enumerate(node))
+        elif not isinstance(node, int | float):
+            return _key(path), f"a {type(node).__name__} is not a setting (numbers, strings, lists and mappings)"
+    return None
+
+
+#: The largest config file read: a config is a page of settings, not data.
+MAX_FILE_BYTES = 4 * 2**20
+
+
+def check_file(path) -> None:
+    """Refuse (ConfigError, one line naming the file) a YAML config file that cannot be read in a moment: over
+    :data:`MAX_FILE_BYTES`, or nested deeper than :data:`MAX_DEPTH` (YAML's reader recurses per level, so
+    thousands of levels end in a RecursionError before any key is seen).  Read as a stream of events, without
+    recursion.  A file that does not exist is left to whoever reads it next."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot be read ({exc.strerror})") from None
+    if size > MAX_FILE_BYTES:
+        raise ConfigError(f"config file {path}: {size:,} bytes; a config has at most {MAX_FILE_BYTES:,}")
+    depth = 0
+    try:
+        with path.open(encoding="utf-8") as stream:
+            for event in yaml.parse(stream, Loader=yaml.SafeLoader):
+                if isinstance(event, yaml.CollectionStartEvent):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        line = event.start_mark.line + 1
+                        raise ConfigError(
+                            f"config file {path}, line {line}: nested more than {MAX_DEPTH} levels deep; no setting is"
+                        )
+                elif isinstance(event, yaml.CollectionEndEvent):
+                    depth -= 1
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path}: not valid UTF-8 YAML ({' '.join(str(exc).split())})") from None
+
+
+def _node_cap(config) -> int:
+    """The node cap a config asks for (``limits.max_nodes``), read before the walk that enforces it."""
+    limits = config.get("limits") if isinstance(config, dict) else None
+    cap = limits.get("max_nodes") if isinstance(limits, dict) else None
+    return cap if isinstance(cap, int) and not isinstance(cap, bool) and MAX_NODES <= cap <= MAX_INTEGER else MAX_NODES
+
+
 def validate(
-    config: dict, schema: dict, *, what: str = "config key", prefix: str = "", coerce_strings: bool = True, error=None
+    config: dict,
+    schema: dict,
+    *,
+    what: str = "config key",
+    prefix: str = "",
+    coerce_strings: bool | Collection[str] = True,
+    error=None,
 ) -> dict:
     """A validated deep copy of ``config`` with the schema's defaults filled in.
 
     Raises ``error`` (default :class:`ConfigError`) with one line naming the key
     (``{what} {prefix}.{path}``), the value and what is allowed.
     ``coerce_strings`` turns strings into the numbers and booleans the schema
-    asks for (``snakemake --config`` delivers strings).
+    asks for (``snakemake --config`` delivers strings): True everywhere, or a collection of the top-level keys
+    that came from a command line (a YAML file's ``seeds: ['1']`` is a string where a number belongs, refused).
     """
     import jsonschema
 
+    found = structure_problem(config, max_nodes=_node_cap(config))
+    if found:
+        key = ".".join(p for p in (prefix, found[0] if found[0] != "(top level)" else "") if p) or "(top level)"
+        raise (error or ConfigError)(f"{what} {key}: {found[1]}")
     config = copy.deepcopy(config if config is not None else {})
-    if coerce_strings:
+    if coerce_strings is True:
         config = coerce(config, schema, schema)
+    elif coerce_strings and isinstance(config, dict):  # only the keys a command line gave (as strings)
+        props = schema.get("properties", {})
+        for key in set(coerce_strings) & set(config) & set(props):
+            config[key] = coerce(config[key], props[key], schema)
     errors = list(_validator_class()(schema).iter_errors(config))
     if errors:
         err = jsonschema.exceptions.best_match(errors)
         path = _key(err.absolute_path) if err.absolute_path else ""
         key = ".".join(p for p in (prefix, path) if p) or "(top level)"
         message = err.message
-        if err.validator == "type" and _integral_float(err.instance) is not None:
+        quoted = isinstance(err.instance, str) and _scalar(err.instance, ["number"]) != err.instance
+        if err.validator == "type" and quoted:
+            message += f" (write {err.instance.strip()}, without quotes)"
+        elif err.validator == "type" and _integral_float(err.instance) is not None:
             message += f" (write {_integral_float(err.instance)}, without a decimal point)"
         elif err.validator == "maxLength":
             message += f" (at most {err.validator_value} characters)"

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from . import arithmetic
+from . import plugins
 from . import settings
 from .config import ConfigError, load_schema, name_problem, validate
 from .data import datasets as ds
@@ -314,14 +315,14 @@ def study_schema(schema: dict, kind) -> dict:
     }
 
 
-def _study(config: dict, name: str, resolved: dict, schema: dict) -> dict:
+def _study(config: dict, name: str, resolved: dict, schema: dict, coerce_strings) -> dict:
     d = config["study_definitions"][name]
     where = f"study_definitions.{name}"
     try:
         kind_ = kind(d["kind"])
     except UnknownKind as exc:
         raise ConfigError(f"config key {where}.kind: {exc}") from None
-    d = validate(d, study_schema(schema, kind_), prefix=where)
+    d = validate(d, study_schema(schema, kind_), prefix=where, coerce_strings=coerce_strings)
     d.setdefault("seeds", list(config["seeds"]))
     for key, value in config["verdicts"].items():
         d.setdefault(key, value)
@@ -359,10 +360,62 @@ def _study(config: dict, name: str, resolved: dict, schema: dict) -> dict:
     return d
 
 
-def plan(config: dict, schema_path=None) -> Plan:
-    """Validate ``config`` and expand it into a :class:`Plan` (or raise ConfigError)."""
+def _limit(config, key: str, schema: dict) -> int:
+    """``limits.<key>`` of a config not yet validated: its value when it is a valid one, else the default."""
+    spec = schema["properties"]["limits"]["properties"][key]
+    given = config.get("limits") if isinstance(config, dict) else None
+    value = given.get(key) if isinstance(given, dict) else None
+    ok = isinstance(value, int) and not isinstance(value, bool) and spec["minimum"] <= value <= spec["maximum"]
+    return value if ok else spec["default"]
+
+
+def _check_seed_counts(config, schema: dict) -> None:
+    """Refuse a seed list longer than ``limits.max_seeds`` before the schema's checks, which take quadratic
+    time in a list's length (uniqueness)."""
+    cap = _limit(config, "max_seeds", schema)
+    if not isinstance(config, dict):
+        return
+    lists = [("seeds", config.get("seeds"))]
+    studies = config.get("study_definitions")
+    for name, d in studies.items() if isinstance(studies, dict) else ():
+        if isinstance(d, dict):
+            lists.append((f"study_definitions.{name}.seeds", d.get("seeds")))
+            r = d.get("replication")
+            if isinstance(r, dict) and isinstance(r.get("max"), int) and r["max"] > cap:
+                lists.append((f"study_definitions.{name}.replication.max", range(r["max"])))
+    for key, seeds in lists:
+        if isinstance(seeds, list | range) and len(seeds) > cap:
+            raise ConfigError(
+                f"config key {key}: {len(seeds):,} seeds is more than limits.max_seeds ({cap:,}); "
+                "raise limits.max_seeds if you mean it"
+            )
+
+
+def _check_run_count(config: dict, study_defs: dict) -> None:
+    cap = config["limits"]["max_runs"]
+    total = sum(len(d["topologies"]) * len((d.get("replication") or d)["seeds"]) for d in study_defs.values())
+    if total > cap:
+        raise ConfigError(
+            f"config key study_definitions: {total:,} training runs is more than limits.max_runs ({cap:,}); "
+            "raise limits.max_runs if you mean it"
+        )
+
+
+def plan(config: dict, schema_path=None, command_line: list[str] | None = None) -> Plan:
+    """Validate ``config`` and expand it into a :class:`Plan` (or raise ConfigError).
+
+    ``command_line``: the top-level keys a command line gave as strings (``snakemake --config``), the only
+    ones whose strings become the numbers the schema asks for; None: every key (a Python caller's dict).
+    """
     schema = load_schema(schema_path)
-    config = validate(config, schema)
+    _check_seed_counts(config, schema)
+    coerce_strings = True if command_line is None else list(command_line)
+    config = validate(config, schema, coerce_strings=coerce_strings)
+    for i, name in enumerate(config["plugins"]):
+        problem = plugins.location_problem(name)
+        if problem:
+            raise ConfigError(f"config key plugins[{i}]: {problem}")
+    plugins.declare(config["plugins"])
     studies = config["studies"]
     for i, study in enumerate(studies):
         if study not in config["study_definitions"]:
@@ -371,7 +424,9 @@ def plan(config: dict, schema_path=None) -> Plan:
                 f"{sorted(config['study_definitions'])}"
             )
     resolved: dict[str, dict] = {}
-    study_defs = {name: _study(config, name, resolved, schema) for name in config["study_definitions"]}
+    study_coerce = coerce_strings is True or "study_definitions" in coerce_strings
+    study_defs = {name: _study(config, name, resolved, schema, study_coerce) for name in config["study_definitions"]}
+    _check_run_count(config, study_defs)
     topologies: dict[str, Settings] = {}
     runs: list[tuple[str, int]] = []
     for study in studies:

@@ -107,6 +107,7 @@ def run(
     """
     started = time.perf_counter()
     _check_job(runs, threads)
+    _check_folders(runs, checkpoint_dir)
     job = _Job(runs, name)
     with threadpool_limits(limits=threads):
         data = preprocess.load(data_dir)
@@ -169,6 +170,26 @@ def _check_job(runs: list[Run], threads) -> None:
                 "give each run its own folder"
             )
         seen[where] = i
+
+
+def _check_folders(runs: list[Run], checkpoint_dir) -> None:
+    """Refuse, before anything is read or written, an output or checkpoint folder that is a file, and a
+    checkpoint folder that is a run's output folder or holds a run's outputs (its cleanup would sit among
+    files it did not write)."""
+    named = [(f"--runs[{i}].out_dir" if len(runs) > 1 else "--out-dir", r.out_dir) for i, r in enumerate(runs)]
+    for what, folder in named + [("--checkpoint-dir", checkpoint_dir)] * (checkpoint_dir is not None):
+        if Path(folder).exists() and not Path(folder).is_dir():
+            raise ValueError(f"{what} {folder} is a file; give a folder")
+    if checkpoint_dir is None:
+        return
+    where = Path(checkpoint_dir).resolve()
+    for what, folder in named:
+        if Path(folder).resolve() == where:
+            raise ValueError(f"--checkpoint-dir {checkpoint_dir} is {what}; give the checkpoints a folder of their own")
+    if (where / "model.json").exists() or (where / "model.npz").exists():
+        raise ValueError(
+            f"--checkpoint-dir {checkpoint_dir} holds a run's model; give the checkpoints a folder of their own"
+        )
 
 
 class _Job:

@@ -12,7 +12,8 @@ from mlpsweep.report import PLOTS, caption_path
 from mlpsweep.report.inputs import write_report_inputs
 
 try:
-    PLAN = plan(config)  # against the schema the mlpsweep package ships
+    # against the schema the mlpsweep package ships; only --config values (strings) are read as numbers
+    PLAN = plan(config, command_line=list(workflow.config_settings.config))
 except ConfigError as exc:
     raise WorkflowError(f"mlpsweep: {exc} (see config/README.md)") from None
 
@@ -28,7 +29,9 @@ wildcard_constraints:
 
 #: Every job's command: its arithmetic (reproducibility: exact | native, mlpsweep.arithmetic) is set up by
 #: the command itself before NumPy loads, the same locally and on a cluster.
-MLPSWEEP = f"python -m mlpsweep --arithmetic {config['reproducibility']}"
+MLPSWEEP = f"python -m mlpsweep --arithmetic {config['reproducibility']}" + "".join(
+    f" --plugin {name}" for name in config["plugins"]
+)
 
 
 def dataset_spec(wildcards):

@@ -36,15 +36,16 @@ def _changed(path: Path, size, mtime_ns) -> bool:
     return st.st_size != size or st.st_mtime_ns != mtime_ns
 
 
-def stale_download(record: Path) -> str | None:
-    """Why the verified download behind ``record`` can no longer be trusted, or None."""
+def stale_download(record: Path, full: bool = False) -> str | None:
+    """Why the verified download behind ``record`` can no longer be trusted, or None.  Only a file whose size
+    or mtime changed is hashed again, unless ``full``."""
     try:
         rec = json.loads(record.read_text(encoding="utf-8"))
         for role, f in rec["files"].items():
             path = record.parent / f["name"]
             if not path.exists():
                 return f"{path} is missing"
-            if _changed(path, f.get("file_size"), f.get("file_mtime_ns")):
+            if full or _changed(path, f.get("file_size"), f.get("file_mtime_ns")):
                 problem = content_check(path, FileSpec(role, f["name"], f["sha256"], f["bytes"]))
                 if problem:
                     return f"{path} changed since it was verified: {problem}"
@@ -53,18 +54,30 @@ def stale_download(record: Path) -> str | None:
     return None
 
 
-def stale_preprocessed(manifest_path: Path) -> str | None:
+def stale_preprocessed(manifest_path: Path, full: bool = False) -> str | None:
+    """Why the arrays ``manifest_path`` describes no longer match it, or None.  Only an array whose size or
+    mtime changed is hashed again, unless ``full`` (a flipped byte with its size and mtime put back)."""
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         for name, f in manifest["files"].items():
             path = manifest_path.parent / name
             if not path.exists():
                 return f"{path} is missing"
-            if _changed(path, f.get("bytes"), f.get("mtime_ns")) and file_sha256(path) != f["sha256"]:
+            if (full or _changed(path, f.get("bytes"), f.get("mtime_ns"))) and file_sha256(path) != f["sha256"]:
                 return f"{path} does not match the sha256 in {manifest_path}"
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return f"{manifest_path} is unreadable ({exc})"
     return None
+
+
+def is_download_record(path: Path, dataset: str) -> bool:
+    """Whether ``path`` holds what :func:`~.download.write_record` writes for ``dataset`` (a file mlpsweep may
+    replace); anything else is someone else's file."""
+    try:
+        rec = json.loads(path.read_bytes()[: 1 << 20].decode("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(rec, dict) and rec.get("dataset") == dataset and isinstance(rec.get("files"), dict)
 
 
 def _signature(folder: Path) -> str:
@@ -108,12 +121,17 @@ def repair(dataset, record: Path, data_dir: Path, opts, **preprocess_options) ->
     from .preprocess import preprocess
 
     done = []
-    why = stale_download(record) if record.exists() else None
+    if record.exists() and not is_download_record(record, dataset.name):
+        raise ValueError(
+            f"--record {record} is not a download record of {dataset.name} (mlpsweep writes it); "
+            "give the dataset's download.json, or move that file away"
+        )
+    why = stale_download(record, full=True) if record.exists() else None
     if why:
         write_record(record, dataset, fetch_dataset(dataset, record.parent, opts))
         done.append(f"{why}: fetched again and verified")
     manifest_path = data_dir / "manifest.json"
-    why = stale_preprocessed(manifest_path) if manifest_path.exists() else None
+    why = stale_preprocessed(manifest_path, full=True) if manifest_path.exists() else None
     if why:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         with tempfile.TemporaryDirectory(dir=data_dir.parent, prefix=".rebuild-") as tmp:

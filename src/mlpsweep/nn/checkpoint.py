@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -110,11 +111,25 @@ class Checkpointer:
         )
 
     def remove_all(self) -> None:
-        """Delete this run's checkpoint and any stale ones (other keys) in its folder."""
+        """Delete this run's checkpoint and stale ones of earlier settings in its folder — only files a
+        checkpointer wrote (named by a key, holding a checkpoint's record), never another file that lies there —
+        and the folder when that leaves it empty."""
         if self.folder.is_dir():
-            for p in self.folder.glob("*.npz"):
-                p.unlink(missing_ok=True)
+            for p in self.folder.iterdir():
+                if p == self.path or is_checkpoint(p):
+                    p.unlink(missing_ok=True)
             try:
                 self.folder.rmdir()
             except OSError:
                 pass
+
+
+def is_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a file a :class:`Checkpointer` wrote: a key's name and a checkpoint's record inside."""
+    if not re.fullmatch(r"[0-9a-f]{20}\.npz", path.name) or not path.is_file():
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return json.loads(f["meta"].tobytes().decode()).get("format") == FORMAT
+    except Exception:  # unreadable or not ours: leave it
+        return False
