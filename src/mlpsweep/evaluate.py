@@ -25,6 +25,8 @@ from .atomic import atomic_path, write_json
 from .data import preprocess
 from .nn import History, load_network, sparsity
 
+#: What metrics.json copies of model.json's record of the training environment.
+ENVIRONMENT_KEYS = ("threads", "blas", "versions", "arithmetic", "monitoring", "exact_fallbacks")
 #: |w| thresholds at which the share of (near-)zero weights is reported.
 SPARSITY_THRESHOLDS = (1e-4, 1e-3, 1e-2)
 
@@ -60,9 +62,7 @@ def run(data_dir, model_dir, out_dir) -> dict:
         "epochs_completed": meta["epochs_completed"],
         "class_names": data.manifest["class_names"],
         "training_seconds": meta["seconds"],
-        "training_environment": {
-            k: meta.get(k) for k in ("threads", "blas", "versions", "arithmetic", "monitoring", "exact_fallbacks")
-        },
+        "training_environment": {k: meta.get(k) for k in ENVIRONMENT_KEYS},
         "gradient_norms_at_init": meta.get("gradient_norms_at_init"),
     }
     if meta["status"] != "ok":

@@ -241,6 +241,7 @@ def report_files(folder, studies):
                 "runs.csv",
                 "pairwise.csv",
                 "verdicts.csv",
+                "build.json",
             )
         ]
         + [f"{folder}/plots/{plot}.png" for plot, _ in report_plots(studies)]

@@ -56,6 +56,7 @@ for name, folder, scope in REPORT_SCOPES:
             ],
             svgs=[f"{folder}/plots/{plot}.svg" for plot in report_svg_names(scope)],
             inputs=f"{folder}/inputs.json",
+            build=f"{folder}/build.json",
         log:
             f"logs/{{dataset}}/{name}.log",
         benchmark:

@@ -331,6 +331,7 @@ def build(
     study_files: dict | None = None,
     kind=None,
     stages=None,
+    environment: dict | None = None,
 ) -> None:
     """Build the report of ``runs_files``; ``config`` is the validated config (its ``verdicts`` decide).
 
@@ -339,6 +340,10 @@ def build(
     ``stages``: study -> the decision file each staged study ended with (its
     kind says what it changes in the definition: a sequential study's seeds).
 
+    ``environment``: where and when the report is built (:func:`build_environment`: the time, the versions of
+    the report's libraries, the git commit, the lock, the machine), written to ``build.json``; the reproduction
+    check passes a tree's own to rebuild its report byte for byte.
+
     Its phases are :func:`read_runs`, :func:`compare_topologies`, the figures,
     the study sections, :func:`write_tables` and the two templates; most of its
     length is the one dictionary of every value the templates read.
@@ -346,6 +351,7 @@ def build(
     started = time.perf_counter()
     out_dir = Path(out_dir)
     plot_dir = out_dir / "plots"
+    environment = environment or build_environment(workflow_dir)
     data = preprocess.load(data_dir, check=False)
     class_names = data.manifest["class_names"]
     y_test = np.asarray(data.y_test)
@@ -413,11 +419,11 @@ def build(
         bench=runs[[c for c in columns if c in runs]].rename(columns=BENCH_COLUMNS),
         figures=figures,
         plot_dir=plot_dir,
-        provenance=provenance_of(metrics, data, config, workflow_dir),
+        provenance=provenance_of(metrics, data, config, environment),
         settings=cmp["settings"],
         seeds=sorted(runs["seed"].unique().tolist()) if have_runs else [],
         sections=study_sections,
-        built=build_time(),
+        built=environment["built"],
         alpha=config["verdicts"]["alpha"],
         stuck=stuck,
         stuck_rates=stuck_rates,
@@ -426,6 +432,7 @@ def build(
         stuck_below=config["verdicts"]["stuck_below"],
     )
     remove_stale_plots(plot_dir, set(figures) | {n for sec in study_sections for n in sec.figures})
+    write_text(out_dir / "build.json", json.dumps(environment, indent=2) + "\n")  # in its order: the page's
     write_text(out_dir / "report.md", html.render("report.md.j2", context))
     write_text(out_dir / "report.html", html.render("report.html.j2", context))
     log.info(
@@ -507,7 +514,18 @@ def compare_topologies(read: dict, runs_files, order, studies, kind, y_test, ver
     }
 
 
-def provenance_of(metrics: dict, data, config: dict, workflow_dir) -> dict:
+def build_environment(workflow_dir) -> dict:
+    """Where and when a report is built: what its provenance says beyond the runs (``build.json``)."""
+    return {
+        "built": build_time(),
+        "versions": provenance.versions("pandas", "seaborn", "matplotlib", "snakemake", "threadpoolctl", "jsonschema"),
+        "git_commit": provenance.git_commit(workflow_dir) if workflow_dir else None,
+        "lock": provenance.against_lock(Path(workflow_dir) / "requirements.lock") if workflow_dir else None,
+        "machine": provenance.machine(),
+    }
+
+
+def provenance_of(metrics: dict, data, config: dict, environment: dict) -> dict:
     """What the report rests on: versions, BLAS, threads, every distinct arithmetic and monitoring the runs
     used (once each), the git commit, the lock, the machine, the dataset and the config."""
     envs = [m.get("training_environment") or {} for m in metrics.values()]
@@ -517,7 +535,7 @@ def provenance_of(metrics: dict, data, config: dict, workflow_dir) -> dict:
         return list({json.dumps(e.get(key), sort_keys=True): e.get(key) for e in envs if e.get(key)}.values())
 
     return {
-        "versions": provenance.versions("pandas", "seaborn", "matplotlib", "snakemake", "threadpoolctl", "jsonschema"),
+        "versions": environment["versions"],
         "training_versions": first.get("versions"),
         "blas": first.get("blas"),
         "threads": first.get("threads"),
@@ -526,9 +544,9 @@ def provenance_of(metrics: dict, data, config: dict, workflow_dir) -> dict:
         ),
         "monitoring": distinct("monitoring"),
         "exact_fallbacks": [e["exact_fallbacks"] for e in envs if e.get("exact_fallbacks") is not None],
-        "git_commit": provenance.git_commit(workflow_dir) if workflow_dir else None,
-        "lock": provenance.against_lock(Path(workflow_dir) / "requirements.lock") if workflow_dir else None,
-        "machine": provenance.machine(),
+        "git_commit": environment["git_commit"],
+        "lock": environment["lock"],
+        "machine": environment["machine"],
         "dataset_sources": data.manifest["sources"],
         "dataset_files": data.manifest["files"],
         "config": config,
