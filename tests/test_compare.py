@@ -1,254 +1,288 @@
-"""The reproduction check, `python -m mlpsweep compare`, on report folders made for each outcome."""
+"""The reproduction check, `python -m mlpsweep compare`: certified trees, forgeries, and the statistical path.
 
+A real results tree is made once by the workflow (a tiny dataset, 3 topologies × 2 seeds, exact arithmetic); each
+test copies it.  Every forgery a hostile publisher could make to a finished tree — an edited table, verdict,
+history, metrics, settings or arithmetic claim, a stray or deleted file — must fail the check and name the file.
+"""
+
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
+from workflow_helpers import snakemake, write_config
 
-from mlpsweep.compare import CompareError, compare, run
+from mlpsweep.certify import Run, Tree
+from mlpsweep.compare import CompareError, Result, _compare_runs, _compare_topologies, run
 
-HASWELL = json.dumps(
-    {
-        "mode": "native",
-        "blas": ["openblas 0.3.31 Haswell"],
-        "numpy": "2.4.6",
-        "numpy_simd": ["X86_V2"],
-        "machine": "x86_64",
-    },
-    sort_keys=True,
-)
-SKYLAKEX = json.dumps(
-    {
-        "mode": "native",
-        "blas": ["openblas 0.3.31 SkylakeX"],
-        "numpy": "2.4.6",
-        "numpy_simd": ["X86_V2", "X86_V3", "X86_V4"],
-        "machine": "x86_64",
-    },
-    sort_keys=True,
-)
+
+pytestmark_slow = pytest.mark.slow  # the tests on a real tree: a workflow run, then seconds per certification
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """A finished results tree (results/toy) made by the workflow."""
+    from datagen import write_dataset
+
+    work = tmp_path_factory.mktemp("published")
+    definition = write_dataset(work / "upstream", n_train=300, n_test=100, seed=4)
+    write_config(
+        work,
+        {
+            "datasets": ["toy"],
+            "seeds": [1, 2],
+            "dataset_definitions": {"toy": definition},
+            "data": {"validation_size": 50},
+            "defaults": {"epochs": 2, "hidden": [6]},
+            "topologies": {"30": {"hidden": [6]}, "30-30": {"hidden": [6, 6]}, "30-30-30": {"hidden": [6, 6, 6]}},
+            "training": {"monitor_rows": 0},
+        },
+    )
+    snakemake(work, "--cores", "2")
+    return work / "results" / "toy"
+
+
+def tree_bytes(root):
+    return {p.relative_to(root): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def pair(published, tmp_path):
+    ref, new = tmp_path / "ref", tmp_path / "new"
+    shutil.copytree(published, ref)
+    shutil.copytree(published, new)
+    return ref, new
+
+
+@pytestmark_slow
+def test_a_copy_is_reproduced_bitwise_and_the_check_writes_nothing(pair, capsys):
+    ref, new = pair
+    before = tree_bytes(ref), tree_bytes(new)
+    assert run(ref, new) == 0
+    assert capsys.readouterr().out.startswith("REPRODUCED bitwise")
+    assert (tree_bytes(ref), tree_bytes(new)) == before
+
+
+def set_json(path, edit):
+    doc = json.loads(path.read_text())
+    edit(doc)
+    path.write_text(json.dumps(doc))
+
+
+def flip_prediction(path):
+    a = np.load(path)
+    a[0] = (a[0] + 1) % 10
+    np.save(path, a)
+
+
+def sed(path, old, new, count=1):
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, count))
+
+
+def append_line(path, line):
+    with path.open("a") as fh:
+        fh.write(line + "\n")
+
+
+# Forgeries in groups that touch different files, so one certification names each (a certification rebuilds the
+# report: seconds).  Each entry: the edit, and the file the check must name for it.
+FORGERIES = {
+    "tables and pages": [
+        (lambda r: sed(r / "report/runs.csv", ",ok,", ",diverged,"), "report/runs.csv"),
+        (lambda r: sed(r / "report/verdicts.csv", "inconclusive", "supported"), "report/verdicts.csv"),
+        (lambda r: sed(r / "report/report.md", "nconclusive", "supported"), "report/report.md"),
+        (lambda r: sed(r / "report/report.html", "Inconclusive", "Supported"), "report/report.html"),
+        (lambda r: sed(r / "report/comparison.csv", "30-30,", "30-30,9"), "report/comparison.csv"),
+        (lambda r: (r / "report/pairwise.csv").write_text("a,b\n"), "report/pairwise.csv"),
+        (lambda r: (r / "report/plots/extra.png").write_bytes(b"x"), "report/plots/extra.png"),
+    ],
+    "rows added": [
+        (
+            lambda r: append_line(r / "report/verdicts.csv", "extra,compare,primary,supported,fake"),
+            "report/verdicts.csv",
+        ),
+        (
+            lambda r: append_line(r / "report/runs.csv", (r / "report/runs.csv").read_text().splitlines()[1]),
+            "report/runs.csv",
+        ),
+    ],
+    "runs.csv stuck": [(lambda r: sed(r / "report/runs.csv", ",True,toy", ",False,toy"), "report/runs.csv")],
+    "run files": [
+        (lambda r: sed(r / "models/30/seed1/history.csv", "\n2,", "\n2,9"), "report/plots/training_cost.png"),
+        (
+            lambda r: set_json(r / "eval/30/seed2/metrics.json", lambda d: d["test"].update(accuracy=0.99)),
+            "eval/30/seed2/metrics.json",
+        ),
+        (
+            lambda r: set_json(r / "models/30-30/seed1/model.json", lambda d: d["settings"].update(eta=0.5)),
+            "models/30-30/seed1/model.json",
+        ),
+        (
+            lambda r: set_json(r / "models/30-30/seed2/model.json", lambda d: d["arithmetic"].update(mode="native")),
+            "eval/30-30/seed2/metrics.json",
+        ),
+        (
+            lambda r: set_json(
+                r / "models/30-30-30/seed1/model.json", lambda d: d["arithmetic"].update(blas_threads=4)
+            ),
+            "eval/30-30-30/seed1/metrics.json",
+        ),
+        (lambda r: flip_prediction(r / "eval/30-30-30/seed2/predictions.npy"), "eval/30-30-30/seed2/predictions.npy"),
+        (lambda r: (r / "models/30/seed1/extra.npz").write_bytes(b"x"), "models/30/seed1/extra.npz"),
+    ],
+    "files deleted": [
+        (
+            lambda r: [(r / p).unlink() for p in ("models/30/seed1/model.npz", "eval/30/seed1/predictions.npy")],
+            "models/30/seed1/model.npz",
+        ),
+        (lambda r: (r / "report/build.json").unlink(), "report/build.json"),
+    ],
+    "a run left out of inputs.json": [
+        (lambda r: set_json(r / "report/inputs.json", lambda d: d.update(runs=d["runs"][1:])), "models/30/seed1/"),
+    ],
+    "models/ and eval/ deleted": [
+        (lambda r: [shutil.rmtree(r / f) for f in ("models", "eval")], "models/30/seed1/model.npz"),
+    ],
+}
+
+
+@pytestmark_slow
+@pytest.mark.parametrize("group", FORGERIES)
+def test_a_forged_tree_is_not_certified_and_each_file_is_named(published, tmp_path, group):
+    from mlpsweep.certify import certify
+
+    ref = tmp_path / "ref"
+    shutil.copytree(published, ref)  # certified as it is: test_a_copy_is_reproduced_bitwise…
+    for edit, _ in FORGERIES[group]:
+        edit(ref)
+    before = tree_bytes(ref)
+    problems = "\n".join(certify(ref).problems)
+    for _, named in FORGERIES[group]:
+        assert str(ref / named) in problems, (named, problems)
+    assert tree_bytes(ref) == before  # the check reads; it never repairs or rewrites
+
+
+@pytestmark_slow
+def test_a_forged_reference_fails_the_comparison(pair, capsys):
+    ref, new = pair
+    sed(ref / "report/verdicts.csv", "inconclusive", "supported")
+    assert run(ref, new) == 1
+    assert capsys.readouterr().out.startswith("NOT REPRODUCED: reference: ")
+
+
+@pytestmark_slow
+def test_a_forged_result_tree_is_caught_too(pair, capsys):
+    ref, new = pair
+    sed(new / "report/verdicts.csv", "inconclusive", "supported")
+    assert run(ref, new) == 1
+    assert "results: " in capsys.readouterr().out
+
+
+@pytestmark_slow
+def test_the_reference_without_data_is_certified_with_the_results_arrays(pair, capsys):
+    ref, new = pair
+    shutil.rmtree(ref / "data")
+    assert run(ref, new) == 0
+    capsys.readouterr()
+    flip = new / "data/labels.npy"  # arrays that are not their manifest's are named, on whichever side
+    data = bytearray(flip.read_bytes())
+    data[-1] ^= 1
+    flip.write_bytes(bytes(data))
+    assert run(ref, new) == 1
+    assert "labels.npy does not match the sha256" in capsys.readouterr().out
+
+
+@pytestmark_slow
+def test_out_pages_are_written_and_nothing_else_is_overwritten(pair, tmp_path, capsys):
+    ref, new = pair
+    assert run(ref, new, out=tmp_path / "pages") == 0
+    assert "Reproduction check" in (tmp_path / "pages/compare.md").read_text()
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(CompareError, match="is a file"):
+        run(ref, new, out=tmp_path / "file")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other/compare.md").write_text("my notes")
+    with pytest.raises(CompareError, match="is not a page this command wrote"):
+        run(ref, new, out=tmp_path / "other")
+    assert (tmp_path / "file").read_text() == "mine" and (tmp_path / "other/compare.md").read_text() == "my notes"
+
+
+def test_a_folder_that_is_no_tree_and_bad_numbers_are_one_line(tmp_path):
+    for args in (
+        [str(tmp_path), str(tmp_path)],
+        [str(tmp_path), str(tmp_path), "--margin-pp", "1e9"],
+        [str(tmp_path), str(tmp_path), "--alpha", "nan"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "mlpsweep", "-q", "compare", *args], capture_output=True, text=True, timeout=60
+        )
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode in (1, 2) and lines[-1].startswith("mlpsweep compare: error: "), proc.stderr
+    assert (
+        "no results tree here"
+        in subprocess.run(
+            [sys.executable, "-m", "mlpsweep", "-q", "compare", str(tmp_path), str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stderr
+    )
+
+
+# ---- comparing two certified trees: which differences are explained ---------------------------------------------
+
+
+def fake_tree(mode, accuracies, *, salt="", predictions_salt=None, history="h"):
+    tree = Tree(root=None, report=None, inputs={})
+    rows = []
+    for topology, values in accuracies.items():
+        for seed, acc in enumerate(values, 1):
+            r = Run(topology, seed, None, None, mode=mode, history=history)
+            r.model_sha256 = f"m{topology}{seed}{salt}"
+            r.predictions_sha256 = f"p{topology}{seed}{salt if predictions_salt is None else predictions_salt}"
+            tree.runs[(topology, seed)] = r
+            rows.append({"topology": topology, "seed": seed, "test_accuracy": acc})
+    tree.table = pd.DataFrame(rows)
+    return tree
+
+
 ACC = {"a": [0.80, 0.82, 0.81, 0.79, 0.80], "b": [0.85, 0.86, 0.84, 0.85, 0.86]}
 
 
-def report(folder, acc=ACC, *, salt="", arithmetic=HASWELL, verdict="inconclusive", drop=None):
-    folder.mkdir(parents=True)
-    rows = [
-        {
-            "topology": t,
-            "seed": s + 1,
-            "status": "ok",
-            "test_accuracy": v,
-            "model_sha256": f"m-{t}-{s}{salt}",
-            "predictions_sha256": f"p-{t}-{s}{salt}",
-            "arithmetic": arithmetic,
-        }
-        for t, vals in acc.items()
-        for s, v in enumerate(vals)
-        if (t, s + 1) != drop
-    ]
-    pd.DataFrame(rows).to_csv(folder / "runs.csv", index=False)
-    pd.DataFrame({"topology": list(acc)}).to_csv(folder / "comparison.csv", index=False)
-    pd.DataFrame([{"study": "depth", "kind": "compare", "outcome": verdict, "verdict": "…"}]).to_csv(
-        folder / "verdicts.csv", index=False
-    )
-    return folder
+def decide(ref, new):
+    res = Result(bitwise=True, reproduced=True)
+    native = ref.modes == new.modes == {"native"}
+    _compare_runs(ref, new, res, native)
+    _compare_topologies(ref, new, res, native, margin=0.01, alpha=0.05, min_seeds=2)
+    return res
 
 
-def test_the_same_bytes_are_reproduced_bitwise(tmp_path, capsys):
-    ref, new = report(tmp_path / "ref"), report(tmp_path / "results" / "report")
-    res = compare(ref, tmp_path / "results")  # a dataset's results folder with its report/ works too
-    assert res.bitwise and res.reproduced
-    assert run(ref, new) == 0 and capsys.readouterr().out.startswith("REPRODUCED bitwise")
+def test_two_native_trees_may_differ_in_bytes_within_the_margin():
+    res = decide(fake_tree("native", ACC), fake_tree("native", ACC, salt="x"))
+    assert not res.problems and not res.bitwise
+    shifted = {k: [v + 0.03 for v in vals] for k, vals in ACC.items()}
+    res = decide(fake_tree("native", ACC), fake_tree("native", shifted, salt="x"))
+    assert any("is not shown equivalent" in p for p in res.problems)
 
 
-def test_other_arithmetic_within_the_margin_is_reproduced_statistically_and_says_why(tmp_path, capsys):
-    ref = report(tmp_path / "ref")
-    near = {t: [v + d for v, d in zip(vals, (0.001, -0.002, 0.0, 0.002, -0.001))] for t, vals in ACC.items()}
-    new = report(tmp_path / "new", near, salt="x", arithmetic=SKYLAKEX)
-    assert run(ref, new, out=tmp_path / "page") == 0
-    out = capsys.readouterr().out
-    assert out.startswith("REPRODUCED statistically") and "runs: 0 of 10 identical" in out
-    assert "  10 run(s) (a seed 1, a seed 2, a seed 3 and 7 more): different bytes" in out  # one line per reason
-    assert (
-        "made with different arithmetic: blas openblas 0.3.31 Haswell → openblas 0.3.31 "
-        "SkylakeX, numpy_simd X86_V2 → X86_V2+X86_V3+X86_V4" in out
-    )
-    assert "equivalent: a: test accuracy, new − reference: +0.00 pp (paired by seed)" in out
-    assert "REPRODUCED statistically" in (tmp_path / "page/compare.html").read_text()
-    assert (tmp_path / "page/compare.md").read_text().startswith("# Reproduction check")
+@pytest.mark.parametrize("modes", [("exact", "exact"), ("exact", "native"), ("native", "exact")])
+def test_a_tree_that_claims_exact_has_no_rounding_to_explain_other_bytes(modes):
+    res = decide(fake_tree(modes[0], ACC), fake_tree(modes[1], ACC, salt="x"))
+    assert any("have other bytes" in p for p in res.problems)
 
 
-def test_other_bytes_with_the_same_arithmetic_fail_and_point_at_a_change(tmp_path):
-    res = compare(report(tmp_path / "ref"), report(tmp_path / "new", salt="x"))
-    assert not res.bitwise and not res.reproduced  # the same accuracies do not excuse unexplained bytes
-    assert {r[3] for r in res.runs} == {
-        "different bytes with the same arithmetic and versions: the settings, the data or the code changed"
-    }
-    assert res.problems == [
-        "10 run(s) (a seed 1, a seed 2, a seed 3 and 7 more) have other bytes that their recorded arithmetic "
-        "does not explain (the same, or exact on both sides): the settings, the data or the code changed"
-    ]
-    # another C library or BLAS thread count is a cause the check can see
-    other = json.dumps({**json.loads(HASWELL), "libc": "glibc 2.41", "blas_threads": 2}, sort_keys=True)
-    res = compare(
-        report(
-            tmp_path / "ref2",
-            arithmetic=json.dumps({**json.loads(HASWELL), "libc": "glibc 2.36", "blas_threads": 1}, sort_keys=True),
-        ),
-        report(tmp_path / "new2", salt="x", arithmetic=other),
-    )
-    assert res.reproduced and not res.bitwise
-    assert "blas_threads 1 → 2" in res.runs[0][3] and "libc glibc 2.36 → glibc 2.41" in res.runs[0][3]
+def test_other_predictions_of_the_same_model_are_a_difference():
+    """Both fingerprints count: the same model with other predictions is not an identical run."""
+    res = decide(fake_tree("exact", ACC), fake_tree("exact", ACC, predictions_salt="x"))
+    assert not res.bitwise and any("have other bytes" in p for p in res.problems)
 
 
-def test_exact_arithmetic_explains_no_difference_of_bytes(tmp_path):
-    """Two runs made in exact arithmetic on an x86-64 and an aarch64 machine: other bytes are not the machine's."""
-    x86 = json.dumps({**json.loads(HASWELL), "mode": "exact"}, sort_keys=True)
-    arm = json.dumps(
-        {"mode": "exact", "blas": ["openblas 0.3.31 armv8"], "numpy": "2.4.6", "numpy_simd": ["NEON", "ASIMD"]}
-        | {"machine": "aarch64"},
-        sort_keys=True,
-    )
-    same = compare(report(tmp_path / "ref", arithmetic=x86), report(tmp_path / "same", arithmetic=arm))
-    assert same.bitwise and same.reproduced
-    res = compare(report(tmp_path / "ref2", arithmetic=x86), report(tmp_path / "new", salt="x", arithmetic=arm))
-    assert not res.reproduced
-    assert {r[3] for r in res.runs} == {
-        "different bytes, both made with exact arithmetic, whose bytes no machine, library or thread count "
-        "changes: the settings, the data or the code changed"
-    }
-
-
-def test_a_shifted_accuracy_is_not_reproduced(tmp_path, capsys):
-    shifted = {"a": [v - 0.03 for v in ACC["a"]], "b": ACC["b"]}
-    assert run(report(tmp_path / "ref"), report(tmp_path / "new", shifted, salt="x", arithmetic=SKYLAKEX)) == 1
-    out = capsys.readouterr().out
-    assert out.startswith("NOT REPRODUCED: a is not shown equivalent (contradicted)")
-    assert "not equivalent: a: test accuracy, new − reference: -3.00 pp" in out
-
-
-def test_a_changed_verdict_or_a_missing_run_is_not_reproduced(tmp_path):
-    ref = report(tmp_path / "ref")
-    res = compare(ref, report(tmp_path / "v", salt="x", verdict="supported", arithmetic=SKYLAKEX))
-    assert not res.reproduced and res.problems == ["study depth: inconclusive in the reference, supported now"]
-    res = compare(ref, report(tmp_path / "m", drop=("b", 5)))
-    assert not res.reproduced and not res.bitwise and "1 run(s) of the reference are missing" in res.problems
-
-
-def test_a_few_seeds_with_a_wide_spread_are_undecided_not_reproduced(tmp_path):
-    wide = {"a": [0.80, 0.70]}
-    res = compare(
-        report(tmp_path / "ref", wide), report(tmp_path / "new", {"a": [0.75, 0.78]}, salt="x", arithmetic=SKYLAKEX)
-    )
-    assert not res.reproduced and res.topologies[0][1].value == "inconclusive"
-
-
-def test_a_folder_without_a_report_is_one_line(tmp_path):
-    with pytest.raises(CompareError, match="no report here"):
-        compare(tmp_path, tmp_path)
-    proc = subprocess.run(
-        [sys.executable, "-m", "mlpsweep", "-q", "compare", str(tmp_path), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
-    assert proc.stderr.startswith("mlpsweep compare: error: ") and "no report here" in proc.stderr
-
-
-# ---- a check that cannot be fooled (#31) ---------------------------------------------------------------------------
-
-
-def tree(root, **kw):
-    """A dataset's results folder: report/ and the run files it fingerprints (their real hashes in runs.csv)."""
-    import hashlib
-
-    folder = report(root / "report", **kw)
-    runs = pd.read_csv(folder / "runs.csv")
-    for i, r in runs.iterrows():
-        for column, rel, body in (
-            ("model_sha256", f"models/{r.topology}/seed{r.seed}/model.npz", b"model"),
-            ("predictions_sha256", f"eval/{r.topology}/seed{r.seed}/predictions.npy", b"pred"),
-        ):
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(body + f"{r.topology}{r.seed}".encode())
-            runs.at[i, column] = hashlib.sha256(path.read_bytes()).hexdigest()
-    runs.to_csv(folder / "runs.csv", index=False)
-    return root
-
-
-def test_a_flipped_byte_in_a_run_file_is_found_by_hashing_the_file(tmp_path):
-    ref, new = tree(tmp_path / "ref"), tree(tmp_path / "new")
-    assert compare(ref, new).bitwise
-    path = new / "eval/b/seed3/predictions.npy"
-    data = bytearray(path.read_bytes())
-    data[0] ^= 1
-    path.write_bytes(bytes(data))
-    res = compare(ref, new)
-    assert not res.reproduced and not res.bitwise
-    assert f"{path}: its bytes are not those runs.csv records (changed after the report)" in res.problems
-
-
-def test_identical_bytes_do_not_hide_an_edited_table_or_verdict(tmp_path):
-    ref = tree(tmp_path / "ref")
-    edited = tree(tmp_path / "acc")
-    runs = pd.read_csv(edited / "report/runs.csv")
-    runs.loc[runs["topology"] == "a", "test_accuracy"] += 0.05
-    runs.to_csv(edited / "report/runs.csv", index=False)
-    res = compare(ref, edited)
-    assert not res.reproduced and not res.bitwise
-    assert any(
-        "a seed 1: the same model and predictions, byte for byte, but another test accuracy" in p for p in res.problems
-    )
-    res = compare(ref, tree(tmp_path / "verdict", verdict="supported"))
-    assert not res.reproduced
-    assert res.problems == [
-        "study depth: inconclusive in the reference, supported now though every run is "
-        "identical (verdicts.csv was edited, or other code built it)"
-    ]
-
-
-def test_verdicts_are_keyed_by_study_and_the_runs_they_rest_on(tmp_path):
-    rows = [
-        {"study": "depth", "kind": "compare", "on": "primary", "outcome": "inconclusive", "verdict": "…"},
-        {"study": "depth", "kind": "compare", "on": "on the runs that trained", "outcome": "supported", "verdict": "…"},
-    ]
-    ref, new = tree(tmp_path / "ref"), tree(tmp_path / "new")
-    for side in (ref, new):
-        pd.DataFrame(rows).to_csv(side / "report/verdicts.csv", index=False)
-    res = compare(ref, new)
-    assert res.bitwise and res.reproduced
-    assert [s[1:] for s in res.studies] == [
-        ("primary", "inconclusive", "inconclusive"),
-        ("on the runs that trained", "supported", "supported"),
-    ]
-
-
-def test_different_datasets_are_named_as_such(tmp_path):
-    ref, new = report(tmp_path / "ref"), report(tmp_path / "new", salt="x", arithmetic=SKYLAKEX)
-    for folder, name, sha in ((ref, "mnist", "a" * 64), (new, "fashion-mnist", "b" * 64)):
-        runs = pd.read_csv(folder / "runs.csv")
-        runs["dataset"], runs["dataset_sha256"] = name, sha
-        runs.to_csv(folder / "runs.csv", index=False)
-    res = compare(ref, new)
-    assert not res.reproduced and res.problems[0].startswith(
-        "different datasets: the reference was trained on mnist (aaaaaaaaaaaa…), the new results on fashion-mnist"
-    )
-
-
-@pytest.mark.parametrize("alpha", [0, 1, 2, -0.1, float("nan")])
-def test_alpha_outside_zero_one_is_refused(tmp_path, alpha):
-    ref = report(tmp_path / "ref")
-    with pytest.raises(CompareError, match="--alpha must be a level between 0 and 1"):
-        compare(ref, ref, alpha=alpha)
-
-
-def test_an_unreadable_runs_csv_is_named(tmp_path):
-    ref = report(tmp_path / "ref")
-    new = report(tmp_path / "new")
-    (new / "runs.csv").write_text("")
-    with pytest.raises(CompareError, match=r"new/runs.csv: not a readable table \(EmptyDataError"):
-        compare(ref, new)
+def test_the_same_files_with_another_history_are_named():
+    res = decide(fake_tree("exact", ACC), fake_tree("exact", ACC, history="edited"))
+    assert any("the same model and predictions but another history" in p for p in res.problems)

@@ -302,6 +302,35 @@ def verify(folder, manifest: dict | None = None, quick: bool = False) -> str | N
     return None
 
 
+def content_problem(manifest: dict, images: np.ndarray, labels: np.ndarray) -> str | None:
+    """Why arrays that match their manifest's hashes still cannot be this dataset, or None: splits that overlap,
+    leave the arrays or are out of order (train, validation, test); images that are not rows of finite pixels of
+    the recorded width; labels that are not one class index per image."""
+    try:
+        splits = [manifest["splits"][k] for k in ("train", "validation", "test")]
+        classes, features = len(manifest["class_names"]), int(manifest["features"])
+    except (KeyError, TypeError, ValueError):
+        return "its manifest lacks the splits, class names or features"
+    if images.ndim != 2 or images.shape[1] != features or labels.shape != (images.shape[0],):
+        return f"images {images.shape} and labels {labels.shape} are not {features}-pixel rows with a label each"
+    end = 0
+    for name, split in zip(("train", "validation", "test"), splits):
+        if not (isinstance(split, list) and len(split) == 2 and all(isinstance(v, int) for v in split)):
+            return f"the {name} split {split!r} is not [start, stop]"
+        if not end <= split[0] <= split[1] <= images.shape[0]:
+            return f"the {name} split {split} overlaps an earlier split or leaves the {images.shape[0]} rows"
+        end = split[1]
+    if classes < 2 or labels.dtype.kind not in "iu" or (labels.size and int(labels.max()) >= classes):
+        return f"labels are not class indices 0..{classes - 1}"
+    if images.dtype.kind != "f":
+        return f"images are {images.dtype}, not floating-point pixels"
+    for start in range(0, images.shape[0], 8192):  # NaN or ±inf anywhere shows in a block's min or max
+        block = images[start : start + 8192]
+        if block.size and not (np.isfinite(block.min()) and np.isfinite(block.max())):
+            return f"images hold a non-finite pixel in rows {start}–{start + len(block) - 1}"
+    return None
+
+
 def load(folder, *, check: bool | str = "quick", mmap: bool = True) -> Dataset:
     """Open a preprocessed dataset, verifying it first.
 
@@ -320,6 +349,9 @@ def load(folder, *, check: bool | str = "quick", mmap: bool = True) -> Dataset:
         labels = np.load(folder / "labels.npy", mmap_mode=mode, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise PreprocessedDataError(f"{folder}: unreadable array file ({exc}); delete it and preprocess again") from exc
+    problem = content_problem(manifest, images, labels)
+    if problem:
+        raise PreprocessedDataError(f"{folder}: {problem}; delete it and preprocess again")
     s = manifest["splits"]
     part = lambda a, k: a[s[k][0] : s[k][1]]  # noqa: E731
     return Dataset(
