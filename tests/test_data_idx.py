@@ -84,6 +84,18 @@ def test_labels_out_of_range_and_count_mismatch(tmp_path):
         check_pair(np.zeros((2, 4, 4)), np.zeros(3), "img", "lab")
 
 
+@pytest.mark.parametrize("label, refused", [(9, False), (10, True)])
+def test_a_label_equal_to_the_class_count_is_out_of_range(tmp_path, label, refused):
+    """Classes are 0..classes − 1: the boundary itself, not only far beyond it."""
+    path = tmp_path / "labels.idx"
+    write_idx(path, np.array([0, label], np.uint8))
+    if refused:
+        with pytest.raises(IdxError, match=f"label {label} at index 1 is outside the classes 0..9"):
+            read_labels(path, classes=10)
+    else:
+        assert read_labels(path, classes=10).tolist() == [0, label]
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(IdxError, match="no such file"):
         read_idx(tmp_path / "nope.gz")

@@ -125,6 +125,24 @@ REFUSED = [
 ]
 
 
+#: Config-file edits that passed planning and then deleted the finished report, or ran a module (#38).
+FILE_REFUSED = [
+    ("verdicts: {alpha: .nan}", "config key verdicts.alpha: nan is not a finite number"),
+    ("verdicts: {power: .nan}", "config key verdicts.power: nan is not a finite number"),
+    (
+        "study_definitions: {small: {topologies: [a, b], failure_margin_pp: .nan}}",
+        "config key study_definitions.small.failure_margin_pp: nan is not a finite number",
+    ),
+    ("verdicts: {stuck_below: .nan}", "config key verdicts.stuck_below: nan is not a finite number"),
+    ("seeds: ['1', '2']", "is not of type 'integer' (write 2, without quotes)"),
+    ("defaults: {hidden: " + "[" * 5000 + "]" * 5000 + "}", "nested more than 32 levels deep"),
+    (
+        "study_definitions: {small: {topologies: [a, b], kind: this}}",
+        "unknown study kind 'this': the built-in ones are",
+    ),
+]
+
+
 @pytest.mark.slow
 def test_a_refused_config_leaves_every_byte_of_a_finished_tree(tmp_path):
     definition = write_dataset(tmp_path / "upstream", n_train=300, n_test=100, seed=3)
@@ -151,5 +169,16 @@ def test_a_refused_config_leaves_every_byte_of_a_finished_tree(tmp_path):
         assert says in line, (overrides, line)
         assert "Traceback" not in text
         assert tree(work) == before, f"{overrides} changed the finished tree"
+    config_file = work / "config/config.yaml"
+    shipped = config_file.read_text()
+    for extra, says in FILE_REFUSED:  # a config file says what --config cannot: YAML's .nan, quoted numbers, depth
+        config_file.write_text(shipped + extra + "\n")
+        proc = snakemake(work, "--cores", "2", check=False)
+        text = proc.stdout + proc.stderr
+        (line,) = [ln for ln in text.splitlines() if ln.startswith("mlpsweep: ")]
+        assert proc.returncode != 0 and says in line, (extra[:80], line)
+        assert "Beautiful is better than ugly" not in text
+        assert tree(work) == before, f"{extra[:80]} changed the finished tree"
+    config_file.write_text(shipped)
     again = snakemake(work, "--cores", "2", "--dry-run")
     assert "Nothing to be done" in again.stdout + again.stderr
