@@ -4,6 +4,8 @@
 #   snakemake --cores 2 --configfile config/fashion-mnist-local.yaml
 #
 # download -> preprocess -> train (dataset x topology x seed) -> evaluate -> report
+import sys
+
 from snakemake.utils import min_version
 
 min_version("8.20")
@@ -35,3 +37,8 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# A failed download ends the output with what to do about it (the job's own error is in its log).
+onerror:
+    print("\n".join(download_advice(PLAN.datasets, STARTED)), file=sys.stderr)

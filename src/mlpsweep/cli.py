@@ -50,12 +50,17 @@ def _dataset_spec(args):
         return datasets.DatasetSpec.from_dict(name, raw)
     if not args.dataset:
         raise datasets.DatasetSpecError("give --dataset NAME (mnist, fashion-mnist) or --spec JSON")
+    if args.definition:
+        return datasets.resolve(args.dataset, {args.dataset: _json_arg(args.definition, "--definition")})
     return datasets.resolve(args.dataset)
 
 
 def _add_dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="a built-in dataset: mnist or fashion-mnist")
-    p.add_argument("--spec", help="a full dataset definition as JSON (what the workflow passes)")
+    p.add_argument(
+        "--definition", help="with --dataset: what the config's dataset_definitions says of it, as JSON (e.g. sources)"
+    )
+    p.add_argument("--spec", help="a full dataset definition as JSON, with its name")
 
 
 def _refuse_foreign(path, what: str, is_ours) -> None:

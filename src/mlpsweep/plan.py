@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+from pathlib import Path
 from dataclasses import dataclass
 
 from . import arithmetic
@@ -131,6 +133,26 @@ class Plan:
 
     def dataset_json(self, name: str) -> str:
         return json.dumps(self.dataset_specs[name].to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def dataset_args(self, name: str) -> str:
+        """A data job's dataset on its command line, short: ``--dataset NAME``, and ``--definition JSON`` with only
+        what the config's ``dataset_definitions`` says of it (often just its sources)."""
+        own = self.config["dataset_definitions"].get(name)
+        if not own:
+            return f"--dataset {name}"
+        return f"--dataset {name} --definition " + shlex.quote(json.dumps(own, sort_keys=True, separators=(",", ":")))
+
+    def missing_sources(self, dataset: str) -> str | None:
+        """Why ``dataset`` cannot be downloaded, where planning can tell without the network: every source is a
+        local folder or file:// address and none exists.  None when some source may work."""
+        sources = self.dataset_specs[dataset].sources
+        local = [s.removeprefix("file://") for s in sources if not s.startswith(("http://", "https://"))]
+        if len(local) < len(sources) or any(Path(p).exists() for p in local):
+            return None
+        return (
+            f"config key dataset_definitions.{dataset}.sources: none of {', '.join(local)} exists; copy the dataset's "
+            "four .gz files into one of them, or point sources at the folder that holds them"
+        )
 
     def study(self, name: str) -> PlannedStudy:
         """A defined study as the workflow uses it: its kind, its definition and what the kind plans of it."""
@@ -468,3 +490,27 @@ def plan(config: dict, schema_path=None, command_line: list[str] | None = None) 
         study_defs=study_defs,
         all_topologies=resolved,
     )
+
+
+#: What a user without network runs instead (the README's offline command).
+OFFLINE_COMMAND = "snakemake --cores 2 --configfile config/fashion-mnist-local.yaml"
+
+
+def download_advice(datasets, since: float) -> list[str]:
+    """The lines to end a failed workflow with when a dataset's download failed in it (its log, written after
+    ``since``, ends in the download's error): what to do, with the README's offline command."""
+    lines = []
+    for dataset in datasets:
+        log = Path("logs") / dataset / "download.log"
+        try:
+            if log.stat().st_mtime < since or "download: error: could not get" not in log.read_text(errors="replace"):
+                continue
+        except OSError:
+            continue
+        lines += [
+            f"mlpsweep: {dataset} could not be downloaded: no source answered (every attempt is in {log}). To go on:",
+            f"  - offline, with Debian's Fashion-MNIST (apt install dataset-fashion-mnist): {OFFLINE_COMMAND}",
+            f"  - or copy its four .gz files into resources/datasets/{dataset}/, or point "
+            f"dataset_definitions.{dataset}.sources at the folder that holds them (config/README.md)",
+        ]
+    return lines

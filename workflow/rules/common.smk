@@ -2,10 +2,11 @@
 import json
 import re
 import shlex
+import time
 from pathlib import Path
 
 from mlpsweep.config import ConfigError, name_regex
-from mlpsweep.plan import check_inside, plan
+from mlpsweep.plan import check_inside, download_advice, plan
 from mlpsweep.studies.base import STAGE_FILE, StageNotPlanned
 from mlpsweep.data import cache
 from mlpsweep.report import PLOTS, caption_path
@@ -19,6 +20,12 @@ except ConfigError as exc:
 
 # The rules read the validated config, with every default the schema states.
 config.update(PLAN.config)
+STARTED = time.time()
+
+# A dataset still to download whose every source is a local folder that does not exist: said now, not by a job.
+for _dataset in PLAN.datasets:
+    if not Path(f"resources/datasets/{_dataset}/download.json").exists() and PLAN.missing_sources(_dataset):
+        raise WorkflowError(f"mlpsweep: {PLAN.missing_sources(_dataset)}")
 
 
 wildcard_constraints:
@@ -34,7 +41,12 @@ MLPSWEEP = f"python -m mlpsweep --arithmetic {config['reproducibility']}" + "".j
 )
 
 
+def dataset_args(wildcards):
+    return PLAN.dataset_args(wildcards.dataset)
+
+
 def dataset_spec(wildcards):
+    """The dataset's whole definition: a parameter of the data jobs, so a changed definition makes them again."""
     return PLAN.dataset_json(wildcards.dataset)
 
 

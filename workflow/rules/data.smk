@@ -12,11 +12,12 @@ rule download:
         "../envs/mlpsweep.yaml"
     params:
         spec=dataset_spec,
+        dataset=dataset_args,
         dest=lambda wildcards, output: Path(output[0]).parent,
         options=DOWNLOAD_OPTIONS,
     shell:
         MLPSWEEP
-        + " download --spec {params.spec:q} --dest {params.dest} --record {output}"
+        + " download {params.dataset} --dest {params.dest} --record {output}"
         " {params.options} 2> {log}"
 
 
@@ -40,12 +41,13 @@ rule preprocess:
         runtime=10,
     params:
         spec=dataset_spec,
+        dataset=dataset_args,
         raw=lambda wildcards, input: Path(input[0]).parent,
         out=lambda wildcards, output: Path(output.manifest).parent,
         options=PREPROCESS_OPTIONS,
     shell:
         MLPSWEEP
-        + " preprocess --spec {params.spec:q} --raw-dir {params.raw} --out-dir {params.out}"
+        + " preprocess {params.dataset} --raw-dir {params.raw} --out-dir {params.out}"
         " {params.options} 2> {log}"
 
 
@@ -67,11 +69,12 @@ rule check_caches:
         "../envs/mlpsweep.yaml"
     params:
         spec=dataset_spec,
+        dataset=dataset_args,
         state=cache_state,
         data=lambda wildcards, input: Path(input.manifest).parent,
         download=DOWNLOAD_OPTIONS,
         preprocess=PREPROCESS_OPTIONS,
     shell:
         MLPSWEEP
-        + " check-caches --spec {params.spec:q} --record {input.record} --data-dir {params.data}"
+        + " check-caches {params.dataset} --record {input.record} --data-dir {params.data}"
         " --state {params.state:q} --out {output} {params.download} {params.preprocess} 2> {log}"
