@@ -258,3 +258,40 @@ def test_kind_this_under_snakemake_prints_no_zen(jail):
     proc = snakemake(jail, "-n", "--cores", "1", check=False, env={"HOME": str(jail.parent / "home")})
     assert proc.returncode != 0 and "Beautiful is better than ugly" not in proc.stdout + proc.stderr
     assert "must be listed under the config's plugins" in proc.stdout + proc.stderr
+
+
+# ---- offline: the last lines say what to do -----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_an_offline_download_ends_with_what_to_do(jail):
+    import socket
+
+    from workflow_helpers import snakemake, write_config
+
+    with socket.socket() as s:  # a port nothing listens on: a refused connection, as offline
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    write_config(
+        jail,
+        {
+            "dataset_definitions": {"mnist": {"sources": [f"http://127.0.0.1:{port}/mnist/"]}},
+            "download": {"timeout": 2, "retries": 0, "backoff": 0},
+        },
+    )
+    proc = snakemake(jail, "--cores", "1", check=False, env={"HOME": str(jail.parent / "home")})
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    advice = next(i for i, ln in enumerate(lines) if ln.startswith("mlpsweep: mnist could not be downloaded"))
+    assert proc.returncode != 0 and len(lines) - advice <= 8  # only Snakemake's closing lines after it
+    assert "snakemake --cores 2 --configfile config/fashion-mnist-local.yaml" in lines[advice + 1]
+    commands = [ln for ln in lines if "mlpsweep --arithmetic" in ln]
+    assert commands and max(map(len, commands)) < 400  # the job's command is short: settings are not on it
+
+
+def test_local_sources_that_do_not_exist_are_refused_at_planning(jail):
+    from workflow_helpers import snakemake, write_config
+
+    write_config(jail, {"dataset_definitions": {"mnist": {"sources": [str(jail / "nowhere")]}}})
+    proc = snakemake(jail, "-n", "--cores", "1", check=False, env={"HOME": str(jail.parent / "home")})
+    assert proc.returncode != 0 and "dataset_definitions.mnist.sources: none of" in proc.stdout + proc.stderr
+    assert not (jail / "resources").exists()
