@@ -24,7 +24,9 @@ STARTED = time.time()
 
 # A dataset still to download whose every source is a local folder that does not exist: said now, not by a job.
 for _dataset in PLAN.datasets:
-    if not Path(f"resources/datasets/{_dataset}/download.json").exists() and PLAN.missing_sources(_dataset):
+    if not Path(
+        f"resources/datasets/{_dataset}/download.json"
+    ).exists() and PLAN.missing_sources(_dataset):
         raise WorkflowError(f"mlpsweep: {PLAN.missing_sources(_dataset)}")
 
 

@@ -16,8 +16,7 @@ rule download:
         dest=lambda wildcards, output: Path(output[0]).parent,
         options=DOWNLOAD_OPTIONS,
     shell:
-        MLPSWEEP
-        + " download {params.dataset} --dest {params.dest} --record {output}"
+        f"{MLPSWEEP} download {{params.dataset}} --dest {{params.dest}} --record {{output}}"
         " {params.options} 2> {log}"
 
 

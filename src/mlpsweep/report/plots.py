@@ -201,7 +201,9 @@ def network(weights, sizes, title: str, per_layer: int = 150, max_nodes: int = 6
     for ell, w in enumerate(weights):
         flat = np.abs(w).ravel()
         if flat.size > per_layer:
-            keep_idx = np.argpartition(flat, flat.size - per_layer)[flat.size - per_layer :]
+            # a stable sort, not argpartition: which of equal weights are kept, and the order they are drawn in,
+            # must not depend on the CPU (NumPy's partition is SIMD code), or the picture's bytes would
+            keep_idx = np.sort(np.argsort(flat, kind="stable")[flat.size - per_layer :])
             notes.append(f"{per_layer} of {flat.size:,}")
         else:
             keep_idx = np.arange(flat.size)
