@@ -159,3 +159,35 @@ def test_the_shipped_lock_pins_every_package_with_hashes():
         if block.startswith("numpy=="):
             assert block.startswith("numpy==2.4.6")
     assert text.count("--hash=sha256:") >= 2 * len(blocks)
+
+
+def test_a_process_that_flushes_subnormals_refuses_exact_arithmetic_in_one_line(tmp_path):
+    """A library built with -ffast-math sets FTZ/DAZ when it is loaded (gcc's crtfastmath); exact results would
+    then be that process's, so the job refuses before training, naming the cause."""
+    import shutil
+    import subprocess
+    import sys
+
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    assert gcc, "a C compiler is part of this project's test machine (.ci/run)"
+    (tmp_path / "f.c").write_text("int nothing(void) { return 0; }\n")
+    lib = tmp_path / "libfast.so"
+    subprocess.run([gcc, "-shared", "-fPIC", "-ffast-math", "-o", str(lib), str(tmp_path / "f.c")], check=True)
+    script = (
+        "import ctypes, sys\n"
+        "from mlpsweep import arithmetic\n"
+        "print(arithmetic.flushed_subnormals())\n"
+        f"ctypes.CDLL({str(lib)!r})\n"
+        "print(arithmetic.flushed_subnormals())\n"
+        "from mlpsweep import cli\n"
+        "sys.exit(cli.main(['-q', '--arithmetic', 'exact', 'download', '--dataset', 'mnist', '--dest', 'd']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    before, after = proc.stdout.splitlines()[:2]
+    assert before == "None" and "flush-to-zero (FTZ)" in after and "denormals-are-zero (DAZ)" in after
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines() == [
+        "mlpsweep download: error: this process computes with flush-to-zero (FTZ) and denormals-are-zero (DAZ), "
+        "as a library built with -ffast-math sets when it is loaded (its crtfastmath start-up code); exact "
+        "arithmetic would give other bytes here: run without that library, or use reproducibility: native"
+    ]
+    assert not (tmp_path / "d").exists()

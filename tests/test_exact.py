@@ -199,3 +199,76 @@ def test_every_fallback_gives_what_the_check_gives(monkeypatch):
     assert counter.fallbacks == a.shape[0] * b.shape[1]
     for f, s in zip(fast, slow):
         assert f.view(np.uint32).tolist() == s.view(np.uint32).tolist()
+
+
+def as_plus_zero(x: np.float32) -> np.float32:
+    return np.float32(x + np.float32(0.0))  # exact mode writes every zero as +0
+
+
+F = np.float32
+_FLT_MAX = float(np.finfo(np.float32).max)
+#: Rows whose exact dot product with a column of ones lands at a float32 boundary class, with a residual far
+#: below float64's resolution there that decides the rounding (#39: the float64 sum alone lands on the tie).
+BOUNDARIES = {
+    "subnormal tie, just above": ([2.0**-75, 2.0**-105], [2.0**-75, 2.0**-105]),
+    "subnormal tie, just below": ([2.0**-75, -(2.0**-105)], [2.0**-75, 2.0**-105]),
+    "negative subnormal tie, beyond": ([-(2.0**-75), -(2.0**-105)], [2.0**-75, 2.0**-105]),
+    "negative subnormal tie, inside": ([-(2.0**-75), 2.0**-105], [2.0**-75, 2.0**-105]),
+    "subnormal tie exactly": ([2.0**-75], [2.0**-75]),
+    "smallest normal, from below": ([2.0**-63, -(2.0**-75), 2.0**-105], [2.0**-63, 2.0**-75, 2.0**-105]),
+    "overflow threshold, just below": ([_FLT_MAX, 2.0**103, -(2.0**-10)], [1.0, 1.0, 1.0]),
+    "overflow threshold, just above": ([_FLT_MAX, 2.0**103, 2.0**-10], [1.0, 1.0, 1.0]),
+    "overflow threshold exactly": ([_FLT_MAX, 2.0**103], [1.0, 1.0]),
+    "negative overflow threshold, inside": ([-_FLT_MAX, -(2.0**103), 2.0**-10], [1.0, 1.0, 1.0]),
+    "a normal tie, just above": ([1.0, 2.0**-24, 2.0**-60], [1.0, 1.0, 2.0**-60]),
+}
+
+
+@pytest.mark.parametrize("case", BOUNDARIES)
+def test_a_dot_product_at_a_float32_boundary_is_rounded_as_its_exact_value(case):
+    a_row, b_col = BOUNDARIES[case]
+    a = np.array([a_row], dtype=np.float32)
+    b = np.array(b_col, dtype=np.float32).reshape(-1, 1)
+    assert a.astype(np.float64).ravel().tolist() == a_row and b.astype(np.float64).ravel().tolist() == b_col
+    want = as_plus_zero(exact.round_to_float32(exact.exact_dot(a[0], b[:, 0])))
+    got = exact.matmul(a, b)[0, 0]
+    assert np.array(got).view(np.uint32) == np.array(want).view(np.uint32), (case, got, want)
+
+
+def sequential(values) -> float:
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
+@pytest.mark.parametrize("n", [2, 3, 10, 100, 1000])
+def test_the_product_bound_covers_a_worst_case_summation_order(n):
+    """The error bound of a float64 dot product of float32 numbers, bound_factor(n)·Σ|aᵢbᵢ|, checked directly
+    against an exact sum in the orders that err most: one large term then n − 1 that each round away (ties to
+    even), in either order, and alternating signs — not through recorded bytes."""
+    u = 2.0**-53
+    big, small = np.float32(1.0), np.float32(2.0**-27)  # small · 2⁻²⁶ = 2⁻⁵³: half an ulp of 1, each add lost
+    worst = []
+    for sign in (1.0, -1.0):
+        a = np.array([big] + [small * np.float32(sign)] * (n - 1), dtype=np.float32)
+        b = np.array([1.0] + [2.0**-26] * (n - 1), dtype=np.float32)
+        worst.append((a, b))
+        worst.append((a[::-1].copy(), b[::-1].copy()))
+    rng = np.random.default_rng(n)
+    for _ in range(20):  # random magnitudes over 60 binades, with cancellation
+        a = (rng.standard_normal(n) * 2.0 ** rng.integers(-30, 30, n)).astype(np.float32)
+        worst.append((a, np.where(rng.random(n) < 0.5, -1, 1).astype(np.float32) * np.abs(a[::-1])))
+    for a, b in worst:
+        terms = [float(x) * float(y) for x, y in zip(a.astype(np.float64), b.astype(np.float64))]
+        exact_sum = exact.exact_dot(a, b)
+        bound = exact.bound_factor(n) * sum(abs(t) for t in terms)
+        for order in (terms, terms[::-1], sorted(terms, key=abs), sorted(terms, key=abs, reverse=True)):
+            err = abs(Fraction(sequential(order)) - exact_sum)
+            assert err <= Fraction(bound), (n, float(err), bound)
+    # the bound is not loose by a factor of 16 (γ/4 instead of 4γ would fail the worst order above)
+    a, b = worst[0]
+    terms = [float(x) * float(y) for x, y in zip(a.astype(np.float64), b.astype(np.float64))]
+    err = abs(Fraction(sequential(terms)) - exact.exact_dot(a, b))
+    assert err == (n - 1) * Fraction(u)  # every small term lost
+    assert float(err) > exact.bound_factor(n) / 16 * sum(abs(t) for t in terms)

@@ -34,12 +34,44 @@ def current() -> str:
 
 
 def prepare(mode: str | None) -> str:
-    """Make ``mode`` (default: :func:`current`) this process's and its children's; return it."""
+    """Make ``mode`` (default: :func:`current`) this process's and its children's; return it.  Exact mode is
+    refused in a process that flushes subnormal numbers (:func:`check_subnormals`)."""
     mode = mode or current()
     if mode not in MODES:
         raise ArithmeticModeError(f"reproducibility must be one of {', '.join(MODES)}, got {mode!r}")
     os.environ[ENV_VAR] = mode
+    if mode == "exact":
+        check_subnormals()
     return mode
+
+
+def flushed_subnormals() -> str | None:
+    """Which of flush-to-zero (FTZ: a subnormal result becomes 0) and denormals-are-zero (DAZ: a subnormal
+    operand is read as 0) this process's floating-point unit does, or None (IEEE gradual underflow)."""
+    import numpy as np
+
+    found = []
+    for dtype in (np.float32, np.float64):
+        tiny = np.array([np.finfo(dtype).smallest_normal], dtype=dtype)
+        if (tiny * dtype(0.5))[0] == 0:  # 2^emin / 2 is a subnormal, not zero
+            found.append("flush-to-zero (FTZ)")
+        sub = np.array([np.finfo(dtype).smallest_subnormal], dtype=dtype)
+        if (sub * dtype(2.0))[0] == 0:  # a subnormal operand, doubled: read as zero under DAZ
+            found.append("denormals-are-zero (DAZ)")
+    return " and ".join(dict.fromkeys(found)) or None
+
+
+def check_subnormals() -> None:
+    """Refuse exact arithmetic (ArithmeticModeError, one line naming the cause) in a process whose CPU flushes
+    subnormal numbers: a saturated sigmoid's tiny outputs and the fallback's residuals would become zero, and
+    the bytes would be this process's, not the mathematics'."""
+    flushed = flushed_subnormals()
+    if flushed:
+        raise ArithmeticModeError(
+            f"this process computes with {flushed}, as a library built with -ffast-math sets when it is loaded "
+            "(its crtfastmath start-up code); exact arithmetic would give other bytes here: run without that "
+            "library, or use reproducibility: native"
+        )
 
 
 def dtype_problem(dtype: str, mode: str | None = None) -> str | None:

@@ -108,6 +108,8 @@ def run(
     started = time.perf_counter()
     _check_job(runs, threads)
     _check_folders(runs, checkpoint_dir)
+    if arithmetic.current() == "exact":  # again now that every library is loaded: one may have set FTZ/DAZ
+        arithmetic.check_subnormals()
     job = _Job(runs, name)
     with threadpool_limits(limits=threads):
         data = preprocess.load(data_dir)

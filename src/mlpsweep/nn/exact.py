@@ -221,24 +221,38 @@ def _fix(out, unsure, v, terms, counter: Counter) -> None:
         out[idx] = round_sum(terms(idx))
 
 
+_FLT_MAX = float(np.finfo(np.float32).max)
+#: Halfway between float32's largest number and 2^128: a float64 sum there rounds to inf (ties to even) unless the
+#: exact sum lies below it.
+_OVERFLOW_TIE = 2.0**128 - 2.0**103
+#: Halfway between zero and float32's smallest subnormal.
+_UNDERFLOW_TIE = 2.0**-150
+
+
 def round_sum(terms: np.ndarray) -> np.float32:
-    """The exact sum of float64 ``terms`` rounded once to float32 (an exact zero is +0)."""
+    """The exact sum of float64 ``terms`` rounded once to float32, to nearest, ties to even (a zero is +0).
+
+    ``math.fsum`` gives the sum rounded once to float64; rounding that to float32 errs only where it lands
+    exactly on a float32 midpoint — between two neighbours, between ±0 and the smallest subnormal, or between
+    ±FLT_MAX and the overflow threshold 2¹²⁸ — and then the residual's sign says which way the exact sum lies."""
     values = terms.tolist()
     try:
         s = math.fsum(values)  # the exact sum correctly rounded to float64
     except OverflowError:
         return np.float32(math.copysign(math.inf, sum(values)))
-    f = np.float32(s)
-    if f == 0:
-        return np.float32(0.0)
-    if float(f) != s and math.isfinite(float(f)):
-        # double rounding errs only where s is exactly a float32 midpoint: then the residual's sign decides
+    with np.errstate(over="ignore"):
+        f = np.float32(s)
+    if abs(s) in (_OVERFLOW_TIE, _UNDERFLOW_TIE) or (float(f) != s and math.isfinite(float(f)) and f != 0):
+        # rounding twice errs only where s is exactly a float32 midpoint: the residual's sign decides
+        r = math.fsum([*values, -s])
+        if abs(s) == _OVERFLOW_TIE:  # between ±FLT_MAX and ±2^128 (which is ±inf)
+            return np.float32(math.copysign(_FLT_MAX, s)) if r != 0 and (r < 0) == (s > 0) else f
+        if abs(s) == _UNDERFLOW_TIE:  # between 0 and the smallest subnormal
+            return np.float32(math.copysign(2.0**-149, s)) if r != 0 and (r > 0) == (s > 0) else np.float32(0.0)
         g = np.nextafter(f, np.float32(math.copysign(math.inf, s - float(f))))
-        if (float(f) + float(g)) / 2 == s:
-            r = math.fsum([*values, -s])
-            if r != 0.0:
-                return g if (r > 0) == (float(g) > s) else f
-    return f
+        if (float(f) + float(g)) / 2 == s and r != 0.0:
+            return g if (r > 0) == (float(g) > s) else f
+    return np.float32(0.0) if f == 0 else f  # zero is +0, as everywhere in exact mode
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, counter: Counter | None = None):
