@@ -135,6 +135,12 @@ GOOD = json.dumps({"hidden": [4], "epochs": 1})
         (["train", "--settings", GOOD, "--seed", "1", "--out-dir", "a" * 300], "File name too long"),
         (["train", "--settings", GOOD, "--seed", "1", "--out-dir", "afile"], "--out-dir afile is a file"),
         (["train", "--settings", GOOD, "--seed", "1", "--out-dir", "o", "--checkpoint-dir", "afile"], "is a file"),
+        (
+            ["train", "--settings", GOOD, "--seed", "1", "--out-dir", "o", "--checkpoint-dir", "afile/sub"],
+            "--checkpoint-dir afile/sub: cannot write there",
+        ),
+        (["study-job", "--kind", "compare", "--job", "x", "--arguments", "{}", "--outputs", "o"], "has no job 'x'"),
+        (["evaluate", "--data", "afile", "--model-dir", "afile", "--out-dir", "o"], "Not a directory"),
         (["download", "--dataset", "mnist", "--dest", "d", "--timeout", "-1"], "argument --timeout"),
         (["download", "--dataset", "mnist", "--dest", "d", "--timeout", "nan"], "argument --timeout"),
     ],

@@ -32,10 +32,14 @@ def atomic_path(path, suffix: str | None = None):
     append one, such as ``numpy.savez``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=(path.suffix if suffix is None else suffix) + ".tmp", dir=path.parent
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=(path.suffix if suffix is None else suffix) + ".tmp", dir=path.parent
+        )
+    except OSError as exc:  # name the file being written, not a temporary name the user never gave
+        exc.filename = str(path)
+        raise
     os.close(fd)
     tmp = Path(tmp)
     os.chmod(tmp, _FILE_MODE)

@@ -20,6 +20,7 @@ A job imports NumPy, threadpoolctl and the training core, not pandas, matplotlib
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,6 +193,11 @@ def _check_folders(runs: list[Run], checkpoint_dir) -> None:
         raise ValueError(
             f"--checkpoint-dir {checkpoint_dir} holds a run's model; give the checkpoints a folder of their own"
         )
+    try:  # a folder it can write in, found now rather than after the first epoch
+        where.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=where).close()
+    except OSError as exc:
+        raise ValueError(f"--checkpoint-dir {checkpoint_dir}: cannot write there ({exc.strerror})") from None
 
 
 class _Job:

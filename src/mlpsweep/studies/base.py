@@ -163,7 +163,7 @@ class StudyKind:
         """Run the job called ``job`` of :meth:`jobs` (in the job's own process), or a staged study's decision."""
         if job == STAGE_JOB:
             return self.decide_stage(arguments, arguments.get("previous"), outputs[0])
-        raise NotImplementedError(f"study kind {self.name!r} has no job {job!r}")
+        raise ValueError(f"study kind {self.name!r} has no job {job!r}; its jobs are the ones its jobs() declares")
 
     def extra_outputs(self, study: str, definition: dict, topology) -> list[str]:
         """Files (``{dataset}`` left as a placeholder) that the section reads besides the runs: its jobs' outputs."""
