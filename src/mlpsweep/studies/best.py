@@ -55,6 +55,8 @@ class Best(StudyKind):
     options = {
         "margin_pp": {
             "type": "number",
+            "minimum": -100,
+            "maximum": 100,
             "default": 0.0,
             "description": "Percentage points above the published target that count as reaching it "
             "(negative: within that many points below).",

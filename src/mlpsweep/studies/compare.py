@@ -412,6 +412,7 @@ class Compare(StudyKind):
         "margin_pp": {
             "type": "number",
             "minimum": 0,
+            "maximum": 100,
             "default": 1.0,
             "description": "The margin δ in percentage points of test accuracy that a difference of the runs "
             "that trained must exceed to count as better.",

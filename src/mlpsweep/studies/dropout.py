@@ -53,6 +53,7 @@ class Dropout(StudyKind):
         "min_gap_reduction_pp": {
             "type": "number",
             "minimum": 0,
+            "maximum": 100,
             "default": 0.0,
             "description": "The margin: by how many percentage points the strongest dropout "
             "must narrow the train − validation gap.",
