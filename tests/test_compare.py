@@ -135,6 +135,8 @@ FORGERIES = {
         ),
         (lambda r: flip_prediction(r / "eval/30-30-30/seed2/predictions.npy"), "eval/30-30-30/seed2/predictions.npy"),
         (lambda r: (r / "models/30/seed1/extra.npz").write_bytes(b"x"), "models/30/seed1/extra.npz"),
+        (lambda r: (r / "data/extra.npy").write_bytes(b"x"), "data/extra.npy"),
+        (lambda r: (r / "notes.txt").write_bytes(b"x"), "notes.txt"),
     ],
     "files deleted": [
         (

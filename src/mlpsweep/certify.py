@@ -335,9 +335,26 @@ def _rebuild(tree: Tree, remap, data: Path, out: Path) -> None:
         tree.verdicts = pd.read_csv(out / "verdicts.csv", keep_default_na=False)
 
 
+#: Files of a tree that no report claim rests on, by the folder they lie in: the arrays' folder, Snakemake's
+#: timings of every job (``benchmark:``) and checkpoints a config keeps.
+ANCILLARY = {"data": ("manifest.json", "images.npy", "labels.npy", "checked.json"), "benchmarks": "*.tsv"}
+
+
 def _unaccounted(tree: Tree) -> None:
-    """Name every file under models/ and eval/ that is no file of a run the report rests on."""
-    for folder in ("models", "eval"):
-        for p in sorted((tree.root / folder).rglob("*")) if (tree.root / folder).is_dir() else []:
-            if p.is_file() and p not in tree.known:
-                tree.problems.append(f"{p}: a file no run of the report accounts for")
+    """Name every file in the tree that is neither a file of a run the report rests on, a file the report or a
+    study it names wrote, nor one of the tree's ancillary files (:data:`ANCILLARY`, kept checkpoints)."""
+    known = set(tree.known)
+    remap = _remap(tree.inputs, tree.root)
+    for paths in (tree.inputs.get("study_files") or {}).values():
+        known.update(p for p in map(remap, paths) if p is not None)
+    known.update(p for p in map(remap, (tree.inputs.get("stages") or {}).values()) if p is not None)
+    for p in sorted(tree.root.rglob("*")):
+        if not p.is_file() or p in known:
+            continue
+        rel = p.relative_to(tree.root)
+        top = rel.parts[0]
+        if top == "report" or (top == "data" and rel.name in ANCILLARY["data"] and len(rel.parts) == 2):
+            continue  # the report's files are compared with its rebuild; the arrays with their manifest
+        if (top == "benchmarks" and p.match(ANCILLARY["benchmarks"])) or top in ("checkpoints", "studies", "rungs"):
+            continue  # timings, kept checkpoints, and the studies' own files (their reports are theirs)
+        tree.problems.append(f"{p}: a file no run of the report accounts for")
