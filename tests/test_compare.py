@@ -187,31 +187,35 @@ def test_a_forged_result_tree_is_caught_too(pair, capsys):
 
 
 @pytestmark_slow
-def test_the_reference_without_data_is_certified_with_the_results_arrays(pair, capsys):
+def test_a_tree_without_data_is_certified_with_another_trees_arrays(pair):
+    from mlpsweep.certify import certify
+
     ref, new = pair
     shutil.rmtree(ref / "data")
-    assert run(ref, new) == 0
-    capsys.readouterr()
-    flip = new / "data/labels.npy"  # arrays that are not their manifest's are named, on whichever side
+    assert certify(ref, data_dir=new / "data").certified
+    flip = new / "data/labels.npy"  # arrays that are not their manifest's are named
     data = bytearray(flip.read_bytes())
     data[-1] ^= 1
     flip.write_bytes(bytes(data))
-    assert run(ref, new) == 1
-    assert "labels.npy does not match the sha256" in capsys.readouterr().out
+    problems = certify(ref, data_dir=new / "data").problems
+    assert len(problems) == 1 and "labels.npy does not match the sha256" in problems[0]
 
 
-@pytestmark_slow
-def test_out_pages_are_written_and_nothing_else_is_overwritten(pair, tmp_path, capsys):
-    ref, new = pair
-    assert run(ref, new, out=tmp_path / "pages") == 0
+def test_out_pages_are_written_and_nothing_else_is_overwritten(tmp_path):
+    from mlpsweep.compare import check_out, summary, write_pages
+
+    res = Result(bitwise=True, reproduced=True)
+    check_out(tmp_path / "pages")
+    write_pages(res, summary(res, "a", "b"), tmp_path / "pages")
     assert "Reproduction check" in (tmp_path / "pages/compare.md").read_text()
+    check_out(tmp_path / "pages")  # its own pages may be written again
     (tmp_path / "file").write_text("mine")
     with pytest.raises(CompareError, match="is a file"):
-        run(ref, new, out=tmp_path / "file")
+        run(tmp_path, tmp_path, out=tmp_path / "file")
     (tmp_path / "other").mkdir()
     (tmp_path / "other/compare.md").write_text("my notes")
     with pytest.raises(CompareError, match="is not a page this command wrote"):
-        run(ref, new, out=tmp_path / "other")
+        run(tmp_path, tmp_path, out=tmp_path / "other")
     assert (tmp_path / "file").read_text() == "mine" and (tmp_path / "other/compare.md").read_text() == "my notes"
 
 
