@@ -1,0 +1,103 @@
+"""Compiled kernels of exact arithmetic (Numba): the same mathematics as :mod:`.exact`, so the same bytes.
+
+Exact arithmetic makes every element the correctly rounded value of its mathematics, so a kernel computed in
+any order, with any instructions, gives the bytes of :func:`.exact.matmul` as long as it decides each element
+the same way: a float64 value and a rigorous bound, the element settled where both ends of its interval round to
+the same float32, and recomputed exactly (:func:`.exact.round_sum`) where they do not.  This module holds the
+first of those kernels, the product; the compiled training step (#39) builds on it.
+
+Fast-math flags land on every floating-point instruction of the function they are given to.  The dot products
+may use ``reassoc`` and ``contract`` (the bound holds for any order, with or without FMA: :func:`.exact.bound_factor`);
+the element-wise finish (``v ± e``, the casts, the comparison) is a function of its own without them, because a
+fused multiply-add there would round once where the bound's arithmetic assumes twice.
+
+Numba is optional: :func:`available` says whether it imports, and callers fall back to :mod:`.exact`'s NumPy
+code, which gives the same bytes.  Compiled code is cached beside this module (or under ``NUMBA_CACHE_DIR``),
+so a job loads it instead of compiling it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import exact
+
+
+@functools.cache
+def available() -> bool:
+    """Whether Numba imports in this process."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@functools.cache
+def _kernels():
+    import numba
+
+    @numba.njit(cache=True, fastmath={"reassoc", "contract"})
+    def accumulate(a, b, v, s):
+        """``v = a @ b`` and ``s = |a| @ |b|`` in float64, rank-1 updates along ``b``'s contiguous rows (they
+        vectorise); a zero of ``a`` adds exactly nothing to either and is skipped."""
+        m, n = a.shape
+        for i in range(m):
+            vi, si = v[i], s[i]
+            vi[:] = 0.0
+            si[:] = 0.0
+            for k in range(n):
+                x = np.float64(a[i, k])
+                if x == 0.0:
+                    continue
+                ax = abs(x)
+                row = b[k]
+                for j in range(row.shape[0]):
+                    y = np.float64(row[j])
+                    vi[j] += x * y
+                    si[j] += ax * abs(y)
+
+    @numba.njit(cache=True)
+    def settle(v, s, c, out, unsure):
+        """Each element from its value and bound ``c·s``, where both ends round to one float32 (zero as +0);
+        the others marked in ``unsure`` (a non-finite value is a diverged run's, left as it is).  No fast-math
+        flags: these roundings are the bound's own."""
+        left = 0
+        for i in range(v.shape[0]):
+            for j in range(v.shape[1]):
+                e = s[i, j] * c
+                hi = np.float32(v[i, j] + e)
+                lo = np.float32(v[i, j] - e)
+                out[i, j] = hi + np.float32(0.0)
+                if hi != lo and np.isfinite(v[i, j]):
+                    unsure[i, j] = True
+                    left += 1
+        return left
+
+    @numba.njit(cache=True)
+    def product(a, b, out, unsure, c, v, s):
+        """``out = a @ b`` settled where the bound decides; returns how many elements are left (``unsure``)."""
+        accumulate(a, b, v, s)
+        return settle(v, s, c, out, unsure)
+
+    return product
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, counter: exact.Counter | None = None):
+    """``a @ b`` for 2-D float32 ``a`` (m, n) and ``b`` (n, p), every element the exact dot product rounded once
+    to float32: the bytes of :func:`.exact.matmul`, from a compiled kernel."""
+    if a.dtype != np.float32 or b.dtype != np.float32 or a.ndim != 2 or b.ndim != 2:
+        raise TypeError(f"compiled.matmul takes 2-D float32 operands, got {a.dtype} {a.shape} and {b.dtype} {b.shape}")
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.float32) if out is None else out
+    unsure = np.zeros(out.shape, dtype=bool)
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    v, s = np.empty(out.shape), np.empty(out.shape)
+    left = _kernels()(a, b, out, unsure, exact.bound_factor(a.shape[1]), v, s)
+    if left:
+        counter = exact.COUNTER if counter is None else counter
+        for i, j in np.argwhere(unsure):
+            counter.count((i, j))
+            out[i, j] = exact.round_sum(a[i].astype(np.float64) * b[:, j].astype(np.float64))
+    return out
