@@ -414,14 +414,14 @@ def compare_results(reference, results):
     )
 
 
-def test_compare_other_arithmetic_and_a_changed_recipe(served, tmp_path):
+def test_compare_native_against_exact_and_a_native_tree_certified(served, tmp_path):
     """A stable recipe (ReLU, softmax, η = 0.1) native against exact: other bytes, and a tree that claims exact
     arithmetic has one right answer, so not reproduced (a claimed arithmetic explains nothing where bytes
-    disagree); a native tree certifies against itself; the same recipe with one epoch: not reproduced."""
+    disagree); a native tree certifies against itself.  (Two exact trees of other recipes: test_compare.)"""
     mirror, definition = served
     stable = {"activation": "relu", "output": "softmax", "cost": "log_likelihood", "init": "he", "eta": 0.1}
     made = {}
-    for name, mode, epochs in (("native", "native", 2), ("exact", "exact", 2), ("changed", "exact", 1)):
+    for name, mode, epochs in (("native", "native", 2), ("exact", "exact", 2)):
         config = small_config(mirror.url, definition, reproducibility=mode)
         config["defaults"] = {**config["defaults"], **stable, "epochs": epochs}
         write_config(tmp_path / name, config)
@@ -435,8 +435,6 @@ def test_compare_other_arithmetic_and_a_changed_recipe(served, tmp_path):
     native = certify(made["native"] / "results/tiny")
     assert native.certified and native.modes == {"native"}, native.problems
     assert any("runs in native arithmetic: their predictions are checked" in n for n in native.notes)
-    changed = compare_results(made["exact"], made["changed"])
-    assert changed.returncode == 1 and changed.stdout.startswith("NOT REPRODUCED"), changed.stdout
 
 
 def test_a_sequential_study_adds_seeds_look_by_look_until_it_stops(finished_run, served, tmp_path):
