@@ -272,3 +272,45 @@ def test_the_product_bound_covers_a_worst_case_summation_order(n):
     err = abs(Fraction(sequential(terms)) - exact.exact_dot(a, b))
     assert err == (n - 1) * Fraction(u)  # every small term lost
     assert float(err) > exact.bound_factor(n) / 16 * sum(abs(t) for t in terms)
+
+
+# ---- one registry of exact kernels: nothing computed natively in exact mode without a word (#39) -----------------
+
+
+def test_every_activation_and_cost_has_an_exact_kernel():
+    from mlpsweep.nn import activations, costs
+
+    for registry in (activations.HIDDEN, activations.OUTPUT):
+        for name, act in registry.items():
+            assert act.ieee or type(act).exact_ops is not activations.Activation.exact_ops, name
+    assert set(costs.COSTS) == set(exact.SAMPLE_COSTS)
+
+
+def test_an_activation_without_an_exact_kernel_is_refused_when_registered():
+    from mlpsweep.nn import activations
+
+    class Swish(activations.Activation):  # x·σ(x) needs exp: not IEEE-basic, and no exact_ops of its own
+        name = "swish"
+
+        def forward_ops(self, z, out):
+            return [(np.multiply, (z, 1 / (1 + np.exp(-z)), out))]
+
+    with pytest.raises(TypeError, match="activation 'swish' declares no exact kernel"):
+        activations.check_exact(Swish)
+    with pytest.raises(NotImplementedError, match="no exact kernel"):
+        Swish().exact_ops(np.zeros(2, np.float32), np.zeros(2, np.float32))
+
+    class Halve(activations.Activation):  # IEEE-basic, declared so: exact as it is
+        name = "halve"
+        ieee = True
+
+        def forward_ops(self, z, out):
+            return [(np.multiply, (z, np.float32(0.5), out))]
+
+    assert activations.check_exact(Halve) is Halve
+
+
+def test_a_cost_without_an_exact_kernel_is_refused_not_computed_as_another():
+    z = np.zeros((2, 3), np.float32)
+    with pytest.raises(NotImplementedError, match="cost 'hinge' has no exact kernel"):
+        exact.sample_costs("hinge", z, z, z)

@@ -111,10 +111,17 @@ class Activation:
         """The calls that write σ'(z), computed from ``a = σ(z)``, into ``out``."""
         raise NotImplementedError
 
+    #: True when :meth:`forward_ops` uses IEEE-754's basic operations only (+ − × ÷ √, max, copies), which are
+    #: correctly rounded everywhere: its calls are then exact as they are.  Every other activation overrides
+    #: :meth:`exact_ops`; :func:`check_exact` refuses, when the registry is built, one that does neither.
+    ieee: bool = False
+
     def exact_ops(self, z: np.ndarray, out: np.ndarray, counter=None) -> list:
         """:meth:`forward_ops` in exact arithmetic (:mod:`.exact`): every element of σ(z) the exact value rounded
-        once to float32.  IEEE-754's basic operations are, so an activation written with them (ReLU, x², the
-        identity) keeps its calls; one that needs ``exp`` or ``tanh`` overrides this."""
+        once to float32.  IEEE-754's basic operations are, so an activation written with them (:attr:`ieee`)
+        keeps its calls; one that needs ``exp`` or ``tanh`` overrides this."""
+        if not self.ieee:
+            raise NotImplementedError(f"activation {self.name!r} has no exact kernel (see check_exact)")
         return self.forward_ops(z, out)
 
     def forward(self, z: np.ndarray, out: np.ndarray | None = None, exact: bool = False) -> np.ndarray:
@@ -170,6 +177,7 @@ class Tanh(Activation):
 
 class ReLU(Activation):
     name = "relu"
+    ieee = True
     nonnegative = True
 
     def forward_ops(self, z, out):
@@ -190,6 +198,7 @@ class Square(Activation):
     """
 
     name = "square"
+    ieee = True
     needs_z = True
     nonnegative = True
 
@@ -203,6 +212,7 @@ class Square(Activation):
 
 class Identity(Activation):
     name = "identity"
+    ieee = True
     unit_derivative = True
 
     def forward_ops(self, z, out):
@@ -241,8 +251,20 @@ class Softmax(Activation):
         )
 
 
-HIDDEN = {cls.name: cls() for cls in (Sigmoid, Tanh, ReLU, Identity, Square)}
-OUTPUT = {cls.name: cls() for cls in (Linear, Sigmoid, Softmax)}
+def check_exact(cls: type[Activation]) -> type[Activation]:
+    """``cls`` when exact arithmetic can compute it — its forward pass IEEE-basic (:attr:`Activation.ieee`) or an
+    :meth:`~Activation.exact_ops` of its own — else TypeError: an activation is never computed natively in exact
+    mode without a word."""
+    if not (cls.ieee or cls.exact_ops is not Activation.exact_ops):
+        raise TypeError(
+            f"activation {cls.name!r} declares no exact kernel: set ieee = True if its forward_ops use only "
+            "+ − × ÷ √ and copies, else override exact_ops (mlpsweep.nn.exact)"
+        )
+    return cls
+
+
+HIDDEN = {cls.name: check_exact(cls)() for cls in (Sigmoid, Tanh, ReLU, Identity, Square)}
+OUTPUT = {cls.name: check_exact(cls)() for cls in (Linear, Sigmoid, Softmax)}
 
 
 def hidden(name: str) -> Activation:

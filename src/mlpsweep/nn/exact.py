@@ -523,21 +523,34 @@ def sample_costs(cost: str, z: np.ndarray, a: np.ndarray, y: np.ndarray, counter
         return _sample_costs(cost, z, a, y, COUNTER if counter is None else counter)
 
 
+def _quadratic(z64, a, y64):
+    diff = np.asarray(a, dtype=np.float64) - y64
+    return 0.5 * (diff * diff).sum(axis=1)
+
+
+def _cross_entropy(z64, a, y64):
+    return np.logaddexp(0.0, np.where(y64 > 0.5, -z64, z64)).sum(axis=1)
+
+
+def _log_likelihood(z64, a, y64):
+    top = z64.argmax(axis=1)
+    rows = np.arange(len(z64))
+    zmax = z64[rows, top]
+    e = np.exp(z64 - zmax[:, None])
+    e[rows, top] = 0.0
+    return (zmax - z64[rows, y64.argmax(axis=1)]) + np.log1p(e.sum(axis=1))
+
+
+#: Each cost's per-sample value in float64 (within a few ulps, no cancellation), by the cost's name: the one
+#: registry of exact costs (a cost of mlpsweep.nn.costs without an entry is refused, never computed as another).
+SAMPLE_COSTS = {"quadratic": _quadratic, "cross_entropy": _cross_entropy, "log_likelihood": _log_likelihood}
+
+
 def _sample_costs(cost, z, a, y, counter):
-    z64 = np.asarray(z, dtype=np.float64)
+    if cost not in SAMPLE_COSTS:
+        raise NotImplementedError(f"cost {cost!r} has no exact kernel (mlpsweep.nn.exact.SAMPLE_COSTS)")
     y64 = np.asarray(y, dtype=np.float64)
-    if cost == "quadratic":
-        diff = np.asarray(a, dtype=np.float64) - y64
-        v = 0.5 * (diff * diff).sum(axis=1)
-    elif cost == "cross_entropy":
-        v = np.logaddexp(0.0, np.where(y64 > 0.5, -z64, z64)).sum(axis=1)
-    else:
-        top = z64.argmax(axis=1)
-        rows = np.arange(len(z64))
-        zmax = z64[rows, top]
-        e = np.exp(z64 - zmax[:, None])
-        e[rows, top] = 0.0
-        v = (zmax - z64[rows, y64.argmax(axis=1)]) + np.log1p(e.sum(axis=1))
+    v = SAMPLE_COSTS[cost](np.asarray(z, dtype=np.float64), a, y64)
     out = np.empty(len(v), dtype=np.float32)
     unsure = check(v, out)
     if unsure is not None:
@@ -561,6 +574,8 @@ def _cost_exact(cost: str, z, a, y) -> np.float32:
             return total
 
         return ziv(compute)
+    if cost != "log_likelihood":
+        raise NotImplementedError(f"cost {cost!r} has no exact kernel (mlpsweep.nn.exact.SAMPLE_COSTS)")
     j = int(np.argmax(y))
     top = int(np.argmax(z))
 
