@@ -41,6 +41,27 @@ def test_time_follows_epochs_runs_batch_size_and_width():
     assert mem >= estimate.memory_mb(work()) and minutes >= 1
 
 
+def test_exact_arithmetic_asks_for_its_measured_time_and_its_float64_buffers():
+    """The time constants were measured native; an exact job's training and monitoring take EXACT_TIME_FACTOR
+    times as long (a cluster job asked for native's time would be killed), and its float64 copies need memory."""
+    native, exact = work(), work(exact=True)
+    assert estimate.seconds(exact) - estimate.START_S == pytest.approx(
+        estimate.EXACT_TIME_FACTOR * (estimate.seconds(native) - estimate.START_S)
+    )
+    assert 0 < estimate.memory_mb(exact) - estimate.memory_mb(native) < 5  # [W; |W|] in float64 and a step's buffers
+    config = {
+        "seeds": [1],
+        "studies": ["depth"],
+        "study_definitions": {"depth": {"topologies": ["30"]}},
+        "topologies": {"30": {"hidden": [800]}},  # long enough to ask for more than the shortest time limit
+    }
+    modes = {m: plan({**config, "reproducibility": m}, SCHEMA) for m in ("native", "exact")}
+    (n_minutes, e_minutes) = (p.train_resources("mnist", [("30", 1)])["runtime"] for p in modes.values())
+    assert e_minutes > 3 * n_minutes
+    float64 = plan({**config, "reproducibility": "native", "defaults": {"dtype": "float64"}}, SCHEMA)
+    assert not float64.work("mnist", [("30", 1)]).exact  # exact applies to float32 networks only
+
+
 def test_the_planner_asks_for_what_each_job_needs_and_refuses_what_cannot_fit():
     config = {
         "studies": ["depth", "big"],

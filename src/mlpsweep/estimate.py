@@ -20,9 +20,11 @@ Memory, megabytes (10⁶ bytes):
                                               the initial N(0,1) draws in float64 (a run's and its copy)
   + S·EVAL_CHUNK·Σ(n₁ … n_L)·b·2              the evaluation buffers of every run
 
+  + S·(2·W·8 + K·Σnᵢ·8·6)  in exact arithmetic   float64 [W; |W|] and a step's float64 inputs, δ and brackets
+
 Time, seconds:
 
-    START_S + E·S·[ m·6W / TRAIN_FLOPS(K) + (m/K)·L·STEP_S + r·2W / EVAL_FLOPS ]
+    START_S + E·S·[ m·6W / TRAIN_FLOPS(K) + (m/K)·L·STEP_S + r·2W / EVAL_FLOPS ] · (EXACT_TIME_FACTOR in exact)
 
 with r the rows monitored per epoch (the monitored training rows and the validation rows, plus the test
 rows every epoch, or twice a run when the test set is evaluated by need).  The constants are measured on
@@ -50,6 +52,10 @@ COPIES = 3
 TRAIN_FLOPS_SMALL = 60e9  # K ≤ 16
 TRAIN_FLOPS_LARGE = 100e9  # K ≥ 128 (log-interpolated between)
 STEP_S = 12e-6
+#: Exact arithmetic's time against native's (the constants above were measured native): 4.72× at K = 10,
+#: 3.92× at K = 128 and 4.76× for the default run's wall time (README, "Exact arithmetic: what it costs",
+#: benchmarks/exact_speed.py, fe852ab), rounded up.
+EXACT_TIME_FACTOR = 5.0
 EVAL_FLOPS = 100e9
 START_S = 1.0
 #: What the workflow asks for beyond the estimate.
@@ -73,6 +79,7 @@ class Work:
     held_out_rows: int = 20_000  # validation + test rows
     test_by_need: bool = True
     rule_buffers: int = 1  # parameter-sized arrays of the update rule (the largest of the job's runs)
+    exact: bool = False  # exact arithmetic (mlpsweep.nn.exact): float64 copies and checks, EXACT_TIME_FACTOR
 
     @classmethod
     def of(
@@ -86,8 +93,10 @@ class Work:
         runs: int = 1,
         monitor_rows: int | None = None,
         test_by_need: bool = True,
+        mode: str = "native",
     ) -> "Work":
-        """The work of a job of ``runs`` runs with these (resolved) ``settings`` on ``rows`` training rows."""
+        """The work of a job of ``runs`` runs with these (resolved) ``settings`` on ``rows`` training rows, in the
+        arithmetic ``mode`` (exact applies to float32 networks)."""
         # training caps the batch at the training rows (a batch larger than the split is gradient descent)
         return cls(
             sizes=(features, *settings.hidden, classes),
@@ -100,6 +109,7 @@ class Work:
             held_out_rows=held_out_rows,
             test_by_need=test_by_need,
             rule_buffers=rule_class(settings.rule["name"]).buffers,
+            exact=mode == "exact" and settings.dtype == "float32",
         )
 
     @property
@@ -122,6 +132,8 @@ def memory_mb(w: Work) -> float:
         + w.runs * w.params * ((COPIES + w.rule_buffers) * w.itemsize + 2 * 8)
         + w.runs * EVAL_CHUNK * sum(w.sizes[1:]) * w.itemsize * 2
     )
+    if w.exact:  # float64 [W; |W|] per run, and a step's float64 inputs, magnitudes, δ and brackets
+        total += w.runs * (2 * w.weights * 8 + w.batch_size * sum(w.sizes) * 8 * 6)
     return BASE_MB + total / 1e6
 
 
@@ -146,7 +158,7 @@ def seconds(w: Work) -> float:
         + (w.rows / k) * layers * STEP_S
         + (train_rows + validation + test) * 2 * w.weights / EVAL_FLOPS
     )
-    return START_S + w.epochs * w.runs * per_epoch
+    return START_S + w.epochs * w.runs * per_epoch * (EXACT_TIME_FACTOR if w.exact else 1.0)
 
 
 def request(w: Work, mem_scale: float = 1.0, time_scale: float = 1.0) -> tuple[int, int]:

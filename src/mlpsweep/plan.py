@@ -248,6 +248,7 @@ class Plan:
             runs=len(runs),
             monitor_rows=training["monitor_rows"],
             test_by_need=not training["test_every_epoch"],
+            mode=self.config["reproducibility"],
         )
 
     def train_resources(self, dataset: str, runs: list) -> dict:

@@ -233,6 +233,7 @@ class _Job:
             runs=len(self.runs),
             monitor_rows=monitor_rows,
             test_by_need=test_by_need,
+            mode=arithmetic.current(),
         )
         estimate.check(work, estimate.machine_mb() if max_mem_mb is None else max_mem_mb, self.label)
         estimate.check_time(work, max_minutes, self.label)
