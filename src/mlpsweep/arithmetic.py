@@ -40,8 +40,7 @@ def prepare(mode: str | None) -> str:
     if mode not in MODES:
         raise ArithmeticModeError(f"reproducibility must be one of {', '.join(MODES)}, got {mode!r}")
     os.environ[ENV_VAR] = mode
-    if mode == "exact":
-        check_subnormals()
+    check_subnormals()
     return mode
 
 
@@ -62,9 +61,12 @@ def flushed_subnormals() -> str | None:
 
 
 def check_subnormals() -> None:
-    """Refuse exact arithmetic (ArithmeticModeError, one line naming the cause) in a process whose CPU flushes
+    """In exact mode, refuse (ArithmeticModeError, one line naming the cause) a process whose CPU flushes
     subnormal numbers: a saturated sigmoid's tiny outputs and the fallback's residuals would become zero, and
-    the bytes would be this process's, not the mathematics'."""
+    the bytes would be this process's, not the mathematics'.  A job calls it when it starts and again before it
+    computes (a library loaded in between may have set the flags)."""
+    if current() != "exact":
+        return
     flushed = flushed_subnormals()
     if flushed:
         raise ArithmeticModeError(

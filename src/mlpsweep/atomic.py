@@ -71,3 +71,14 @@ def write_text(path, text: str) -> None:
 
 def write_json(path, obj) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def read_record(path, limit: int = 1 << 20) -> dict | None:
+    """The JSON object a small record file holds (what :func:`write_json` writes), or None for anything else —
+    a missing or unreadable file, another format, one too large to be a record: a file mlpsweep did not write."""
+    try:
+        with open(path, "rb") as fh:
+            doc = json.loads(fh.read(limit + 1).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None

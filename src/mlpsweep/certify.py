@@ -282,8 +282,7 @@ def _evaluate(tree: Tree, run: Run, data: Path, out: Path) -> None:
 
 def _rebuild(tree: Tree, remap, data: Path, out: Path) -> None:
     """Build the report again from the tree's files and compare every file of ``report/`` with the rebuild."""
-    from .report.build import RunFiles, build
-    from .studies import kind
+    from .report.build import build_from_inputs
 
     environment = (
         _read_json(tree.report / "build.json", "the report's build record")
@@ -293,29 +292,13 @@ def _rebuild(tree: Tree, remap, data: Path, out: Path) -> None:
     if environment is None:
         tree.problems.append(f"{tree.report / 'build.json'}: missing, so the report cannot be rebuilt as it was")
         return
-    doc = tree.inputs
-    runs = []
-    for files in doc["runs"]:
-        paths = {k: remap(files[k]) if files.get(k) else None for k in ("metrics", "history", "predictions", "model")}
-        bench = remap(files["benchmark"]) if files.get("benchmark") else None
-        if None in paths.values() or not all(p.is_file() for p in paths.values()):
+    for files in tree.inputs["runs"]:
+        paths = [remap(files[k]) for k in ("metrics", "history", "predictions", "model")]
+        if None in paths or not all(p.is_file() for p in paths):
             return  # named already
-        runs.append(RunFiles(**paths, benchmark=bench if bench is not None and bench.is_file() else None))
-    study_files = {k: [str(remap(p) or p) for p in v] for k, v in (doc.get("study_files") or {}).items()}
-    stages = {k: str(remap(v) or v) for k, v in (doc.get("stages") or {}).items()}
-    try:
-        build(
-            dataset=doc["dataset"],
-            runs_files=runs,
-            out_dir=out,
-            data_dir=data,
-            order=doc.get("order") or None,
-            config=doc["config"],
-            studies=doc.get("studies") or [],
-            study_files=study_files,
-            kind=kind,
-            stages=stages,
-            environment=environment,
+    try:  # the report job's own call, its files mapped into this tree
+        build_from_inputs(
+            tree.inputs, path=lambda p: str(remap(p) or p), out_dir=out, data_dir=data, environment=environment
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         tree.problems.append(f"{tree.report}: the report cannot be built again from the tree's files ({exc})")

@@ -74,14 +74,6 @@ def _refuse_foreign(path, what: str, is_ours) -> None:
         raise ValueError(f"{what} {path} exists and is not a file mlpsweep wrote; give a new path or move it away")
 
 
-def _is_check_record(path) -> bool:
-    try:
-        doc = json.loads(path.read_bytes()[: 1 << 20].decode("utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(doc, dict) and set(doc) == {"dataset", "state", "repaired"}
-
-
 def cmd_download(args) -> int:
     from .data import cache
     from .data.download import FetchOptions, fetch_dataset
@@ -125,7 +117,7 @@ def cmd_check_caches(args) -> int:
 
     spec = _dataset_spec(args)
     record, data_dir = Path(args.record), Path(args.data_dir)
-    _refuse_foreign(args.out, "--out", _is_check_record)
+    _refuse_foreign(args.out, "--out", cache.is_check_record)
     done = cache.repair(
         spec,
         record,
@@ -219,26 +211,10 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report.build import RunFiles, build
+    from .report.build import build_from_inputs
     from .report.inputs import read_report_inputs
-    from .studies import kind
 
-    doc = read_report_inputs(args.inputs)
-    build(
-        dataset=doc["dataset"],
-        runs_files=[
-            RunFiles(r["metrics"], r["history"], r["predictions"], r["model"], r.get("benchmark")) for r in doc["runs"]
-        ],
-        out_dir=doc["out_dir"],
-        data_dir=doc["data"],
-        order=doc.get("order") or None,
-        config=doc["config"],
-        workflow_dir=doc.get("workflow_dir"),
-        studies=doc.get("studies") or [],
-        study_files=doc.get("study_files") or {},
-        kind=kind,
-        stages=doc.get("stages") or {},
-    )
+    build_from_inputs(read_report_inputs(args.inputs))
     return 0
 
 

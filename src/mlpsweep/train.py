@@ -109,8 +109,7 @@ def run(
     started = time.perf_counter()
     _check_job(runs, threads)
     _check_folders(runs, checkpoint_dir)
-    if arithmetic.current() == "exact":  # again now that every library is loaded: one may have set FTZ/DAZ
-        arithmetic.check_subnormals()
+    arithmetic.check_subnormals()  # again now that every library is loaded: one may have set FTZ/DAZ
     job = _Job(runs, name)
     with threadpool_limits(limits=threads):
         data = preprocess.load(data_dir)

@@ -23,6 +23,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..atomic import read_record
 from .datasets import FileSpec
 from .download import content_check
 from .preprocess import file_sha256
@@ -73,11 +74,14 @@ def stale_preprocessed(manifest_path: Path, full: bool = False) -> str | None:
 def is_download_record(path: Path, dataset: str) -> bool:
     """Whether ``path`` holds what :func:`~.download.write_record` writes for ``dataset`` (a file mlpsweep may
     replace); anything else is someone else's file."""
-    try:
-        rec = json.loads(path.read_bytes()[: 1 << 20].decode("utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(rec, dict) and rec.get("dataset") == dataset and isinstance(rec.get("files"), dict)
+    rec = read_record(path)
+    return rec is not None and rec.get("dataset") == dataset and isinstance(rec.get("files"), dict)
+
+
+def is_check_record(path: Path) -> bool:
+    """Whether ``path`` holds what the ``check-caches`` command writes (its ``--out``)."""
+    rec = read_record(path)
+    return rec is not None and set(rec) == {"dataset", "state", "repaired"}
 
 
 def _signature(folder: Path) -> str:

@@ -36,7 +36,7 @@ def available() -> bool:
 
 
 @functools.cache
-def _kernels():
+def _accumulate():
     import numba
 
     @numba.njit(cache=True, fastmath={"reassoc", "contract"})
@@ -77,6 +77,13 @@ def _kernels():
                     si[j] += m0 * abs(y0)
                 q += 1
 
+    return accumulate
+
+
+@functools.cache
+def _settle():
+    import numba
+
     @numba.njit(cache=True)
     def settle(v, s, c, out, unsure):
         """Each element from its value and bound ``c·s``, where both ends round to one float32 (zero as +0);
@@ -93,6 +100,16 @@ def _kernels():
                     unsure[i, j] = True
                     left += 1
         return left
+
+    return settle
+
+
+@functools.cache
+def _kernels():
+    """The product: :func:`_accumulate` then :func:`_settle`, one compiled call."""
+    import numba
+
+    accumulate, settle = _accumulate(), _settle()
 
     @numba.njit(cache=True)
     def product(a, b, out, unsure, c, v, s):

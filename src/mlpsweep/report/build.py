@@ -514,6 +514,34 @@ def compare_topologies(read: dict, runs_files, order, studies, kind, y_test, ver
     }
 
 
+def build_from_inputs(doc: dict, *, path=str, out_dir=None, data_dir=None, environment: dict | None = None) -> None:
+    """:func:`build` of a report's ``inputs.json`` (:mod:`.inputs`), every file it names mapped through ``path``
+    (the reproduction check maps them into the tree it certifies), into ``out_dir`` (default: the document's)."""
+    from ..studies import kind
+
+    runs = [
+        RunFiles(
+            *(path(r[k]) for k in ("metrics", "history", "predictions", "model")),
+            r.get("benchmark") and path(r["benchmark"]),
+        )
+        for r in doc["runs"]
+    ]
+    build(
+        dataset=doc["dataset"],
+        runs_files=runs,
+        out_dir=out_dir or doc["out_dir"],
+        data_dir=data_dir or doc["data"],
+        order=doc.get("order") or None,
+        config=doc["config"],
+        workflow_dir=doc.get("workflow_dir"),
+        studies=doc.get("studies") or [],
+        study_files={k: [path(f) for f in v] for k, v in (doc.get("study_files") or {}).items()},
+        kind=kind,
+        stages={k: path(v) for k, v in (doc.get("stages") or {}).items()},
+        environment=environment,
+    )
+
+
 def build_environment(workflow_dir) -> dict:
     """Where and when a report is built: what its provenance says beyond the runs (``build.json``)."""
     return {
