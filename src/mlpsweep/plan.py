@@ -424,6 +424,15 @@ def _check_run_count(config: dict, study_defs: dict) -> None:
         )
 
 
+def _declare_plugins(names: list[str]) -> None:
+    """Allow the modules of one's own the config lists (``plugins``) to be imported, once each is found."""
+    for i, name in enumerate(names):
+        problem = plugins.location_problem(name)
+        if problem:
+            raise ConfigError(f"config key plugins[{i}]: {problem}")
+    plugins.declare(names)
+
+
 def plan(config: dict, schema_path=None, command_line: list[str] | None = None) -> Plan:
     """Validate ``config`` and expand it into a :class:`Plan` (or raise ConfigError).
 
@@ -434,11 +443,7 @@ def plan(config: dict, schema_path=None, command_line: list[str] | None = None) 
     _check_seed_counts(config, schema)
     coerce_strings = True if command_line is None else list(command_line)
     config = validate(config, schema, coerce_strings=coerce_strings)
-    for i, name in enumerate(config["plugins"]):
-        problem = plugins.location_problem(name)
-        if problem:
-            raise ConfigError(f"config key plugins[{i}]: {problem}")
-    plugins.declare(config["plugins"])
+    _declare_plugins(config["plugins"])
     studies = config["studies"]
     for i, study in enumerate(studies):
         if study not in config["study_definitions"]:
