@@ -33,8 +33,13 @@ x = rng.random((50_000, 784), dtype=np.float32)
 y = rng.integers(0, 10, 50_000)
 settings = resolve({"batch_size": args["K"], "epochs": args["epochs"], **args["settings"]})
 with threadpool_limits(1):
-    nets = [Network.from_config([784, 30, 10], settings.to_dict(), rng=np.random.default_rng(s))
-            for s in range(args["S"])]
+    def build(s):
+        try:  # the arithmetic handed to the network (#39); older revisions read $MLPSWEEP_ARITHMETIC
+            return Network.from_config([784, 30, 10], settings.to_dict(), rng=np.random.default_rng(s),
+                                       arithmetic=args["mode"])
+        except TypeError:
+            return Network.from_config([784, 30, 10], settings.to_dict(), rng=np.random.default_rng(s))
+    nets = [build(s) for s in range(args["S"])]
     hists = train_stack(nets, x, y, [settings] * args["S"], [np.random.default_rng(s) for s in range(args["S"])],
                         monitor_rows=1)
     kernel = [i.get("architecture") for i in threadpool_info() if i.get("user_api") == "blas"]
@@ -44,10 +49,11 @@ print(json.dumps({"seconds": min(r["seconds"] for r in hists[0].records) * args[
 CASES = [("sgd", {}), ("momentum", {"momentum": 0.9}), ("adam", {"optimizer": {"name": "adam"}, "eta": 0.001})]
 
 
-def measure(tree: Path, K: int, S: int, settings: dict, epochs: int) -> dict | None:
-    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+def measure(tree: Path, K: int, S: int, settings: dict, epochs: int, mode: str) -> dict | None:
+    env = {**os.environ, "PYTHONPATH": str(tree / "src"), "MLPSWEEP_ARITHMETIC": mode}
+    args = {"K": K, "S": S, "settings": settings, "epochs": epochs, "mode": mode}
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps({"K": K, "S": S, "settings": settings, "epochs": epochs})],
+        [sys.executable, "-c", CHILD, json.dumps(args)],
         capture_output=True,
         text=True,
         env=env,
@@ -64,15 +70,22 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--stack", type=int, default=3, help="runs of the stacked column")
+    ap.add_argument("--modes", default="exact,native", help="arithmetics, comma-separated")
+    ap.add_argument("--optimizers", default=",".join(name for name, _ in CASES), help="comma-separated")
+    ap.add_argument("--batch-sizes", default="10,128", help="comma-separated")
     a = ap.parse_args()
-    trees = {"this tree": HERE} | ({"baseline": a.baseline.resolve()} if a.baseline else {})
-    cells = [(name, settings, K, S) for name, settings in CASES for K in (10, 128) for S in (1, a.stack)]
+    base = {"baseline": a.baseline.resolve()} if a.baseline else {}
+    trees = {f"this tree {m}": (HERE, m) for m in a.modes.split(",")}
+    trees |= {f"baseline {m}": (t, m) for m in a.modes.split(",") for t in base.values()}
+    chosen = a.optimizers.split(",")
+    sizes = [int(k) for k in a.batch_sizes.split(",")]
+    cells = [(name, settings, K, S) for name, settings in CASES if name in chosen for K in sizes for S in (1, a.stack)]
     best: dict = {}
     kernel = None
     for _ in range(a.rounds):
         for cell in cells:
-            for label, tree in trees.items():
-                got = measure(tree, cell[2], cell[3], cell[1], a.epochs)
+            for label, (tree, mode) in trees.items():
+                got = measure(tree, cell[2], cell[3], cell[1], a.epochs, mode)
                 if got is not None:
                     kernel = got["kernel"]
                     key = (*cell[:1], cell[2], cell[3], label)
@@ -82,14 +95,15 @@ def main() -> None:
         f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; best of {a.rounds} interleaved rounds; SGD seconds "
         "per epoch of all runs of the job ([784,30,10] float32, 50,000 rows, one BLAS thread)\n"
     )
-    head = "| optimizer | K | runs | " + " | ".join(trees) + (" | ratio |" if len(trees) > 1 else "")
+    head = "| optimizer | K | runs | " + " | ".join(trees) + (" | this tree ÷ baseline native |" if base else "")
     print(head)
-    print("|" + "---|" * (3 + len(trees) + (len(trees) > 1)))
+    print("|" + "---|" * (3 + len(trees) + bool(base)))
     for name, _, K, S in cells:
         vals = [best.get((name, K, S, label)) for label in trees]
         row = f"| {name} | {K} | {S} | " + " | ".join("—" if v is None else f"{v:.3f}" for v in vals)
-        if len(trees) > 1:
-            row += f" | {vals[0] / vals[1]:.2f}× |" if None not in vals else " | — |"
+        if base:  # each of this tree's columns against the baseline's native
+            ref = best.get((name, K, S, f"baseline {a.modes.split(',')[-1]}"))
+            row += " | " + " ".join(f"{v / ref:.2f}×" if v and ref else "—" for v in vals[: len(trees) // 2]) + " |"
         print(row)
 
 

@@ -282,30 +282,30 @@ def test_every_activation_and_cost_has_an_exact_kernel():
 
     for registry in (activations.HIDDEN, activations.OUTPUT):
         for name, act in registry.items():
-            assert act.ieee or type(act).exact_ops is not activations.Activation.exact_ops, name
+            assert act.ieee or type(act).exact is not activations.Activation.exact, name
     assert set(costs.COSTS) == set(exact.SAMPLE_COSTS)
 
 
 def test_an_activation_without_an_exact_kernel_is_refused_when_registered():
     from mlpsweep.nn import activations
 
-    class Swish(activations.Activation):  # x·σ(x) needs exp: not IEEE-basic, and no exact_ops of its own
+    class Swish(activations.Activation):  # x·σ(x) needs exp: not IEEE-basic, and no exact kernel of its own
         name = "swish"
 
-        def forward_ops(self, z, out):
-            return [(np.multiply, (z, 1 / (1 + np.exp(-z)), out))]
+        def forward(self, z, out=None):
+            return np.multiply(z, 1 / (1 + np.exp(-z)), out=out)
 
     with pytest.raises(TypeError, match="activation 'swish' declares no exact kernel"):
         activations.check_exact(Swish)
     with pytest.raises(NotImplementedError, match="no exact kernel"):
-        Swish().exact_ops(np.zeros(2, np.float32), np.zeros(2, np.float32))
+        Swish().exact(np.zeros(2, np.float32), np.zeros(2, np.float32), exact.Counter())
 
     class Halve(activations.Activation):  # IEEE-basic, declared so: exact as it is
         name = "halve"
         ieee = True
 
-        def forward_ops(self, z, out):
-            return [(np.multiply, (z, np.float32(0.5), out))]
+        def forward(self, z, out=None):
+            return np.multiply(z, np.float32(0.5), out=out)
 
     assert activations.check_exact(Halve) is Halve
 

@@ -83,7 +83,7 @@ def run(data_dir, model_dir, out_dir) -> dict:
         )
         predictions = np.zeros(0, dtype=np.uint8)
     else:
-        net, _ = load_network(model_dir / "model.npz")
+        net, _ = load_network(model_dir / "model.npz", arithmetic=arithmetic.current())
         predictions = net.predict(data.x_test).astype(np.uint8)
         result = net.evaluate(data.x_test, data.y_test)
         labels = np.asarray(data.y_test)

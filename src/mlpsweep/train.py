@@ -44,8 +44,11 @@ log = logging.getLogger("mlpsweep.train")
 OUTPUTS = ("history.csv", "model.npz", "model.json")
 
 
-def build_network(settings: Settings, features: int, classes: int, rng: np.random.Generator) -> Network:
-    return Network.from_config([features, *settings.hidden, classes], settings.to_dict(), rng=rng)
+def build_network(settings: Settings, features: int, classes: int, rng: np.random.Generator, mode=None) -> Network:
+    """A run's network, its initial weights drawn from ``rng``, computing in arithmetic ``mode`` (default: the
+    process's, :func:`mlpsweep.arithmetic.current`)."""
+    sizes = [features, *settings.hidden, classes]
+    return Network.from_config(sizes, settings.to_dict(), rng=rng, arithmetic=mode or arithmetic.current())
 
 
 def _pct(x) -> str:
@@ -240,7 +243,8 @@ class _Job:
     def build(self, data) -> tuple[list[Network], list[np.random.Generator]]:
         """Each run's generator (from its seed) and network (its initial weights drawn from it); they must stack."""
         rngs = [np.random.default_rng(r.seed) for r in self.runs]
-        nets = [build_network(st, data.features, data.classes, rng) for st, rng in zip(self.settings, rngs)]
+        mode = arithmetic.current()
+        nets = [build_network(st, data.features, data.classes, rng, mode) for st, rng in zip(self.settings, rngs)]
         check_stackable(nets, self.settings, self.names)
         return nets, rngs
 

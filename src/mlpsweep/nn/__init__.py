@@ -11,7 +11,7 @@ per-epoch record and what is evaluated after each epoch), :mod:`.checkpoint` and
 """
 
 from .io import ModelFileError, load_network, save_network
-from .network import Network, Workspace, one_hot
+from .network import Network, one_hot
 from .penalties import LpPenalty, sparsity
 from .history import Diverged, History
 from .settings import Settings
@@ -25,7 +25,6 @@ __all__ = [
     "Network",
     "Settings",
     "TrainingState",
-    "Workspace",
     "load_network",
     "one_hot",
     "save_network",

@@ -21,11 +21,8 @@ relative accuracy in the far negative tail is limited by the cancellation in
 ½ + ½·tanh, its absolute error stays below one ulp of ½, which is what
 training needs; costs that take logarithms are computed from ``z``.)
 
-Each activation is written once, as the list of NumPy calls that computes
-it into a given array (``forward_ops``, ``derivative_ops``): ``forward`` runs
-that list, and a training step builds it once per buffer and replays it every
-step, so the per-step cost is the calls themselves, not the Python around
-them, and the numbers are the same either way.
+Each activation writes into a given array (``forward(z, out)``, ``derivative(a, out)``; ``out`` may be the
+input) and allocates nothing.
 
 Constants are 0-d arrays of the operand's dtype: NumPy handles those about
 three times faster than Python floats, which matters for the 10×30 arrays of
@@ -35,14 +32,12 @@ trained: it is drawn by :mod:`mlpsweep.report.plots` only.)
 Output layers add ``softmax`` (max-shifted, so it never overflows) and
 ``linear`` (the lecture's affine output, an alias of ``identity``).
 
-In exact arithmetic (:mod:`.exact`) ``exact_ops`` replaces ``forward_ops``: the sigmoid is then
-1/(1 + e^{−z}) rounded once, tanh and softmax likewise; the derivatives are IEEE-754's basic operations
-on ``a`` and stay as they are.
+In exact arithmetic (:mod:`.arith`) :meth:`Activation.exact` replaces :meth:`Activation.forward`: the
+sigmoid is then 1/(1 + e^{−z}) rounded once, tanh and softmax likewise; the derivatives are IEEE-754's basic
+operations on ``a`` and stay as they are.
 """
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 
@@ -62,36 +57,6 @@ def const(dtype, value: float) -> np.ndarray:
     return c
 
 
-def run(ops: list) -> None:
-    """Run ``(function, args)`` calls in order (what ``forward_ops``, ``derivative_ops`` and ``delta_ops``
-    return)."""
-    for function, args in ops:
-        function(*args)
-
-
-def describe(function, args) -> str:
-    """A call as a reader would write it: the function's name and each argument's shape and dtype."""
-    name = getattr(function, "__name__", None) or getattr(getattr(function, "func", None), "__name__", repr(function))
-
-    def arg(a):
-        if isinstance(a, np.ndarray):
-            return f"array{tuple(a.shape)} {a.dtype}" if a.ndim else f"{a.dtype}({a[()]!r})"
-        return repr(a)
-
-    return f"np.{name}({', '.join(arg(a) for a in args)})"
-
-
-def run_eagerly(ops: list) -> None:
-    """:func:`run`, with the failing call (its function, its arrays' shapes and dtypes, its place in the list)
-    added to the traceback: the debugging path of a replayed step."""
-    for i, (function, args) in enumerate(ops):
-        try:
-            function(*args)
-        except Exception as exc:
-            exc.add_note(f"in call {i + 1} of {len(ops)} of the step: {describe(function, args)}")
-            raise
-
-
 class Activation:
     """An element-wise activation with an in-place forward and derivative."""
 
@@ -103,76 +68,73 @@ class Activation:
     #: True when σ(z) ≥ 0 for every z (exact arithmetic then needs no |a| for its error bounds).
     nonnegative: bool = False
 
-    def forward_ops(self, z: np.ndarray, out: np.ndarray) -> list:
-        """The calls that write σ(z) into ``out``, as ``(function, args)`` pairs to run in order."""
+    def forward(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """σ(z) into ``out`` (a new array when None; ``z`` itself is allowed)."""
         raise NotImplementedError
-
-    def derivative_ops(self, a: np.ndarray, out: np.ndarray) -> list:
-        """The calls that write σ'(z), computed from ``a = σ(z)``, into ``out``."""
-        raise NotImplementedError
-
-    #: True when :meth:`forward_ops` uses IEEE-754's basic operations only (+ − × ÷ √, max, copies), which are
-    #: correctly rounded everywhere: its calls are then exact as they are.  Every other activation overrides
-    #: :meth:`exact_ops`; :func:`check_exact` refuses, when the registry is built, one that does neither.
-    ieee: bool = False
-
-    def exact_ops(self, z: np.ndarray, out: np.ndarray, counter=None) -> list:
-        """:meth:`forward_ops` in exact arithmetic (:mod:`.exact`): every element of σ(z) the exact value rounded
-        once to float32.  IEEE-754's basic operations are, so an activation written with them (:attr:`ieee`)
-        keeps its calls; one that needs ``exp`` or ``tanh`` overrides this."""
-        if not self.ieee:
-            raise NotImplementedError(f"activation {self.name!r} has no exact kernel (see check_exact)")
-        return self.forward_ops(z, out)
-
-    def forward(self, z: np.ndarray, out: np.ndarray | None = None, exact: bool = False) -> np.ndarray:
-        out = np.empty_like(z) if out is None else out
-        run(self.exact_ops(z, out) if exact else self.forward_ops(z, out))
-        return out
 
     def derivative(self, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """σ'(z) computed from ``a = σ(z)``."""
-        out = np.empty_like(a) if out is None else out
-        run(self.derivative_ops(a, out))
-        return out
+        """σ'(z), computed from ``a = σ(z)``, into ``out``."""
+        raise NotImplementedError
+
+    #: True when :meth:`forward` uses IEEE-754's basic operations only (+ − × ÷ √, max, copies), which are
+    #: correctly rounded everywhere: it is then exact as it is.  Every other activation overrides
+    #: :meth:`exact`; :func:`check_exact` refuses, when the registry is built, one that does neither.
+    ieee: bool = False
+
+    def exact(self, z: np.ndarray, out: np.ndarray, counter) -> np.ndarray:
+        """:meth:`forward` in exact arithmetic (:mod:`.exact`): every element of σ(z) the exact value rounded once
+        to float32; ``counter`` counts the elements recomputed exactly.  IEEE-754's basic operations are, so an
+        activation written with them (:attr:`ieee`) keeps its forward; one that needs ``exp`` or ``tanh``
+        overrides this."""
+        if not self.ieee:
+            raise NotImplementedError(f"activation {self.name!r} has no exact kernel (see check_exact)")
+        return self.forward(z, out)
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
-        return self.forward(np.asarray(z), None)
+        return self.forward(np.asarray(z))
 
     def __repr__(self) -> str:
         return f"<activation {self.name}>"
+
+
+def _out(z, out):
+    return np.empty_like(z) if out is None else out
 
 
 class Sigmoid(Activation):
     name = "sigmoid"
     nonnegative = True
 
-    def forward_ops(self, z, out):
-        half = const(z.dtype, 0.5)
-        return [
-            (np.multiply, (z, half, out)),
-            (np.tanh, (out, out)),
-            (np.multiply, (out, half, out)),
-            (np.add, (out, half, out)),
-        ]
+    def forward(self, z, out=None):
+        out, half = _out(z, out), const(z.dtype, 0.5)
+        np.multiply(z, half, out=out)
+        np.tanh(out, out=out)
+        np.multiply(out, half, out=out)
+        return np.add(out, half, out=out)
 
-    def derivative_ops(self, a, out):
-        return [(np.subtract, (const(a.dtype, 1.0), a, out)), (np.multiply, (out, a, out))]
+    def derivative(self, a, out=None):
+        out = np.subtract(const(a.dtype, 1.0), a, out=_out(a, out))
+        return np.multiply(out, a, out=out)
 
-    def exact_ops(self, z, out, counter=None):
-        return [(exact.Function("sigmoid", z, out, counter), ())]
+    def exact(self, z, out, counter):
+        with np.errstate(over="ignore"):  # e^{−z} overflows to inf for z < −709: σ(z) is then 0, as it should be
+            exact.Function("sigmoid", z, out, counter)()
+        return out
 
 
 class Tanh(Activation):
     name = "tanh"
 
-    def forward_ops(self, z, out):
-        return [(np.tanh, (z, out))]
+    def forward(self, z, out=None):
+        return np.tanh(z, out=_out(z, out))
 
-    def exact_ops(self, z, out, counter=None):
-        return [(exact.Function("tanh", z, out, counter), ())]
+    def exact(self, z, out, counter):
+        exact.Function("tanh", z, out, counter)()
+        return out
 
-    def derivative_ops(self, a, out):
-        return [(np.multiply, (a, a, out)), (np.subtract, (const(a.dtype, 1.0), out, out))]
+    def derivative(self, a, out=None):
+        out = np.multiply(a, a, out=_out(a, out))
+        return np.subtract(const(a.dtype, 1.0), out, out=out)
 
 
 class ReLU(Activation):
@@ -180,14 +142,12 @@ class ReLU(Activation):
     ieee = True
     nonnegative = True
 
-    def forward_ops(self, z, out):
-        return [
-            (functools.partial(np.maximum, out=out), (z, const(z.dtype, 0.0)))
-        ]  # (its positional out is deprecated)
+    def forward(self, z, out=None):
+        return np.maximum(z, const(z.dtype, 0.0), out=_out(z, out))
 
-    def derivative_ops(self, a, out):
+    def derivative(self, a, out=None):
         # a = max(z, 0) >= 0, so sign(a) is exactly the 0/1 derivative.
-        return [(np.sign, (a, out))]
+        return np.sign(a, out=_out(a, out))
 
 
 class Square(Activation):
@@ -202,12 +162,12 @@ class Square(Activation):
     needs_z = True
     nonnegative = True
 
-    def forward_ops(self, z, out):
-        return [(np.multiply, (z, z, out))]
+    def forward(self, z, out=None):
+        return np.multiply(z, z, out=_out(z, out))
 
-    def derivative_ops(self, z, out):
+    def derivative(self, z, out=None):
         """σ'(z) = 2z (from z, not from a = z²)."""
-        return [(np.multiply, (z, const(z.dtype, 2.0), out))]
+        return np.multiply(z, const(z.dtype, 2.0), out=_out(z, out))
 
 
 class Identity(Activation):
@@ -215,11 +175,17 @@ class Identity(Activation):
     ieee = True
     unit_derivative = True
 
-    def forward_ops(self, z, out):
-        return [] if out is z else [(np.copyto, (out, z))]
+    def forward(self, z, out=None):
+        if out is None:
+            return z.copy()
+        if out is not z:
+            np.copyto(out, z)
+        return out
 
-    def derivative_ops(self, a, out):
-        return [(out.fill, (1.0,))]
+    def derivative(self, a, out=None):
+        out = _out(a, out)
+        out.fill(1.0)
+        return out
 
 
 class Linear(Identity):
@@ -233,19 +199,16 @@ class Softmax(Activation):
 
     name = "softmax"
 
-    def forward_ops(self, z, out):
-        return [(self._forward, (z, out))]
-
-    @staticmethod
-    def _forward(z, out):
-        np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+    def forward(self, z, out=None):
+        out = np.subtract(z, z.max(axis=-1, keepdims=True), out=_out(z, out))
         np.exp(out, out=out)
         out /= out.sum(axis=-1, keepdims=True)
+        return out
 
-    def exact_ops(self, z, out, counter=None):
-        return [(exact.softmax, (z, out, counter))]
+    def exact(self, z, out, counter):
+        return exact.softmax(z, out, counter)
 
-    def derivative_ops(self, a, out):  # pragma: no cover - guarded by validation
+    def derivative(self, a, out=None):  # pragma: no cover - guarded by validation
         raise TypeError(
             "softmax has a Jacobian, not an element-wise derivative; use it only with the log-likelihood cost"
         )
@@ -253,12 +216,12 @@ class Softmax(Activation):
 
 def check_exact(cls: type[Activation]) -> type[Activation]:
     """``cls`` when exact arithmetic can compute it — its forward pass IEEE-basic (:attr:`Activation.ieee`) or an
-    :meth:`~Activation.exact_ops` of its own — else TypeError: an activation is never computed natively in exact
+    :meth:`~Activation.exact` of its own — else TypeError: an activation is never computed natively in exact
     mode without a word."""
-    if not (cls.ieee or cls.exact_ops is not Activation.exact_ops):
+    if not (cls.ieee or cls.exact is not Activation.exact):
         raise TypeError(
-            f"activation {cls.name!r} declares no exact kernel: set ieee = True if its forward_ops use only "
-            "+ − × ÷ √ and copies, else override exact_ops (mlpsweep.nn.exact)"
+            f"activation {cls.name!r} declares no exact kernel: set ieee = True if its forward uses only "
+            "+ − × ÷ √ and copies, else override exact (mlpsweep.nn.exact)"
         )
     return cls
 

@@ -36,15 +36,10 @@ class Cost:
         """Per-sample costs C_x (float64) of a batch."""
         raise NotImplementedError
 
-    def delta_ops(self, a, y, output: act.Activation, out, scratch) -> list:
-        """The calls that write δ_L = ∂C_x/∂z_L for every row into ``out`` (``scratch``: an array like it),
-        as ``(function, args)`` pairs (:func:`mlpsweep.nn.activations.run`)."""
-        return [(np.subtract, (a, y, out))]  # a − y: the canonical pairings (sigmoid/CE, softmax/log-likelihood)
-
-    def delta(self, a, y, output: act.Activation, out, scratch=None):
-        """δ_L = ∂C_x/∂z_L for every row, written into ``out``."""
-        act.run(self.delta_ops(a, y, output, out, np.empty_like(out) if scratch is None else scratch))
-        return out
+    def delta(self, a, y, output: act.Activation) -> np.ndarray:
+        """δ_L = ∂C_x/∂z_L for every row: a − y for the canonical pairings (sigmoid with cross-entropy,
+        softmax with log-likelihood)."""
+        return np.subtract(a, y)
 
     def __repr__(self) -> str:
         return f"<cost {self.name}>"
@@ -57,11 +52,12 @@ class Quadratic(Cost):
         diff = np.subtract(a, y, dtype=np.float64)
         return 0.5 * np.einsum("ij,ij->i", diff, diff)
 
-    def delta_ops(self, a, y, output, out, scratch):
-        ops = [(np.subtract, (a, y, out))]
-        if not output.unit_derivative:  # (a − y) ⊙ σ'(z_L)
-            ops += [*output.derivative_ops(a, scratch), (np.multiply, (out, scratch, out))]
-        return ops
+    def delta(self, a, y, output):
+        """(a − y) ⊙ σ'(z_L), σ' written with a = σ(z_L)."""
+        d = np.subtract(a, y)
+        if not output.unit_derivative:
+            d *= output.derivative(a)
+        return d
 
 
 class CrossEntropy(Cost):

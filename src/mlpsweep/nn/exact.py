@@ -7,7 +7,7 @@ round to nearest, ties to even) of an exact mathematical operation on float32 in
 * IEEE-754's basic operations (+, −, ×, ÷, √) already are, whoever computes them: the training step's
   element-wise arithmetic (the update rules, σ'(z) = a(1 − a), the mean's 1/k, dropout's scale) is left as
   it is;
-* a matrix product's element is the exact dot product rounded once (:class:`Product`, :func:`matmul`), and
+* a matrix product's element is the exact dot product rounded once (:func:`product`, :func:`matmul`), and
   a sum over a batch (the bias gradient) the exact sum rounded once;
 * σ(z) = 1/(1 + e^{−z}), tanh, softmax, |w|^p and a sample's cost are the exact function rounded once
   (:func:`function`, :func:`softmax`, :func:`power`, :func:`sample_costs`); a mean cost, a penalty's value
@@ -26,10 +26,9 @@ SIMD level, the thread count, the C library or the CPU.  (A zero that is exactly
    in some order, as every BLAS does at these sizes; no Strassen-like scheme.)  The bound used is
    e = 4γₙ·|a|·|b|: the factor 4 covers the roundings of the bound's own product and of ``v ± e``.  Rounding
    is monotone, so where ``v − e`` and ``v + e`` round to the same float32 that is ``s`` rounded
-   (:class:`Settle`).  The training step gets ``v`` and ``e`` from *one* float64 product, its operands stacked
-   beside their magnitudes (``a @ [Wᵀ, |W|ᵀ]`` for a non-negative input ``a``), and the weight gradient's
-   two ends directly: for a non-negative input x, Σ(δ ∓ 4γ|δ|)x brackets Σδx (:class:`Bracket`), so the
-   check of the step's largest product is two casts and a comparison.  Elsewhere (``s`` within the bound of
+   (:func:`settle`).  The training step's gradients against a non-negative operand (pixels, σ, the ones
+   of a bias sum) take their two ends directly: for x ≥ 0, Σ(δ ∓ 4γ|δ|)x brackets Σδx (:func:`bracket`),
+   so the check of the step's largest product is two casts and a comparison.  Elsewhere (``s`` within the bound of
    a float32 rounding boundary: rare) the element is recomputed exactly: its n products are exact float64
    numbers, ``math.fsum`` gives their exact sum correctly rounded to float64, and a second ``fsum`` of the
    residual decides the one case where that double rounding could err (a float64 sum exactly on a float32
@@ -79,13 +78,6 @@ _TINY = 2.0**-125
 _TINY_BITS = np.array(_TINY).view(np.uint64)
 
 
-def active(dtype) -> bool:
-    """Whether a network of ``dtype`` computes exactly in this process (``reproducibility: exact``, float32)."""
-    from ..arithmetic import current
-
-    return np.dtype(dtype) == np.float32 and current() == "exact"
-
-
 def gamma(n: int) -> float:
     """γₙ = nu/(1 − nu) for float64 (an upper bound, rounded up)."""
     nu = n * U
@@ -125,90 +117,40 @@ COUNTER = Counter()
 # -- products -----------------------------------------------------------------------------------------------
 
 
-class Product:
-    """``out = a @ b``, every element the exact dot product rounded once to float32, on fixed buffers.
-
-    ``a64`` (…, m, n) and ``b64`` (…, n, p) are float64 arrays holding float32 values, which the caller keeps
-    current (widening float32 to float64 is exact); ``out`` is float32 (…, m, p).  The error bound is 4γₙ·|a|·|b|,
-    a second float64 product of the magnitudes.  (The training step, :class:`~.network.Workspace`, gets value
-    and bound from one product, its operands stacked beside their magnitudes.)
-    """
-
-    def __init__(self, a64, b64, out, counter: Counter | None = None, pool: dict | None = None):
-        self.a64, self.b64, self.out = a64, b64, out
-        self.counter = COUNTER if counter is None else counter
-        self.v, self.err = scratch(pool, "v", out.shape), scratch(pool, "err", out.shape)
-        self.a_abs, self.b_abs = scratch(pool, "a_abs", a64.shape), scratch(pool, "b_abs", b64.shape)
-        self.c = np.array(bound_factor(a64.shape[-1]))
-        self.settle = Settle(self.v, self.err, out, a64, b64, self.counter, pool)
-
-    def __call__(self) -> None:
-        np.matmul(self.a64, self.b64, out=self.v)
-        np.abs(self.a64, out=self.a_abs)
-        np.abs(self.b64, out=self.b_abs)
-        np.matmul(self.a_abs, self.b_abs, out=self.err)
-        np.multiply(self.err, self.c, out=self.err)
-        self.settle()
+def product(a64, b64, counter: Counter | None = None) -> np.ndarray:
+    """``a64 @ b64`` rounded to float32, every element the exact dot product rounded once: a float64 product,
+    its error bound 4γₙ·|a|·|b| (a second float64 product, of the magnitudes) and :func:`settle`.  ``a64``
+    (…, m, n) and ``b64`` (…, n, p) are float64 arrays holding float32 values (widening is exact)."""
+    e = np.matmul(np.abs(a64), np.abs(b64))
+    e *= bound_factor(a64.shape[-1])
+    return settle(np.matmul(a64, b64), e, a64, b64, COUNTER if counter is None else counter)
 
 
 def _dot_terms(a64, b64, idx) -> np.ndarray:
     lead, i, j = idx[:-2], idx[-2], idx[-1]
-    return a64[lead + (i, slice(None))] * b64[lead + (slice(None), j)]  # each product exact in float64
+    a_lead = lead[len(lead) - (a64.ndim - 2) :] if a64.ndim > 2 else ()
+    b_lead = lead[len(lead) - (b64.ndim - 2) :] if b64.ndim > 2 else ()
+    return a64[a_lead + (i, slice(None))] * b64[b_lead + (slice(None), j)]  # each product exact in float64
 
 
-class Settle:
-    """``out`` = ``v`` rounded to float32, on fixed buffers, where the exact value lies within ``err`` of ``v`` and
-    the interval's ends round to the same float32; elsewhere the element's exact value, the sum of the products
-    of ``a64``'s row and ``b64``'s column, rounded once.  A result that rounds to zero is +0 (which end of an
-    interval around zero gives −0 would depend on the BLAS)."""
-
-    def __init__(self, v, err, out, a64, b64, counter: Counter, pool: dict | None = None):
-        self.v, self.err, self.out, self.a64, self.b64, self.counter = v, err, out, a64, b64, counter
-        self.lo = scratch(pool, "lo", out.shape, np.float32)
-        self.unsure = scratch(pool, "unsure", out.shape, bool)
-
-    def __call__(self) -> None:
-        v, err, out, lo, unsure = self.v, self.err, self.out, self.lo, self.unsure
-        np.add(v, err, out=out, casting="same_kind")
-        np.subtract(v, err, out=lo, casting="same_kind")
-        np.add(out, _ZERO32, out=out)
-        np.not_equal(out, lo, out=unsure)
-        if unsure.any():
-            a64, b64 = self.a64, self.b64
-            _fix(out, unsure, v, lambda idx: _dot_terms(a64, b64, idx), self.counter)
+def settle(v, err, a64, b64, counter: Counter) -> np.ndarray:
+    """The float32 results of a product ``a64 @ b64`` from its float64 value ``v`` and a bound ``err`` on that
+    value's error: where ``v − err`` and ``v + err`` round to the same float32 that is the exact value's
+    rounding; elsewhere the element is recomputed from the products of ``a64``'s row and ``b64``'s column.  A
+    result that rounds to zero is +0 (which end of an interval around zero gives −0 would depend on the BLAS)."""
+    return bracket(v - err, v + err, a64, b64, counter, v)
 
 
-class Bracket:
-    """``out`` = the exact values rounded to float32, from float64 ``lo`` and ``hi`` known to bracket them
-    (``lo`` ≤ exact ≤ ``hi``): where both round to the same float32 that is the result; elsewhere the element
-    is recomputed from the products of ``a64``'s row and ``b64``'s column.  Two casts and a comparison: the
-    check of a large product (the first layer's weight gradient), whose bracket comes from one float64
-    product with ``[δ − 4γ|δ|; δ + 4γ|δ|]`` against a non-negative input."""
-
-    def __init__(self, lo, hi, out, a64, b64, counter: Counter, pool: dict | None = None):
-        self.lo, self.hi, self.out, self.a64, self.b64, self.counter = lo, hi, out, a64, b64, counter
-        self.lo32 = scratch(pool, "lo32", out.shape, np.float32)
-        self.unsure = scratch(pool, "unsure", out.shape, bool)
-
-    def __call__(self) -> None:
-        out, lo32, unsure = self.out, self.lo32, self.unsure
-        np.copyto(out, self.hi, casting="same_kind")
-        np.copyto(lo32, self.lo, casting="same_kind")
-        np.add(out, _ZERO32, out=out)
-        np.not_equal(out, lo32, out=unsure)
-        if unsure.any():
-            a64, b64 = self.a64, self.b64
-            _fix(out, unsure, self.hi, lambda idx: _dot_terms(a64, b64, idx), self.counter)
-
-
-def scratch(pool: dict | None, role: str, shape, dtype=np.float64) -> np.ndarray:
-    """A buffer for ``role`` from ``pool`` (calls that run one after another may share one), or a new one."""
-    if pool is None:
-        return np.empty(shape, dtype=dtype)
-    key = (role, tuple(shape), np.dtype(dtype))
-    if key not in pool:
-        pool[key] = np.empty(shape, dtype=dtype)
-    return pool[key]
+def bracket(lo, hi, a64, b64, counter: Counter, value=None) -> np.ndarray:
+    """The float32 results of a product ``a64 @ b64`` from float64 ``lo`` and ``hi`` known to bracket the exact
+    values (``lo`` ≤ exact ≤ ``hi``): where both round to the same float32 that is the result; elsewhere the
+    element is recomputed exactly (a non-finite ``value``, default ``hi``, is a diverged run's: left as it is)."""
+    out = hi.astype(np.float32)
+    out += _ZERO32
+    unsure = out != lo.astype(np.float32)
+    if unsure.any():
+        _fix(out, unsure, hi if value is None else value, lambda idx: _dot_terms(a64, b64, idx), counter)
+    return out
 
 
 _ZERO32 = np.array(0.0, dtype=np.float32)
@@ -262,9 +204,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, counter:
         raise TypeError(f"exact.matmul takes float32 operands, got {a.dtype} and {b.dtype}")
     shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
     out = np.empty(shape, dtype=np.float32) if out is None else out
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):  # beyond float32's range: ±inf, as rounding gives
-        Product(a64, b64, out, counter=counter)()
+        out[...] = product(a.astype(np.float64), b.astype(np.float64), counter)
     return out
 
 
@@ -482,10 +423,15 @@ def _softmax(z, out, counter):
     if unsure is not None:
         for idx in map(tuple, unsure):
             counter.count(idx)
-            row = [Decimal(float(t)) for t in z[idx[:-1]].tolist()]
-            zj = row[idx[-1]]
-            out[idx] = ziv(lambda ctx, row=row, zj=zj: ctx.divide(1, _sum_exp(row, zj, ctx)))
+            out[idx] = softmax_exact(z64[idx[:-1]], idx[-1])  # z64: ``out`` may be ``z``, already overwritten
     return out
+
+
+def softmax_exact(row: np.ndarray, j: int) -> np.float32:
+    """Element ``j`` of the softmax of the float32 ``row``, e^{z_j}/Σ_k e^{z_k}, rounded once to float32."""
+    values = [Decimal(float(t)) for t in row.tolist()]
+    zj = values[j]
+    return ziv(lambda ctx: ctx.divide(1, _sum_exp(values, zj, ctx)))
 
 
 def _sum_exp(row, shift, ctx) -> Decimal:

@@ -79,11 +79,11 @@ def read_model_file(path) -> tuple[np.ndarray, dict]:
     return params, meta
 
 
-def load_network(path) -> tuple[Network, dict]:
+def load_network(path, arithmetic=None) -> tuple[Network, dict]:
     """The network stored in ``path`` and its full metadata."""
     params, meta = read_model_file(path)
     try:
-        net = Network.from_config(meta["sizes"], meta, params=params)
+        net = Network.from_config(meta["sizes"], meta, params=params, arithmetic=arithmetic)
     except (KeyError, ValueError, TypeError) as exc:
         raise ModelFileError(f"{path}: inconsistent model metadata ({exc})") from exc
     if params.dtype != net.dtype:

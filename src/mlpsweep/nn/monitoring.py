@@ -64,7 +64,10 @@ class Kept:
         todo = [s for s in runs if self.best[s] is not None and histories[s][self.best[s][0] - 1]["test_cost"] is None]
         if not todo:
             return
-        nets = [Network(**self.nets[s].config(), params=self.best[s][1]) for s in todo]
+        nets = [
+            Network(**self.nets[s].config(), params=self.best[s][1], arithmetic=self.nets[s].arithmetic.name)
+            for s in todo
+        ]
         with np.errstate(over="ignore", invalid="ignore"):
             for s, ev in zip(todo, evaluate_all(nets, *test, chunk)):
                 record = histories[s][self.best[s][0] - 1]

@@ -73,6 +73,12 @@ class UpdateRule:
         """Update ``params`` in place from the mean gradient ``grad`` (which the rule may overwrite)."""
         raise NotImplementedError
 
+    def threshold(self, penalty, w: np.ndarray, arithmetic=None) -> np.ndarray:
+        """An Lp penalty of p ≤ 1: each weight's shrinkage threshold ηλp|w|^{p−1}, from the weights before the
+        step (:meth:`.penalties.LpPenalty.threshold`; η is the rule's)."""
+        with np.errstate(divide="ignore"):  # |0|^{p−1} is inf for p < 1: the weight stays at zero, as meant
+            return penalty.threshold(w, self.eta, np.empty_like(w), arithmetic)
+
     @property
     def state(self) -> dict[str, np.ndarray]:
         """The rule's state by name (what a checkpoint saves)."""

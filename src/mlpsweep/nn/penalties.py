@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import exact
+from . import arith
 
 
 @dataclass(frozen=True)
@@ -43,24 +43,14 @@ class LpPenalty:
     def clips_at_zero(self) -> bool:
         return self.p <= 1
 
-    def value(self, weights) -> float:
-        """λ Σ |w|^p over a list of weight arrays (float64).  Exact arithmetic: the terms exact (p = 1, 2: |w|
-        and w² of a float32 are float64 numbers) or rounded once to float32 (other p), their sum exact and
-        rounded once, then times λ."""
-        if weights and exact.active(weights[0].dtype):
-            terms = []
-            for w in weights:
-                if self.p in (1, 2):
-                    terms.append(np.abs(w, dtype=np.float64) ** int(self.p))
-                else:
-                    terms.append(exact.power(w.ravel(), self.p, np.empty(w.size, dtype=np.float32)))
-            return self.lam * exact.exact_sum(np.concatenate([t.ravel() for t in terms]))
-        total = 0.0
-        for w in weights:
-            total += float(np.sum(np.abs(w, dtype=np.float64) ** self.p))
-        return self.lam * total
+    def value(self, weights, arithmetic=None) -> float:
+        """λ Σ |w|^p over a list of weight arrays (float64), in ``arithmetic`` (:mod:`.arith`; default native).
+        Exact: the terms exact (p = 1, 2) or rounded once to float32 (other p), their sum exact and rounded
+        once, then times λ."""
+        arithmetic = arithmetic or arith.Native()
+        return self.lam * arithmetic.total([arithmetic.penalty_terms(w, self.p) for w in weights])
 
-    def gradient(self, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def gradient(self, w: np.ndarray, out: np.ndarray | None = None, arithmetic=None) -> np.ndarray:
         """λ p |w|^{p−1} sgn(w), zero where w = 0.  p = 2: one product ``w·(2λ)``, equal to ``(w·2)·λ`` bit for
         bit (doubling is exact); p = 1: λ sgn(w)."""
         out = np.empty_like(w) if out is None else out
@@ -70,12 +60,12 @@ class LpPenalty:
             np.sign(w, out=out)
             return np.multiply(out, self.lam, out=out)
         np.abs(w, out=out)
-        _power(out, self.p - 1.0, where=out != 0)
+        _power(out, self.p - 1.0, arithmetic, where=out != 0)
         out *= np.sign(w)
         out *= self.p
         return np.multiply(out, self.lam, out=out)
 
-    def threshold(self, w: np.ndarray, eta, out: np.ndarray) -> np.ndarray:
+    def threshold(self, w: np.ndarray, eta, out: np.ndarray, arithmetic=None) -> np.ndarray:
         """p ≤ 1: the shrinkage threshold ``t = ηλp|w|^{p−1}`` of every weight, from the weights before the step.
 
         ηλp is rounded once to ``w``'s dtype.  For p = ½, |w|^{−½} is ``1/sqrt|w|`` rather than
@@ -91,7 +81,7 @@ class LpPenalty:
             np.divide(c, out, out=out)
         else:
             np.abs(w, out=out)
-            _power(out, self.p - 1.0)
+            _power(out, self.p - 1.0, arithmetic)
             np.multiply(out, c, out=out)
         return out
 
@@ -108,18 +98,13 @@ class LpPenalty:
         np.subtract(w, scratch, out=w)
 
 
-def _power(x: np.ndarray, e: float, where=None) -> None:
-    """``x ← x**e`` in place (where ``where``), rounded once per element in exact arithmetic."""
-    if exact.active(x.dtype):
-        if where is None:
-            exact.power(x.copy(), e, x)
-        else:
-            x[where] = exact.power(x[where], e, np.empty(int(np.count_nonzero(where)), dtype=x.dtype))
-        return
+def _power(x: np.ndarray, e: float, arithmetic, where=None) -> None:
+    """``x ← x**e`` in place (where ``where``; x ≥ 0), in ``arithmetic`` (default native)."""
+    arithmetic = arithmetic or arith.Native()
     if where is None:
-        np.power(x, e, out=x)
+        arithmetic.power(x.copy(), e, x)
     else:
-        np.power(x, e, out=x, where=where)
+        x[where] = arithmetic.power(x[where], e, np.empty(int(np.count_nonzero(where)), dtype=x.dtype))
 
 
 def step(penalty: LpPenalty, w: np.ndarray, data_step: np.ndarray, eta, scratch: np.ndarray) -> None:

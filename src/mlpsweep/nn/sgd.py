@@ -209,7 +209,7 @@ def train_stack(
             monitored = monitor(
                 [nets[s] for s in live], *train_pair, validation, test if last or not keep_best else None, eval_chunk
             )
-            fallbacks = steps.counter.take() if steps.ws.exact else None
+            fallbacks = steps.arithmetic.fallbacks()
             records = runs.record(epoch, live, monitored, norms, (t1 - t0) / len(live), fallbacks)
             if runs.kept:  # the kept weights' test numbers, once a run has no more epochs
                 runs.kept.test([s for s in live if last or not runs.alive[s]], runs.histories, test, eval_chunk)
@@ -258,7 +258,7 @@ class _Runs:
         records: list = [None] * len(self.nets)
         for s, rec in zip(live, monitored):
             net, pen = self.nets[s], self.penalties[s]
-            rec = {"epoch": epoch, **rec, "penalty": pen.value(net.weights) if pen.active else 0.0}
+            rec = {"epoch": epoch, **rec, "penalty": pen.value(net.weights, net.arithmetic) if pen.active else 0.0}
             for ell, g in enumerate(norms[s] if norms else [], start=1):
                 rec[f"grad_norm_{ell}"] = g
             rec["exact_fallbacks"] = None if fallbacks is None else fallbacks[s]

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..arithmetic import current
 from ..atomic import atomic_path, write_text
 from ..nn import Network, train
 from ..nn.io import savez
@@ -102,7 +103,7 @@ def fit(
             "eta_decay": 0.995,
         }
     )
-    net = Network.from_config([dim, width, 1], settings.to_dict(), rng=rng)
+    net = Network.from_config([dim, width, 1], settings.to_dict(), rng=rng, arithmetic=current())
     started = time.perf_counter()
     status = "ok"
     try:
