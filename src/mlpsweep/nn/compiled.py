@@ -1,28 +1,31 @@
-"""Compiled kernels of exact arithmetic (Numba): the same mathematics as :mod:`.exact`, so the same bytes.
+"""The compiled engine: the reference step (:mod:`.step`) as one Numba call per epoch, the same bytes.
 
-Exact arithmetic makes every element the correctly rounded value of its mathematics, so a kernel computed in
-any order, with any instructions, gives the bytes of :func:`.exact.matmul` as long as it decides each element
-the same way: a float64 value and a rigorous bound, the element settled where both ends of its interval round to
-the same float32, and recomputed exactly (:func:`.exact.round_sum`) where they do not.  This module holds the
-first of those kernels, the product; the compiled training step (#39) builds on it.
+Exact arithmetic makes every element the correctly rounded value of its mathematics, so code computed in any
+order, with any instructions, gives the reference step's bytes as long as it decides each element the same
+way: a float64 value and a rigorous bound, the element settled where both ends of its interval round to the
+same float32, and recomputed exactly where they do not.  :mod:`.kernels` holds those primitives and
+:mod:`.kernel_step` the epoch; this module decides which stacks it can train (:func:`supports`: exact
+arithmetic, the built-in rules, penalties of p ∈ {2, 1.5, 1, ½}, any built-in activation, cost and dropout),
+lays their parameters and rules' state out for it (:class:`CompiledSteps`, a :class:`.step.Steps` whose
+epochs are compiled) and finishes the rare activations the kernel hands back (:func:`.exact`'s Decimal code).
 
-Fast-math flags land on every floating-point instruction of the function they are given to.  The dot products
-may use ``reassoc`` and ``contract`` (the bound holds for any order, with or without FMA: :func:`.exact.bound_factor`);
-the element-wise finish (``v ± e``, the casts, the comparison) is a function of its own without them, because a
-fused multiply-add there would round once where the bound's arithmetic assumes twice.
-
-Numba is optional: :func:`available` says whether it imports, and callers fall back to :mod:`.exact`'s NumPy
-code, which gives the same bytes.  Compiled code is cached beside this module (or under ``NUMBA_CACHE_DIR``),
-so a job loads it instead of compiling it.
+Numba is optional: :func:`available` says whether it imports; without it, and for what :func:`supports` does
+not cover, the reference step runs (the same bytes, slower).  Compiled code is cached beside this module (or
+under ``NUMBA_CACHE_DIR``), so a job loads it instead of compiling it.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+from pathlib import Path
 
 import numpy as np
 
-from . import exact
+from . import arith, exact
+from .optimizers import SGD, Adam, Momentum, Nesterov
+from .step import Steps
 
 
 @functools.cache
@@ -33,6 +36,38 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+HERE = Path(__file__).resolve().parent
+#: The sources the compiled code is built from: Numba's cache knows only a function's own file, so the cache
+#: folder is named by a hash of them all (a changed callee in another file would otherwise load stale code).
+SOURCES = ("kernels.py", "kernel_step.py", "exact.py")
+
+
+def cache_dir() -> Path:
+    """Where the compiled kernels are cached: ``$NUMBA_CACHE_DIR``, else beside this module (else the user's
+    cache folder, where that is not writable), in a folder named by the sources' hash."""
+    digest = hashlib.sha256(b"".join((HERE / name).read_bytes() for name in SOURCES)).hexdigest()[:16]
+    base = os.environ.get("NUMBA_CACHE_DIR")
+    if not base:
+        here = HERE / "__pycache__"
+        writable = os.access(here if here.exists() else HERE, os.W_OK)
+        base = str(here) if writable else os.path.join(os.path.expanduser("~"), ".cache", "mlpsweep")
+    return Path(base) / f"kernels-{digest}"
+
+
+@functools.cache
+def kernel():
+    """The compiled epoch (:func:`.kernel_step.epoch`), its code cached in :func:`cache_dir`."""
+    import numba
+
+    previous = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = str(cache_dir())  # read when the kernels are decorated, i.e. imported
+    try:
+        from . import kernel_step
+    finally:
+        numba.config.CACHE_DIR = previous
+    return kernel_step.epoch
 
 
 @functools.cache
@@ -136,3 +171,181 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, counter:
             counter.count((i, j))
             out[i, j] = exact.round_sum(a[i].astype(np.float64) * b[:, j].astype(np.float64))
     return out
+
+
+# -- the compiled epoch --------------------------------------------------------------------------------------
+
+#: The activation codes of :mod:`.kernels` by name (linear is the identity).
+ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "relu": 2, "identity": 3, "linear": 3, "square": 4, "softmax": 5}
+#: The built-in rules the kernel has, by class (a rule of one's own runs the reference step).
+RULES = {SGD: 0, Momentum: 1, Nesterov: 2, Adam: 3}
+#: Penalty codes by p (p > 1: the gradient; p ≤ 1: the shrinkage), 0 for none.
+PENALTIES = {2.0: 1, 1.5: 2, 1.0: 3, 0.5: 4}
+
+
+def supports(nets, settings, rules) -> str | None:
+    """Why the compiled engine cannot train this stack (a few words), or None when it can."""
+    if not available():
+        return "Numba cannot be imported"
+    net = nets[0]
+    if not isinstance(net.arithmetic, arith.Exact):
+        return f"{net.arithmetic.name} arithmetic has no compiled step yet"
+    if net.hidden.name not in ACTIVATIONS or net.output.name not in ACTIVATIONS:
+        return "an activation of one's own"
+    for rule in rules:
+        if type(rule) not in RULES:
+            return f"the update rule {rule.name!r} is not built in"
+    for st in settings:
+        pen = st.penalty
+        if pen.active and float(pen.p) not in PENALTIES:
+            return f"an L{pen.p:g} penalty (compiled: p = 2, 1.5, 1, 1/2)"
+    return None
+
+
+def hyper(rule, penalty, dropout: float) -> list[float]:
+    """A run's constants for the kernel, in :mod:`.kernel_step`'s column order."""
+    mu = float(getattr(rule, "momentum", 0.0) or 0.0)
+    b1, b2 = float(getattr(rule, "beta1", 0.0)), float(getattr(rule, "beta2", 0.0))
+    return [
+        RULES[type(rule)],
+        float(rule.eta),
+        mu,
+        b1,
+        1.0 - b1,
+        b2,
+        1.0 - b2,
+        float(getattr(rule, "epsilon", 0.0)),
+        b1,
+        b2,
+        float(getattr(rule, "weight_decay", 0.0) or 0.0),
+        PENALTIES.get(float(penalty.p), 0) if penalty.active else 0,
+        float(penalty.lam),
+        float(penalty.p),
+        float(dropout),
+        1.0 / (1.0 - dropout),
+    ]
+
+
+class CompiledSteps(Steps):
+    """:class:`.step.Steps` whose epochs run in the compiled kernel; the rules' state lives in stacked arrays
+    the kernel updates (each rule's named arrays are views of them, so checkpoints see them)."""
+
+    def __init__(self, nets, settings, rngs, x, targets, track_gradients=False):
+        super().__init__(nets, settings, rngs, x, targets, track_gradients)
+        S, NP, K = self.S, self.P.shape[1], self.K
+        net = nets[0]
+        self.R1, self.R2 = np.zeros((S, NP), net.dtype), np.zeros((S, NP), net.dtype)
+        self.bpow = np.ones((S, 2))
+        for s, rule in enumerate(self.rules):
+            self._adopt_state(s, rule)
+        self.hyper = np.array(
+            [hyper(r, st.penalty, st.dropout) for r, st in zip(self.rules, settings)], dtype=np.float64
+        )
+        sizes = net.sizes
+        blocks = np.cumsum([0] + [K * n for n in sizes[1:]])
+        codes = [ACTIVATIONS[net.hidden.name]] * (len(sizes) - 2) + [ACTIVATIONS[net.output.name]]
+        self.lay = np.array(
+            [
+                (n_in, n_out, w.start, b.start, code, off)
+                for (n_out, n_in), w, b, code, off in zip(net._shapes(), net._w_slices, net._b_slices, codes, blocks)
+            ],
+            dtype=np.int64,
+        )
+        widest = max(sizes)
+        self.bf = np.array([exact.bound_factor(n) for n in range(max(widest, K) + 1)])
+        total = int(blocks[-1])
+        f32 = np.float32
+        self.buffers = {
+            "XB": np.empty(K * sizes[0], f32),
+            "YB": np.empty(K * sizes[-1], f32),
+            "Z": np.empty(total, f32),
+            "A": np.empty(total, f32),
+            "AM": np.empty(total, f32),
+            "MK": np.empty(total, f32),
+        }
+        self.work = {
+            "D1": np.empty(K * widest, f32),
+            "D2": np.empty(K * widest, f32),
+            "MAG": np.empty(K * widest),
+            "ACC1": np.empty(widest),
+            "ACC2": np.empty(widest),
+        }
+        self.V = np.empty(K * widest)
+        self.terms, self.partials = np.empty(max(widest, K) + 1), np.empty(64)
+        self.T = np.empty(self.nw, f32)
+        self.counts = np.zeros(S, np.int64)
+        self.pend = np.empty(K * widest, np.int64)
+        self.H = sum(sizes[1:-1])
+        self.n_steps = -(-self.m // K)
+        self.GB = np.empty((S, self.n_steps if track_gradients else 0, NP - self.nw), f32)
+
+    def _adopt_state(self, s: int, rule) -> None:
+        """Make ``rule``'s state arrays views of row ``s`` of the stacked ones (their values carried over)."""
+        names = {"velocity": self.R1, "m": self.R1, "v": self.R2}
+        for name, stacked in names.items():
+            if name in rule.state_names:
+                stacked[s] = getattr(rule, name)
+                setattr(rule, name, stacked[s])
+        for i, name in enumerate(("beta1_power", "beta2_power")):
+            if name in rule.state_names:
+                self.bpow[s, i] = getattr(rule, name)
+                setattr(rule, name, self.bpow[s, i : i + 1].reshape(()))
+
+    def epoch(self, epoch: int, alive: np.ndarray) -> list | None:
+        run = kernel()
+        for rule in self.rules:
+            rule.start_epoch(epoch)
+        self.hyper[:, 1] = [float(rule.eta) for rule in self.rules]
+        m = self.m
+        perm = np.stack([rng.permutation(m) for rng in self.rngs])
+        drops = [s for s, st in enumerate(self.dropouts) if st is not None]
+        U = np.zeros((self.S, m * self.H if drops else 0), np.float32)
+        for s in drops:  # each step's masks, layer by layer, drawn at once: the same stream as step by step
+            self.rngs[s].random(out=U[s], dtype=np.float32)
+        state = np.array([0, 0, -1, 0], dtype=np.int64)
+        b, w, net = self.buffers, self.work, self.nets[0]
+        args = (
+            self.x, self.targets, perm, self.P, self.G, self.lay, self.K, net.cost.name == "quadratic",
+            self.nonnegative_input, net.hidden.nonnegative, ACTIVATIONS[net.hidden.name], self.bf,
+            b["XB"], b["YB"], b["Z"], b["A"], b["AM"], b["MK"], U, self.hyper, self.nw, self.R1, self.R2,
+            self.bpow, self.T, w["D1"], w["D2"], w["MAG"], w["ACC1"], w["ACC2"], self.V, self.V.view(np.uint64),
+            self.terms, self.partials, np.asarray(alive, dtype=np.bool_), self.counts, self.track, self.GB,
+            state, self.pend,
+        )  # fmt: skip
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            while run(*args):
+                self._finish(state)
+        counter = self.arithmetic.counter
+        for s in range(self.S):
+            counter.per_run[s] += int(self.counts[s])
+        self.counts[:] = 0
+        if not self.track:
+            return None
+        sq = np.stack([self.arithmetic.sum_of_squares(self.GB[s], self.offsets) for s in range(self.S)])
+        norms = np.sqrt(sq)
+        return [[self.arithmetic.mean(col) for col in norms[s].T] for s in range(self.S)]
+
+    def _finish(self, state) -> None:
+        """The activations the kernel could not round with certainty, recomputed exactly (:mod:`.exact`)."""
+        s, ell, n = int(state[0]), int(state[2]), int(state[3])
+        _, n_out, _, _, code, zo = (int(v) for v in self.lay[ell])
+        Z, A = self.buffers["Z"], self.buffers["A"]
+        for q in self.pend[:n].tolist():
+            if code == ACTIVATIONS["softmax"]:
+                i, j = divmod(q, n_out)
+                A[zo + q] = exact.softmax_exact(Z[zo + i * n_out : zo + (i + 1) * n_out], j)
+            elif code == ACTIVATIONS["sigmoid"]:
+                A[zo + q] = exact.sigmoid_exact(float(Z[zo + q]))
+            else:
+                A[zo + q] = exact.tanh_exact(float(Z[zo + q]))
+        self.counts[s] += n
+
+
+def make_steps(nets, settings, rngs, x, targets, track_gradients=False, engine: str | None = None) -> Steps:
+    """The steps of a stack: compiled where :func:`supports` says it can (and ``engine`` is not
+    ``reference``), else the reference step."""
+    steps = Steps(nets, settings, rngs, x, targets, track_gradients)
+    if engine == "reference" or supports(nets, settings, steps.rules) is not None:
+        return steps
+    steps.release()
+    return CompiledSteps(nets, settings, rngs, x, targets, track_gradients)

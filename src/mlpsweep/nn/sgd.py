@@ -43,7 +43,7 @@ from .history import Diverged, History
 from .monitoring import EVAL_CHUNK, Kept, SampledRows, finite, monitor, monitored_rows
 from .network import Network, one_hot
 from .settings import Settings
-from .step import Steps
+from .compiled import make_steps
 
 
 #: What the networks of one stack share (:attr:`Settings.STACKED`, as a network has them).
@@ -146,6 +146,7 @@ def train_stack(
     monitor_rows: int | None = None,
     test_by_need: bool = False,
     best: list | None = None,
+    engine: str | None = None,
 ) -> list:
     """Train ``nets`` in place with mini-batch SGD, together; return each run's :class:`History` or :class:`Diverged`.
 
@@ -185,7 +186,7 @@ def train_stack(
     check_stackable(nets, settings)
     net0, cfg0 = nets[0], settings[0]
     x, targets, labels = _inputs(net0, x, y)
-    steps = Steps(nets, settings, rngs, x, targets, track_gradients)
+    steps = make_steps(nets, settings, rngs, x, targets, track_gradients, engine)
     for rule, saved in zip(steps.rules, rule_states or []):
         rule.load_state(saved)
     keep_best = test_by_need and validation is not None and test is not None
