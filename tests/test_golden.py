@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from mlpsweep import evaluate
+from mlpsweep.nn.history import results_csv
 from mlpsweep import train as train_job
 
 HERE = Path(__file__).resolve().parent
@@ -106,7 +107,6 @@ STACKS = [
     ),
 ]
 
-TIMING = ("seconds", "eval_seconds")
 #: metrics.json keys added after the record (derived from the same model, so they pin nothing new about training).
 ADDED_AFTER_RECORD = ("validation",)
 
@@ -116,9 +116,7 @@ def _sha(data: bytes) -> str:
 
 
 def _history_without_timing(text: str) -> str:
-    rows = [line.split(",") for line in text.strip().splitlines()]
-    keep = [i for i, col in enumerate(rows[0]) if col not in TIMING]
-    return "\n".join(",".join(row[i] for i in keep) for row in rows)
+    return results_csv(text)
 
 
 def _metrics_without_timing(path: Path) -> str:

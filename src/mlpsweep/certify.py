@@ -35,11 +35,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .nn.history import results_csv
+
 #: The files of a run, by the folder they lie in: the model's folder and the evaluation's.
 MODEL_FILES = ("model.npz", "model.json", "history.csv")
 EVAL_FILES = ("metrics.json", "predictions.npy")
-#: History columns that time a run rather than compute it (they differ from run to run, whatever the arithmetic).
-TIMING_COLUMNS = ("seconds", "eval_seconds")
 
 
 class CertifyError(ValueError):
@@ -224,12 +224,13 @@ def _runs(tree: Tree, remap) -> None:
 
 
 def _history(path: Path) -> str:
-    """A history without the columns that time it: what training computed, the same for the same arithmetic."""
+    """A history without the columns about the machine (:data:`.nn.history.MACHINE_COLUMNS`): what training
+    computed, the same for the same arithmetic (the raw bytes, for a file that is not such a table)."""
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-        return path.read_bytes().hex()
-    return frame.drop(columns=[c for c in TIMING_COLUMNS if c in frame]).to_csv(index=False)
+        results = results_csv(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        results = None
+    return path.read_bytes().hex() if results is None else results
 
 
 def _evaluate(tree: Tree, run: Run, data: Path, out: Path) -> None:

@@ -197,6 +197,7 @@ def cmd_train(args) -> int:
         stop_at_epoch=args.stop_at_epoch,
         monitor_rows=args.monitor_rows or None,
         test_by_need=not args.test_every_epoch,
+        engine=args.engine,
         max_mem_mb=args.max_mem_mb,
         max_minutes=args.max_runtime,
     )
@@ -424,6 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_at_least(0),
         default=default("training.monitor_rows"),
         help="training rows whose cost and accuracy are recorded each epoch, a fixed sample; 0: all (%(default)s)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("compiled", "reference"),
+        default=default("training.engine"),
+        help="the compiled step where it covers the runs' settings, or always the reference step; the same bytes "
+        "(%(default)s)",
     )
     p.add_argument(
         "--test-every-epoch",

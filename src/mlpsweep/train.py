@@ -85,6 +85,7 @@ def run(
     stop_at_epoch: int | None = None,
     monitor_rows: int | None = None,
     test_by_need: bool = False,
+    engine: str | None = None,
     max_mem_mb: float | None = None,
     max_minutes: float | None = None,
     callbacks=(),
@@ -141,6 +142,7 @@ def run(
             track_gradients=track_gradients,
             monitor_rows=monitor_rows,
             test_by_need=test_by_need,
+            engine=engine,
             **_held_out(data),
             **resume,
         )

@@ -344,7 +344,7 @@ def stack_runs_option(dataset, stack):
 
 
 #: What a training job evaluates after every epoch (training.monitor_rows, training.test_every_epoch).
-MONITORING_OPTIONS = f"--monitor-rows {config['training']['monitor_rows']}" + (
+MONITORING_OPTIONS = f"--engine {config['training']['engine']} --monitor-rows {config['training']['monitor_rows']}" + (
     " --test-every-epoch" if config["training"]["test_every_epoch"] else ""
 )
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def available() -> bool:
     return True
 
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 #: The sources the compiled code is built from: Numba's cache knows only a function's own file, so the cache
 #: folder is named by a hash of them all (a changed callee in another file would otherwise load stale code).
@@ -345,7 +347,13 @@ def make_steps(nets, settings, rngs, x, targets, track_gradients=False, engine: 
     """The steps of a stack: compiled where :func:`supports` says it can (and ``engine`` is not
     ``reference``), else the reference step."""
     steps = Steps(nets, settings, rngs, x, targets, track_gradients)
-    if engine == "reference" or supports(nets, settings, steps.rules) is not None:
+    if engine == "reference":
+        log.info("engine: the reference step (engine: reference)")
         return steps
+    why = supports(nets, settings, steps.rules)
+    if why is not None:
+        (log.warning if why.startswith("Numba") else log.info)(f"engine: the reference step ({why}; the same bytes)")
+        return steps
+    log.info("engine: the compiled step")
     steps.release()
     return CompiledSteps(nets, settings, rngs, x, targets, track_gradients)

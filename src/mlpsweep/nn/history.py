@@ -5,6 +5,21 @@ from __future__ import annotations
 
 #: Columns that hold counts (read back as integers, so that a resumed run's history is the same text).
 INTEGER_COLUMNS = ("epoch", "exact_fallbacks")
+#: Columns about the machine that ran the epoch, not about what it computed: the clock's seconds, and how many
+#: elements exact arithmetic recomputed exactly (whether a float64 value lands near a float32 rounding boundary
+#: depends on the order the BLAS or the compiled kernel summed in).  Exact arithmetic's byte contract is the
+#: rest of the history (:func:`results_csv`).
+MACHINE_COLUMNS = ("seconds", "eval_seconds", "exact_fallbacks")
+
+
+def results_csv(text: str) -> str | None:
+    """A history.csv's text without :data:`MACHINE_COLUMNS`: what training computed, which exact arithmetic
+    makes the same bytes on every machine; None for text that is not a table of equal rows."""
+    rows = [line.split(",") for line in text.splitlines()]
+    if not rows or any(len(row) != len(rows[0]) for row in rows):
+        return None
+    keep = [i for i, name in enumerate(rows[0]) if name not in MACHINE_COLUMNS]
+    return "".join(",".join(row[i] for i in keep) + "\n" for row in rows)
 
 
 class History:

@@ -22,11 +22,14 @@ import numpy as np
 
 from .kernels import (
     ZERO,
+    axpy4,
+    axpy4_abs,
+    dot22,
+    settle_row,
     activate,
     axpy,
     axpy_abs,
     derivative_times,
-    dot,
     njit,
     round_sum,
     settle,
@@ -40,23 +43,33 @@ RULE, ETA, MU, B1, ONE_B1, B2, ONE_B2, EPS, BETA1, BETA2, DECAY, PENALTY, LAM, P
 
 
 @njit
+def _product_element(s, i, j, v, e, row, w, n, terms, partials, counts):
+    """One element of a product from its value and bound, or recomputed exactly from its terms."""
+    out, ok = settle(v - e, v + e, v)
+    if not ok:
+        for q in range(n):
+            terms[q] = np.float64(row[q]) * np.float64(w[q])
+        out = round_sum(terms, n, partials)
+        counts[s] += 1
+    return out
+
+
+@njit
 def _affine(s, ell, k, lay, P, inp, Z, bf, terms, partials, counts):
-    """Z_ℓ = inp·W_ℓᵀ + b_ℓ, every product element the exact dot product rounded once."""
+    """Z_ℓ = inp·W_ℓᵀ + b_ℓ, every product element the exact dot product rounded once; two rows against two
+    weight rows at a time (:func:`.kernels.dot22`), the odd ones alone."""
     n_in, n_out, wo, bo, zo = lay[ell, 0], lay[ell, 1], lay[ell, 2], lay[ell, 3], lay[ell, 5]
     c = bf[n_in]
-    for i in range(k):
-        row = inp[i * n_in : (i + 1) * n_in]
-        for j in range(n_out):
-            w = P[s, wo + j * n_in : wo + (j + 1) * n_in]
-            v, e = dot(row, w, n_in)
-            e *= c
-            out, ok = settle(v - e, v + e, v)
-            if not ok:
-                for q in range(n_in):
-                    terms[q] = np.float64(row[q]) * np.float64(w[q])
-                out = round_sum(terms, n_in, partials)
-                counts[s] += 1
-            Z[zo + i * n_out + j] = out + P[s, bo + j]
+    x = inp[: k * n_in].reshape(k, n_in)
+    W = P[s, wo : wo + n_out * n_in].reshape(n_out, n_in)
+    for i0 in range(0, k, 2):
+        i1 = min(i0 + 1, k - 1)
+        for j0 in range(0, n_out, 2):
+            j1 = min(j0 + 1, n_out - 1)
+            v00, e00, v01, e01, v10, e10, v11, e11 = dot22(x[i0], x[i1], W[j0], W[j1], n_in)
+            for i, j, v, e in ((i0, j0, v00, e00), (i0, j1, v01, e01), (i1, j0, v10, e10), (i1, j1, v11, e11)):
+                out = _product_element(s, i, j, v, e * c, x[i], W[j], n_in, terms, partials, counts)
+                Z[zo + i * n_out + j] = out + P[s, bo + j]
 
 
 @njit
@@ -87,28 +100,55 @@ def _weights_gradient(s, ell, k, lay, d, mag, inp, nonnegative, G, ACC1, ACC2, t
     """G's W_ℓ = δᵀ·inp, each element rounded once: bracketed by (δ ∓ 4γ|δ|)ᵀ·inp for a non-negative input,
     else value ± (4γ|δ|)ᵀ·|inp|."""
     n_in, n_out, wo = lay[ell, 0], lay[ell, 1], lay[ell, 2]
+    lo, hi = ACC1[:n_in], ACC2[:n_in]
+    rows = inp[: k * n_in].reshape(k, n_in)
+    cl, ch = np.empty(4), np.empty(4)
     for j in range(n_out):
-        ACC1[:n_in] = 0.0
-        ACC2[:n_in] = 0.0
-        for i in range(k):
-            dj, mj, row = np.float64(d[i * n_out + j]), mag[i * n_out + j], inp[i * n_in : (i + 1) * n_in]
-            if nonnegative:
-                axpy(ACC1, dj - mj, row, n_in)
-                axpy(ACC2, dj + mj, row, n_in)
+        lo[:] = 0.0
+        hi[:] = 0.0
+        for i0 in range(0, k, 4):
+            for t in range(4):  # a short block (the batch's last rows) pads with zero coefficients
+                i = min(i0 + t, k - 1)
+                dj, mj = np.float64(d[i * n_out + j]), mag[i * n_out + j]
+                live = i0 + t < k
+                cl[t] = (dj - mj if nonnegative else dj) if live else 0.0
+                ch[t] = (dj + mj if nonnegative else mj) if live else 0.0
+            first = min(i0, k - 4) if k >= 4 else 0
+            if k < 4:
+                for t in range(k):
+                    axpy(lo, cl[t], rows[t], n_in)
+                    if nonnegative:
+                        axpy(hi, ch[t], rows[t], n_in)
+                    else:
+                        axpy_abs(hi, ch[t], rows[t], n_in)
+            elif nonnegative:
+                axpy4(lo, hi, rows, first, _shift(cl, i0 - first), _shift(ch, i0 - first), n_in)
             else:
-                axpy(ACC1, dj, row, n_in)
-                axpy_abs(ACC2, mj, row, n_in)
-        for q in range(n_in):
-            if nonnegative:
-                out, ok = settle(ACC1[q], ACC2[q], ACC2[q])
-            else:
-                out, ok = settle(ACC1[q] - ACC2[q], ACC1[q] + ACC2[q], ACC1[q])
-            if not ok:
-                for i in range(k):
-                    terms[i] = np.float64(d[i * n_out + j]) * np.float64(inp[i * n_in + q])
-                out = round_sum(terms, k, partials)
-                counts[s] += 1
-            G[s, wo + j * n_in + q] = out
+                axpy4_abs(lo, hi, rows, first, _shift(cl, i0 - first), _shift(ch, i0 - first), n_in)
+        out = G[s, wo + j * n_in : wo + (j + 1) * n_in]
+        if settle_row(lo, hi, out, n_in, not nonnegative):  # the bracket, or value ± bound
+            for q in range(n_in):
+                a, b = lo[q], hi[q]
+                if nonnegative:
+                    _, ok = settle(a, b, b)
+                else:
+                    _, ok = settle(a - b, a + b, a)
+                if not ok:
+                    for i in range(k):
+                        terms[i] = np.float64(d[i * n_out + j]) * np.float64(inp[i * n_in + q])
+                    out[q] = round_sum(terms, k, partials)
+                    counts[s] += 1
+
+
+@njit
+def _shift(c, by):
+    """The four coefficients of rows ``first … first+3`` when the block of ``i0`` was moved back by ``by`` rows to
+    fit the batch: the moved-in rows (already done) get zero."""
+    if by == 0:
+        return c
+    out = np.zeros(4)
+    out[by:] = c[: 4 - by]
+    return out
 
 
 @njit

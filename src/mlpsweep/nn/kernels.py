@@ -140,6 +140,20 @@ def settle(lo, hi, value):
 
 
 @njit
+def settle_row(a, b, out, n, centred):
+    """:func:`settle` of ``n`` elements at once, branch-free (it vectorises): the bracket is ``[a, b]``, or
+    ``[a − b, a + b]`` when ``centred`` (value ``a``, bound ``b``); ``out`` = its upper end rounded (zeros as +0).
+    Returns how many are undecided, which the caller then finds (:func:`settle`) and recomputes."""
+    bad = 0
+    for q in range(n):
+        lo, hi = (a[q] - b[q], a[q] + b[q]) if centred else (a[q], b[q])
+        o = np.float32(hi) + ZERO
+        out[q] = o
+        bad += o != np.float32(lo)
+    return bad
+
+
+@njit
 def near(v, bits, nonnegative):
     """Whether float64 ``v`` (within :data:`MARGIN` ulps of an exact value; ``bits`` its bits as uint64) is too
     near a float32 rounding boundary to round it with certainty: :func:`.exact.check`'s test for one value."""
@@ -148,6 +162,51 @@ def near(v, bits, nonnegative):
         t = abs(v) * 2.0**149
         return abs(t - math.floor(t) - 0.5) <= 2.0**-16
     return ((bits + SHIFT) & LOWMASK) < WIDTH
+
+
+@fast
+def dot22(x0, x1, w0, w1, n):
+    """:func:`dot` of two rows against two weight rows, each load used twice: (v00, e00, v01, e01, v10, e10,
+    v11, e11), ``vij`` = Σ xᵢw_j."""
+    v00 = e00 = v01 = e01 = v10 = e10 = v11 = e11 = 0.0
+    for q in range(n):
+        a, b = np.float64(x0[q]), np.float64(x1[q])
+        c, d = np.float64(w0[q]), np.float64(w1[q])
+        t00, t01, t10, t11 = a * c, a * d, b * c, b * d
+        v00 += t00
+        e00 += abs(t00)
+        v01 += t01
+        e01 += abs(t01)
+        v10 += t10
+        e10 += abs(t10)
+        v11 += t11
+        e11 += abs(t11)
+    return v00, e00, v01, e01, v10, e10, v11, e11
+
+
+@fast
+def axpy4(lo, hi, rows, first, cl, ch, n):
+    """``lo += Σᵢ clᵢ·rows[first+i]`` and ``hi += Σᵢ chᵢ·rows[first+i]`` over four rows of ``n`` (a 2-D array),
+    each load of ``lo`` and ``hi`` serving four rows."""
+    r0, r1, r2, r3 = rows[first], rows[first + 1], rows[first + 2], rows[first + 3]
+    l0, l1, l2, l3 = cl[0], cl[1], cl[2], cl[3]
+    h0, h1, h2, h3 = ch[0], ch[1], ch[2], ch[3]
+    for q in range(n):
+        a, b, c, d = np.float64(r0[q]), np.float64(r1[q]), np.float64(r2[q]), np.float64(r3[q])
+        lo[q] += l0 * a + l1 * b + l2 * c + l3 * d
+        hi[q] += h0 * a + h1 * b + h2 * c + h3 * d
+
+
+@fast
+def axpy4_abs(lo, hi, rows, first, cl, ch, n):
+    """:func:`axpy4` with ``hi`` summing the magnitudes: ``hi += Σᵢ chᵢ·|rows[first+i]|``."""
+    r0, r1, r2, r3 = rows[first], rows[first + 1], rows[first + 2], rows[first + 3]
+    l0, l1, l2, l3 = cl[0], cl[1], cl[2], cl[3]
+    h0, h1, h2, h3 = ch[0], ch[1], ch[2], ch[3]
+    for q in range(n):
+        a, b, c, d = np.float64(r0[q]), np.float64(r1[q]), np.float64(r2[q]), np.float64(r3[q])
+        lo[q] += l0 * a + l1 * b + l2 * c + l3 * d
+        hi[q] += h0 * abs(a) + h1 * abs(b) + h2 * abs(c) + h3 * abs(d)
 
 
 @fast
