@@ -2,6 +2,8 @@
 instructions it sums with — random shapes and magnitudes over the whole float32 range, every boundary class,
 special values."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from test_exact import BOUNDARIES
@@ -53,3 +55,79 @@ def test_special_values_are_left_as_the_numpy_code_leaves_them():
     assert np.array_equal(x.view(np.uint32), y.view(np.uint32)) or (
         np.array_equal(np.isnan(x), np.isnan(y)) and np.array_equal(x[~np.isnan(x)], y[~np.isnan(y)])
     )
+
+
+# ---- the compiled step against the reference step, byte for byte (#39) -------------------------------------------
+
+#: (name, each run's settings, batch size): every activation, output and cost, penalties p = 2, 1, ½ and 1.5,
+#: dropout, every built-in rule, K = 1, 10 and 128 (the 300 training rows end in a short batch at K = 7 and 128),
+#: stacks of 1 and 5.
+MATRIX = [
+    ("sigmoid-quadratic-sgd", [{}], 10),
+    ("five-runs-L2-momentum", [{"penalty": {"p": 2, "lambda": 1e-3}, "momentum": 0.5, "eta": 1.0 + s}
+                               for s in range(5)], 128),
+    ("tanh-crossentropy-K1", [{"activation": "tanh", "cost": "cross_entropy", "init": "xavier", "eta": 0.5}], 1),
+    (
+        "relu-softmax-adamw-dropout",
+        [
+            {"activation": "relu", "output": "softmax", "cost": "log_likelihood", "init": "he", "eta": 0.003,
+             "optimizer": {"name": "adam", "weight_decay": w}, "dropout": d}
+            for w, d in ((0.0, 0.0), (0.01, 0.2))
+        ],
+        7,
+    ),
+    (
+        "penalties-nesterov",
+        [
+            {"penalty": {"p": 1, "lambda": 1e-3}},
+            {"penalty": {"p": 0.5, "lambda": 1e-3}, "batch_size": 10},
+            {"penalty": {"p": 1.5, "lambda": 1e-3}, "optimizer": {"name": "nesterov", "momentum": 0.8}, "eta": 0.5},
+        ],
+        10,
+    ),
+    ("linear-square-identity", [{"activation": "square", "output": "linear", "eta": 0.01}], 10),
+    ("identity-dropout", [{"activation": "identity", "eta": 0.1, "dropout": 0.3, "hidden": [10, 10]}], 10),
+]  # fmt: skip
+
+
+def trained(data_dir, folder, runs, K, engine):
+    from mlpsweep import evaluate, train
+    from mlpsweep.nn.history import results_csv
+
+    jobs = [
+        train.Run(f"r{i}", 3 + i, {"epochs": 2, "batch_size": K, "hidden": [12], **st}, str(folder / f"r{i}"))
+        for i, st in enumerate(runs)
+    ]
+    train.run(data_dir, jobs, name="m", engine=engine, track_gradients=True)
+    out = []
+    for job in jobs:
+        model = Path(job.out_dir)
+        evaluate.run(data_dir, model, model / "eval")
+        out.append(
+            (
+                (model / "model.npz").read_bytes(),
+                (model / "eval" / "predictions.npy").read_bytes(),
+                results_csv((model / "history.csv").read_text()),
+            )
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def matrix_data(tmp_path_factory):
+    from datagen import preprocessed
+
+    return preprocessed(tmp_path_factory.mktemp("data"), 360, 60, 60)
+
+
+@pytest.mark.parametrize("name,runs,K", MATRIX, ids=[m[0] for m in MATRIX])
+def test_the_compiled_step_gives_the_reference_steps_bytes(matrix_data, tmp_path, name, runs, K, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="mlpsweep.nn.compiled"):
+        compiled_runs = trained(matrix_data, tmp_path / "compiled", runs, K, "compiled")
+    assert "engine: the compiled step" in caplog.text  # not the reference step twice
+    reference_runs = trained(matrix_data, tmp_path / "reference", runs, K, "reference")
+    for i, (got, want) in enumerate(zip(compiled_runs, reference_runs)):
+        for what, a, b in zip(("model.npz", "predictions.npy", "history.csv"), got, want):
+            assert a == b, f"{name} run {i}: {what} differs"

@@ -254,29 +254,26 @@ class CompiledSteps(Steps):
             dtype=np.int64,
         )
         widest = max(sizes)
-        self.bf = np.array([exact.bound_factor(n) for n in range(max(widest, K) + 1)])
-        total = int(blocks[-1])
+        total, K_widest = int(blocks[-1]), K * widest
         f32 = np.float32
-        self.buffers = {
-            "XB": np.empty(K * sizes[0], f32),
-            "YB": np.empty(K * sizes[-1], f32),
-            "Z": np.empty(total, f32),
-            "A": np.empty(total, f32),
-            "AM": np.empty(total, f32),
-            "MK": np.empty(total, f32),
-        }
-        self.work = {
-            "D1": np.empty(K * widest, f32),
-            "D2": np.empty(K * widest, f32),
-            "MAG": np.empty(K * widest),
-            "ACC1": np.empty(widest),
-            "ACC2": np.empty(widest),
-        }
-        self.V = np.empty(K * widest)
-        self.terms, self.partials = np.empty(max(widest, K) + 1), np.empty(64)
-        self.T = np.empty(self.nw, f32)
+        #: float32 buffers in kernel_step's order: XB, YB, Z, A, AM, MK, D1, D2, T
+        self.b32 = tuple(
+            np.zeros(n, f32)
+            for n in (K * sizes[0], K * sizes[-1], total, total, total, total, K_widest, K_widest, self.nw)
+        )
+        #: float64 buffers in kernel_step's order: MAG, ACC1, ACC2, V, TERMS, PARTIALS, BF
+        bound_factors = np.array([exact.bound_factor(n) for n in range(max(widest, K) + 1)])
+        self.b64 = (
+            np.zeros(K_widest), np.zeros(widest), np.zeros(widest), np.zeros(K_widest), np.zeros(max(widest, K) + 1),
+            np.zeros(64), bound_factors,
+        )  # fmt: skip
         self.counts = np.zeros(S, np.int64)
-        self.pend = np.empty(K * widest, np.int64)
+        self.pend = np.empty(K_widest, np.int64)
+        quadratic = net.cost.name == "quadratic"
+        self.cfg = np.array(
+            [quadratic, self.nonnegative_input, net.hidden.nonnegative, ACTIVATIONS[net.hidden.name], K, self.nw],
+            dtype=np.int64,
+        )
         self.H = sum(sizes[1:-1])
         self.n_steps = -(-self.m // K)
         self.GB = np.empty((S, self.n_steps if track_gradients else 0, NP - self.nw), f32)
@@ -305,15 +302,9 @@ class CompiledSteps(Steps):
         for s in drops:  # each step's masks, layer by layer, drawn at once: the same stream as step by step
             self.rngs[s].random(out=U[s], dtype=np.float32)
         state = np.array([0, 0, -1, 0], dtype=np.int64)
-        b, w, net = self.buffers, self.work, self.nets[0]
-        args = (
-            self.x, self.targets, perm, self.P, self.G, self.lay, self.K, net.cost.name == "quadratic",
-            self.nonnegative_input, net.hidden.nonnegative, ACTIVATIONS[net.hidden.name], self.bf,
-            b["XB"], b["YB"], b["Z"], b["A"], b["AM"], b["MK"], U, self.hyper, self.nw, self.R1, self.R2,
-            self.bpow, self.T, w["D1"], w["D2"], w["MAG"], w["ACC1"], w["ACC2"], self.V, self.V.view(np.uint64),
-            self.terms, self.partials, np.asarray(alive, dtype=np.bool_), self.counts, self.track, self.GB,
-            state, self.pend,
-        )  # fmt: skip
+        alive = np.asarray(alive, np.bool_)
+        args = (self.x, self.targets, perm, self.P, self.G, self.lay, self.cfg, self.b32, self.b64, U, self.hyper,
+                self.R1, self.R2, self.bpow, alive, self.counts, self.track, self.GB, state, self.pend)  # fmt: skip
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             while run(*args):
                 self._finish(state)
@@ -331,7 +322,7 @@ class CompiledSteps(Steps):
         """The activations the kernel could not round with certainty, recomputed exactly (:mod:`.exact`)."""
         s, ell, n = int(state[0]), int(state[2]), int(state[3])
         _, n_out, _, _, code, zo = (int(v) for v in self.lay[ell])
-        Z, A = self.buffers["Z"], self.buffers["A"]
+        Z, A = self.b32[2], self.b32[3]
         for q in self.pend[:n].tolist():
             if code == ACTIVATIONS["softmax"]:
                 i, j = divmod(q, n_out)

@@ -16,30 +16,29 @@ flat parameters and the flat (K, n) activation blocks; ``hyper[s]`` a run's rule
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from .kernel_rules import RATE, SCALE, update
 from .kernels import (
     ZERO,
-    axpy4,
-    axpy4_abs,
-    dot22,
-    settle_row,
     activate,
     axpy,
+    axpy4,
+    axpy4_abs,
     axpy_abs,
     derivative_times,
+    dot22,
     njit,
     round_sum,
     settle,
+    settle_row,
 )
 
-# rules and penalties: codes shared with mlpsweep.nn.compiled
-SGD, MOMENTUM, NESTEROV, ADAM = range(4)
-NO_PENALTY, L2, L_ONE_AND_HALF, L1, L_HALF = range(5)
-# hyper columns
-RULE, ETA, MU, B1, ONE_B1, B2, ONE_B2, EPS, BETA1, BETA2, DECAY, PENALTY, LAM, POWER, RATE, SCALE = range(16)
+# the bundles: float32 buffers, float64 buffers (kernel_step and mlpsweep.nn.compiled share these positions)
+XB, YB, Z, A, AM, MK, D1, D2, T = range(9)
+MAG, ACC1, ACC2, V, TERMS, PARTIALS, BF = range(7)
+# cfg: what the stack's runs share
+QUADRATIC, NONNEG_IN, HIDDEN_NONNEG, HIDDEN_CODE, BATCH, NW = range(6)
 
 
 @njit
@@ -73,25 +72,26 @@ def _affine(s, ell, k, lay, P, inp, Z, bf, terms, partials, counts):
 
 
 @njit
-def forward(s, k, resume, lay, P, XB, Z, A, AM, masks, dropping, bf, V, bits, terms, partials, counts, pend, state):
+def forward(s, k, resume, lay, P, b32, b64, dropping, counts, pend, state):
     """The forward pass of run ``s`` on the ``k`` rows in ``XB``, from layer ``resume`` (its activation done)
     or the start (−1).  Returns −1, or the layer whose activations wait for the caller (``pend``)."""
     L = lay.shape[0]
+    Z_, A_, AM_, MK_ = b32[Z], b32[A], b32[AM], b32[MK]
+    values = b64[V]
     for ell in range(L):
         if ell < resume:
             continue
         n_out, zo = lay[ell, 1], lay[ell, 5]
-        size = k * n_out
         if ell != resume:
-            inp = XB if ell == 0 else (AM if dropping else A)[lay[ell - 1, 5] :]
-            _affine(s, ell, k, lay, P, inp, Z, bf, terms, partials, counts)
-            waiting = activate(lay[ell, 4], Z[zo:], A[zo:], k, n_out, V, bits, pend)
+            inp = b32[XB] if ell == 0 else b32[AM if dropping else A][lay[ell - 1, 5] :]
+            _affine(s, ell, k, lay, P, inp, Z_, b64[BF], b64[TERMS], b64[PARTIALS], counts)
+            waiting = activate(lay[ell, 4], Z_[zo:], A_[zo:], k, n_out, values, values.view(np.uint64), pend)
             if waiting:
                 state[3] = waiting
                 return ell
         if dropping and ell < L - 1:
-            for q in range(size):
-                AM[zo + q] = A[zo + q] * masks[zo + q]
+            for q in range(k * n_out):
+                AM_[zo + q] = A_[zo + q] * MK_[zo + q]
     return -1
 
 
@@ -194,200 +194,79 @@ def _back(s, ell, k, lay, P, d, mag, d_prev, ACC1, ACC2, terms, partials, counts
 
 
 @njit
-def backward(
-    s,
-    k,
-    lay,
-    cost_quadratic,
-    y_rows,
-    P,
-    G,
-    XB,
-    Z,
-    A,
-    AM,
-    masks,
-    dropping,
-    nonneg_in,
-    hidden_nonneg,
-    hidden_code,
-    bf,
-    D1,
-    D2,
-    MAG,
-    ACC1,
-    ACC2,
-    terms,
-    partials,
-    counts,
-):
-    """Run ``s``'s mean gradient (scale 1/k) into ``G`` after :func:`forward`."""
-    L = lay.shape[0]
-    last = L - 1
+def _output_delta(k, lay, cfg, b32):
+    """δ_L of the batch, times 1/k (the mean): a − y, times σ'(z_L) = a(1 − a) for the quadratic cost on a sigmoid
+    output — the reference's float32 operations in its order."""
+    last = lay.shape[0] - 1
     n_out, zo = lay[last, 1], lay[last, 5]
-    scale = np.float32(1.0 / k)
-    one = np.float32(1.0)
+    scale, one = np.float32(1.0 / k), np.float32(1.0)
     sigmoid_out = lay[last, 4] == 0
-    d = D1
+    act, y, d = b32[A], b32[YB], b32[D1]
     for q in range(k * n_out):
-        a = A[zo + q]
-        t = a - y_rows[q]
-        if cost_quadratic and sigmoid_out:
+        a = act[zo + q]
+        t = a - y[q]
+        if cfg[QUADRATIC] and sigmoid_out:
             t = t * ((one - a) * a)
         d[q] = t * scale
-    for ell in range(last, -1, -1):
+
+
+@njit
+def backward(s, k, lay, cfg, P, G, b32, b64, dropping, counts):
+    """Run ``s``'s mean gradient (scale 1/k) into ``G`` after :func:`forward`."""
+    _output_delta(k, lay, cfg, b32)
+    d, spare, mag, bf = b32[D1], b32[D2], b64[MAG], b64[BF]
+    terms, partials, acc1, acc2 = b64[TERMS], b64[PARTIALS], b64[ACC1], b64[ACC2]
+    for ell in range(lay.shape[0] - 1, -1, -1):
         n_in, n_out = lay[ell, 0], lay[ell, 1]
         c = bf[max(k, n_out)]
         for q in range(k * n_out):
-            MAG[q] = abs(np.float64(d[q])) * c
+            mag[q] = abs(np.float64(d[q])) * c
         if ell == 0:
-            inp, nonnegative = XB, nonneg_in
+            inp, nonnegative = b32[XB], cfg[NONNEG_IN] != 0
         else:
-            inp, nonnegative = (AM if dropping else A)[lay[ell - 1, 5] :], hidden_nonneg
-        _weights_gradient(s, ell, k, lay, d, MAG, inp, nonnegative, G, ACC1, ACC2, terms, partials, counts)
-        _bias_gradient(s, ell, k, lay, d, MAG, G, terms, partials, counts)
+            inp, nonnegative = b32[AM if dropping else A][lay[ell - 1, 5] :], cfg[HIDDEN_NONNEG] != 0
+        _weights_gradient(s, ell, k, lay, d, mag, inp, nonnegative, G, acc1, acc2, terms, partials, counts)
+        _bias_gradient(s, ell, k, lay, d, mag, G, terms, partials, counts)
         if ell:
-            d_prev = D2 if d is D1 else D1
-            _back(s, ell, k, lay, P, d, MAG, d_prev, ACC1, ACC2, terms, partials, counts)
+            d_prev, spare = spare, d
+            _back(s, ell, k, lay, P, d, mag, d_prev, acc1, acc2, terms, partials, counts)
             po = lay[ell - 1, 5]
-            derivative_times(hidden_code, d_prev, A[po:], Z[po:], k, n_in)
+            derivative_times(cfg[HIDDEN_CODE], d_prev, b32[A][po:], b32[Z][po:], k, n_in)
             if dropping:
+                masks = b32[MK]
                 for q in range(k * n_in):
                     d_prev[q] = d_prev[q] * masks[po + q]
             d = d_prev
 
 
 @njit
-def _min(a, b):
-    return a if (a <= b or a != a) else b  # np.minimum
+def _gather(s, start, k, perm, x, y, lay, b32, U, rate, keep, dropping):
+    """The batch's rows and targets, and (dropout) its masks from the run's uniforms: ``keep`` where u ≥ r."""
+    d, C = x.shape[1], y.shape[1]
+    XB_, YB_, MK_ = b32[XB], b32[YB], b32[MK]
+    for i in range(k):
+        row = perm[s, start + i]
+        XB_[i * d : (i + 1) * d] = x[row]
+        YB_[i * C : (i + 1) * C] = y[row]
+    if dropping:
+        H = 0
+        for ell in range(lay.shape[0] - 1):
+            H += lay[ell, 1]
+        u = start * H  # every earlier step drew K·H uniforms
+        for ell in range(lay.shape[0] - 1):
+            zo, n = lay[ell, 5], lay[ell, 1]
+            for q in range(k * n):
+                MK_[zo + q] = keep if U[s, u + q] >= rate else ZERO
+            u += k * n
 
 
 @njit
-def _max(a, b):
-    return a if (a >= b or a != a) else b  # np.maximum
-
-
-@njit
-def update(s, P, G, nw, h, R1, R2, bpow, T):
-    """Run ``s``'s penalty and rule on its mean gradient (:meth:`mlpsweep.nn.step.Steps.update`)."""
-    n = P.shape[1]
-    eta = np.float32(h[ETA])
-    pen = int(h[PENALTY])
-    lam32 = np.float32(h[LAM])
-    if pen == L2:
-        twice = np.float32(2.0 * h[LAM])
-        for q in range(nw):
-            G[s, q] = G[s, q] + P[s, q] * twice
-    elif pen == L_ONE_AND_HALF:
-        p32 = np.float32(h[POWER])
-        for q in range(nw):
-            w = P[s, q]
-            t = abs(w)
-            if t != 0:
-                t = np.sqrt(t)  # |w|^(1/2), correctly rounded
-            sign = np.float32(1.0) if w > 0 else (np.float32(-1.0) if w < 0 else (ZERO if w == 0 else w))
-            G[s, q] = G[s, q] + ((t * sign) * p32) * lam32
-    elif pen == L1 or pen == L_HALF:
-        c = np.float32(np.float64(eta) * h[LAM] * h[POWER])
-        for q in range(nw):
-            T[q] = c if pen == L1 else c / np.sqrt(abs(P[s, q]))
-    rule = int(h[RULE])
-    if rule == SGD:
-        for q in range(n):
-            P[s, q] = P[s, q] - G[s, q] * eta
-    elif rule == MOMENTUM:
-        mu = np.float32(h[MU])
-        for q in range(n):
-            R1[s, q] = R1[s, q] * mu + G[s, q] * eta
-            P[s, q] = P[s, q] - R1[s, q]
-    elif rule == NESTEROV:
-        mu = np.float32(h[MU])
-        for q in range(n):
-            g = G[s, q] * eta
-            R1[s, q] = R1[s, q] * mu - g
-            P[s, q] = (P[s, q] - g) + R1[s, q] * mu
-    else:
-        _adam(s, P, G, nw, h, R1, R2, bpow)
-    if pen == L1 or pen == L_HALF:
-        for q in range(nw):
-            w = P[s, q]
-            P[s, q] = w - _max(_min(w, T[q]), -T[q])
-
-
-@njit
-def _adam(s, P, G, nw, h, M, V, bpow):
-    """Adam (and AdamW's decoupled decay): :class:`mlpsweep.nn.optimizers.Adam`'s operations, in its order."""
-    bpow[s, 0] *= h[BETA1]
-    bpow[s, 1] *= h[BETA2]
-    eta64 = np.float64(np.float32(h[ETA]))
-    if h[DECAY]:
-        shrink = np.float32(eta64 * h[DECAY])
-        for q in range(nw):
-            P[s, q] = P[s, q] - P[s, q] * shrink
-    b1, one_b1, b2, one_b2 = np.float32(h[B1]), np.float32(h[ONE_B1]), np.float32(h[B2]), np.float32(h[ONE_B2])
-    eps = np.float32(h[EPS])
-    correction = np.float32(1.0 / math.sqrt(1.0 - bpow[s, 1]))
-    step_size = np.float32(eta64 / (1.0 - bpow[s, 0]))
-    for q in range(P.shape[1]):
-        g = G[s, q]
-        M[s, q] = M[s, q] * b1 + g * one_b1
-        V[s, q] = V[s, q] * b2 + (g * g) * one_b2
-        den = np.sqrt(V[s, q]) * correction + eps
-        P[s, q] = P[s, q] - (M[s, q] / den) * step_size
-
-
-@njit
-def epoch(
-    x,
-    y,
-    perm,
-    P,
-    G,
-    lay,
-    K,
-    cost_quadratic,
-    nonneg_in,
-    hidden_nonneg,
-    hidden_code,
-    bf,
-    XB,
-    YB,
-    Z,
-    A,
-    AM,
-    MK,
-    U,
-    hyper,
-    nw,
-    R1,
-    R2,
-    bpow,
-    T,
-    D1,
-    D2,
-    MAG,
-    ACC1,
-    ACC2,
-    V,
-    bits,
-    terms,
-    partials,
-    alive,
-    counts,
-    track,
-    GB,
-    state,
-    pend,
-):
+def epoch(x, y, perm, P, G, lay, cfg, b32, b64, U, hyper, R1, R2, bpow, alive, counts, track, GB, state, pend):
     """A whole epoch of every live run, run by run, from the position in ``state`` (run, step, layer whose
     activations the caller has just finished, or −1).  Returns 0 when the epoch is done, 1 when activations
     wait in ``pend`` (``state`` says where; ``state[3]`` how many)."""
     S, m = perm.shape
-    d, C = x.shape[1], y.shape[1]
-    L = lay.shape[0]
-    H = 0
-    for ell in range(L - 1):
-        H += lay[ell, 1]
+    K, nw = cfg[BATCH], cfg[NW]
     n_steps = (m + K - 1) // K
     s0, t0, r0 = state[0], state[1], state[2]
     for s in range(s0, S):
@@ -400,52 +279,14 @@ def epoch(
             k = min(K, m - start)
             resume = r0 if (s == s0 and t == t0) else -1
             if resume < 0:
-                for i in range(k):
-                    row = perm[s, start + i]
-                    XB[i * d : (i + 1) * d] = x[row]
-                    YB[i * C : (i + 1) * C] = y[row]
-                if dropping:
-                    u = start * H
-                    for ell in range(L - 1):
-                        zo, n = lay[ell, 5], lay[ell, 1]
-                        for q in range(k * n):
-                            MK[zo + q] = keep if U[s, u + q] >= rate else ZERO
-                        u += k * n
-            ell = forward(
-                s, k, resume, lay, P, XB, Z, A, AM, MK, dropping, bf, V, bits, terms, partials, counts, pend, state
-            )
+                _gather(s, start, k, perm, x, y, lay, b32, U, rate, keep, dropping)
+            ell = forward(s, k, resume, lay, P, b32, b64, dropping, counts, pend, state)
             if ell >= 0:
                 state[0], state[1], state[2] = s, t, ell
                 return 1
-            backward(
-                s,
-                k,
-                lay,
-                cost_quadratic,
-                YB,
-                P,
-                G,
-                XB,
-                Z,
-                A,
-                AM,
-                MK,
-                dropping,
-                nonneg_in,
-                hidden_nonneg,
-                hidden_code,
-                bf,
-                D1,
-                D2,
-                MAG,
-                ACC1,
-                ACC2,
-                terms,
-                partials,
-                counts,
-            )
+            backward(s, k, lay, cfg, P, G, b32, b64, dropping, counts)
             if track:
                 GB[s, t, :] = G[s, nw:]
-            update(s, P, G, nw, hyper[s], R1, R2, bpow, T)
+            update(s, P, G, nw, hyper[s], R1, R2, bpow, b32[T])
     state[0], state[1], state[2] = S, 0, -1
     return 0
