@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
+FASHION = "/usr/share/datasets/fashion-mnist/"
 
 CHILD = r"""
 import json, sys, time
@@ -29,8 +30,14 @@ from mlpsweep.nn import Network, train_stack
 from mlpsweep.settings import resolve
 args = json.loads(sys.argv[1])
 rng = np.random.default_rng(0)
-x = rng.random((50_000, 784), dtype=np.float32)
-y = rng.integers(0, 10, 50_000)
+if args["data"]:  # Fashion-MNIST's first 50,000 training rows (Debian's dataset-fashion-mnist)
+    from mlpsweep.data.idx import read_images, read_labels
+    x = (read_images(args["data"] + "train-images-idx3-ubyte.gz").reshape(60000, 784)[:50000] / np.float32(255))
+    x = x.astype(np.float32)
+    y = read_labels(args["data"] + "train-labels-idx1-ubyte.gz")[:50000].astype(np.int64)
+else:
+    x = rng.random((50_000, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 50_000)
 settings = resolve({"batch_size": args["K"], "epochs": args["epochs"], **args["settings"]})
 with threadpool_limits(1):
     def build(s):
@@ -49,9 +56,9 @@ print(json.dumps({"seconds": min(r["seconds"] for r in hists[0].records) * args[
 CASES = [("sgd", {}), ("momentum", {"momentum": 0.9}), ("adam", {"optimizer": {"name": "adam"}, "eta": 0.001})]
 
 
-def measure(tree: Path, K: int, S: int, settings: dict, epochs: int, mode: str) -> dict | None:
+def measure(tree: Path, K: int, S: int, settings: dict, epochs: int, mode: str, data: str = "") -> dict | None:
     env = {**os.environ, "PYTHONPATH": str(tree / "src"), "MLPSWEEP_ARITHMETIC": mode}
-    args = {"K": K, "S": S, "settings": settings, "epochs": epochs, "mode": mode}
+    args = {"K": K, "S": S, "settings": settings, "epochs": epochs, "mode": mode, "data": data}
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, json.dumps(args)],
         capture_output=True,
@@ -73,6 +80,7 @@ def main() -> None:
     ap.add_argument("--modes", default="exact,native", help="arithmetics, comma-separated")
     ap.add_argument("--optimizers", default=",".join(name for name, _ in CASES), help="comma-separated")
     ap.add_argument("--batch-sizes", default="10,128", help="comma-separated")
+    ap.add_argument("--fashion", action="store_true", help="Fashion-MNIST's rows (dataset-fashion-mnist), not noise")
     a = ap.parse_args()
     base = {"baseline": a.baseline.resolve()} if a.baseline else {}
     trees = {f"this tree {m}": (HERE, m) for m in a.modes.split(",")}
@@ -85,7 +93,7 @@ def main() -> None:
     for _ in range(a.rounds):
         for cell in cells:
             for label, (tree, mode) in trees.items():
-                got = measure(tree, cell[2], cell[3], cell[1], a.epochs, mode)
+                got = measure(tree, cell[2], cell[3], cell[1], a.epochs, mode, FASHION if a.fashion else "")
                 if got is not None:
                     kernel = got["kernel"]
                     key = (*cell[:1], cell[2], cell[3], label)
@@ -93,7 +101,8 @@ def main() -> None:
     print(
         f"OpenBLAS kernel: {', '.join(map(str, kernel or []))}; OPENBLAS_CORETYPE="
         f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; best of {a.rounds} interleaved rounds; SGD seconds "
-        "per epoch of all runs of the job ([784,30,10] float32, 50,000 rows, one BLAS thread)\n"
+        f"per epoch of all runs of the job ([784,30,10] float32, 50,000 {'Fashion-MNIST' if a.fashion else 'random'} "
+        "rows, one BLAS thread)\n"
     )
     head = "| optimizer | K | runs | " + " | ".join(trees) + (" | this tree ÷ baseline native |" if base else "")
     print(head)

@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from mlpsweep.nn import exact
+from mlpsweep.nn import exact, exact_functions
 
 
 def nearest_float32(x: Fraction) -> np.float32:
@@ -127,8 +127,8 @@ def hard_inputs(rng, n):
 def test_functions_are_the_exact_values_rounded_once(name):
     rng = np.random.default_rng(11)
     z = hard_inputs(rng, 4000)
-    got = exact.function(name, z)
-    want = [(exact.sigmoid_exact if name == "sigmoid" else exact.tanh_exact)(float(t)) for t in z]
+    got = exact_functions.function(name, z)
+    want = [(exact_functions.sigmoid_exact if name == "sigmoid" else exact_functions.tanh_exact)(float(t)) for t in z]
     assert got.view(np.uint32).tolist() == np.array(want, dtype=np.float32).view(np.uint32).tolist()
 
 
@@ -141,13 +141,13 @@ def test_the_decimal_fallbacks_agree_with_an_independent_rounding_of_the_exact_v
             ctx.prec = 80
             value = 1 / (1 + (-decimal.Decimal(z)).exp())
         want = nearest_float32(Fraction(value))
-        assert np.array(exact.sigmoid_exact(z)).view(np.uint32) == np.array(want).view(np.uint32), z
+        assert np.array(exact_functions.sigmoid_exact(z)).view(np.uint32) == np.array(want).view(np.uint32), z
 
 
 def test_a_result_that_rounds_to_zero_is_plus_zero():
     z = np.array([-0.0, 0.0, -1e-45, -200.0], dtype=np.float32)
-    assert exact.function("tanh", z)[:2].view(np.uint32).tolist() == [0, 0]
-    assert exact.function("sigmoid", z)[3].view(np.uint32) == 0
+    assert exact_functions.function("tanh", z)[:2].view(np.uint32).tolist() == [0, 0]
+    assert exact_functions.function("sigmoid", z)[3].view(np.uint32) == 0
 
 
 def test_softmax_costs_and_powers_are_rounded_once():
@@ -155,24 +155,26 @@ def test_softmax_costs_and_powers_are_rounded_once():
     z = (rng.standard_normal((300, 10)) * 8).astype(np.float32)
     z[0] = [-200.0, 60.0, 60.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
     out = np.empty_like(z)
-    exact.softmax(z, out)
+    exact_functions.softmax(z, out)
     for i in range(0, 300, 7):
         row = [Fraction(float(t)) for t in z[i]]
         for j in range(10):
-            terms = [exact.Decimal(float(t)) for t in z[i]]
-            want = exact.ziv(lambda ctx, terms=terms, j=j: ctx.divide(1, exact._sum_exp(terms, terms[j], ctx)))
+            terms = [exact_functions.Decimal(float(t)) for t in z[i]]
+            want = exact_functions.ziv(
+                lambda ctx, terms=terms, j=j: ctx.divide(1, exact_functions._sum_exp(terms, terms[j], ctx))
+            )
             assert out[i, j].view(np.uint32) == np.array(want).view(np.uint32), (i, j, row[j])
     y = np.eye(10)[rng.integers(0, 10, 300)]
-    a = exact.function("sigmoid", z)
+    a = exact_functions.function("sigmoid", z)
     for cost, act in (("quadratic", a), ("cross_entropy", a), ("log_likelihood", out)):
-        got = exact.sample_costs(cost, z, act, y)
-        want = np.array([exact._cost_exact(cost, z[i], act[i], y[i]) for i in range(300)], dtype=np.float32)
+        got = exact_functions.sample_costs(cost, z, act, y)
+        want = np.array([exact_functions._cost_exact(cost, z[i], act[i], y[i]) for i in range(300)], dtype=np.float32)
         assert got.view(np.uint32).tolist() == want.view(np.uint32).tolist(), cost
     w = hard_inputs(rng, 2000)
     w = w[np.isfinite(w)]
     for p in (0.5, 1.5, -0.5):
-        got = exact.power(w, p, np.empty_like(w))
-        want = np.array([exact.power_exact(float(t), p) for t in w], dtype=np.float32)
+        got = exact_functions.power(w, p, np.empty_like(w))
+        want = np.array([exact_functions.power_exact(float(t), p) for t in w], dtype=np.float32)
         assert got.view(np.uint32).tolist() == want.view(np.uint32).tolist(), p
 
 
@@ -183,16 +185,16 @@ def test_every_fallback_gives_what_the_check_gives(monkeypatch):
     a = rng.standard_normal((8, 60)).astype(np.float32)
     b = (rng.standard_normal((60, 9)) * np.exp(rng.uniform(-30, 30, (60, 9)))).astype(np.float32)
     z = hard_inputs(rng, 500)
-    fast = exact.matmul(a, b), exact.function("sigmoid", z), exact.function("tanh", z)
-    monkeypatch.setattr(exact, "MARGIN", 2**28)
-    monkeypatch.setattr(exact, "_SHIFT", np.uint64(1 << 29))
-    monkeypatch.setattr(exact, "_WIDTH", np.uint64(1 << 30))
+    fast = exact.matmul(a, b), exact_functions.function("sigmoid", z), exact_functions.function("tanh", z)
+    monkeypatch.setattr(exact_functions, "MARGIN", 2**28)
+    monkeypatch.setattr(exact_functions, "_SHIFT", np.uint64(1 << 29))
+    monkeypatch.setattr(exact_functions, "_WIDTH", np.uint64(1 << 30))
     counter = exact.Counter()
-    doubted = exact.function("sigmoid", z), exact.function("tanh", z)
+    doubted = exact_functions.function("sigmoid", z), exact_functions.function("tanh", z)
     for name, want in (("sigmoid", doubted[0]), ("tanh", doubted[1])):  # in place, as the training step calls it
         inplace = z.copy()
         with np.errstate(over="ignore"):
-            exact.Function(name, inplace, inplace)()
+            exact_functions.Function(name, inplace, inplace)()
         assert inplace.view(np.uint32).tolist() == want.view(np.uint32).tolist(), name
     monkeypatch.setattr(exact, "bound_factor", lambda n: 1e30)
     slow = exact.matmul(a, b, counter=counter), *doubted
@@ -283,7 +285,7 @@ def test_every_activation_and_cost_has_an_exact_kernel():
     for registry in (activations.HIDDEN, activations.OUTPUT):
         for name, act in registry.items():
             assert act.ieee or type(act).exact is not activations.Activation.exact, name
-    assert set(costs.COSTS) == set(exact.SAMPLE_COSTS)
+    assert set(costs.COSTS) == set(exact_functions.SAMPLE_COSTS)
 
 
 def test_an_activation_without_an_exact_kernel_is_refused_when_registered():
@@ -313,4 +315,4 @@ def test_an_activation_without_an_exact_kernel_is_refused_when_registered():
 def test_a_cost_without_an_exact_kernel_is_refused_not_computed_as_another():
     z = np.zeros((2, 3), np.float32)
     with pytest.raises(NotImplementedError, match="cost 'hinge' has no exact kernel"):
-        exact.sample_costs("hinge", z, z, z)
+        exact_functions.sample_costs("hinge", z, z, z)

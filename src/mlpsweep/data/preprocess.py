@@ -62,7 +62,8 @@ def column_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     values (a pixel column has at most 256) with their counts, as fractions."""
     from decimal import Decimal
 
-    from ..nn.exact import round_to_float32, ziv
+    from ..nn.exact import round_to_float32
+    from ..nn.exact_functions import ziv
 
     m = x.shape[0]
     means, stds, total = [], [], Fraction(0)

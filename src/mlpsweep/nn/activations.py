@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import exact
+from . import exact_functions
 
 _CONSTANTS: dict = {}
 
@@ -118,7 +118,7 @@ class Sigmoid(Activation):
 
     def exact(self, z, out, counter):
         with np.errstate(over="ignore"):  # e^{−z} overflows to inf for z < −709: σ(z) is then 0, as it should be
-            exact.Function("sigmoid", z, out, counter)()
+            exact_functions.Function("sigmoid", z, out, counter)()
         return out
 
 
@@ -129,7 +129,7 @@ class Tanh(Activation):
         return np.tanh(z, out=_out(z, out))
 
     def exact(self, z, out, counter):
-        exact.Function("tanh", z, out, counter)()
+        exact_functions.Function("tanh", z, out, counter)()
         return out
 
     def derivative(self, a, out=None):
@@ -206,7 +206,7 @@ class Softmax(Activation):
         return out
 
     def exact(self, z, out, counter):
-        return exact.softmax(z, out, counter)
+        return exact_functions.softmax(z, out, counter)
 
     def derivative(self, a, out=None):  # pragma: no cover - guarded by validation
         raise TypeError(

@@ -31,7 +31,7 @@ import math
 import numpy as np
 
 from . import activations as act
-from . import exact
+from . import exact, exact_functions
 
 MODES = ("exact", "native")
 
@@ -146,21 +146,21 @@ class Exact(Arithmetic):
         return gw, gb, exact.settle(d64 @ w64, m @ np.abs(w64), d64, w64, self.counter)
 
     def sample_costs(self, cost, z, a, y):
-        return exact.sample_costs(cost.name, z, a, y, self.counter)
+        return exact_functions.sample_costs(cost.name, z, a, y, self.counter)
 
     def total(self, parts) -> float:
         parts = [np.ravel(p) for p in parts]
         return exact.exact_sum(np.concatenate(parts)) if parts else 0.0
 
     def power(self, x, e: float, out):
-        return exact.power(x, e, out, self.counter)
+        return exact_functions.power(x, e, out, self.counter)
 
     def penalty_terms(self, w, p: float):
         """|w|^p exact in float64 for p = 1, 2 (|w| and w² of a float32 are float64 numbers), else rounded once
         to float32."""
         if p in (1, 2):
             return np.abs(w, dtype=np.float64) ** int(p)
-        return exact.power(w.ravel(), p, np.empty(w.size, dtype=np.float32), self.counter)
+        return exact_functions.power(w.ravel(), p, np.empty(w.size, dtype=np.float32), self.counter)
 
     def sum_of_squares(self, rows, offsets) -> np.ndarray:
         """Each segment's Σg², exact (float32 squares are exact in float64), rounded once."""

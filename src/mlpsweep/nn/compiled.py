@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import arith, exact
+from . import arith, exact, exact_functions
 from .optimizers import SGD, Adam, Momentum, Nesterov
 from .step import Steps
 
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 #: The sources the compiled code is built from: Numba's cache knows only a function's own file, so the cache
 #: folder is named by a hash of them all (a changed callee in another file would otherwise load stale code).
-SOURCES = ("kernels.py", "kernel_step.py", "exact.py")
+SOURCES = ("kernels.py", "kernel_step.py", "kernel_rules.py", "exact.py", "exact_functions.py")
 
 
 def cache_dir() -> Path:
@@ -326,11 +326,11 @@ class CompiledSteps(Steps):
         for q in self.pend[:n].tolist():
             if code == ACTIVATIONS["softmax"]:
                 i, j = divmod(q, n_out)
-                A[zo + q] = exact.softmax_exact(Z[zo + i * n_out : zo + (i + 1) * n_out], j)
+                A[zo + q] = exact_functions.softmax_exact(Z[zo + i * n_out : zo + (i + 1) * n_out], j)
             elif code == ACTIVATIONS["sigmoid"]:
-                A[zo + q] = exact.sigmoid_exact(float(Z[zo + q]))
+                A[zo + q] = exact_functions.sigmoid_exact(float(Z[zo + q]))
             else:
-                A[zo + q] = exact.tanh_exact(float(Z[zo + q]))
+                A[zo + q] = exact_functions.tanh_exact(float(Z[zo + q]))
         self.counts[s] += n
 
 

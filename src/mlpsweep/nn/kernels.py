@@ -8,7 +8,7 @@ Each is the same mathematics as its NumPy counterpart in :mod:`.exact`, so it gi
 * :func:`dot` gives a dot product's float64 value and the sum of its terms' magnitudes in any order — the
   only functions here with fast-math flags (``reassoc``, ``contract``: the bound holds for any order, with
   or without FMA, and every term is exact);
-* :func:`settle` is :func:`.exact.bracket` for one element; :func:`near` is :func:`.exact.check`'s test.
+* :func:`settle` is :func:`.exact.bracket` for one element; :func:`near` is :func:`.exact_functions.check`'s test.
 
 Importing this module imports Numba; :mod:`.compiled` imports it only where Numba is there.  Compiled code
 is cached (``cache=True``), so a job loads it instead of compiling it.
@@ -21,7 +21,7 @@ import math
 import numba
 import numpy as np
 
-from .exact import MARGIN
+from .exact_functions import MARGIN
 
 FLT_MAX = float(np.finfo(np.float32).max)
 OVERFLOW_TIE = 2.0**128 - 2.0**103  # halfway between FLT_MAX and 2^128
@@ -156,7 +156,7 @@ def settle_row(a, b, out, n, centred):
 @njit
 def near(v, bits, nonnegative):
     """Whether float64 ``v`` (within :data:`MARGIN` ulps of an exact value; ``bits`` its bits as uint64) is too
-    near a float32 rounding boundary to round it with certainty: :func:`.exact.check`'s test for one value."""
+    near a float32 rounding boundary to round it with certainty: :func:`.exact_functions.check`'s test for one value."""
     small = v < TINY if nonnegative else abs(v) < TINY
     if small:  # float32's spacing is 2⁻¹⁴⁹ here: the fraction of v·2¹⁴⁹ decides
         t = abs(v) * 2.0**149
