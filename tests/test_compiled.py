@@ -131,3 +131,35 @@ def test_the_compiled_step_gives_the_reference_steps_bytes(matrix_data, tmp_path
     for i, (got, want) in enumerate(zip(compiled_runs, reference_runs)):
         for what, a, b in zip(("model.npz", "predictions.npy", "history.csv"), got, want):
             assert a == b, f"{name} run {i}: {what} differs"
+
+
+def test_every_built_in_activation_and_rule_has_a_compiled_kernel():
+    from mlpsweep.nn import activations, optimizers
+
+    assert set(activations.HIDDEN) | set(activations.OUTPUT) <= set(compiled.ACTIVATIONS)
+    assert set(compiled.RULES) == set(optimizers.RULES.values())
+
+
+def test_without_numba_the_reference_step_runs_and_says_so_in_one_line(matrix_data, tmp_path, monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setattr(compiled, "available", lambda: False)
+    with caplog.at_level(logging.INFO, logger="mlpsweep.nn.compiled"):
+        got = trained(matrix_data, tmp_path / "no-numba", [{}], 10, "compiled")
+    notices = [r for r in caplog.records if r.name == "mlpsweep.nn.compiled"]
+    assert [(r.levelname, r.getMessage()) for r in notices] == [
+        ("WARNING", "engine: the reference step (Numba cannot be imported; the same bytes)")
+    ]
+    assert got == trained(matrix_data, tmp_path / "compiled", [{}], 10, "compiled")
+
+
+def test_a_rule_of_ones_own_runs_the_reference_step(matrix_data, tmp_path, monkeypatch, caplog):
+    import logging
+
+    from mlpsweep import plugins
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "rules"))
+    monkeypatch.setattr(plugins, "_DECLARED", {"rmsprop"})
+    with caplog.at_level(logging.INFO, logger="mlpsweep.nn.compiled"):
+        trained(matrix_data, tmp_path / "own", [{"optimizer": {"name": "rmsprop"}, "eta": 0.01}], 10, "compiled")
+    assert "engine: the reference step (the update rule 'rmsprop' is not built in; the same bytes)" in caplog.text

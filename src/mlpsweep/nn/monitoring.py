@@ -1,5 +1,13 @@
 """What a training job evaluates after every epoch: the monitored training rows, validation, and the test set
-(every epoch, or by need: the best-validation epoch's weights kept in memory, :class:`Kept`)."""
+(every epoch, or by need: the best-validation epoch's weights kept in memory, :class:`Kept`).
+
+Monitoring costs arithmetic, not results (the weights are the same whatever is monitored): by default every
+training row and the test set are evaluated after every epoch.  ``monitor_rows`` records the training cost and
+accuracy on a fixed sample of that many rows (:func:`monitored_rows`); ``test_by_need`` evaluates the test set
+only where a number is read from it: the last epoch's weights, and the weights of the best-validation epoch
+(the first with the highest validation accuracy), kept in memory from that epoch on and evaluated at the last
+epoch, or at the epoch the run diverges (the test numbers of other epochs are None; every epoch's without a
+validation set)."""
 
 from __future__ import annotations
 

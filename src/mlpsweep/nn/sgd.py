@@ -150,36 +150,15 @@ def train_stack(
 ) -> list:
     """Train ``nets`` in place with mini-batch SGD, together; return each run's :class:`History` or :class:`Diverged`.
 
-    ``x`` is (m, d); ``y`` holds integer labels (m,) or targets (m, N_L).
-    ``validation`` and ``test`` are optional ``(x, labels)`` pairs evaluated
-    after every epoch in batched passes (``val_*`` and ``test_*`` columns; the
-    test set is only reported, never used for a decision).  Each run has its own
-    settings (η and its decay, penalty, dropout, momentum) and generator, and
-    ends exactly where it ends trained alone: a stack of S runs does the
-    products of each step as one batched call over ``(S, K, n)`` arrays (the same
-    BLAS calls as one run; one run uses the 2-D arrays directly).
-    ``callback(records, state)`` runs after every epoch with each run's record
-    (None for a run that has diverged).  A run whose cost or parameters stop
-    being finite is marked diverged at that epoch and stops; the others go on.
-    To resume, pass ``start_epoch``, each run's saved ``histories``,
-    ``rule_states`` (its update rule's named arrays) and ``diverged`` entries, and generators restored to their
-    saved states.  ``track_gradients`` records each run's per-layer
-    ‖(1/|B|) Σ ∂C_x/∂b_ℓ‖, averaged over the epoch's steps (``grad_norm_ℓ``);
-    ``eval_chunk`` rows are evaluated per batched forward pass.
-
-    Monitoring costs arithmetic, not results (the weights are the same
-    whatever is monitored): by default every training row and the test set
-    are evaluated after every epoch.  ``monitor_rows`` records the training
-    cost and accuracy on a fixed sample of that many rows
-    (:func:`monitored_rows`); ``test_by_need`` evaluates the test set only
-    where a number is read from it: the last epoch's weights, and the weights
-    of the best-validation epoch (the first with the highest validation
-    accuracy), kept in memory from that epoch on and evaluated at the last
-    epoch, or at the epoch the run diverges (the test numbers of other epochs
-    are None; every epoch's without a validation set).  ``best`` resumes the
-    kept weights: each run's ``(epoch, params)`` or None, as
-    :attr:`TrainingState.best` holds them.
-    """
+    ``x`` (m, d); ``y`` labels (m,) or targets (m, N_L); ``validation``, ``test``: ``(x, labels)`` evaluated
+    after every epoch (the test set decides nothing).  Each run ends exactly where it ends trained alone.
+    ``callback(records, state)`` runs after every epoch with each run's record (None once it has diverged:
+    a run whose cost or parameters stop being finite stops there, the others go on).  To resume, pass
+    ``start_epoch``, the saved ``histories``, ``rule_states``, ``diverged`` and ``best`` (each run's kept
+    best-validation weights), and generators restored to their saved states.  ``track_gradients`` records
+    each run's per-layer mean ‖(1/|B|) Σ ∂C_x/∂b_ℓ‖ (``grad_norm_ℓ``); ``monitor_rows`` and ``test_by_need``
+    choose what is evaluated (:mod:`.monitoring`).  ``engine``: ``reference``, or the compiled step where it
+    can (:func:`.compiled.make_steps`): the same bytes."""
     S = len(nets)
     if not (S == len(settings) == len(rngs)) or S == 0:
         raise ValueError("one settings object and one generator per network")
@@ -196,34 +175,40 @@ def train_stack(
     train_pair = (x, monitored_y) if rows is None else (SampledRows(x, rows), monitored_y[rows])
     kept_best = runs.kept.best if runs.kept else [None] * S
     state = TrainingState(nets, runs.histories, rngs, start_epoch, settings, steps.rules, runs.status, kept_best)
+    held_out = (validation, test, keep_best, eval_chunk)
     try:
         for epoch in range(start_epoch + 1, cfg0.epochs + 1):
             if not runs.alive.any():
                 break
-            t0 = time.perf_counter()
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                norms = steps.epoch(epoch, runs.alive)
-            t1 = time.perf_counter()
-            live = np.flatnonzero(runs.alive)
-            last = epoch == cfg0.epochs
-            # every live run on each chunk of rows in turn (read once), each run's numbers as alone
-            monitored = monitor(
-                [nets[s] for s in live], *train_pair, validation, test if last or not keep_best else None, eval_chunk
-            )
-            fallbacks = steps.arithmetic.fallbacks()
-            records = runs.record(epoch, live, monitored, norms, (t1 - t0) / len(live), fallbacks)
-            if runs.kept:  # the kept weights' test numbers, once a run has no more epochs
-                runs.kept.test([s for s in live if last or not runs.alive[s]], runs.histories, test, eval_chunk)
-            eval_share = (time.perf_counter() - t1) / len(live)
-            for rec in records:
-                if rec is not None:
-                    rec["eval_seconds"] = eval_share
+            records = _epoch(steps, runs, epoch, epoch == cfg0.epochs, train_pair, held_out)
             state.epoch = epoch
             if callback is not None:
                 callback(records, state)
     finally:
         steps.release()
     return runs.results()
+
+
+def _epoch(steps, runs: _Runs, epoch: int, last: bool, train_pair: tuple, held_out: tuple) -> list:
+    """One epoch of every live run's steps, then what each is evaluated on; each run's record (None for a run
+    that has diverged)."""
+    validation, test, keep_best, eval_chunk = held_out
+    t0 = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        norms = steps.epoch(epoch, runs.alive)
+    t1 = time.perf_counter()
+    live = np.flatnonzero(runs.alive)
+    # every live run on each chunk of rows in turn (read once), each run's numbers as alone
+    nets = [runs.nets[s] for s in live]
+    monitored = monitor(nets, *train_pair, validation, test if last or not keep_best else None, eval_chunk)
+    records = runs.record(epoch, live, monitored, norms, (t1 - t0) / len(live), steps.arithmetic.fallbacks())
+    if runs.kept:  # the kept weights' test numbers, once a run has no more epochs
+        runs.kept.test([s for s in live if last or not runs.alive[s]], runs.histories, test, eval_chunk)
+    eval_share = (time.perf_counter() - t1) / len(live)
+    for rec in records:
+        if rec is not None:
+            rec["eval_seconds"] = eval_share
+    return records
 
 
 def _inputs(net: Network, x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
