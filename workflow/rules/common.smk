@@ -343,9 +343,11 @@ def stack_runs_option(dataset, stack):
     return f"--runs {shlex.quote(text)} --name {stack.name}"
 
 
-#: What a training job evaluates after every epoch (training.monitor_rows, training.test_every_epoch).
-MONITORING_OPTIONS = f"--engine {config['training']['engine']} --monitor-rows {config['training']['monitor_rows']}" + (
-    " --test-every-epoch" if config["training"]["test_every_epoch"] else ""
+#: Which step a training job runs and what it evaluates after every epoch (training.engine, training.monitor_rows,
+#: training.test_every_epoch).
+MONITORING_OPTIONS = (
+    f"--engine {config['training']['engine']} --monitor-rows {config['training']['monitor_rows']}"
+    + (" --test-every-epoch" if config["training"]["test_every_epoch"] else "")
 )
 
 
