@@ -27,11 +27,14 @@ def versions(*names: str) -> dict:
 
 
 def blas() -> list[dict]:
-    """The BLAS/OpenMP libraries loaded in this process and their thread counts."""
+    """The BLAS/OpenMP libraries loaded in this process and their thread counts, in a fixed order (the order
+    they were loaded in depends on which module imported first, e.g. whether Numba compiled or loaded its
+    cache)."""
     from threadpoolctl import threadpool_info
 
     keys = ("internal_api", "version", "num_threads", "architecture", "threading_layer")
-    return [{k: info.get(k) for k in keys} for info in threadpool_info()]
+    found = [{k: info.get(k) for k in keys} for info in threadpool_info()]
+    return sorted(found, key=lambda lib: [str(lib[k]) for k in keys])
 
 
 def machine() -> dict:
