@@ -187,11 +187,11 @@ PENALTIES = {2.0: 1, 1.5: 2, 1.0: 3, 0.5: 4}
 
 def supports(nets, settings, rules) -> str | None:
     """Why the compiled engine cannot train this stack (a few words), or None when it can."""
-    if not available():
-        return "Numba cannot be imported"
     net = nets[0]
     if not isinstance(net.arithmetic, arith.Exact):
         return f"{net.arithmetic.name} arithmetic has no compiled step yet"
+    if not available():
+        return "Numba cannot be imported"
     if net.hidden.name not in ACTIVATIONS or net.output.name not in ACTIVATIONS:
         return "an activation of one's own"
     for rule in rules:
