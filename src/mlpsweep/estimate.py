@@ -40,6 +40,7 @@ import math
 import os
 from dataclasses import dataclass
 
+from .nn.arith import Exact
 from .nn.optimizers import rule_class
 from .nn.monitoring import EVAL_CHUNK
 from .nn.step import gather_rows
@@ -52,10 +53,8 @@ COPIES = 3
 TRAIN_FLOPS_SMALL = 60e9  # K ≤ 16
 TRAIN_FLOPS_LARGE = 100e9  # K ≥ 128 (log-interpolated between)
 STEP_S = 12e-6
-#: Exact arithmetic's time against native's (the constants above were measured native): 4.72× at K = 10,
-#: 3.92× at K = 128 and 4.76× for the default run's wall time (README, "Exact arithmetic: what it costs",
-#: benchmarks/exact_speed.py, fe852ab), rounded up.
-EXACT_TIME_FACTOR = 5.0
+#: Exact arithmetic's time against native's (the constants above were measured native): the arithmetic's own.
+EXACT_TIME_FACTOR = Exact.time_factor
 EVAL_FLOPS = 100e9
 START_S = 1.0
 #: What the workflow asks for beyond the estimate.
