@@ -24,7 +24,6 @@ from .kernels import (
     activate,
     axpy,
     axpy4,
-    axpy4_abs,
     axpy_abs,
     derivative_times,
     dot22,
@@ -102,6 +101,7 @@ def _weights_gradient(s, ell, k, lay, d, mag, inp, nonnegative, G, ACC1, ACC2, t
     n_in, n_out, wo = lay[ell, 0], lay[ell, 1], lay[ell, 2]
     lo, hi = ACC1[:n_in], ACC2[:n_in]
     rows = inp[: k * n_in].reshape(k, n_in)
+    rows_hi = rows if nonnegative else np.abs(rows)  # what the bound's end sums: the input, or its magnitudes
     cl, ch = np.empty(4), np.empty(4)
     for j in range(n_out):
         lo[:] = 0.0
@@ -121,10 +121,8 @@ def _weights_gradient(s, ell, k, lay, d, mag, inp, nonnegative, G, ACC1, ACC2, t
                         axpy(hi, ch[t], rows[t], n_in)
                     else:
                         axpy_abs(hi, ch[t], rows[t], n_in)
-            elif nonnegative:
-                axpy4(lo, hi, rows, first, _shift(cl, i0 - first), _shift(ch, i0 - first), n_in)
             else:
-                axpy4_abs(lo, hi, rows, first, _shift(cl, i0 - first), _shift(ch, i0 - first), n_in)
+                axpy4(lo, hi, rows, rows_hi, first, _shift(cl, i0 - first), _shift(ch, i0 - first), n_in)
         out = G[s, wo + j * n_in : wo + (j + 1) * n_in]
         if settle_row(lo, hi, out, n_in, not nonnegative):  # the bracket, or value ± bound
             for q in range(n_in):

@@ -185,28 +185,16 @@ def dot22(x0, x1, w0, w1, n):
 
 
 @fast
-def axpy4(lo, hi, rows, first, cl, ch, n):
-    """``lo += Σᵢ clᵢ·rows[first+i]`` and ``hi += Σᵢ chᵢ·rows[first+i]`` over four rows of ``n`` (a 2-D array),
-    each load of ``lo`` and ``hi`` serving four rows."""
+def axpy4(lo, hi, rows, rows_hi, first, cl, ch, n):
+    """``lo += Σᵢ clᵢ·rows[first+i]`` and ``hi += Σᵢ chᵢ·rows_hi[first+i]`` over four rows of ``n`` (2-D arrays;
+    ``rows_hi`` is ``rows`` or their magnitudes), each load of ``lo`` and ``hi`` serving four rows."""
     r0, r1, r2, r3 = rows[first], rows[first + 1], rows[first + 2], rows[first + 3]
+    s0, s1, s2, s3 = rows_hi[first], rows_hi[first + 1], rows_hi[first + 2], rows_hi[first + 3]
     l0, l1, l2, l3 = cl[0], cl[1], cl[2], cl[3]
     h0, h1, h2, h3 = ch[0], ch[1], ch[2], ch[3]
     for q in range(n):
-        a, b, c, d = np.float64(r0[q]), np.float64(r1[q]), np.float64(r2[q]), np.float64(r3[q])
-        lo[q] += l0 * a + l1 * b + l2 * c + l3 * d
-        hi[q] += h0 * a + h1 * b + h2 * c + h3 * d
-
-
-@fast
-def axpy4_abs(lo, hi, rows, first, cl, ch, n):
-    """:func:`axpy4` with ``hi`` summing the magnitudes: ``hi += Σᵢ chᵢ·|rows[first+i]|``."""
-    r0, r1, r2, r3 = rows[first], rows[first + 1], rows[first + 2], rows[first + 3]
-    l0, l1, l2, l3 = cl[0], cl[1], cl[2], cl[3]
-    h0, h1, h2, h3 = ch[0], ch[1], ch[2], ch[3]
-    for q in range(n):
-        a, b, c, d = np.float64(r0[q]), np.float64(r1[q]), np.float64(r2[q]), np.float64(r3[q])
-        lo[q] += l0 * a + l1 * b + l2 * c + l3 * d
-        hi[q] += h0 * abs(a) + h1 * abs(b) + h2 * abs(c) + h3 * abs(d)
+        lo[q] += l0 * np.float64(r0[q]) + l1 * np.float64(r1[q]) + l2 * np.float64(r2[q]) + l3 * np.float64(r3[q])
+        hi[q] += h0 * np.float64(s0[q]) + h1 * np.float64(s1[q]) + h2 * np.float64(s2[q]) + h3 * np.float64(s3[q])
 
 
 @fast
