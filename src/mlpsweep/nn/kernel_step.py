@@ -53,21 +53,30 @@ def _product_element(s, i, j, v, e, row, w, n, terms, partials, counts):
 
 
 @njit
-def _affine(s, ell, k, lay, P, inp, Z, bf, terms, partials, counts):
-    """Z_ℓ = inp·W_ℓᵀ + b_ℓ, every product element the exact dot product rounded once; two rows against two
-    weight rows at a time (:func:`.kernels.dot22`), the odd ones alone."""
-    n_in, n_out, wo, bo, zo = lay[ell, 0], lay[ell, 1], lay[ell, 2], lay[ell, 3], lay[ell, 5]
-    c = bf[n_in]
-    x = inp[: k * n_in].reshape(k, n_in)
-    W = P[s, wo : wo + n_out * n_in].reshape(n_out, n_in)
+def products(s, x, W, out, c, terms, partials, counts):
+    """``out`` (flat, row-major) = x·Wᵀ for x (k, n) and W (p, n), every element the exact dot product rounded
+    once (bound factor ``c``, fallbacks counted for run ``s``); two rows against two rows of W at a time
+    (:func:`.kernels.dot22`), the odd ones alone."""
+    k, n, p = x.shape[0], x.shape[1], W.shape[0]
     for i0 in range(0, k, 2):
         i1 = min(i0 + 1, k - 1)
-        for j0 in range(0, n_out, 2):
-            j1 = min(j0 + 1, n_out - 1)
-            v00, e00, v01, e01, v10, e10, v11, e11 = dot22(x[i0], x[i1], W[j0], W[j1], n_in)
+        for j0 in range(0, p, 2):
+            j1 = min(j0 + 1, p - 1)
+            v00, e00, v01, e01, v10, e10, v11, e11 = dot22(x[i0], x[i1], W[j0], W[j1], n)
             for i, j, v, e in ((i0, j0, v00, e00), (i0, j1, v01, e01), (i1, j0, v10, e10), (i1, j1, v11, e11)):
-                out = _product_element(s, i, j, v, e * c, x[i], W[j], n_in, terms, partials, counts)
-                Z[zo + i * n_out + j] = out + P[s, bo + j]
+                out[i * p + j] = _product_element(s, i, j, v, e * c, x[i], W[j], n, terms, partials, counts)
+
+
+@njit
+def _affine(s, ell, k, lay, P, inp, Z, bf, terms, partials, counts):
+    """Z_ℓ = inp·W_ℓᵀ + b_ℓ (:func:`products`, then the bias: a float32 addition)."""
+    n_in, n_out, wo, bo, zo = lay[ell, 0], lay[ell, 1], lay[ell, 2], lay[ell, 3], lay[ell, 5]
+    x = inp[: k * n_in].reshape(k, n_in)
+    W = P[s, wo : wo + n_out * n_in].reshape(n_out, n_in)
+    products(s, x, W, Z[zo : zo + k * n_out], bf[n_in], terms, partials, counts)
+    for i in range(k):
+        for j in range(n_out):
+            Z[zo + i * n_out + j] += P[s, bo + j]
 
 
 @njit
