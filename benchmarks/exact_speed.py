@@ -43,7 +43,8 @@ y = read_labels(args["data"] + "train-labels-idx1-ubyte.gz")[:50000].astype(np.i
 S = args["S"]
 st = resolve({"batch_size": args["K"], "epochs": 2, "hidden": [30]})
 with threadpool_limits(1):
-    nets = [Network.from_config([784, 30, 10], st.to_dict(), rng=np.random.default_rng(s)) for s in range(S)]
+    nets = [Network.from_config([784, 30, 10], st.to_dict(), rng=np.random.default_rng(s), arithmetic=args["mode"])
+            for s in range(S)]
     h = train_stack(nets, x, y, [st] * S, [np.random.default_rng(s) for s in range(S)], monitor_rows=1)
     kernel = [i.get("architecture") for i in threadpool_info() if i.get("user_api") == "blas"]
 best = min(range(2), key=lambda e: h[0].records[e]["seconds"])
@@ -55,7 +56,7 @@ print(json.dumps({"seconds": h[0].records[best]["seconds"] * S, "fallbacks": h[0
 def epoch(mode: str, K: int, S: int) -> dict:
     env = {**os.environ, "PYTHONPATH": str(TREE / "src"), "MLPSWEEP_ARITHMETIC": mode}
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps({"K": K, "S": S, "data": FASHION})],
+        [sys.executable, "-c", CHILD, json.dumps({"K": K, "S": S, "data": FASHION, "mode": mode})],
         capture_output=True,
         text=True,
         env=env,
