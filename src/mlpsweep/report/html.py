@@ -217,7 +217,8 @@ def provenance_rows(p: dict) -> list[tuple[str, str]]:
                 "exact arithmetic's fallbacks",
                 f"{sum(fallbacks):,} elements recomputed exactly over {len(fallbacks)} runs' training steps "
                 f"(at most {max(fallbacks):,} in one run): their float64 value lay too near a float32 rounding "
-                "boundary to decide it",
+                "boundary to decide it (a count about this machine's kernels, whose summation order moves it by "
+                "a few; the results do not move)",
             )
         )
     for mo in p.get("monitoring") or []:
