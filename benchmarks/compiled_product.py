@@ -1,5 +1,5 @@
 """The exact product three ways, on the SGD step's shapes: NumPy/BLAS float32 (native), exact.matmul (float64
-value and bound through BLAS, NumPy checks) and compiled.matmul (one Numba kernel: value, bound and check in one
+value and bound through BLAS, NumPy checks) and jit.matmul (one Numba kernel: value, bound and check in one
 pass, zero pixels skipped).  Interleaved rounds, best of each; one BLAS thread; the kernel that ran is named.
 
     python benchmarks/compiled_product.py [--rounds 5] [--calls 300]
@@ -17,7 +17,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from mlpsweep.nn import compiled, exact
+from mlpsweep.nn import exact, jit
 
 
 def shapes(k: int, rng) -> dict:
@@ -42,11 +42,11 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     cases = {**shapes(10, rng), **shapes(128, rng)}
-    ways = {"native": np.matmul, "exact (NumPy)": exact.matmul, "exact (compiled)": compiled.matmul}
+    ways = {"native": np.matmul, "exact (NumPy)": exact.matmul, "exact (compiled)": jit.matmul}
     best = {(c, w): float("inf") for c in cases for w in ways}
     with threadpool_limits(1):
         for a, b in cases.values():
-            assert exact.matmul(a, b).tobytes() == compiled.matmul(a, b).tobytes()
+            assert exact.matmul(a, b).tobytes() == jit.matmul(a, b).tobytes()
         for _ in range(args.rounds):
             for case, (a, b) in cases.items():
                 for way, f in ways.items():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from test_exact import BOUNDARIES
 
-from mlpsweep.nn import compiled, exact
+from mlpsweep.nn import compiled, exact, jit
 
 
 def test_numba_is_there():
@@ -17,7 +17,7 @@ def test_numba_is_there():
 
 
 def same(a, b):
-    x, y = exact.matmul(a, b), compiled.matmul(a, b)
+    x, y = exact.matmul(a, b), jit.matmul(a, b)
     assert x.tobytes() == y.tobytes(), np.argwhere(x.view(np.uint32) != y.view(np.uint32))[:5]
 
 
@@ -51,7 +51,7 @@ def test_every_boundary_class_is_rounded_as_the_numpy_code_does(case):
 def test_special_values_are_left_as_the_numpy_code_leaves_them():
     a = np.array([[np.inf, 1.0], [np.nan, 0.0], [3e38, 3e38], [-3e38, 3e38]], dtype=np.float32)
     b = np.array([[1.0, -1.0], [2.0, 1.0]], dtype=np.float32)
-    x, y = exact.matmul(a, b), compiled.matmul(a, b)
+    x, y = exact.matmul(a, b), jit.matmul(a, b)
     assert np.array_equal(x.view(np.uint32), y.view(np.uint32)) or (
         np.array_equal(np.isnan(x), np.isnan(y)) and np.array_equal(x[~np.isnan(x)], y[~np.isnan(y)])
     )
