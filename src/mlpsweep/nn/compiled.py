@@ -22,7 +22,7 @@ import numpy as np
 
 from . import arith, exact, exact_functions
 from .jit import available, kernel
-from .optimizers import SGD, Adam, Momentum, Nesterov
+from .optimizers import SGD, Adam, Momentum, Nesterov, rule_class
 from .step import Steps
 
 
@@ -39,7 +39,7 @@ RULES = {SGD: 0, Momentum: 1, Nesterov: 2, Adam: 3}
 PENALTIES = {2.0: 1, 1.5: 2, 1.0: 3, 0.5: 4}
 
 
-def supports(nets, settings, rules) -> str | None:
+def supports(nets, settings) -> str | None:
     """Why the compiled engine cannot train this stack (a few words), or None when it can."""
     net = nets[0]
     if not isinstance(net.arithmetic, arith.Exact):
@@ -48,8 +48,9 @@ def supports(nets, settings, rules) -> str | None:
         return "Numba cannot be imported"
     if net.hidden.name not in ACTIVATIONS or net.output.name not in ACTIVATIONS:
         return "an activation of one's own"
-    for rule in rules:
-        if type(rule) not in RULES:
+    for st in settings:
+        rule = rule_class(st.rule["name"])
+        if rule not in RULES:
             return f"the update rule {rule.name!r} is not built in"
     for st in settings:
         pen = st.penalty
@@ -191,14 +192,12 @@ class CompiledSteps(Steps):
 def make_steps(nets, settings, rngs, x, targets, track_gradients=False, engine: str | None = None) -> Steps:
     """The steps of a stack: compiled where :func:`supports` says it can (and ``engine`` is not
     ``reference``), else the reference step."""
-    steps = Steps(nets, settings, rngs, x, targets, track_gradients)
-    if engine == "reference":
+    why = "engine: reference" if engine == "reference" else supports(nets, settings)
+    if why is None:
+        log.info("engine: the compiled step")
+        return CompiledSteps(nets, settings, rngs, x, targets, track_gradients)
+    if why == "engine: reference":
         log.info("engine: the reference step (engine: reference)")
-        return steps
-    why = supports(nets, settings, steps.rules)
-    if why is not None:
+    else:
         (log.warning if why.startswith("Numba") else log.info)(f"engine: the reference step ({why}; the same bytes)")
-        return steps
-    log.info("engine: the compiled step")
-    steps.release()
-    return CompiledSteps(nets, settings, rngs, x, targets, track_gradients)
+    return Steps(nets, settings, rngs, x, targets, track_gradients)

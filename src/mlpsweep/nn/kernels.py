@@ -5,9 +5,9 @@ Each is the same mathematics as its NumPy counterpart in :mod:`.exact`, so it gi
 * :func:`fsum` is CPython's ``math.fsum`` (Shewchuk's exact partials, then the sum correctly rounded to
   float64) and :func:`round_sum` is :func:`.exact.round_sum` (that sum rounded once to float32, the
   residual deciding the one case where rounding twice could err);
-* :func:`dot` gives a dot product's float64 value and the sum of its terms' magnitudes in any order — the
-  only functions here with fast-math flags (``reassoc``, ``contract``: the bound holds for any order, with
-  or without FMA, and every term is exact);
+* :func:`dot22`, :func:`axpy4`, :func:`axpy` and :func:`axpy_abs` accumulate a product's float64 value and the
+  sum of its terms' magnitudes (or a bound's ends) in any order — the only functions here with fast-math
+  flags (``reassoc``, ``contract``: the bound holds for any order, with or without FMA);
 * :func:`settle` is :func:`.exact.bracket` for one element; :func:`near` is :func:`.exact_functions.check`'s test.
 
 Importing this module imports Numba; :mod:`.compiled` imports it only where Numba is there.  Compiled code
@@ -110,27 +110,6 @@ def round_sum(terms, n, partials):
     return f
 
 
-@fast
-def dot(a, b, n):
-    """(Σ aᵢbᵢ, Σ|aᵢbᵢ|) of float32 or float64 vectors in float64, in whatever order the compiler likes."""
-    v = 0.0
-    e = 0.0
-    for i in range(n):
-        t = np.float64(a[i]) * np.float64(b[i])
-        v += t
-        e += abs(t)
-    return v, e
-
-
-@fast
-def axpy2(acc_v, acc_e, c, mag, row, n):
-    """``acc_v += c·row`` and ``acc_e += mag·|row|`` in float64 (rank-one updates, any order)."""
-    for i in range(n):
-        r = np.float64(row[i])
-        acc_v[i] += c * r
-        acc_e[i] += mag * abs(r)
-
-
 @njit
 def settle(lo, hi, value):
     """(float32 result, decided): ``hi`` rounded where ``lo`` and ``hi`` round to the same float32 (a zero as
@@ -166,8 +145,8 @@ def near(v, bits, nonnegative):
 
 @fast
 def dot22(x0, x1, w0, w1, n):
-    """:func:`dot` of two rows against two weight rows, each load used twice: (v00, e00, v01, e01, v10, e10,
-    v11, e11), ``vij`` = Σ xᵢw_j."""
+    """Dot products (the value and the sum of the terms' magnitudes) of two rows against two weight rows, each
+    load used twice: (v00, e00, v01, e01, v10, e10, v11, e11), ``vij`` = Σ xᵢw_j."""
     v00 = e00 = v01 = e01 = v10 = e10 = v11 = e11 = 0.0
     for q in range(n):
         a, b = np.float64(x0[q]), np.float64(x1[q])

@@ -75,6 +75,7 @@ class Steps:
             for st in settings
         ]
         self.penalties = [st.penalty for st in settings]
+        self.scratch = np.empty(self.nw, dtype=dtype)  # a p ≤ 1 penalty's shrinkage
         self.dropouts = [Dropout(st.dropout, sizes[1:-1], self.K, dtype) if st.dropout > 0 else None for st in settings]
         # a run without dropout keeps masks of ones
         self.masks = [np.ones((S, self.K, n), dtype=dtype) for n in sizes[1:-1]] if any(self.dropouts) else None
@@ -108,7 +109,7 @@ class Steps:
             t = rule.threshold(pen, w, self.elementwise)
         rule.step(params, grad)
         if t is not None:
-            pen.shrink(w, t, scratch=np.empty_like(w))
+            pen.shrink(w, t, scratch=self.scratch)
 
     def draw_masks(self, k: int) -> list | None:
         """Each dropping run's masks for a batch of k rows, from its own generator, as alone (None without
