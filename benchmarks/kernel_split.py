@@ -6,9 +6,9 @@ Trains one epoch of [784,30,10] (exact arithmetic, the compiled engine) on Fashi
 rows (Debian's dataset-fashion-mnist) so that every buffer holds a real batch, then calls the kernel's parts on
 that batch ``--repeat`` times each: the products (the forward product of each layer, the weight gradients, δ
 carried back), the element-wise work (activations and their checks, δ_L, σ', the update rule), the gather, and
-a whole step.  The products' arithmetic floor is their multiply-adds (value and bound, float64) at the
-machine's float64 rate, measured as NumPy's float64 matrix product of a 2,048×2,048 pair on one thread.  Says
-which OpenBLAS kernel ran.
+a whole step.  The products' arithmetic floor is their values' multiply-adds (float64; the bounds are norms
+and float32 sums of magnitudes, except δ carried back's) at the machine's float64 rate, measured as NumPy's
+float64 matrix product of a 2,048×2,048 pair on one thread.  Says which OpenBLAS kernel ran.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ def split(K: int, repeat: int, x, y) -> list[tuple[str, float]]:
     steps.epoch(2, np.array([True]))
     epoch_us = (time.perf_counter() - t0) / steps.n_steps * 1e6
     lay, P, G, b32, b64, counts, k = steps.lay, steps.P, steps.G, steps.b32, steps.b64, steps.counts, K
-    XB, Z, A, D1, D2 = b32[0], b32[2], b32[3], b32[6], b32[7]
-    MAG, ACC1, ACC2, V, TERMS, PARTIALS, BF = b64
+    XB, Z, A, D1, D2, H1, H2 = b32[0], b32[2], b32[3], b32[6], b32[7], b32[9], b32[10]
+    MAG, ACC1, ACC2, V, TERMS, PARTIALS, BF, MF = b64
     pend = steps.pend
     fb = (TERMS, PARTIALS, counts)  # a product's fallback scratch and counter
     # the last step's δ of each layer (the backward pass leaves layer 2's in D1, layer 1's in D2) and its
@@ -76,10 +76,10 @@ def split(K: int, repeat: int, x, y) -> list[tuple[str, float]]:
     bits = V.view(np.uint64)
     W, B, K30 = ks._weights_gradient, ks._bias_gradient, K * 30
     rows = [
-        ("forward product, layer 1 (x·W₁ᵀ)", t(ks._affine, 0, 0, k, lay, P, XB, Z, BF, *fb)),
-        ("forward product, layer 2", t(ks._affine, 0, 1, k, lay, P, A, Z, BF, *fb)),
-        ("weight gradient, layer 1 (δ₁ᵀx)", t(W, 0, 0, k, lay, d1, mag1, XB, True, G, ACC1, ACC2, *fb)),
-        ("weight gradient, layer 2", t(W, 0, 1, k, lay, d2, mag2, A, True, G, ACC1, ACC2, *fb)),
+        ("forward product, layer 1 (x·W₁ᵀ)", t(ks._affine, 0, 0, k, lay, P, XB, Z, BF, V, *fb)),
+        ("forward product, layer 2", t(ks._affine, 0, 1, k, lay, P, A, Z, BF, V, *fb)),
+        ("weight gradient, layer 1 (δ₁ᵀx)", t(W, 0, 0, k, lay, d1, XB, G, ACC1, ACC2, H1, H2, MF[k], *fb)),
+        ("weight gradient, layer 2", t(W, 0, 1, k, lay, d2, A, G, ACC1, ACC2, H1, H2, MF[k], *fb)),
         ("δ carried back (δ₂W₂)", t(ks._back, 0, 1, k, lay, P, d2, mag2, D2.copy(), ACC1, ACC2, *fb)),
         ("bias gradients", t(B, 0, 0, k, lay, d1, mag1, G, *fb) + t(B, 0, 1, k, lay, d2, mag2, G, *fb)),
         ("sigmoids and checks", t(activate, 0, Z, A, k, 30, V, bits, pend)
@@ -113,8 +113,8 @@ def main() -> None:
         print(f"OpenBLAS kernel: {names}; float64 matrix product {rate / 1e9:.1f} G multiply-adds/s\n")
         for K in (int(k) for k in args.batch_sizes.split(",")):
             rows = split(K, args.repeat, x, y)
-            macs = 2 * K * (784 * 30 + 30 * 10) * 2 + 2 * K * 30 * 10  # value and bound: forward, gradient; back
-            print(f"K = {K}: the products' floor {macs / rate * 1e6:.1f} µs (value and bound in float64)\n")
+            macs = 2 * K * (784 * 30 + 30 * 10) + 2 * K * 30 * 10  # values: forward, gradient; back: value and bound
+            print(f"K = {K}: the products' floor {macs / rate * 1e6:.1f} µs (their float64 values)\n")
             print("| part | µs per step |")
             print("|---|---:|")
             for name, us in rows:

@@ -27,7 +27,7 @@ def test_random_products_are_byte_equal_to_the_numpy_code(seed):
     for _ in range(30):
         m, n, p = (int(v) for v in rng.integers(1, 50, 3))
         a = (rng.standard_normal((m, n)) * np.exp(rng.uniform(-40, 40, (m, n)))).astype(np.float32)
-        a[rng.random((m, n)) < 0.3] = 0  # zeros are skipped by the kernel: they add nothing, bound included
+        a[rng.random((m, n)) < 0.3] = 0  # zeros, as in background pixels and dead ReLUs
         b = (rng.standard_normal((n, p)) * np.exp(rng.uniform(-40, 40, (n, p)))).astype(np.float32)
         same(a, b)
 

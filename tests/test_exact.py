@@ -244,12 +244,9 @@ def sequential(values) -> float:
     return total
 
 
-@pytest.mark.parametrize("n", [2, 3, 10, 100, 1000])
-def test_the_product_bound_covers_a_worst_case_summation_order(n):
-    """The error bound of a float64 dot product of float32 numbers, bound_factor(n)·Σ|aᵢbᵢ|, checked directly
-    against an exact sum in the orders that err most: one large term then n − 1 that each round away (ties to
-    even), in either order, and alternating signs — not through recorded bytes."""
-    u = 2.0**-53
+def worst_cases(n):
+    """(a, b) pairs whose float64 dot products err most: one large term then n − 1 that each round away (ties to
+    even), in either order; random magnitudes over 60 binades with cancellation; products below float32's range."""
     big, small = np.float32(1.0), np.float32(2.0**-27)  # small · 2⁻²⁶ = 2⁻⁵³: half an ulp of 1, each add lost
     worst = []
     for sign in (1.0, -1.0):
@@ -261,19 +258,56 @@ def test_the_product_bound_covers_a_worst_case_summation_order(n):
     for _ in range(20):  # random magnitudes over 60 binades, with cancellation
         a = (rng.standard_normal(n) * 2.0 ** rng.integers(-30, 30, n)).astype(np.float32)
         worst.append((a, np.where(rng.random(n) < 0.5, -1, 1).astype(np.float32) * np.abs(a[::-1])))
+    for _ in range(3):  # every product below float32's smallest subnormal (a float32 sum of them is 0)
+        a = (rng.random(n) * 2.0**-80).astype(np.float32)
+        worst.append((a, (rng.standard_normal(n) * 2.0**-75).astype(np.float32)))
+    return worst
+
+
+def worst_error(a, b) -> Fraction:
+    """The largest error of the float64 dot product of ``a`` and ``b`` over its erring orders."""
+    terms = [float(x) * float(y) for x, y in zip(a.astype(np.float64), b.astype(np.float64))]
+    exact_sum = exact.exact_dot(a, b)
+    orders = (terms, terms[::-1], sorted(terms, key=abs), sorted(terms, key=abs, reverse=True))
+    return max(abs(Fraction(sequential(order)) - exact_sum) for order in orders)
+
+
+@pytest.mark.parametrize("n", [2, 3, 10, 100, 1000])
+def test_the_product_bound_covers_a_worst_case_summation_order(n):
+    """The error bound of a float64 dot product of float32 numbers, bound_factor(n)·Σ|aᵢbᵢ|, checked directly
+    against an exact sum in the orders that err most — not through recorded bytes."""
+    u = 2.0**-53
+    worst = worst_cases(n)
     for a, b in worst:
-        terms = [float(x) * float(y) for x, y in zip(a.astype(np.float64), b.astype(np.float64))]
-        exact_sum = exact.exact_dot(a, b)
-        bound = exact.bound_factor(n) * sum(abs(t) for t in terms)
-        for order in (terms, terms[::-1], sorted(terms, key=abs), sorted(terms, key=abs, reverse=True)):
-            err = abs(Fraction(sequential(order)) - exact_sum)
-            assert err <= Fraction(bound), (n, float(err), bound)
+        bound = exact.bound_factor(n) * sum(abs(float(x) * float(y)) for x, y in zip(a, b))
+        assert worst_error(a, b) <= Fraction(bound), (n, bound)
     # the bound is not loose by a factor of 16 (γ/4 instead of 4γ would fail the worst order above)
     a, b = worst[0]
     terms = [float(x) * float(y) for x, y in zip(a.astype(np.float64), b.astype(np.float64))]
     err = abs(Fraction(sequential(terms)) - exact.exact_dot(a, b))
     assert err == (n - 1) * Fraction(u)  # every small term lost
     assert float(err) > exact.bound_factor(n) / 16 * sum(abs(t) for t in terms)
+
+
+@pytest.mark.parametrize("n", [2, 3, 10, 100, 1000])
+def test_the_compiled_steps_cheaper_bounds_cover_a_worst_case_summation_order(n):
+    """The compiled step's bounds, each at the least its own roundings can make it, cover the worst orders'
+    errors: a forward product's c·‖a‖₂·‖b‖₂ (float64 sums of squares, square roots), a weight gradient's
+    magnitude_factor(n)·(M + n·2⁻¹⁴⁹) with M the float32 sum of float32 products of magnitudes (each
+    product rounded, or flushed below float32's range, the sum erring by γ₃₂ₙ) — and neither is 16× too small."""
+    u, u32 = 2.0**-53, 2.0**-24
+    low = 1 - 8 * u  # covers the float arithmetic of this test's own lower ends
+    g, g32 = n * u / (1 - n * u), n * u32 / (1 - n * u32)
+    for i, (a, b) in enumerate(worst_cases(n)):
+        err = worst_error(a, b)
+        a64, b64 = a.astype(np.float64), b.astype(np.float64)
+        squares = [float(sum(Fraction(float(v)) ** 2 for v in w)) * (1 - g) for w in (a64, b64)]
+        cauchy_schwarz = exact.bound_factor(n) * math.sqrt(squares[0]) * math.sqrt(squares[1]) * low**4
+        flushed = [max(abs(float(x) * float(y)) * (1 - u32) - 2.0**-150, 0.0) for x, y in zip(a64, b64)]
+        magnitudes = exact.magnitude_factor(n) * (sum(flushed) * (1 - g32) + n * 2.0**-149) * low**2
+        assert err <= Fraction(cauchy_schwarz) and err <= Fraction(magnitudes), (n, i, float(err))
+        if i == 0:  # the order that loses every small term: a 16× smaller factor would not cover it
+            assert err > Fraction(cauchy_schwarz / 16 / low**4) and err > Fraction(magnitudes / 16 / low**2)
 
 
 # ---- one registry of exact kernels: nothing computed natively in exact mode without a word (#39) -----------------

@@ -111,24 +111,23 @@ class CompiledSteps(Steps):
         widest = max(sizes)
         total, K_widest = int(blocks[-1]), K * widest
         f32 = np.float32
-        #: float32 buffers in kernel_step's order: XB, YB, Z, A, AM, MK, D1, D2, T
+        #: float32 buffers in kernel_step's order: XB, YB, Z, A, AM, MK, D1, D2, T, H1, H2
         self.b32 = tuple(
             np.zeros(n, f32)
-            for n in (K * sizes[0], K * sizes[-1], total, total, total, total, K_widest, K_widest, self.nw)
-        )
-        #: float64 buffers in kernel_step's order: MAG, ACC1, ACC2, V, TERMS, PARTIALS, BF
-        bound_factors = np.array([exact.bound_factor(n) for n in range(max(widest, K) + 1)])
+            for n in (K * sizes[0], K * sizes[-1], total, total, total, total, K_widest, K_widest, self.nw, widest,
+                      widest)
+        )  # fmt: skip
+        #: float64 buffers in kernel_step's order: MAG, ACC1, ACC2, V, TERMS, PARTIALS, BF, MF
+        n_max = max(widest, K)
         self.b64 = (
-            np.zeros(K_widest), np.zeros(widest), np.zeros(widest), np.zeros(K_widest), np.zeros(max(widest, K) + 1),
-            np.zeros(64), bound_factors,
+            np.zeros(K_widest), np.zeros(widest), np.zeros(widest), np.zeros(K_widest), np.zeros(n_max + 1),
+            np.zeros(64), np.array([exact.bound_factor(n) for n in range(n_max + 1)]),
+            np.array([exact.magnitude_factor(n) for n in range(n_max + 1)]),
         )  # fmt: skip
         self.counts = np.zeros(S, np.int64)
         self.pend = np.empty(K_widest, np.int64)
         quadratic = net.cost.name == "quadratic"
-        self.cfg = np.array(
-            [quadratic, self.nonnegative_input, net.hidden.nonnegative, ACTIVATIONS[net.hidden.name], K, self.nw],
-            dtype=np.int64,
-        )
+        self.cfg = np.array([quadratic, ACTIVATIONS[net.hidden.name], K, self.nw], dtype=np.int64)
         self.H = sum(sizes[1:-1])
         self.n_steps = -(-self.m // K)
         self.GB = np.empty((S, self.n_steps if track_gradients else 0, NP - self.nw), f32)

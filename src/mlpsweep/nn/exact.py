@@ -32,17 +32,20 @@ SIMD level, the thread count, the C library or the CPU.  (A zero that is exactly
    a float32 rounding boundary: rare) the element is recomputed exactly: its n products are exact float64
    numbers, ``math.fsum`` gives their exact sum correctly rounded to float64, and a second ``fsum`` of the
    residual decides the one case where that double rounding could err (a float64 sum exactly on a float32
-   midpoint).  Magnitudes are not a cheaper bound's to replace: Hölder's ‖δ‖₁·max|x| or Cauchy–Schwarz
-   miss which rows pair with which (a pixel lit in one image of the batch, a δ tiny in that image and
-   large in another) and sent most of a gradient's elements to the fallback.
+   midpoint).  The compiled step (:mod:`.kernel_step`) bounds more cheaply where that stays tight: a forward
+   product by Cauchy–Schwarz, c·‖xᵢ‖₂·‖w_j‖₂ (rows of data against rows of weights: loose by a small
+   factor, only a few more fallbacks), a weight gradient by its magnitudes summed in float32
+   (:func:`magnitude_factor`).  A gradient's norm bound (‖δ_j‖·‖x_q‖ or max|δ_j|·Σ|x_q|) would not do: it
+   misses which rows pair with which (a pixel lit in one image of the batch, a δ tiny in that image and
+   large in another) and sent a tenth of a gradient's elements to the fallback.
 2. *Functions.*  σ, tanh, softmax, ``|w|^p`` and the costs: :mod:`.exact_functions`.
 
 Every fallback is counted (:class:`Counter`); a training run records them per epoch (``exact_fallbacks``: a
 diagnostic about the machine, not part of the byte contract, since whether a float64 value lands near a
 float32 boundary depends on the order it was summed in).
 A result that rounds to zero is +0 (the sign of an underflowing product's zero would be the BLAS's).  What
-it costs: the float64 products do the work of two float32 ones each (value and bound), plus the checks'
-passes; about 3–4× native arithmetic's SGD time on this project's machine (README, Speed).
+it costs here: the float64 products do the work of two float32 ones each (value and bound), plus the
+checks' passes (the compiled step's cost: README, Speed).
 
 float64 networks have no wider format to compute in cheaply, so ``exact`` refuses them (the train command
 and the workflow say so in one line); a :class:`~mlpsweep.nn.network.Network` of float64 built directly
@@ -69,6 +72,19 @@ def bound_factor(n: int) -> float:
     """The factor of the Hölder bound ‖a‖₁·max|b| on an n-term float64 dot product's error (module docstring):
     4γₙ, which also covers the bound's own roundings and those of ``v ± bound``."""
     return 4.0 * gamma(max(n, 1)) * (1.0 + 16 * U)
+
+
+def magnitude_factor(n: int) -> float:
+    """The factor f with f·(M + n·2⁻¹⁴⁹) ≥ 4γₙ·Σ|aᵢbᵢ|, where M is the sum of the n float32 magnitudes
+    fl(|aᵢ|·|bᵢ|) of float32 numbers computed in float32 in any order: each such product is within a relative
+    u₃₂ = 2⁻²⁴ or, below float32's normal range, an absolute 2⁻¹⁵⁰ of |aᵢbᵢ|, and the sum within γ₃₂,ₙ of theirs,
+    so Σ|aᵢbᵢ| ≤ (M + n·2⁻¹⁵⁰) / ((1 − u₃₂)(1 − γ₃₂,ₙ)).  (The compiled step's weight gradients bound their
+    float64 values this way: the magnitudes at twice float64's width.)"""
+    u32 = 2.0**-24
+    nu = max(n, 1) * u32
+    if nu >= 0.5:
+        return math.inf
+    return bound_factor(n) / ((1.0 - u32) * (1.0 - nu / (1.0 - nu))) * (1.0 + 2.0**-40)
 
 
 class Counter:

@@ -66,8 +66,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, counter:
     counts = np.zeros(1, np.int64)
     terms = np.empty(n + 1)
     with np.errstate(over="ignore", invalid="ignore"):
-        kernel().products(0, np.ascontiguousarray(a), np.ascontiguousarray(b.T), flat, exact.bound_factor(n), terms,
-                          np.empty(64), counts)  # fmt: skip
+        kernel().products(0, np.ascontiguousarray(a), np.ascontiguousarray(b.T), flat, exact.bound_factor(n),
+                          np.empty(m * p), terms, np.empty(64), counts)  # fmt: skip
     (exact.COUNTER if counter is None else counter).per_run[0] += int(counts[0])
     out = np.empty((m, p), dtype=np.float32) if out is None else out
     out[...] = flat.reshape(m, p)

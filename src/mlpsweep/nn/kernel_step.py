@@ -16,64 +16,100 @@ flat parameters and the flat (K, n) activation blocks; ``hyper[s]`` a run's rule
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .kernel_rules import RATE, SCALE, update
 from .kernels import (
+    SMALLEST,
     ZERO,
     activate,
     axpy,
-    axpy4,
+    axpy42,
+    mag42,
     axpy_abs,
     derivative_times,
     dot22,
+    dot42,
     njit,
     round_sum,
     settle,
-    settle_row,
+    settle_scaled,
+    sum_of_squares,
 )
 
 # the bundles: float32 buffers, float64 buffers (kernel_step and mlpsweep.nn.compiled share these positions)
-XB, YB, Z, A, AM, MK, D1, D2, T = range(9)
-MAG, ACC1, ACC2, V, TERMS, PARTIALS, BF = range(7)
+XB, YB, Z, A, AM, MK, D1, D2, T, H1, H2 = range(11)
+MAG, ACC1, ACC2, V, TERMS, PARTIALS, BF, MF = range(8)
 # cfg: what the stack's runs share
-QUADRATIC, NONNEG_IN, HIDDEN_NONNEG, HIDDEN_CODE, BATCH, NW = range(6)
+QUADRATIC, HIDDEN_CODE, BATCH, NW = range(4)
 
 
 @njit
-def _product_element(s, i, j, v, e, row, w, n, terms, partials, counts):
-    """One element of a product from its value and bound, or recomputed exactly from its terms."""
-    out, ok = settle(v - e, v + e, v)
-    if not ok:
-        for q in range(n):
-            terms[q] = np.float64(row[q]) * np.float64(w[q])
-        out = round_sum(terms, n, partials)
-        counts[s] += 1
-    return out
-
-
-@njit
-def products(s, x, W, out, c, terms, partials, counts):
+def products(s, x, W, out, c, vals, terms, partials, counts):
     """``out`` (flat, row-major) = x·Wᵀ for x (k, n) and W (p, n), every element the exact dot product rounded
-    once (bound factor ``c``, fallbacks counted for run ``s``); two rows against two rows of W at a time
-    (:func:`.kernels.dot22`), the odd ones alone."""
+    once: its float64 value (``vals``, k·p scratch), bounded by ``c``·‖xᵢ‖₂·‖w_j‖₂ ≥ ``c``·Σ|xᵢw_j|
+    (Cauchy–Schwarz; the factor's slack covers the norms' roundings), the undecided elements recomputed from
+    their terms (counted for run ``s``)."""
     k, n, p = x.shape[0], x.shape[1], W.shape[0]
-    for i0 in range(0, k, 2):
+    xn, wn = np.empty(k), np.empty(p)
+    for i in range(k):
+        xn[i] = math.sqrt(sum_of_squares(x[i], n)) * c
+    for j in range(p):
+        wn[j] = math.sqrt(sum_of_squares(W[j], n))
+    _values(x, W, vals)
+    bad = 0
+    for i in range(k):
+        for j in range(p):
+            v, e = vals[i * p + j], xn[i] * wn[j]
+            o = np.float32(v + e) + ZERO
+            out[i * p + j] = o
+            bad += o != np.float32(v - e)
+    if bad == 0:
+        return
+    for i in range(k):
+        for j in range(p):
+            v, e = vals[i * p + j], xn[i] * wn[j]
+            _, ok = settle(v - e, v + e, v)
+            if not ok:
+                for q in range(n):
+                    terms[q] = np.float64(x[i, q]) * np.float64(W[j, q])
+                out[i * p + j] = round_sum(terms, n, partials)
+                counts[s] += 1
+
+
+@njit
+def _values(x, W, vals):
+    """``vals`` (flat, row-major) = x·Wᵀ in float64: four rows against two rows of W at a time
+    (:func:`.kernels.dot42`), the last one to three rows two at a time (:func:`.kernels.dot22`)."""
+    k, n, p = x.shape[0], x.shape[1], W.shape[0]
+    full = k - k % 4
+    for i0 in range(0, full, 4):
+        for j0 in range(0, p, 2):
+            j1 = min(j0 + 1, p - 1)
+            v = dot42(x[i0], x[i0 + 1], x[i0 + 2], x[i0 + 3], W[j0], W[j1], n)
+            for t in range(4):
+                vals[(i0 + t) * p + j0] = v[2 * t]
+                vals[(i0 + t) * p + j1] = v[2 * t + 1]
+    for i0 in range(full, k, 2):
         i1 = min(i0 + 1, k - 1)
         for j0 in range(0, p, 2):
             j1 = min(j0 + 1, p - 1)
-            v00, e00, v01, e01, v10, e10, v11, e11 = dot22(x[i0], x[i1], W[j0], W[j1], n)
-            for i, j, v, e in ((i0, j0, v00, e00), (i0, j1, v01, e01), (i1, j0, v10, e10), (i1, j1, v11, e11)):
-                out[i * p + j] = _product_element(s, i, j, v, e * c, x[i], W[j], n, terms, partials, counts)
+            v00, v01, v10, v11 = dot22(x[i0], x[i1], W[j0], W[j1], n)
+            vals[i0 * p + j0] = v00
+            vals[i0 * p + j1] = v01
+            vals[i1 * p + j0] = v10
+            vals[i1 * p + j1] = v11
 
 
 @njit
-def _affine(s, ell, k, lay, P, inp, Z, bf, terms, partials, counts):
+def _affine(s, ell, k, lay, P, inp, Z, bf, vals, terms, partials, counts):
     """Z_ℓ = inp·W_ℓᵀ + b_ℓ (:func:`products`, then the bias: a float32 addition)."""
     n_in, n_out, wo, bo, zo = lay[ell, 0], lay[ell, 1], lay[ell, 2], lay[ell, 3], lay[ell, 5]
     x = inp[: k * n_in].reshape(k, n_in)
     W = P[s, wo : wo + n_out * n_in].reshape(n_out, n_in)
-    products(s, x, W, Z[zo : zo + k * n_out], bf[n_in], terms, partials, counts)
+    products(s, x, W, Z[zo : zo + k * n_out], bf[n_in], vals, terms, partials, counts)
     for i in range(k):
         for j in range(n_out):
             Z[zo + i * n_out + j] += P[s, bo + j]
@@ -92,7 +128,7 @@ def forward(s, k, resume, lay, P, b32, b64, dropping, counts, pend, state):
         n_out, zo = lay[ell, 1], lay[ell, 5]
         if ell != resume:
             inp = b32[XB] if ell == 0 else b32[AM if dropping else A][lay[ell - 1, 5] :]
-            _affine(s, ell, k, lay, P, inp, Z_, b64[BF], b64[TERMS], b64[PARTIALS], counts)
+            _affine(s, ell, k, lay, P, inp, Z_, b64[BF], values, b64[TERMS], b64[PARTIALS], counts)
             waiting = activate(lay[ell, 4], Z_[zo:], A_[zo:], k, n_out, values, values.view(np.uint64), pend)
             if waiting:
                 state[3] = waiting
@@ -104,58 +140,46 @@ def forward(s, k, resume, lay, P, b32, b64, dropping, counts, pend, state):
 
 
 @njit
-def _weights_gradient(s, ell, k, lay, d, mag, inp, nonnegative, G, ACC1, ACC2, terms, partials, counts):
-    """G's W_ℓ = δᵀ·inp, each element rounded once: bracketed by (δ ∓ 4γ|δ|)ᵀ·inp for a non-negative input,
-    else value ± (4γ|δ|)ᵀ·|inp|."""
+def _weights_gradient(s, ell, k, lay, d, inp, G, ACC1, ACC2, H1, H2, c, terms, partials, counts):
+    """G's W_ℓ = δᵀ·inp, each element rounded once: its float64 value ± ``c``·(Σᵢ|δᵢⱼ·inpᵢ_q| summed in float32
+    + k·2⁻¹⁴⁹) (:func:`.exact.magnitude_factor`); two outputs j at a time, four rows at a time (rank-1 updates
+    along the contiguous input axis: :func:`.kernels.axpy42`, :func:`.kernels.mag42`), the batch's last block
+    padded with a zero row."""
     n_in, n_out, wo = lay[ell, 0], lay[ell, 1], lay[ell, 2]
-    lo, hi = ACC1[:n_in], ACC2[:n_in]
     rows = inp[: k * n_in].reshape(k, n_in)
-    rows_hi = rows if nonnegative else np.abs(rows)  # what the bound's end sums: the input, or its magnitudes
-    cl, ch = np.empty(4), np.empty(4)
-    for j in range(n_out):
-        lo[:] = 0.0
-        hi[:] = 0.0
+    zero = np.zeros(n_in, inp.dtype)
+    c0, c1, m0, m1 = np.empty(4), np.empty(4), np.empty(4, np.float32), np.empty(4, np.float32)
+    tiny = k * SMALLEST
+    for j0 in range(0, n_out, 2):
+        j1 = min(j0 + 1, n_out - 1)
+        ACC1[:n_in] = 0.0
+        ACC2[:n_in] = 0.0
+        H1[:n_in] = ZERO
+        H2[:n_in] = ZERO
         for i0 in range(0, k, 4):
-            for t in range(4):  # a short block (the batch's last rows) pads with zero coefficients
-                i = min(i0 + t, k - 1)
-                dj, mj = np.float64(d[i * n_out + j]), mag[i * n_out + j]
-                live = i0 + t < k
-                cl[t] = (dj - mj if nonnegative else dj) if live else 0.0
-                ch[t] = (dj + mj if nonnegative else mj) if live else 0.0
-            first = min(i0, k - 4) if k >= 4 else 0
-            if k < 4:
-                for t in range(k):
-                    axpy(lo, cl[t], rows[t], n_in)
-                    if nonnegative:
-                        axpy(hi, ch[t], rows[t], n_in)
-                    else:
-                        axpy_abs(hi, ch[t], rows[t], n_in)
-            else:
-                axpy4(lo, hi, rows, rows_hi, first, _shift(cl, i0 - first), _shift(ch, i0 - first), n_in)
-        out = G[s, wo + j * n_in : wo + (j + 1) * n_in]
-        if settle_row(lo, hi, out, n_in, not nonnegative):  # the bracket, or value ± bound
-            for q in range(n_in):
-                a, b = lo[q], hi[q]
-                if nonnegative:
-                    _, ok = settle(a, b, b)
-                else:
-                    _, ok = settle(a - b, a + b, a)
-                if not ok:
-                    for i in range(k):
-                        terms[i] = np.float64(d[i * n_out + j]) * np.float64(inp[i * n_in + q])
-                    out[q] = round_sum(terms, k, partials)
-                    counts[s] += 1
-
-
-@njit
-def _shift(c, by):
-    """The four coefficients of rows ``first … first+3`` when the block of ``i0`` was moved back by ``by`` rows to
-    fit the batch: the moved-in rows (already done) get zero."""
-    if by == 0:
-        return c
-    out = np.zeros(4)
-    out[by:] = c[: 4 - by]
-    return out
+            for t in range(4):
+                i = i0 + t
+                a = d[i * n_out + j0] if i < k else ZERO
+                b = d[i * n_out + j1] if i < k else ZERO
+                c0[t], c1[t], m0[t], m1[t] = np.float64(a), np.float64(b), abs(a), abs(b)
+            r1 = rows[i0 + 1] if i0 + 1 < k else zero
+            r2 = rows[i0 + 2] if i0 + 2 < k else zero
+            r3 = rows[i0 + 3] if i0 + 3 < k else zero
+            axpy42(ACC1, ACC2, rows[i0], r1, r2, r3, c0, c1, n_in)
+            mag42(H1, H2, rows[i0], r1, r2, r3, m0, m1, n_in)
+        for j, acc, h in ((j0, ACC1, H1), (j1, ACC2, H2)):
+            if j == j1 and j1 == j0:
+                continue
+            out = G[s, wo + j * n_in : wo + (j + 1) * n_in]
+            if settle_scaled(acc, h, tiny, c, out, n_in):
+                for q in range(n_in):
+                    e = c * (np.float64(h[q]) + tiny)
+                    _, ok = settle(acc[q] - e, acc[q] + e, acc[q])
+                    if not ok:
+                        for i in range(k):
+                            terms[i] = np.float64(d[i * n_out + j]) * np.float64(inp[i * n_in + q])
+                        out[q] = round_sum(terms, k, partials)
+                        counts[s] += 1
 
 
 @njit
@@ -228,11 +252,8 @@ def backward(s, k, lay, cfg, P, G, b32, b64, dropping, counts):
         c = bf[max(k, n_out)]
         for q in range(k * n_out):
             mag[q] = abs(np.float64(d[q])) * c
-        if ell == 0:
-            inp, nonnegative = b32[XB], cfg[NONNEG_IN] != 0
-        else:
-            inp, nonnegative = b32[AM if dropping else A][lay[ell - 1, 5] :], cfg[HIDDEN_NONNEG] != 0
-        _weights_gradient(s, ell, k, lay, d, mag, inp, nonnegative, G, acc1, acc2, terms, partials, counts)
+        inp = b32[XB] if ell == 0 else b32[AM if dropping else A][lay[ell - 1, 5] :]
+        _weights_gradient(s, ell, k, lay, d, inp, G, acc1, acc2, b32[H1], b32[H2], b64[MF][k], terms, partials, counts)
         _bias_gradient(s, ell, k, lay, d, mag, G, terms, partials, counts)
         if ell:
             d_prev, spare = spare, d

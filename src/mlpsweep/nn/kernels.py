@@ -5,9 +5,10 @@ Each is the same mathematics as its NumPy counterpart in :mod:`.exact`, so it gi
 * :func:`fsum` is CPython's ``math.fsum`` (Shewchuk's exact partials, then the sum correctly rounded to
   float64) and :func:`round_sum` is :func:`.exact.round_sum` (that sum rounded once to float32, the
   residual deciding the one case where rounding twice could err);
-* :func:`dot22`, :func:`axpy4`, :func:`axpy` and :func:`axpy_abs` accumulate a product's float64 value and the
-  sum of its terms' magnitudes (or a bound's ends) in any order — the only functions here with fast-math
-  flags (``reassoc``, ``contract``: the bound holds for any order, with or without FMA);
+* :func:`dot42`, :func:`dot22`, :func:`axpy42`, :func:`mag42`, :func:`axpy`, :func:`axpy_abs` and
+  :func:`sum_of_squares` accumulate a product's float64 value, or the magnitudes its bound is made of, in any
+  order — the only functions here with fast-math flags (``reassoc``, ``contract``: the bound holds for any
+  order, with or without FMA);
 * :func:`settle` is :func:`.exact.bracket` for one element; :func:`near` is :func:`.exact_functions.check`'s test.
 
 Importing this module imports Numba; :mod:`.compiled` imports it only where Numba is there.  Compiled code
@@ -119,16 +120,16 @@ def settle(lo, hi, value):
 
 
 @njit
-def settle_row(a, b, out, n, centred):
-    """:func:`settle` of ``n`` elements at once, branch-free (it vectorises): the bracket is ``[a, b]``, or
-    ``[a − b, a + b]`` when ``centred`` (value ``a``, bound ``b``); ``out`` = its upper end rounded (zeros as +0).
-    Returns how many are undecided, which the caller then finds (:func:`settle`) and recomputes."""
+def settle_scaled(v, mag, tiny, scale, out, n):
+    """:func:`settle` of ``n`` elements at once, branch-free (it vectorises): values ``v`` with bounds
+    ``scale``·(``mag`` + ``tiny``), ``mag`` float32; ``out`` = the upper ends rounded (zeros as +0).  Returns how
+    many are undecided, which the caller then finds (:func:`settle`) and recomputes."""
     bad = 0
     for q in range(n):
-        lo, hi = (a[q] - b[q], a[q] + b[q]) if centred else (a[q], b[q])
-        o = np.float32(hi) + ZERO
+        e = scale * (np.float64(mag[q]) + tiny)
+        o = np.float32(v[q] + e) + ZERO
         out[q] = o
-        bad += o != np.float32(lo)
+        bad += o != np.float32(v[q] - e)
     return bad
 
 
@@ -144,36 +145,71 @@ def near(v, bits, nonnegative):
 
 
 @fast
-def dot22(x0, x1, w0, w1, n):
-    """Dot products (the value and the sum of the terms' magnitudes) of two rows against two weight rows, each
-    load used twice: (v00, e00, v01, e01, v10, e10, v11, e11), ``vij`` = Σ xᵢw_j."""
-    v00 = e00 = v01 = e01 = v10 = e10 = v11 = e11 = 0.0
+def dot42(x0, x1, x2, x3, w0, w1, n):
+    """The float64 values of four rows' dot products with two weight rows, each load used two or four times:
+    (v00, v01, v10, v11, v20, v21, v30, v31), ``vij`` = Σ xᵢw_j."""
+    v00 = v01 = v10 = v11 = v20 = v21 = v30 = v31 = 0.0
     for q in range(n):
-        a, b = np.float64(x0[q]), np.float64(x1[q])
-        c, d = np.float64(w0[q]), np.float64(w1[q])
-        t00, t01, t10, t11 = a * c, a * d, b * c, b * d
-        v00 += t00
-        e00 += abs(t00)
-        v01 += t01
-        e01 += abs(t01)
-        v10 += t10
-        e10 += abs(t10)
-        v11 += t11
-        e11 += abs(t11)
-    return v00, e00, v01, e01, v10, e10, v11, e11
+        a, b, c, d = np.float64(x0[q]), np.float64(x1[q]), np.float64(x2[q]), np.float64(x3[q])
+        e, f = np.float64(w0[q]), np.float64(w1[q])
+        v00 += a * e
+        v01 += a * f
+        v10 += b * e
+        v11 += b * f
+        v20 += c * e
+        v21 += c * f
+        v30 += d * e
+        v31 += d * f
+    return v00, v01, v10, v11, v20, v21, v30, v31
 
 
 @fast
-def axpy4(lo, hi, rows, rows_hi, first, cl, ch, n):
-    """``lo += Σᵢ clᵢ·rows[first+i]`` and ``hi += Σᵢ chᵢ·rows_hi[first+i]`` over four rows of ``n`` (2-D arrays;
-    ``rows_hi`` is ``rows`` or their magnitudes), each load of ``lo`` and ``hi`` serving four rows."""
-    r0, r1, r2, r3 = rows[first], rows[first + 1], rows[first + 2], rows[first + 3]
-    s0, s1, s2, s3 = rows_hi[first], rows_hi[first + 1], rows_hi[first + 2], rows_hi[first + 3]
-    l0, l1, l2, l3 = cl[0], cl[1], cl[2], cl[3]
-    h0, h1, h2, h3 = ch[0], ch[1], ch[2], ch[3]
+def dot22(x0, x1, w0, w1, n):
+    """:func:`dot42` for two rows: (v00, v01, v10, v11)."""
+    v00 = v01 = v10 = v11 = 0.0
     for q in range(n):
-        lo[q] += l0 * np.float64(r0[q]) + l1 * np.float64(r1[q]) + l2 * np.float64(r2[q]) + l3 * np.float64(r3[q])
-        hi[q] += h0 * np.float64(s0[q]) + h1 * np.float64(s1[q]) + h2 * np.float64(s2[q]) + h3 * np.float64(s3[q])
+        a, b = np.float64(x0[q]), np.float64(x1[q])
+        e, f = np.float64(w0[q]), np.float64(w1[q])
+        v00 += a * e
+        v01 += a * f
+        v10 += b * e
+        v11 += b * f
+    return v00, v01, v10, v11
+
+
+@fast
+def sum_of_squares(row, n):
+    """Σ row² in float64 (exact squares, any order; relative error at most γₙ)."""
+    t = 0.0
+    for q in range(n):
+        v = np.float64(row[q])
+        t += v * v
+    return t
+
+
+@fast
+def mag42(h0, h1, r0, r1, r2, r3, c0, c1, n):
+    """:func:`axpy42` of magnitudes in float32 (``c0``, ``c1`` ≥ 0 float32; any order): the sums a weight
+    gradient's bounds are made of, at twice float64's width (their rounding is covered:
+    :func:`.exact.magnitude_factor`)."""
+    a0, a1, a2, a3 = c0[0], c0[1], c0[2], c0[3]
+    b0, b1, b2, b3 = c1[0], c1[1], c1[2], c1[3]
+    for q in range(n):
+        x0, x1, x2, x3 = abs(r0[q]), abs(r1[q]), abs(r2[q]), abs(r3[q])
+        h0[q] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
+        h1[q] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
+
+
+@fast
+def axpy42(acc0, acc1, r0, r1, r2, r3, c0, c1, n):
+    """``acc0 += Σᵢ c0ᵢ·rᵢ`` and ``acc1 += Σᵢ c1ᵢ·rᵢ`` over four rows of ``n`` (float64, any order): each load of
+    a row serves both accumulators, each load of an accumulator four rows."""
+    a0, a1, a2, a3 = c0[0], c0[1], c0[2], c0[3]
+    b0, b1, b2, b3 = c1[0], c1[1], c1[2], c1[3]
+    for q in range(n):
+        x0, x1, x2, x3 = np.float64(r0[q]), np.float64(r1[q]), np.float64(r2[q]), np.float64(r3[q])
+        acc0[q] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
+        acc1[q] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
 
 
 @fast
