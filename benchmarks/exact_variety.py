@@ -92,8 +92,9 @@ def history_without_timing(path: Path) -> bytes:
     return results_csv(path.read_text()).encode()
 
 
-def child(data: str, out: str, mode: str, threads: int = 1) -> dict:
-    """Train and evaluate every run in ``mode``; {run: {file: sha256}}."""
+def child(data: str, out: str, mode: str, threads: int = 1, engine: str = "compiled") -> dict:
+    """Train and evaluate every run in ``mode`` with ``engine`` (the compiled step, or the reference step:
+    NumPy's loops and the BLAS); {run: {file: sha256}}."""
     from mlpsweep.cli import main
 
     hashes = {}
@@ -101,7 +102,7 @@ def child(data: str, out: str, mode: str, threads: int = 1) -> dict:
         folder = Path(out) / name
         args = ["--arithmetic", mode, "-q", "train", "--data", data, "--seed", str(SEED), "--out-dir", str(folder)]
         args += ["--settings", json.dumps({**settings, "epochs": EPOCHS, "batch_size": BATCH})]
-        args += ["--threads", str(threads), "--monitor-rows", "0", "--test-every-epoch"]
+        args += ["--threads", str(threads), "--monitor-rows", "0", "--test-every-epoch", "--engine", engine]
         if main(args) != 0:
             raise SystemExit(f"training {name} failed")
         if (
@@ -275,11 +276,12 @@ def main() -> None:
     c.add_argument("out")
     c.add_argument("mode")
     c.add_argument("threads", type=int, nargs="?", default=1)
+    c.add_argument("--engine", default="compiled", choices=("compiled", "reference"))
     args = parser.parse_args()
     if args.what == "table":
         table(args)
     else:
-        print(json.dumps(child(args.data, args.out, args.mode, args.threads)))
+        print(json.dumps(child(args.data, args.out, args.mode, args.threads, args.engine)))
 
 
 if __name__ == "__main__":

@@ -76,14 +76,14 @@ def split(K: int, repeat: int, x, y) -> list[tuple[str, float]]:
     bits = V.view(np.uint64)
     W, B, K30 = ks._weights_gradient, ks._bias_gradient, K * 30
     rows = [
-        ("forward product, layer 1 (x·W₁ᵀ)", t(ks._affine, 0, 0, k, lay, P, XB, Z, BF, V, *fb)),
-        ("forward product, layer 2", t(ks._affine, 0, 1, k, lay, P, A, Z, BF, V, *fb)),
+        ("forward product, layer 1 (x·W₁ᵀ)", t(ks._affine, 0, 0, k, lay, P, XB, Z, BF, V, *fb, True)),
+        ("forward product, layer 2", t(ks._affine, 0, 1, k, lay, P, A, Z, BF, V, *fb, True)),
         ("weight gradient, layer 1 (δ₁ᵀx)", t(W, 0, 0, k, lay, d1, XB, G, ACC1, ACC2, H1, H2, MF[k], *fb)),
         ("weight gradient, layer 2", t(W, 0, 1, k, lay, d2, A, G, ACC1, ACC2, H1, H2, MF[k], *fb)),
         ("δ carried back (δ₂W₂)", t(ks._back, 0, 1, k, lay, P, d2, mag2, D2.copy(), ACC1, ACC2, *fb)),
         ("bias gradients", t(B, 0, 0, k, lay, d1, mag1, G, *fb) + t(B, 0, 1, k, lay, d2, mag2, G, *fb)),
-        ("sigmoids and checks", t(activate, 0, Z, A, k, 30, V, bits, pend)
-         + t(activate, 0, Z[K30:], A[K30:], k, 10, V, bits, pend)),
+        ("sigmoids and checks", t(activate, 0, Z, A, k, 30, V, bits, pend, True)
+         + t(activate, 0, Z[K30:], A[K30:], k, 10, V, bits, pend, True)),
         ("δ_L and σ'", t(ks._output_delta, k, lay, steps.cfg, b32) + t(derivative_times, 0, D2, A, Z, k, 30)),
         ("update rule (SGD)", t(update, 0, P.copy(), G, steps.nw, steps.hyper[0].copy(), steps.R1, steps.R2,
                                 steps.bpow, b32[8])),

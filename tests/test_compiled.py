@@ -163,3 +163,24 @@ def test_a_rule_of_ones_own_runs_the_reference_step(matrix_data, tmp_path, monke
     with caplog.at_level(logging.INFO, logger="mlpsweep.nn.compiled"):
         trained(matrix_data, tmp_path / "own", [{"optimizer": {"name": "rmsprop"}, "eta": 0.01}], 10, "compiled")
     assert "engine: the reference step (the update rule 'rmsprop' is not built in; the same bytes)" in caplog.text
+
+
+@pytest.mark.parametrize("name,runs,K", [MATRIX[0], MATRIX[3]], ids=[MATRIX[0][0], MATRIX[3][0]])
+def test_native_arithmetic_runs_the_compiled_step_near_numpys(
+    matrix_data, tmp_path, monkeypatch, name, runs, K, caplog
+):
+    """Native arithmetic trains in the compiled step too (float32 sums in the compiler's order): not NumPy's
+    bytes — neither step promises native bytes — but the same training to float32's precision."""
+    import io
+    import logging
+
+    monkeypatch.setenv("MLPSWEEP_ARITHMETIC", "native")
+    with caplog.at_level(logging.INFO, logger="mlpsweep.nn.compiled"):
+        compiled_runs = trained(matrix_data, tmp_path / "compiled", runs, K, "compiled")
+    assert "engine: the compiled step" in caplog.text
+    reference_runs = trained(matrix_data, tmp_path / "reference", runs, K, "reference")
+    for (got, *_), (want, *_) in zip(compiled_runs, reference_runs):
+        a, b = np.load(io.BytesIO(got)), np.load(io.BytesIO(want))
+        assert got != want  # another order of sums: other bytes (so the compiled step did run)
+        for key in b.files:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-3, atol=1e-4, err_msg=f"{name}: {key}")

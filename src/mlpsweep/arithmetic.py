@@ -5,9 +5,10 @@ so a run's bytes depend on its settings, seed and data only, on any computer: an
 thread count, any SIMD level, C library, operating system or CPU architecture.  float64 networks are
 refused in this mode (one line), since there is no wider format to compute them exactly at BLAS speed.
 
-``native``: OpenBLAS and NumPy choose their kernels for the CPU and the float32 products, ``tanh`` and
-``exp`` are theirs, which is faster; results are then byte-identical only with the same kernel, SIMD level,
-C library, thread count and versions.
+``native``: float32 products summed in whatever order the machine's code picks (the compiled step's, as Numba
+compiles it for the CPU; OpenBLAS's and NumPy's kernels in the reference step, monitoring and evaluation),
+which is faster; results are then byte-identical only with the same CPU, kernel, SIMD level, C library,
+thread count and versions.
 
 The mode is a process's: :func:`prepare` sets it (the command line calls it for every stage, from
 ``--arithmetic`` or ``$MLPSWEEP_ARITHMETIC``), :func:`current` reads it, and :func:`describe` is what a run

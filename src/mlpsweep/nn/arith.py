@@ -44,6 +44,8 @@ class Arithmetic:
     time_factor = 1.0
     #: Whether a step keeps float64 copies of its operands (the memory estimate counts them).
     float64_buffers = False
+    #: What the reference step gives against the compiled one (the engine's log line says it).
+    engines_agree = ""
 
     def __init__(self, counter: exact.Counter | None = None):
         #: Each run's elements recomputed exactly (exact arithmetic; native leaves it at zero).
@@ -66,6 +68,7 @@ class Native(Arithmetic):
     """The BLAS's and NumPy's own kernels: fastest, with bytes that depend on them."""
 
     name = "native"
+    engines_agree = "float32 sums in another order"
 
     def affine(self, a, w, b, nonnegative: bool = False):
         z = np.matmul(a, w.swapaxes(-1, -2))
@@ -111,6 +114,7 @@ class Exact(Arithmetic):
     #: compiled step (README, "The engine written twice"), up to 4.8× with the reference step; rounded up.
     time_factor = 5.0
     float64_buffers = True
+    engines_agree = "the same bytes"
 
     def affine(self, a, w, b, nonnegative: bool = False):
         if a.ndim == 2 and w.ndim == 2 and jit.available():  # monitoring's and evaluation's chunks, compiled

@@ -4,14 +4,16 @@ Exact arithmetic makes every element the correctly rounded value of its mathemat
 order, with any instructions, gives the reference step's bytes as long as it decides each element the same
 way: a float64 value and a rigorous bound, the element settled where both ends of its interval round to the
 same float32, and recomputed exactly where they do not.  :mod:`.kernels` holds those primitives and
-:mod:`.kernel_step` the epoch; this module decides which stacks it can train (:func:`supports`: exact
-arithmetic, the built-in rules, penalties of p ∈ {2, 1.5, 1, ½}, any built-in activation, cost and dropout),
+:mod:`.kernel_step` the epoch.  Native arithmetic runs the same epoch with its products summed in float32
+(its bytes are the machine's either way: neither step promises them).  This module decides which stacks the
+kernel can train (:func:`supports`: either arithmetic, float32 parameters, the built-in rules, penalties of
+p ∈ {2, 1.5, 1, ½}, any built-in activation, cost and dropout),
 lays their parameters and rules' state out for it (:class:`CompiledSteps`, a :class:`.step.Steps` whose
 epochs are compiled) and finishes the rare activations the kernel hands back (:func:`.exact`'s Decimal code).
 
 Numba is optional: :func:`available` says whether it imports; without it, and for what :func:`supports` does
-not cover, the reference step runs (the same bytes, slower).  Compiled code is cached beside this module (or
-under ``NUMBA_CACHE_DIR``; :mod:`.jit`), so a job loads it instead of compiling it.
+not cover, the reference step runs (slower; in exact arithmetic, the same bytes).  Compiled code is cached
+beside this module (or under ``NUMBA_CACHE_DIR``; :mod:`.jit`), so a job loads it instead of compiling it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import logging
 
 import numpy as np
 
-from . import arith, exact, exact_functions
+from . import exact, exact_functions
 from .jit import available, kernel
 from .optimizers import SGD, Adam, Momentum, Nesterov, rule_class
 from .step import Steps
@@ -37,13 +39,17 @@ ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "relu": 2, "identity": 3, "linear": 3, "
 RULES = {SGD: 0, Momentum: 1, Nesterov: 2, Adam: 3}
 #: Penalty codes by p (p > 1: the gradient; p ≤ 1: the shrinkage), 0 for none.
 PENALTIES = {2.0: 1, 1.5: 2, 1.0: 3, 0.5: 4}
+#: How the kernel sums a product, by arithmetic: in float32 (native), or exactly rounded once (exact).
+ARITHMETICS = {"native": 0, "exact": 1}
 
 
 def supports(nets, settings) -> str | None:
     """Why the compiled engine cannot train this stack (a few words), or None when it can."""
     net = nets[0]
-    if not isinstance(net.arithmetic, arith.Exact):
-        return f"{net.arithmetic.name} arithmetic has no compiled step yet"
+    if net.arithmetic.name not in ARITHMETICS:
+        return f"{net.arithmetic.name} arithmetic has no compiled step"
+    if net.dtype != np.float32:
+        return f"{np.dtype(net.dtype).name} parameters (compiled: float32)"
     if not available():
         return "Numba cannot be imported"
     if net.hidden.name not in ACTIVATIONS or net.output.name not in ACTIVATIONS:
@@ -127,7 +133,8 @@ class CompiledSteps(Steps):
         self.counts = np.zeros(S, np.int64)
         self.pend = np.empty(K_widest, np.int64)
         quadratic = net.cost.name == "quadratic"
-        self.cfg = np.array([quadratic, ACTIVATIONS[net.hidden.name], K, self.nw], dtype=np.int64)
+        self.cfg = np.array([quadratic, ACTIVATIONS[net.hidden.name], K, self.nw, ARITHMETICS[net.arithmetic.name]],
+                            dtype=np.int64)  # fmt: skip
         self.H = sum(sizes[1:-1])
         self.n_steps = -(-self.m // K)
         self.GB = np.empty((S, self.n_steps if track_gradients else 0, NP - self.nw), f32)
@@ -198,5 +205,6 @@ def make_steps(nets, settings, rngs, x, targets, track_gradients=False, engine: 
     if why == "engine: reference":
         log.info("engine: the reference step (engine: reference)")
     else:
-        (log.warning if why.startswith("Numba") else log.info)(f"engine: the reference step ({why}; the same bytes)")
+        agree = nets[0].arithmetic.engines_agree
+        (log.warning if why.startswith("Numba") else log.info)(f"engine: the reference step ({why}; {agree})")
     return Steps(nets, settings, rngs, x, targets, track_gradients)

@@ -24,6 +24,7 @@ from .kernel_rules import RATE, SCALE, update
 from .kernels import (
     SMALLEST,
     ZERO,
+    ZERO64,
     activate,
     axpy,
     axpy42,
@@ -43,7 +44,7 @@ from .kernels import (
 XB, YB, Z, A, AM, MK, D1, D2, T, H1, H2 = range(11)
 MAG, ACC1, ACC2, V, TERMS, PARTIALS, BF, MF = range(8)
 # cfg: what the stack's runs share
-QUADRATIC, HIDDEN_CODE, BATCH, NW = range(4)
+QUADRATIC, HIDDEN_CODE, BATCH, NW, EXACT = range(5)
 
 
 @njit
@@ -58,7 +59,7 @@ def products(s, x, W, out, c, vals, terms, partials, counts):
         xn[i] = math.sqrt(sum_of_squares(x[i], n)) * c
     for j in range(p):
         wn[j] = math.sqrt(sum_of_squares(W[j], n))
-    _values(x, W, vals)
+    _values(x, W, vals, ZERO64)
     bad = 0
     for i in range(k):
         for j in range(p):
@@ -80,15 +81,15 @@ def products(s, x, W, out, c, vals, terms, partials, counts):
 
 
 @njit
-def _values(x, W, vals):
-    """``vals`` (flat, row-major) = x·Wᵀ in float64: four rows against two rows of W at a time
+def _values(x, W, vals, zero):
+    """``vals`` (flat, row-major) = x·Wᵀ summed from ``zero`` in its type: four rows against two rows of W at a time
     (:func:`.kernels.dot42`), the last one to three rows two at a time (:func:`.kernels.dot22`)."""
     k, n, p = x.shape[0], x.shape[1], W.shape[0]
     full = k - k % 4
     for i0 in range(0, full, 4):
         for j0 in range(0, p, 2):
             j1 = min(j0 + 1, p - 1)
-            v = dot42(x[i0], x[i0 + 1], x[i0 + 2], x[i0 + 3], W[j0], W[j1], n)
+            v = dot42(x[i0], x[i0 + 1], x[i0 + 2], x[i0 + 3], W[j0], W[j1], n, zero)
             for t in range(4):
                 vals[(i0 + t) * p + j0] = v[2 * t]
                 vals[(i0 + t) * p + j1] = v[2 * t + 1]
@@ -96,7 +97,7 @@ def _values(x, W, vals):
         i1 = min(i0 + 1, k - 1)
         for j0 in range(0, p, 2):
             j1 = min(j0 + 1, p - 1)
-            v00, v01, v10, v11 = dot22(x[i0], x[i1], W[j0], W[j1], n)
+            v00, v01, v10, v11 = dot22(x[i0], x[i1], W[j0], W[j1], n, zero)
             vals[i0 * p + j0] = v00
             vals[i0 * p + j1] = v01
             vals[i1 * p + j0] = v10
@@ -104,19 +105,23 @@ def _values(x, W, vals):
 
 
 @njit
-def _affine(s, ell, k, lay, P, inp, Z, bf, vals, terms, partials, counts):
-    """Z_ℓ = inp·W_ℓᵀ + b_ℓ (:func:`products`, then the bias: a float32 addition)."""
+def _affine(s, ell, k, lay, P, inp, Z, bf, vals, terms, partials, counts, exact):
+    """Z_ℓ = inp·W_ℓᵀ + b_ℓ: the product (:func:`products`, or summed in float32 natively), then the bias (a
+    float32 addition)."""
     n_in, n_out, wo, bo, zo = lay[ell, 0], lay[ell, 1], lay[ell, 2], lay[ell, 3], lay[ell, 5]
     x = inp[: k * n_in].reshape(k, n_in)
     W = P[s, wo : wo + n_out * n_in].reshape(n_out, n_in)
-    products(s, x, W, Z[zo : zo + k * n_out], bf[n_in], vals, terms, partials, counts)
+    if exact:
+        products(s, x, W, Z[zo : zo + k * n_out], bf[n_in], vals, terms, partials, counts)
+    else:
+        _values(x, W, Z[zo : zo + k * n_out], ZERO)
     for i in range(k):
         for j in range(n_out):
             Z[zo + i * n_out + j] += P[s, bo + j]
 
 
 @njit
-def forward(s, k, resume, lay, P, b32, b64, dropping, counts, pend, state):
+def forward(s, k, resume, lay, P, b32, b64, dropping, counts, pend, state, exact):
     """The forward pass of run ``s`` on the ``k`` rows in ``XB``, from layer ``resume`` (its activation done)
     or the start (−1).  Returns −1, or the layer whose activations wait for the caller (``pend``)."""
     L = lay.shape[0]
@@ -128,8 +133,8 @@ def forward(s, k, resume, lay, P, b32, b64, dropping, counts, pend, state):
         n_out, zo = lay[ell, 1], lay[ell, 5]
         if ell != resume:
             inp = b32[XB] if ell == 0 else b32[AM if dropping else A][lay[ell - 1, 5] :]
-            _affine(s, ell, k, lay, P, inp, Z_, b64[BF], values, b64[TERMS], b64[PARTIALS], counts)
-            waiting = activate(lay[ell, 4], Z_[zo:], A_[zo:], k, n_out, values, values.view(np.uint64), pend)
+            _affine(s, ell, k, lay, P, inp, Z_, b64[BF], values, b64[TERMS], b64[PARTIALS], counts, exact)
+            waiting = activate(lay[ell, 4], Z_[zo:], A_[zo:], k, n_out, values, values.view(np.uint64), pend, exact)
             if waiting:
                 state[3] = waiting
                 return ell
@@ -245,19 +250,27 @@ def _output_delta(k, lay, cfg, b32):
 def backward(s, k, lay, cfg, P, G, b32, b64, dropping, counts):
     """Run ``s``'s mean gradient (scale 1/k) into ``G`` after :func:`forward`."""
     _output_delta(k, lay, cfg, b32)
+    exact = cfg[EXACT] != 0
     d, spare, mag, bf = b32[D1], b32[D2], b64[MAG], b64[BF]
     terms, partials, acc1, acc2 = b64[TERMS], b64[PARTIALS], b64[ACC1], b64[ACC2]
     for ell in range(lay.shape[0] - 1, -1, -1):
         n_in, n_out = lay[ell, 0], lay[ell, 1]
-        c = bf[max(k, n_out)]
-        for q in range(k * n_out):
-            mag[q] = abs(np.float64(d[q])) * c
         inp = b32[XB] if ell == 0 else b32[AM if dropping else A][lay[ell - 1, 5] :]
-        _weights_gradient(s, ell, k, lay, d, inp, G, acc1, acc2, b32[H1], b32[H2], b64[MF][k], terms, partials, counts)
-        _bias_gradient(s, ell, k, lay, d, mag, G, terms, partials, counts)
+        if exact:
+            c = bf[max(k, n_out)]
+            for q in range(k * n_out):
+                mag[q] = abs(np.float64(d[q])) * c
+            h1, h2, f = b32[H1], b32[H2], b64[MF][k]
+            _weights_gradient(s, ell, k, lay, d, inp, G, acc1, acc2, h1, h2, f, terms, partials, counts)
+            _bias_gradient(s, ell, k, lay, d, mag, G, terms, partials, counts)
+        else:
+            _native_gradients(s, ell, k, lay, d, inp, G, b32[H1])
         if ell:
             d_prev, spare = spare, d
-            _back(s, ell, k, lay, P, d, mag, d_prev, acc1, acc2, terms, partials, counts)
+            if exact:
+                _back(s, ell, k, lay, P, d, mag, d_prev, acc1, acc2, terms, partials, counts)
+            else:
+                _native_back(s, ell, k, lay, P, d, d_prev)
             po = lay[ell - 1, 5]
             derivative_times(cfg[HIDDEN_CODE], d_prev, b32[A][po:], b32[Z][po:], k, n_in)
             if dropping:
@@ -265,6 +278,47 @@ def backward(s, k, lay, cfg, P, G, b32, b64, dropping, counts):
                 for q in range(k * n_in):
                     d_prev[q] = d_prev[q] * masks[po + q]
             d = d_prev
+
+
+@njit
+def _native_gradients(s, ell, k, lay, d, inp, G, spare):
+    """Native arithmetic's weight and bias gradients of a layer: δᵀ·inp and Σ_rows δ summed in float32 (any
+    order; two outputs, four rows per pass, as :func:`_weights_gradient`)."""
+    n_in, n_out, wo, bo = lay[ell, 0], lay[ell, 1], lay[ell, 2], lay[ell, 3]
+    rows = inp[: k * n_in].reshape(k, n_in)
+    zero = np.zeros(n_in, inp.dtype)
+    c0, c1 = np.empty(4, np.float32), np.empty(4, np.float32)
+    for j0 in range(0, n_out, 2):
+        j1 = j0 + 1 if j0 + 1 < n_out else -1
+        g0 = G[s, wo + j0 * n_in : wo + (j0 + 1) * n_in]
+        g1 = G[s, wo + j1 * n_in : wo + (j1 + 1) * n_in] if j1 >= 0 else spare[:n_in]
+        g0[:] = ZERO
+        g1[:] = ZERO
+        for i0 in range(0, k, 4):
+            for t in range(4):
+                i = i0 + t
+                c0[t] = d[i * n_out + j0] if i < k else ZERO
+                c1[t] = d[i * n_out + j1] if i < k and j1 >= 0 else ZERO
+            r1 = rows[i0 + 1] if i0 + 1 < k else zero
+            r2 = rows[i0 + 2] if i0 + 2 < k else zero
+            r3 = rows[i0 + 3] if i0 + 3 < k else zero
+            axpy42(g0, g1, rows[i0], r1, r2, r3, c0, c1, n_in)
+    for j in range(n_out):
+        t = ZERO
+        for i in range(k):
+            t += d[i * n_out + j]
+        G[s, bo + j] = t
+
+
+@njit
+def _native_back(s, ell, k, lay, P, d, d_prev):
+    """Native arithmetic's δ_{ℓ−1} before σ' = δ·W_ℓ, summed in float32."""
+    n_in, n_out, wo = lay[ell, 0], lay[ell, 1], lay[ell, 2]
+    for i in range(k):
+        acc = d_prev[i * n_in : (i + 1) * n_in]
+        acc[:] = ZERO
+        for j in range(n_out):
+            axpy(acc, d[i * n_out + j], P[s, wo + j * n_in : wo + (j + 1) * n_in], n_in)
 
 
 @njit
@@ -308,7 +362,7 @@ def epoch(x, y, perm, P, G, lay, cfg, b32, b64, U, hyper, R1, R2, bpow, alive, c
             resume = r0 if (s == s0 and t == t0) else -1
             if resume < 0:
                 _gather(s, start, k, perm, x, y, lay, b32, U, rate, keep, dropping)
-            ell = forward(s, k, resume, lay, P, b32, b64, dropping, counts, pend, state)
+            ell = forward(s, k, resume, lay, P, b32, b64, dropping, counts, pend, state, cfg[EXACT] != 0)
             if ell >= 0:
                 state[0], state[1], state[2] = s, t, ell
                 return 1

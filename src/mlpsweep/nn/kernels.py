@@ -21,6 +21,7 @@ import math
 
 import numba
 import numpy as np
+from numba.extending import overload
 
 from .exact_functions import MARGIN
 
@@ -34,6 +35,7 @@ WIDTH = np.uint64(2 * MARGIN + 1)
 LOWMASK = np.uint64((1 << 29) - 1)
 TINY = 2.0**-125
 ZERO = np.float32(0.0)
+ZERO64 = 0.0  # the sums of products: in float64 (exact arithmetic) when started from ZERO64, float32 from ZERO
 
 njit = numba.njit(cache=True, error_model="numpy")
 fast = numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
@@ -144,14 +146,28 @@ def near(v, bits, nonnegative):
     return ((bits + SHIFT) & LOWMASK) < WIDTH
 
 
+def widen(x, like):
+    """``x`` in ``like``'s type when that is float64, else as it is (chosen when compiled: no conversion is
+    executed for float32)."""
+    return np.float64(x) if isinstance(like, float) else x
+
+
+@overload(widen)
+def _widen(x, like):
+    if like == numba.types.float64:
+        return lambda x, like: np.float64(x)
+    return lambda x, like: x
+
+
 @fast
-def dot42(x0, x1, x2, x3, w0, w1, n):
-    """The float64 values of four rows' dot products with two weight rows, each load used two or four times:
+def dot42(x0, x1, x2, x3, w0, w1, n, zero):
+    """Four rows' dot products with two weight rows, each load used two or four times, summed from ``zero``
+    in its type (float64: the exact products of exact arithmetic; float32: native arithmetic's):
     (v00, v01, v10, v11, v20, v21, v30, v31), ``vij`` = Σ xᵢw_j."""
-    v00 = v01 = v10 = v11 = v20 = v21 = v30 = v31 = 0.0
+    v00 = v01 = v10 = v11 = v20 = v21 = v30 = v31 = zero
     for q in range(n):
-        a, b, c, d = np.float64(x0[q]), np.float64(x1[q]), np.float64(x2[q]), np.float64(x3[q])
-        e, f = np.float64(w0[q]), np.float64(w1[q])
+        a, b, c, d = widen(x0[q], zero), widen(x1[q], zero), widen(x2[q], zero), widen(x3[q], zero)
+        e, f = widen(w0[q], zero), widen(w1[q], zero)
         v00 += a * e
         v01 += a * f
         v10 += b * e
@@ -164,12 +180,12 @@ def dot42(x0, x1, x2, x3, w0, w1, n):
 
 
 @fast
-def dot22(x0, x1, w0, w1, n):
+def dot22(x0, x1, w0, w1, n, zero):
     """:func:`dot42` for two rows: (v00, v01, v10, v11)."""
-    v00 = v01 = v10 = v11 = 0.0
+    v00 = v01 = v10 = v11 = zero
     for q in range(n):
-        a, b = np.float64(x0[q]), np.float64(x1[q])
-        e, f = np.float64(w0[q]), np.float64(w1[q])
+        a, b = widen(x0[q], zero), widen(x1[q], zero)
+        e, f = widen(w0[q], zero), widen(w1[q], zero)
         v00 += a * e
         v01 += a * f
         v10 += b * e
@@ -202,21 +218,22 @@ def mag42(h0, h1, r0, r1, r2, r3, c0, c1, n):
 
 @fast
 def axpy42(acc0, acc1, r0, r1, r2, r3, c0, c1, n):
-    """``acc0 += Σᵢ c0ᵢ·rᵢ`` and ``acc1 += Σᵢ c1ᵢ·rᵢ`` over four rows of ``n`` (float64, any order): each load of
-    a row serves both accumulators, each load of an accumulator four rows."""
+    """``acc0 += Σᵢ c0ᵢ·rᵢ`` and ``acc1 += Σᵢ c1ᵢ·rᵢ`` over four rows of ``n`` (any order; in float64 for
+    float64 coefficients, whose products with float32 rows are exact): each load of a row serves both
+    accumulators, each load of an accumulator four rows."""
     a0, a1, a2, a3 = c0[0], c0[1], c0[2], c0[3]
     b0, b1, b2, b3 = c1[0], c1[1], c1[2], c1[3]
     for q in range(n):
-        x0, x1, x2, x3 = np.float64(r0[q]), np.float64(r1[q]), np.float64(r2[q]), np.float64(r3[q])
+        x0, x1, x2, x3 = r0[q], r1[q], r2[q], r3[q]
         acc0[q] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
         acc1[q] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
 
 
 @fast
 def axpy(acc, c, row, n):
-    """``acc += c·row`` in float64 (any order)."""
+    """``acc += c·row`` in ``c``'s type (any order)."""
     for i in range(n):
-        acc[i] += c * np.float64(row[i])
+        acc[i] += c * row[i]
 
 
 @fast
@@ -232,10 +249,10 @@ SIGMOID, TANH, RELU, IDENTITY, SQUARE, SOFTMAX = range(6)
 
 
 @njit
-def activate(code, z, a, n_rows, n, v, bits, pend):
-    """``a = σ(z)`` for ``n_rows`` rows of ``n`` (flat float32 blocks), exact: IEEE-basic activations as they are,
-    sigmoid, tanh and softmax from their float64 values where those round with certainty.  The others' flat
-    indices go to ``pend`` (the caller recomputes them exactly); returns how many."""
+def activate(code, z, a, n_rows, n, v, bits, pend, exact):
+    """``a = σ(z)`` for ``n_rows`` rows of ``n`` (flat float32 blocks): IEEE-basic activations as they are,
+    sigmoid, tanh and softmax their float64 values rounded — where those round with certainty when ``exact``,
+    the others' flat indices going to ``pend`` (the caller recomputes them exactly); returns how many."""
     size = n_rows * n
     if code == RELU:
         for q in range(size):
@@ -266,6 +283,10 @@ def activate(code, z, a, n_rows, n, v, bits, pend):
     else:  # TANH
         for q in range(size):
             v[q] = math.tanh(np.float64(z[q]))
+    if not exact:
+        for q in range(size):
+            a[q] = np.float32(v[q]) + ZERO
+        return 0
     nonnegative = code != TANH
     count = 0
     for q in range(size):
