@@ -1,13 +1,15 @@
-"""Seconds of SGD per epoch, this tree against another revision, measured in interleaved rounds.
+"""Seconds of SGD per epoch, this tree against another revision and a plain NumPy loop, in interleaved rounds.
 
 Each measurement is a fresh process that imports mlpsweep from one tree's ``src/``, makes MNIST-shaped data
 (50,000 × 784 float32, 10 classes; not timed), trains [784,30,10] with one BLAS thread for ``--epochs`` epochs
-without monitoring and reports the history's ``seconds`` (the SGD steps alone) of the fastest epoch.  Rounds
-alternate the trees, so a slow spell of the machine hits both; the best round of each cell is kept.  The
-table says which OpenBLAS kernel ran (threadpoolctl).
+without monitoring and reports the history's ``seconds`` (the SGD steps alone) of the fastest epoch.  The peer
+for SGD on one run is the loop a NumPy user writes (``train_speed.plain_numpy_epoch``: fancy-indexed batches,
+``@`` products), timed the same way.  Rounds alternate the trees, so a slow spell of the machine hits all; the
+best round of each cell is kept.  The table says which OpenBLAS kernel ran (threadpoolctl); ``--json`` writes
+the cells for the documentation.
 
     git worktree add /tmp/base <rev>
-    python benchmarks/engine.py --baseline /tmp/base --rounds 5
+    python benchmarks/engine.py --baseline /tmp/base --rounds 5 --fashion --json speed.json
 """
 
 from __future__ import annotations
@@ -53,14 +55,44 @@ with threadpool_limits(1):
 print(json.dumps({"seconds": min(r["seconds"] for r in hists[0].records) * args["S"], "kernel": kernel}))
 """
 
+PLAIN = r"""
+import json, sys, time
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+sys.path.insert(0, sys.argv[2])
+from train_speed import plain_numpy_epoch
+args = json.loads(sys.argv[1])
+rng = np.random.default_rng(0)
+if args["data"]:
+    from mlpsweep.data.idx import read_images, read_labels
+    x = (read_images(args["data"] + "train-images-idx3-ubyte.gz").reshape(60000, 784)[:50000] / np.float32(255))
+    x = x.astype(np.float32)
+    y = read_labels(args["data"] + "train-labels-idx1-ubyte.gz")[:50000].astype(np.int64)
+else:
+    x = rng.random((50_000, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 50_000)
+targets = np.eye(10, dtype=np.float32)[y]
+init = np.random.default_rng(1)  # N(0, 1) weights and biases, as the lecture's
+state = {"rng": np.random.default_rng(0),
+         "params": [init.standard_normal(s).astype(np.float32) for s in ((30, 784), (30,), (10, 30), (10,))]}
+with threadpool_limits(1):
+    best = min(plain_numpy_epoch(x, targets, args["K"], state) for _ in range(args["epochs"]))
+    kernel = [i.get("architecture") for i in threadpool_info() if i.get("user_api") == "blas"]
+print(json.dumps({"seconds": best, "kernel": kernel}))
+"""
+
 CASES = [("sgd", {}), ("momentum", {"momentum": 0.9}), ("adam", {"optimizer": {"name": "adam"}, "eta": 0.001})]
 
 
 def measure(tree: Path, K: int, S: int, settings: dict, epochs: int, mode: str, data: str = "") -> dict | None:
-    env = {**os.environ, "PYTHONPATH": str(tree / "src"), "MLPSWEEP_ARITHMETIC": mode}
+    """One cell in a fresh process: ``mode`` an arithmetic, or ``plain`` for the NumPy loop (SGD, one run)."""
+    if mode == "plain" and (S != 1 or settings):
+        return None
+    env = {**os.environ, "PYTHONPATH": str(tree / "src"), "MLPSWEEP_ARITHMETIC": "native" if mode == "plain" else mode}
     args = {"K": K, "S": S, "settings": settings, "epochs": epochs, "mode": mode, "data": data}
+    code = [PLAIN, json.dumps(args), str(HERE / "benchmarks")] if mode == "plain" else [CHILD, json.dumps(args)]
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(args)],
+        [sys.executable, "-c", *code],
         capture_output=True,
         text=True,
         env=env,
@@ -81,10 +113,12 @@ def main() -> None:
     ap.add_argument("--optimizers", default=",".join(name for name, _ in CASES), help="comma-separated")
     ap.add_argument("--batch-sizes", default="10,128", help="comma-separated")
     ap.add_argument("--fashion", action="store_true", help="Fashion-MNIST's rows (dataset-fashion-mnist), not noise")
+    ap.add_argument("--json", type=Path, help="also write the cells here")
     a = ap.parse_args()
     base = {"baseline": a.baseline.resolve()} if a.baseline else {}
     trees = {f"this tree {m}": (HERE, m) for m in a.modes.split(",")}
     trees |= {f"baseline {m}": (t, m) for m in a.modes.split(",") for t in base.values()}
+    trees["plain NumPy loop"] = (HERE, "plain")
     chosen = a.optimizers.split(",")
     sizes = [int(k) for k in a.batch_sizes.split(",")]
     cells = [(name, settings, K, S) for name, settings in CASES if name in chosen for K in sizes for S in (1, a.stack)]
@@ -104,16 +138,25 @@ def main() -> None:
         f"per epoch of all runs of the job ([784,30,10] float32, 50,000 {'Fashion-MNIST' if a.fashion else 'random'} "
         "rows, one BLAS thread)\n"
     )
+    ours = [label for label in trees if label.startswith("this tree")]
     head = "| optimizer | K | runs | " + " | ".join(trees) + (" | this tree ÷ baseline native |" if base else "")
-    print(head)
-    print("|" + "---|" * (3 + len(trees) + bool(base)))
+    print(head + " plain loop ÷ this tree native |")
+    print("|" + "---|" * (4 + len(trees) + bool(base)))
     for name, _, K, S in cells:
         vals = [best.get((name, K, S, label)) for label in trees]
         row = f"| {name} | {K} | {S} | " + " | ".join("—" if v is None else f"{v:.3f}" for v in vals)
         if base:  # each of this tree's columns against the baseline's native
-            ref = best.get((name, K, S, f"baseline {a.modes.split(',')[-1]}"))
-            row += " | " + " ".join(f"{v / ref:.2f}×" if v and ref else "—" for v in vals[: len(trees) // 2]) + " |"
-        print(row)
+            ref = best.get((name, K, S, "baseline native"))
+            row += " | " + " ".join(f"{best.get((name, K, S, o), 0) / ref:.2f}×" if ref else "—" for o in ours)
+        plain, native = best.get((name, K, S, "plain NumPy loop")), best.get((name, K, S, "this tree native"))
+        print(row + " | " + (f"{plain / native:.2f}×" if plain and native else "—") + " |")
+    if a.json:
+        cells_out = [
+            {"optimizer": n, "K": K, "runs": S, "column": label, "seconds": v}
+            for (n, K, S, label), v in sorted(best.items())
+        ]
+        meta = {"kernel": kernel, "rounds": a.rounds, "data": "fashion-mnist" if a.fashion else "random"}
+        a.json.write_text(json.dumps({**meta, "cells": cells_out}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

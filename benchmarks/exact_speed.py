@@ -1,7 +1,7 @@
 """What exact arithmetic costs against native, measured in interleaved rounds (a slow spell of the machine
 hits both modes).
 
-    python benchmarks/exact_speed.py [--rounds 3] [--workflow] [--workflow-rounds 1] [--epochs 30]
+    python benchmarks/exact_speed.py [--rounds 3] [--workflow] [--workflow-rounds 1] [--epochs 30] [--baseline TREE]
 
 1. SGD seconds per epoch of [784,30,10] on Fashion-MNIST's 50,000 training rows (Debian's
    dataset-fashion-mnist), one BLAS thread, K = 10 and K = 128, one run and a stack of five: the history's
@@ -9,7 +9,7 @@ hits both modes).
    fallbacks per epoch.
 2. ``--workflow``: the default run's wall time, ``snakemake --cores 2 --configfile
    config/fashion-mnist-local.yaml --config reproducibility=MODE`` (``--epochs`` shortens it), each round in
-   a fresh folder, the modes alternating.
+   a fresh folder, the modes alternating; ``--baseline`` adds another revision's native default run.
 
 Every table says which OpenBLAS kernel ran (threadpoolctl).
 """
@@ -65,13 +65,16 @@ def epoch(mode: str, K: int, S: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def workflow(mode: str, epochs: int) -> float:
+def workflow(mode: str, epochs: int, tree: Path = TREE) -> float:
+    """The default run's wall time in a fresh folder holding ``tree``'s workflow and code (its compiled kernels'
+    cache included: a machine pays their compilation once)."""
     with tempfile.TemporaryDirectory() as tmp:
         for item in ("Snakefile", "workflow", "config", "src", "pyproject.toml"):
-            src = TREE / item
+            src = tree / item
             (shutil.copytree if src.is_dir() else shutil.copy)(src, Path(tmp) / item)
         cmd = ["snakemake", "--cores", "2", "--configfile", "config/fashion-mnist-local.yaml", "--config"]
-        cmd += [f"reproducibility={mode}"] + ([f"defaults={{epochs: {epochs}}}"] if epochs != 30 else [])
+        cmd += [f"reproducibility={mode}"] if mode else []  # a revision before the key computed natively
+        cmd += [f"defaults={{epochs: {epochs}}}"] if epochs != 30 else []
         env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "src")}
         t0 = time.perf_counter()
         subprocess.run(cmd, cwd=tmp, env=env, check=True, capture_output=True)
@@ -84,6 +87,7 @@ def main() -> None:
     parser.add_argument("--workflow", action="store_true")
     parser.add_argument("--workflow-rounds", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--baseline", type=Path, help="another revision's checkout: its native default run too")
     args = parser.parse_args()
     cells = [(10, 1), (10, 5), (128, 1)]
     best: dict = {}
@@ -109,16 +113,21 @@ def main() -> None:
             f"| {e['fallbacks']:,} |"
         )
     if args.workflow:
-        walls: dict = {"native": [], "exact": []}
+        runs = [("native", TREE), ("exact", TREE)] + ([("baseline native", args.baseline)] if args.baseline else [])
+        walls: dict = {label: [] for label, _ in runs}
         for r in range(args.workflow_rounds):
-            for mode in ("native", "exact") if r % 2 == 0 else ("exact", "native"):
-                walls[mode].append(workflow(mode, args.epochs))
-                print(f"workflow round {r + 1} {mode}: {walls[mode][-1]:.1f} s", file=sys.stderr)
+            for label, tree in runs if r % 2 == 0 else runs[::-1]:
+                walls[label].append(workflow("" if label.startswith("baseline") else label, args.epochs, tree))
+                print(f"workflow round {r + 1} {label}: {walls[label][-1]:.1f} s", file=sys.stderr)
         n, e = min(walls["native"]), min(walls["exact"])
-        print(
+        line = (
             f"\nThe default run ({args.epochs} epochs), wall time with --cores 2, best of {args.workflow_rounds} "
             f"interleaved round(s): native {n:.1f} s, exact {e:.1f} s: {e / n:.2f}×"
         )
+        if args.baseline:
+            b = min(walls["baseline native"])
+            line += f"; the baseline's native {b:.1f} s: exact {e / b:.2f}×, native {n / b:.2f}× of it"
+        print(line)
 
 
 if __name__ == "__main__":
