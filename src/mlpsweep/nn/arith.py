@@ -110,8 +110,8 @@ class Exact(Arithmetic):
     on nothing but the numbers."""
 
     name = "exact"
-    #: Against native arithmetic's SGD time (the planner's constants were measured native): 2.1–4.5× with the
-    #: compiled step (README, "The engine written twice"), up to 4.8× with the reference step; rounded up.
+    #: Against native arithmetic's SGD time (the planner's constants were measured native): 2.0–2.5× in the
+    #: compiled step (README, "The engine written twice"), up to 4.8× in the reference step; the larger, rounded up.
     time_factor = 5.0
     float64_buffers = True
     engines_agree = "the same bytes"
