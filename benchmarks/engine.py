@@ -24,12 +24,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parents[1]
 FASHION = "/usr/share/datasets/fashion-mnist/"
 
-CHILD = r"""
+#: Both children's start: their imports, the arguments and the rows (not timed).
+DATA = r"""
 import json, sys, time
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
-from mlpsweep.nn import Network, train_stack
-from mlpsweep.settings import resolve
 args = json.loads(sys.argv[1])
 rng = np.random.default_rng(0)
 if args["data"]:  # Fashion-MNIST's first 50,000 training rows (Debian's dataset-fashion-mnist)
@@ -40,6 +39,13 @@ if args["data"]:  # Fashion-MNIST's first 50,000 training rows (Debian's dataset
 else:
     x = rng.random((50_000, 784), dtype=np.float32)
     y = rng.integers(0, 10, 50_000)
+"""
+
+CHILD = (
+    DATA
+    + r"""
+from mlpsweep.nn import Network, train_stack
+from mlpsweep.settings import resolve
 settings = resolve({"batch_size": args["K"], "epochs": args["epochs"], **args["settings"]})
 with threadpool_limits(1):
     def build(s):
@@ -54,23 +60,13 @@ with threadpool_limits(1):
     kernel = [i.get("architecture") for i in threadpool_info() if i.get("user_api") == "blas"]
 print(json.dumps({"seconds": min(r["seconds"] for r in hists[0].records) * args["S"], "kernel": kernel}))
 """
+)
 
-PLAIN = r"""
-import json, sys, time
-import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+PLAIN = (
+    DATA
+    + r"""
 sys.path.insert(0, sys.argv[2])
 from train_speed import plain_numpy_epoch
-args = json.loads(sys.argv[1])
-rng = np.random.default_rng(0)
-if args["data"]:
-    from mlpsweep.data.idx import read_images, read_labels
-    x = (read_images(args["data"] + "train-images-idx3-ubyte.gz").reshape(60000, 784)[:50000] / np.float32(255))
-    x = x.astype(np.float32)
-    y = read_labels(args["data"] + "train-labels-idx1-ubyte.gz")[:50000].astype(np.int64)
-else:
-    x = rng.random((50_000, 784), dtype=np.float32)
-    y = rng.integers(0, 10, 50_000)
 targets = np.eye(10, dtype=np.float32)[y]
 init = np.random.default_rng(1)  # N(0, 1) weights and biases, as the lecture's
 state = {"rng": np.random.default_rng(0),
@@ -80,6 +76,7 @@ with threadpool_limits(1):
     kernel = [i.get("architecture") for i in threadpool_info() if i.get("user_api") == "blas"]
 print(json.dumps({"seconds": best, "kernel": kernel}))
 """
+)
 
 CASES = [("sgd", {}), ("momentum", {"momentum": 0.9}), ("adam", {"optimizer": {"name": "adam"}, "eta": 0.001})]
 
