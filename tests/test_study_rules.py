@@ -258,3 +258,40 @@ def alternatives(base, alt):
 )
 def test_alternatives_better_decides_both_parts(base, alt, outcome):
     assert alternatives(base, alt).outcome is outcome
+
+
+# -- compare: the primary verdict's two parts combine with AND (an intersection–union test) ------------------
+def _runs(delta, n):
+    return np.resize(acc(delta), n)  # n runs that trained, the TIGHT spread repeated
+
+
+@pytest.mark.parametrize(
+    "trained_delta,n_failure_runs,outcome",
+    [(0.002, 30, S), (0.002, 5, I), (0.0095, 30, I)],
+    ids=["both-supported", "failures-inconclusive", "trained-inconclusive"],
+)
+def test_deeper_not_better_needs_both_parts(trained_delta, n_failure_runs, outcome):
+    """Supported only when the trained part and the failure part both are: either part inconclusive leaves the
+    verdict inconclusive (combining them with OR would say supported)."""
+    n = n_failure_runs
+    groups = [("30", 3, _runs(0.0, n), 0, n), ("30-30", 4, _runs(trained_delta, n), 0, n)]
+    verdict = compare.decide_deeper_not_better(groups, margin=0.01, failure_margin=0.2, **ARGS)
+    trained, failures = ("supported" if ok else "inconclusive" for ok in (trained_delta < 0.005, n == 30))
+    if outcome is I:  # which part left it open: the verdict says so
+        said = f"(the runs that trained): {trained}; part 2 (how often runs fail to train): {failures}"
+        assert said in verdict.sentence
+    assert verdict.outcome is outcome
+
+
+@pytest.mark.parametrize(
+    "trained_delta,n_failure_runs,outcome",
+    [(0.03, 30, S), (0.03, 5, I), (0.0005, 30, I)],
+    ids=["both-supported", "failures-inconclusive", "trained-inconclusive"],
+)
+def test_alternatives_better_needs_both_parts(trained_delta, n_failure_runs, outcome):
+    n = n_failure_runs
+    base, alt = ("base", _runs(0.0, n), 0, n), ("alt", _runs(trained_delta, n), 0, n)
+    verdict = compare.decide_alternatives_better(base, [alt], margin=0.0, failure_margin=0.2, **ARGS)
+    row = verdict.numbers["comparisons"][0]  # each part's one-sided p: below α where that part holds
+    assert (row["p_one_sided"] <= 0.05, row["failures"]["p_support"] <= 0.05) == (trained_delta > 0.01, n == 30)
+    assert verdict.outcome is outcome
