@@ -237,3 +237,30 @@ def test_no_figure_says_best_without_a_test_behind_it():
     from mlpsweep.report.html import FIGURE_TITLES
 
     assert not any("best" in title for title in FIGURE_TITLES.values())
+
+
+def test_curves_show_each_seed_below_three_seeds_and_whole_epochs():
+    """Two seeds give a t band wider than the axis (#40): the figure draws the seeds' own curves and says so;
+    three or more draw the mean and its band; epochs are whole numbers either way."""
+    from matplotlib.collections import PolyCollection
+
+    from mlpsweep.report import plots
+
+    def frame(seeds):
+        rows = [
+            {"topology": t, "seed": s, "epoch": e, "val_accuracy": 80 + e + s + (t == "b")}
+            for t in ("a", "b") for s in range(seeds) for e in (1, 2, 3)
+        ]  # fmt: skip
+        return pd.DataFrame(rows)
+
+    for seeds, lines, band in ((2, 4, False), (3, 2, True)):
+        fig = plots.curves(frame(seeds), "val_accuracy", "validation accuracy %", ["a", "b"], title="V")
+        ax = fig.axes[0]
+        drawn = [line for line in ax.get_lines() if len(line.get_xdata()) == 3]  # the curves, not the legend's
+        assert len(drawn) == lines
+        assert any(isinstance(c, PolyCollection) for c in ax.collections) is band
+        assert ax.get_title() == (
+            "V (mean over seeds, 95 % band)" if band else "V (each seed: fewer than 3 a topology)"
+        )
+        ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
+        assert ticks and all(float(t).is_integer() for t in ticks)

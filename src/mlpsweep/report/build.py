@@ -644,7 +644,7 @@ def base_figures(
             "val_accuracy",
             "validation accuracy %",
             lab_order,
-            title="Validation accuracy by epoch (mean over seeds, 95 % band)",
+            title="Validation accuracy by epoch",
         ),
         plot_dir / "validation_accuracy.png",
     )

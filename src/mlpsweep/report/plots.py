@@ -4,7 +4,8 @@ Each function takes plain data (pandas frames, arrays) and returns a
 matplotlib Figure; :func:`save` writes it atomically as PNG (and SVG when
 asked), without timestamps, so the same data give the same files.
 Confidence bands and error bars are Student-t 95 % intervals over seeds
-(:func:`mlpsweep.stats.mean_ci`), the same numbers as in the tables.
+(:func:`mlpsweep.stats.mean_ci`), the same numbers as in the tables; with
+fewer than three seeds the curves are the seeds' own.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 
@@ -52,25 +54,33 @@ def save(fig, path, svg: bool = False, dpi: int = 110) -> list[Path]:
     return written
 
 
+#: Fewer seeds than this on some topology's epoch: each seed's curve, not a band (a t band on two seeds is
+#: wider than the axis).
+BAND_SEEDS = 3
+
+
+def by_epoch(ax, data: pd.DataFrame, y: str, order, **style) -> str:
+    """Per-epoch lines of ``y`` by topology on ``ax``: the mean over seeds with a t 95 % band, or each seed's
+    own curve where a topology has fewer than :data:`BAND_SEEDS` seeds at an epoch; whole-number epoch
+    ticks.  Returns what the lines are, for the title."""
+    few = len(data) and data.groupby(["topology", "epoch"]).size().min() < BAND_SEEDS
+    if few:
+        sns.lineplot(data=data, x="epoch", y=y, hue="topology", hue_order=order, units="seed", estimator=None,
+                     palette=PALETTE, ax=ax, **style)  # fmt: skip
+    else:
+        sns.lineplot(data=data, x="epoch", y=y, hue="topology", hue_order=order, errorbar=t_interval,
+                     palette=PALETTE, ax=ax, **style)  # fmt: skip
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    return f"each seed: fewer than {BAND_SEEDS} a topology" if few else "mean over seeds, 95 % band"
+
+
 def curves(histories: pd.DataFrame, column: str, ylabel: str, order, log: bool = False, title: str = ""):
-    """A per-epoch column (mean over seeds with a t 95 % band) per topology."""
+    """A per-epoch column per topology (:func:`by_epoch`); the title says what the lines are."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    data = histories.dropna(subset=[column])
-    sns.lineplot(
-        data=data,
-        x="epoch",
-        y=column,
-        hue="topology",
-        hue_order=order,
-        errorbar=t_interval,
-        palette=PALETTE,
-        ax=ax,
-        marker="o",
-        markersize=3,
-    )
+    what = by_epoch(ax, histories.dropna(subset=[column]), column, order, marker="o", markersize=3)
     if log:
         ax.set_yscale("log")
-    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+    ax.set(xlabel="epoch", ylabel=ylabel, title=f"{title} ({what})")
     ax.legend(title="topology", fontsize="small")
     return fig
 

@@ -519,20 +519,12 @@ class Sweep(StudyKind):
         top5 = [r["point"] for r in done[:5]]
         h = data.hist[data.hist["topology"].isin(top5) & data.hist["seed"].isin(study["seeds"])].copy()
         fig, ax = plt.subplots(figsize=(8, 4.3))
+        what = "mean over seeds, 95 % band"
         if len(h):
             h["validation accuracy %"] = 100 * h["val_accuracy"]
-            sns.lineplot(
-                data=h,
-                x="epoch",
-                y="validation accuracy %",
-                hue="topology",
-                hue_order=top5,
-                errorbar=plots.t_interval,
-                palette=plots.PALETTE,
-                ax=ax,
-            )
+            what = plots.by_epoch(ax, h, "validation accuracy %", top5)
             ax.legend(fontsize="xx-small", loc="lower right")
-        ax.set(title="Validation accuracy of the five best points (mean over seeds, 95 % band)")
+        ax.set(title=f"Validation accuracy of the five best points ({what})")
         self.figure(sec, name, "curves", fig, data)
         return sec
 
