@@ -264,3 +264,33 @@ def test_curves_show_each_seed_below_three_seeds_and_whole_epochs():
         )
         ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
         assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_runs_far_below_their_topologys_median_are_counted_named_and_ringed():
+    """A partial failure (#40): finished, not stuck, more than verdicts.low_below_pp below its topology's
+    median run — counted as trained, and the report says so per topology and rings it in the per-seed plot."""
+    from mlpsweep.report import comparison, plots
+    from mlpsweep.report.build import summary_table
+    from mlpsweep.report.html import summary_rows
+
+    acc = {"a": [0.850, 0.852, 0.848, 0.815, 0.700], "b": [0.860, 0.858, 0.831, 0.861, 0.859]}
+    runs = pd.DataFrame(
+        [
+            {"topology": t, "seed": s + 1, "status": "ok", "test_accuracy": x, "test_accuracy_at_best_val": x,
+             "best_val_epoch": 30, "sizes": "[784, 30, 10]" if t == "a" else "[784, 30, 30, 10]", "n_params": 1,
+             "diverged_epoch": None, "train_seconds": 1.0}
+            for t, xs in acc.items() for s, x in enumerate(xs)
+        ]
+    )  # fmt: skip
+    runs["stuck"] = pd.array([False, False, False, False, True] + [False] * 5, dtype="boolean")  # a's 70 %: stuck
+    comparison.mark_low(runs, 3.0)
+    assert runs[runs["low"]][["topology", "seed"]].values.tolist() == [["a", 4]]  # b's 83.1 % is 2.8 pp below
+    comparison.mark_low(runs, 2.5)
+    assert runs[runs["low"]][["topology", "seed"]].values.tolist() == [["a", 4], ["b", 3]]
+    comparison.mark_low(runs, 0)
+    assert not runs["low"].any()
+    comparison.mark_low(runs, 3.0)
+    notes = [r["cells"][-1] for r in summary_rows(summary_table(runs, ["a", "b"]))]
+    assert "1 low: seed 4 (far below the topology's median run, not stuck" in notes[0] and "low" not in notes[1]
+    fig = plots.test_accuracy(runs, ["a", "b"], {"a": "A", "b": "B"})
+    assert fig.axes[0].get_legend_handles_labels()[1] == ["low run"]

@@ -107,6 +107,7 @@ def summary_table(runs: pd.DataFrame, order) -> pd.DataFrame:
                 "stuck_seeds": ", ".join(str(int(x)) for x in r[r["stuck"].fillna(False).astype(bool)]["seed"])
                 if "stuck" in r
                 else "",
+                "low_seeds": ", ".join(str(int(x)) for x in r[r["low"]]["seed"]) if "low" in r else "",
             }
         )
     return pd.DataFrame(rows)
@@ -488,6 +489,7 @@ def compare_topologies(read: dict, runs_files, order, studies, kind, y_test, ver
     runs = comparison.read_runs([f.metrics for f in runs_files], [f.benchmark for f in runs_files])
     comparison.add_fingerprints(runs, {k: (f.model, f.predictions) for k, f in read["files"].items()}, metrics)
     comparison.mark_stuck(runs, metrics, verdicts["stuck_below"])
+    comparison.mark_low(runs, verdicts["low_below_pp"])
     order = [t for t in (order or list(dict.fromkeys(runs["topology"]))) if t in set(runs["topology"])]
     labels = {t: runs[runs["topology"] == t]["sizes"].iloc[0] for t in order}
     if len(set(labels.values())) < len(labels):  # same sizes, different settings: say which

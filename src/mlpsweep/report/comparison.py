@@ -78,6 +78,15 @@ def read_runs(metrics_paths, benchmark_paths=()) -> pd.DataFrame:
     return runs.sort_values(["topology", "seed"], kind="stable").reset_index(drop=True)
 
 
+def mark_low(runs: pd.DataFrame, below_pp: float) -> None:
+    """Give every run ``low``: finished, not stuck, and its test accuracy more than ``below_pp`` points below
+    the median of its topology's finished, non-stuck runs (a partial failure, counted as trained; never with
+    ``below_pp`` 0)."""
+    trained = (runs["status"] == "ok") & ~runs["stuck"].fillna(False).astype(bool)
+    median = runs["test_accuracy"].where(trained).groupby(runs["topology"]).transform("median")
+    runs["low"] = trained & (below_pp > 0) & (runs["test_accuracy"] < median - below_pp / 100)
+
+
 def mark_stuck(runs: pd.DataFrame, metrics: dict, share: float) -> None:
     """Give every run ``dead_classes`` (class indices it (almost) never predicts on validation, space-separated;
     empty when none, NA when it cannot be told: diverged, or evaluated before mlpsweep counted) and ``stuck``."""

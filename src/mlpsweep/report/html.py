@@ -107,6 +107,12 @@ def summary_rows(summary, pairs=None) -> list[dict]:
             notes.append(f"{s['diverged']} diverged ({s['diverged_at']}); excluded from the mean")
         if s.get("stuck_seeds"):
             notes.append(f"stuck: seed {s['stuck_seeds']} (counted in the mean; see Stuck runs)")
+        if s.get("low_seeds"):
+            low = s["low_seeds"].split(", ")
+            notes.append(
+                f"{len(low)} low: seed {s['low_seeds']} (far below the topology's median run, not stuck: counted as "
+                "trained; verdicts.low_below_pp)"
+            )
         if s["topology"] == top and len(summary) > 1:
             notes.append(
                 "the most accurate (every pair Holm-significant)"

@@ -92,10 +92,18 @@ def test_accuracy(runs: pd.DataFrame, order, labels: dict):
     ok["label"] = ok["topology"].map(labels)
     label_order = [labels[t] for t in order if t in set(ok["topology"])]
     fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(label_order) + 2), 4.2))
-    # Seeds side by side at fixed offsets (no random jitter: the same data draw the same figure).
+    # Seeds side by side at fixed offsets (no random jitter: the same data draw the same figure); a low run
+    # (far below its topology's median, not stuck: report.comparison.mark_low) ringed in red.
+    low_runs = ok["low"].to_numpy(bool) if "low" in ok else np.zeros(len(ok), bool)
+    ok["low_run"] = low_runs
     for i, label in enumerate(label_order):
-        ys = ok[ok["label"] == label].sort_values("seed")["accuracy %"].to_numpy()
-        ax.scatter(i + np.linspace(-0.08, 0.08, len(ys)) if len(ys) > 1 else [i], ys, color="0.45", s=36, zorder=2)
+        mine = ok[ok["label"] == label].sort_values("seed")
+        ys, low = mine["accuracy %"].to_numpy(), mine["low_run"].to_numpy(bool)
+        xs = i + np.linspace(-0.08, 0.08, len(ys)) if len(ys) > 1 else np.array([i])
+        ax.scatter(xs, ys, color="0.45", s=36, zorder=2)
+        if low.any():
+            ax.scatter(xs[low], ys[low], s=110, facecolors="none", edgecolors="C3", linewidths=1.5, zorder=3,
+                       label="low run" if not ax.get_legend_handles_labels()[1] else None)  # fmt: skip
     sns.pointplot(
         data=ok,
         x="label",
@@ -110,6 +118,8 @@ def test_accuracy(runs: pd.DataFrame, order, labels: dict):
     )
     ax.set(xlabel="", ylabel="test accuracy % (final epoch)", title="Test accuracy per seed, mean ± 95 % CI")
     ax.tick_params(axis="x", rotation=15)
+    if low_runs.any():
+        ax.legend(fontsize="small", loc="lower right")
     return fig
 
 
