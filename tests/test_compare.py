@@ -112,7 +112,9 @@ FORGERIES = {
             "report/runs.csv",
         ),
     ],
-    "runs.csv stuck": [(lambda r: sed(r / "report/runs.csv", ",True,toy", ",False,toy"), "report/runs.csv")],
+    "runs.csv stuck": [
+        (lambda r: sed(r / "report/runs.csv", ",True,False,toy", ",False,False,toy"), "report/runs.csv")
+    ],
     "run files": [
         (lambda r: sed(r / "models/30/seed1/history.csv", "\n2,", "\n2,9"), "report/plots/training_cost.png"),
         (
