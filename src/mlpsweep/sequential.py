@@ -61,6 +61,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .verdicts import TRIM
+
 SPENDING = ("obrien_fleming", "pocock")
 
 
@@ -124,53 +126,94 @@ def boundaries(fractions: tuple, alpha: float, rule: str, points: int = 801) -> 
     return tuple(out)
 
 
-#: Simulated paths (each also read mirrored) and the seed that calibrate the looks of Welch's statistic.
+#: Simulated paths (each also read mirrored) and the seed that calibrate the looks of the trained part's statistic.
 CALIBRATION_PATHS = 2_000_000
 CALIBRATION_SEED = 20261203
+#: Paths a block of the trimmed statistic's calibration draws at once (memory: block × max seeds doubles).
+CALIBRATION_BLOCK = 250_000
 
 
-@lru_cache(maxsize=64)
-def t_levels(sizes: tuple, alpha: float, rule: str) -> tuple:
-    """Per-look nominal one-sided levels p_k for Welch's statistic referred to Student's t with
-    min(n_A, n_B) − 1 degrees of freedom at looks of ``sizes`` seeds per side, spending α by ``rule``.
-
-    That statistic's tail at a look is, for every ratio of the two spreads, at most that of t with
-    n_k − 1 degrees of freedom (Mickey & Brown 1966: the reference distribution is conservative), and it
-    reaches it as the ratio grows without bound, where the statistic becomes the one-sample t of the
-    noisier side.  The looks are calibrated for that limit: the boundaries c_k on the t scale are those at
-    which the one-sample t statistics T_k of one growing normal sample first cross with the spending
-    function's increments, P(T_1 < c_1, …, T_{k−1} < c_{k−1}, T_k ≥ c_k) = α(t_k) − α(t_{k−1}) — exactly
-    (Student's t) at the first look, and by simulation after it (``CALIBRATION_PATHS`` paths with a fixed
-    seed, each read also mirrored, −T, so the same design gives the same levels everywhere; the running sum
-    and sum of squares of each look's new block are drawn from their exact normal and χ² laws).  The levels
-    are then p_k = P(t_{n_k − 1} ≥ c_k).  Normal z boundaries used with t statistics at these sample sizes
-    would not keep α (the first look at 5 seeds tests in the far tail, where Welch's degrees of freedom are
-    least trustworthy); the benchmark ``benchmarks/verdict_errors.py`` measures what these levels keep."""
-    from scipy import stats
-
-    rng = np.random.default_rng(CALIBRATION_SEED)
+def _one_sample_t(sizes: tuple, rng: np.random.Generator) -> np.ndarray:
+    """The one-sample t statistics of ``CALIBRATION_PATHS`` growing standard normal samples at looks of
+    ``sizes`` values (looks × paths): each look's new block enters by its sum and sum of squares, drawn from
+    their exact normal and χ² laws."""
     paths = CALIBRATION_PATHS
-    total = np.zeros(paths)
-    squares = np.zeros(paths)
-    alive = np.ones(2 * paths, dtype=bool)  # the paths and their mirror images that have not crossed
-    seen, previous_spent, out = 0, 0.0, []
-    for n in sizes:
+    total, squares = np.zeros(paths), np.zeros(paths)
+    out, seen = np.empty((len(sizes), paths)), 0
+    for k, n in enumerate(sizes):
         block = n - seen
         head = rng.standard_normal(paths) * math.sqrt(block)  # the block's sum
         squares += head**2 / block + (rng.chisquare(block - 1, paths) if block > 1 else 0.0)
         total += head
         seen = n
-        t = total / np.sqrt(np.maximum(n * (squares - total**2 / n) / (n - 1), 1e-300))
-        both = np.concatenate([t, -t])
+        out[k] = total / np.sqrt(np.maximum(n * (squares - total**2 / n) / (n - 1), 1e-300))
+    return out
+
+
+def _one_sample_yuen(sizes: tuple, trim: float, rng: np.random.Generator) -> np.ndarray:
+    """Yuen's one-sample statistics (the trimmed mean over its standard error, :func:`mlpsweep.stats.trimmed`)
+    of ``CALIBRATION_PATHS`` growing standard normal samples at looks of ``sizes`` values (looks × paths),
+    drawn ``CALIBRATION_BLOCK`` paths at a time."""
+    from .stats import trimmed
+
+    paths = CALIBRATION_PATHS
+    out = np.empty((len(sizes), paths))
+    for start in range(0, paths, CALIBRATION_BLOCK):
+        x = rng.standard_normal((min(CALIBRATION_BLOCK, paths - start), sizes[-1]))
+        for k, n in enumerate(sizes):
+            t = trimmed(x[:, :n], trim)
+            out[k, start : start + len(x)] = t.mean / np.sqrt(t.d)
+    return out
+
+
+def kept(n: int, trim: float) -> int:
+    """The values a ``trim``-trimmed mean of ``n`` keeps: n − 2⌊trim·n⌋."""
+    return n - 2 * math.floor(trim * n)
+
+
+@lru_cache(maxsize=64)
+def t_levels(sizes: tuple, alpha: float, rule: str, trim: float = 0.0) -> tuple:
+    """Per-look nominal one-sided levels p_k for the trained part's statistic — Welch's (``trim`` 0) or
+    Yuen's (the difference of ``trim``-trimmed means) — referred to Student's t with min(h_A, h_B) − 1
+    degrees of freedom (h = the values kept, :func:`kept`) at looks of ``sizes`` seeds per side, spending α
+    by ``rule``.
+
+    That statistic's tail at a look is, for every ratio of the two spreads, at most that of t with
+    h_k − 1 degrees of freedom (Mickey & Brown 1966 for Welch's; the suite's simulations for Yuen's), and it
+    reaches it as the ratio grows without bound, where the statistic becomes the one-sample statistic of the
+    noisier side.  The looks are calibrated for that limit: the boundaries c_k on the t scale are those at
+    which the one-sample statistics T_k of one growing normal sample first cross with the spending
+    function's increments, P(T_1 < c_1, …, T_{k−1} < c_{k−1}, T_k ≥ c_k) = α(t_k) − α(t_{k−1}).  Welch's
+    first look is exact (Student's t); every other look, and every look of Yuen's statistic (whose
+    one-sample law is Student's only approximately), is found by simulation (``CALIBRATION_PATHS`` paths
+    with a fixed seed, each read also mirrored, −T, so the same design gives the same levels everywhere).
+    The levels are then p_k = P(t_{h_k − 1} ≥ c_k).  One look is a fixed design: Welch's is tested at α,
+    Yuen's at the level whose t boundary its one-sample statistic crosses with probability α (at 5 seeds
+    Student's t on h − 1 = 2 degrees of freedom would give it 6 %).  Normal z
+    boundaries used with t statistics at these sample sizes would not keep α (the first look at 5 seeds tests
+    in the far tail, where Welch's degrees of freedom are least trustworthy); the benchmark
+    ``benchmarks/verdict_errors.py`` measures what these levels keep."""
+    from scipy import stats
+
+    if len(sizes) == 1 and not trim:
+        return (alpha,)
+    rng = np.random.default_rng(CALIBRATION_SEED)
+    paths = CALIBRATION_PATHS
+    statistic = _one_sample_yuen(sizes, trim, rng) if trim else _one_sample_t(sizes, rng)
+    alive = np.ones(2 * paths, dtype=bool)  # the paths and their mirror images that have not crossed
+    previous_spent, out = 0.0, []
+    for k, n in enumerate(sizes):
+        df = kept(n, trim) - 1
+        both = np.concatenate([statistic[k], -statistic[k]])
         target = spent(n / sizes[-1], alpha, rule) - previous_spent
-        if len(out) == 0:
-            c = float(stats.t.isf(target, n - 1))
+        if k == 0 and not trim:
+            c = float(stats.t.isf(target, df))
         else:
             rank = max(1, round(target * 2 * paths))  # how many of the paths and mirrors must cross here
             live = -np.partition(-both[alive], (rank - 1, rank))
             c = float((live[rank - 1] + live[rank]) / 2)  # between the rank-th largest and the next
         alive &= both < c
-        out.append(float(stats.t.sf(c, n - 1)))
+        out.append(float(stats.t.sf(c, df)))
         previous_spent = spent(n / sizes[-1], alpha, rule)
     return tuple(out)
 
@@ -184,6 +227,13 @@ class Design:
     max: int
     alpha: float = 0.05
     spending: str = "obrien_fleming"
+    trim: float = TRIM
+
+    @classmethod
+    def fixed(cls, n: int, alpha: float = 0.05) -> "Design":
+        """A fixed design of ``n`` seeds per topology: one look, at the level that keeps α
+        (:func:`t_levels`)."""
+        return cls(n, n, n, alpha)
 
     @classmethod
     def of(cls, study: dict) -> "Design":
@@ -202,9 +252,9 @@ class Design:
 
     @property
     def levels(self) -> list[float]:
-        """The nominal one-sided level p_k of every look, for Welch's statistic with min(n_A, n_B) − 1 degrees
-        of freedom (:func:`t_levels`)."""
-        return list(t_levels(tuple(self.sizes), self.alpha, self.spending))
+        """The nominal one-sided level p_k of every look, for the trained part's statistic with min(h_A, h_B) − 1
+        degrees of freedom (:func:`t_levels`)."""
+        return list(t_levels(tuple(self.sizes), self.alpha, self.spending, self.trim))
 
     @property
     def z_levels(self) -> list[float]:
@@ -218,10 +268,12 @@ class Design:
     def describe(self) -> str:
         levels = ", ".join(f"{n}: {p:.2g}" for n, p in zip(self.sizes, self.levels))
         rule = {"obrien_fleming": "O'Brien–Fleming", "pocock": "Pocock"}[self.spending]
+        statistic = f"Yuen's statistic ({100 * self.trim:g} % trimmed means)" if self.trim else "Welch's statistic"
         return (
             f"looks at {', '.join(map(str, self.sizes))} seeds per topology; α = {self.alpha:g} spent across them "
-            f"by {rule}-type alpha spending (Lan & DeMets); each look refers Welch's statistic to Student's t with "
-            f"min(n_A, n_B) − 1 degrees of freedom at a level calibrated to hold for any ratio of the spreads, "
+            f"by {rule}-type alpha spending (Lan & DeMets); each look refers {statistic} to Student's t with "
+            f"min(h_A, h_B) − 1 degrees of freedom (h: the runs kept) at a level calibrated to hold for any ratio "
+            f"of the spreads, "
             f"nominal one-sided level per look (seeds: level) {levels}"
         )
 

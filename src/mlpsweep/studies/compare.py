@@ -7,7 +7,7 @@ Two claims can be read from such a group (config key ``expect``):
                         non-superiority with the margin ``margin_pp``.  Supported
                         when every deeper net's (1 − 2α) upper end is below the
                         margin; contradicted when some deeper net is better by
-                        more than the margin (one-sided Welch tests, Holm over
+                        more than the margin (one-sided tests, Holm over
                         the deeper nets); otherwise inconclusive.
 ``alternatives_better`` "some alternative beats the first topology (the lecture's
                         recipe)": each alternative by superiority with the
@@ -16,12 +16,13 @@ Two claims can be read from such a group (config key ``expect``):
                         alternative's upper end is below the margin; otherwise
                         inconclusive.
 
-Both claims are decided twice (``stuck_below``, inherited from ``verdicts``):
-on all finished runs — the primary verdict, what a user of the recipe gets —
-and on the runs that trained, leaving out the *stuck* ones (a class the run
-(almost) never predicts on the validation set), which is what the network can
-do when its training works.  Each topology's stuck runs are compared with the
-first topology's by Fisher's exact test.
+Each claim has two parts (:data:`PARTS`), and the primary verdict — what a
+user of the recipe gets — needs both: the runs that *trained* (stuck runs, a
+class (almost) never predicted on validation, and diverged ones left out),
+compared by the difference of their 25 % trimmed means (Yuen's test,
+:data:`mlpsweep.verdicts.TRIM`: runs that fail partly and one-sided skew do
+not move it past α), and how often runs *fail* to train, by an exact
+unconditional test of the two rates.  The report gives each part's verdict too.
 
 With ``replication`` the study is sequential (:mod:`mlpsweep.sequential`):
 its ``look`` job decides the primary verdict at each look's nominal level and
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import verdicts as v
+from ..sequential import Design
 from ..verdicts import Outcome, Verdict
 from ..report.sections import dead_classes
 from .base import (
@@ -96,14 +98,16 @@ def decide_deeper_not_better(
     plan_alpha: float | None = None,
     failure_margin: float | None = None,
     df: str = "min",
+    trim: float = v.TRIM,
     parts: tuple = PARTS,
 ) -> Verdict:
     """“No deeper network is better than the shallowest” for a user of the recipe.  ``groups``: (topology,
     depth, accuracies of the runs that trained[, failed runs, judged runs]) or :class:`Arm`, in the study's
     order.  For every deeper net B against the shallowest A the claim has two parts (``parts``):
 
-    * trained: B's trained runs are not better than A's by ``margin`` or more (Welch's statistic on
-      min(n_A, n_B) − 1 degrees of freedom, ``df``; :func:`verdicts.not_better`);
+    * trained: B's trained runs are not better than A's by ``margin`` or more: the difference of their
+      ``trim``-trimmed means (:data:`verdicts.TRIM`), Yuen's statistic on min(h_A, h_B) − 1 degrees of
+      freedom (``df``; :func:`verdicts.not_better`);
     * failures: B does not fail to train less often than A by ``failure_margin`` or more (exact unconditional
       test of the two rates, :func:`verdicts.failures_claim`) — only with a failure margin and counts.
 
@@ -123,14 +127,16 @@ def decide_deeper_not_better(
     shallow = next(a for a in arms if a.depth == depths[0])
     deeper = [a for a in arms if a.depth > depths[0]]
     k = len(deeper) * (use_trained + use_rates)
-    welch = dict(margin=margin, alpha=alpha, min_seeds=min_seeds, power=power, plan_alpha=plan_alpha, df=df)
+    trained = dict(
+        margin=margin, alpha=alpha, min_seeds=min_seeds, power=power, plan_alpha=plan_alpha, df=df, trim=trim
+    )
     unit = "seed that trained" if all(x.failed is not None for x in arms) else "finished seed"
     checks = []  # (kind, arm, verdict, one-sided p of its opposite)
     for a in deeper:
         what = f"{a.name} − {shallow.name}"
         if use_trained:
-            part = v.not_better(shallow.trained, a.trained, what=what, holm_k=k, unit=unit, **welch)
-            d = v.difference(shallow.trained, a.trained, alpha, power, df)
+            part = v.not_better(shallow.trained, a.trained, what=what, holm_k=k, unit=unit, **trained)
+            d = v.difference(shallow.trained, a.trained, alpha, power, df, trim)
             checks.append(("trained", a, part, v.one_sided_p(d, margin, greater=True)))
         if use_rates:
             part = v.failures_claim(
@@ -204,13 +210,15 @@ def decide_alternatives_better(
     plan_alpha: float | None = None,
     failure_margin: float | None = None,
     df: str = "min",
+    trim: float = v.TRIM,
     parts: tuple = PARTS,
 ) -> Verdict:
     """ "Some alternative is better than the first topology" for a user.  ``base``: (topology, accuracies of the
     runs that trained[, failed, judged runs]) or :class:`Arm`; ``alternatives``: a list of the same.  An
     alternative B is better than the base A when both parts (``parts``) hold:
 
-    * trained: B's trained runs beat A's by more than ``margin`` (Welch, :func:`verdicts.better`);
+    * trained: B's trained runs beat A's by more than ``margin`` (their trimmed means, Yuen,
+      :func:`verdicts.better`);
     * failures: B does not fail to train more often than A by ``failure_margin`` or more (exact unconditional
       test, :func:`verdicts.failures_claim`) — only with a failure margin and counts.
 
@@ -226,15 +234,17 @@ def decide_alternatives_better(
     if use_rates:
         th["failure_margin_pp"] = 100 * failure_margin
     n_parts = use_trained + use_rates
-    welch = dict(margin=margin, alpha=alpha, min_seeds=min_seeds, power=power, plan_alpha=plan_alpha, df=df)
+    trained = dict(
+        margin=margin, alpha=alpha, min_seeds=min_seeds, power=power, plan_alpha=plan_alpha, df=df, trim=trim
+    )
     unit = "seed that trained" if all(x.failed is not None for x in [a0, *alts]) else "finished seed"
     rows, p_support, excluded, sentences = [], [], [], []
     for b in alts:
         what = f"{b.name} − {a0.name}"
         sup, con, row = [], [], {"topology": b.name}
         if use_trained:
-            part = v.better(a0.trained, b.trained, what=what, holm_k=len(alts), unit=unit, **welch)
-            d = v.difference(a0.trained, b.trained, alpha, power, df)
+            part = v.better(a0.trained, b.trained, what=what, holm_k=len(alts), unit=unit, **trained)
+            d = v.difference(a0.trained, b.trained, alpha, power, df, trim)
             sup.append(part.numbers["p_one_sided"])
             con.append(v.one_sided_p(d, margin, greater=False))
             row.update(part.numbers)
@@ -296,8 +306,6 @@ METRICS = "results/{dataset}/eval/{topology}/seed{seed}/metrics.json"
 
 def look_seeds(definition: dict, look: int) -> list[int]:
     """The seeds per topology a sequential study has at ``look`` (1, 2, …)."""
-    from ..sequential import Design
-
     return definition["replication"]["seeds"][: Design.of(definition).sizes[look - 1]]
 
 
@@ -319,7 +327,6 @@ def write_look(kind_, arguments: dict, out: str) -> None:
 
     from ..atomic import write_json
     from ..report.comparison import read_runs
-    from ..sequential import Design
 
     study, look = arguments["study"], int(arguments["look"])
     design = Design.of(study)
@@ -434,8 +441,6 @@ class Compare(StudyKind):
 
     # -- sequential seeds (``replication``): a stage is a look; its decision says whether to stop ------------------
     def stages(self, definition: dict) -> int:
-        from ..sequential import Design
-
         return Design.of(definition).looks if definition.get("replication") else 0
 
     def stage_inputs(self, study: str, definition: dict, dataset: str, stage: int, decided) -> list[str]:
@@ -481,9 +486,11 @@ class Compare(StudyKind):
                 "Diverged (the cost became non-finite; excluded from the means): " + ", ".join(diverged) + "."
             )
         look = study.get("sequential")  # the last look's decision file of a sequential study (report.build)
+        design = Design.of(study) if look else Design.fixed(len(study["seeds"]), study["alpha"])
+        level = look["level"] if look else design.levels[0]
         common = dict(
             margin=study["margin_pp"] / 100,
-            alpha=look["level"] if look else study["alpha"],
+            alpha=level,
             min_seeds=study["min_seeds"],
             power=study["power"],
             plan_alpha=study["alpha"],
@@ -493,6 +500,13 @@ class Compare(StudyKind):
         sec.verdict = self.decide(study, data, r, common, arms=arms)
         if look:
             sec.findings.insert(0, look_finding(look, len(r)))
+        elif level != study["alpha"]:
+            sec.findings.insert(
+                0,
+                f"Fixed design: {len(study['seeds'])} seeds per topology; the trained part's test at the nominal level "
+                f"{level:.3g}, at which Yuen's statistic on min(h_A, h_B) − 1 degrees of freedom keeps α = "
+                f"{study['alpha']:g} for any ratio of the spreads (sequential.t_levels).",
+            )
         share = study["stuck_below"]
         if share > 0:
             dead = {(t, s): dead_classes(data.metrics[(t, s)], share) for t, s in zip(r["topology"], r["seed"])}
