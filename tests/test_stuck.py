@@ -131,6 +131,24 @@ def test_one_stuck_seed_the_primary_verdict_has_two_parts_and_both_must_hold(tmp
     assert sec.thresholds["stuck_below"] == 0.1 and sec.thresholds["failure_margin_pp"] == 10.0
 
 
+def test_the_verdict_is_one_line_over_a_table_of_its_parts(tmp_path):
+    """The primary verdict's paragraph is one line naming what is undecided, over a table with a row per part
+    and pair: the trained part's difference of trimmed means with the runs it rests on and its interval, the
+    failure part's counts and exact p-values, each with a one-line reason; the section says what part 1's
+    difference is about."""
+    from mlpsweep.studies.compare import ESTIMAND
+
+    sec = kind("compare").section("depth", {**STUDY, "failure_margin_pp": 10.0}, study_data(tmp_path))
+    assert sec.verdict_brief == "Not decided: part 2 for 30-30."
+    assert sec.parts_header[:3] == ["part", "pair", "verdict"]
+    trained, failures = sec.parts_rows
+    assert trained[:3] == ["1 · runs that trained", "30-30 − 30", "supported"]
+    assert "(25 % trimmed means of 5 and 4 runs)" in trained[3] and "% CI [" in trained[4]
+    assert trained[5] == "the interval lies below the 1 pp margin"
+    assert failures[:4] == ["2 · failing to train", "30-30 − 30", "inconclusive", "0/5 against 1/5 failed"]
+    assert failures[5] == "neither shown with this many runs" and ESTIMAND in sec.findings
+
+
 def test_a_large_failure_margin_lets_the_trained_part_decide(tmp_path):
     """With a failure margin no five seeds can breach (90 pp), the failure part is supported and the primary
     verdict follows the runs that trained; a margin of 0 pp is refused by the schema, not here."""

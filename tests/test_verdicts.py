@@ -33,6 +33,23 @@ def test_difference_matches_the_textbook_formulas():
     assert d.mde > (crit + scipy.t.ppf(0.8, nu)) * se
 
 
+def test_the_trimmed_difference_is_yuens_test_as_scipy_computes_it():
+    """With ``trim`` the difference is of trimmed means and its one-sided p and interval are Yuen's: SciPy's
+    ``ttest_ind(trim=…)`` with Welch-type degrees of freedom on the kept counts, and with ``df="min"`` Student's
+    t on min(h_A, h_B) − 1 (here 6 − 1: twelve runs keep six, eight keep four → 3)."""
+    scipy = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(3)
+    a, b = 0.85 + 0.01 * rng.standard_normal(12), 0.86 + 0.015 * rng.standard_normal(8)
+    d = v.difference(a, b, alpha=0.05, trim=0.25)
+    ref = scipy.ttest_ind(b - 0.01, a, equal_var=False, trim=0.25, alternative="greater")
+    assert d.diff == pytest.approx(scipy.trim_mean(b, 0.25) - scipy.trim_mean(a, 0.25), rel=1e-12)
+    assert v.one_sided_p(d, 0.01, greater=True) == pytest.approx(ref.pvalue, rel=1e-9)
+    assert d.df == pytest.approx(ref.df, rel=1e-9)
+    m = v.difference(a, b, alpha=0.05, df="min", trim=0.25)
+    assert m.df == 3 and m.high - m.diff == pytest.approx(scipy.t.ppf(0.95, 3) * m.se, rel=1e-12)
+    assert m.of_what == " (25 % trimmed means, Yuen)" and "Yuen" in m.test
+
+
 def test_the_detectable_shift_is_the_noncentral_t_s_by_simulation():
     """An independent check: t statistics drawn as (Z + δ/SE)/√(χ²_ν/ν) exceed the one-sided critical value at
     level α/k in `power` of the draws when the true shift is the detectable one."""

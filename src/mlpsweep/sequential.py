@@ -183,20 +183,21 @@ def t_levels(sizes: tuple, alpha: float, rule: str, trim: float = 0.0) -> tuple:
     reaches it as the ratio grows without bound, where the statistic becomes the one-sample statistic of the
     noisier side.  The looks are calibrated for that limit: the boundaries c_k on the t scale are those at
     which the one-sample statistics T_k of one growing normal sample first cross with the spending
-    function's increments, P(T_1 < c_1, …, T_{k−1} < c_{k−1}, T_k ≥ c_k) = α(t_k) − α(t_{k−1}).  Welch's
-    first look is exact (Student's t); every other look, and every look of Yuen's statistic (whose
-    one-sample law is Student's only approximately), is found by simulation (``CALIBRATION_PATHS`` paths
-    with a fixed seed, each read also mirrored, −T, so the same design gives the same levels everywhere).
-    The levels are then p_k = P(t_{h_k − 1} ≥ c_k).  One look is a fixed design: Welch's is tested at α,
-    Yuen's at the level whose t boundary its one-sample statistic crosses with probability α (at 5 seeds
-    Student's t on h − 1 = 2 degrees of freedom would give it 6 %).  Normal z
-    boundaries used with t statistics at these sample sizes would not keep α (the first look at 5 seeds tests
-    in the far tail, where Welch's degrees of freedom are least trustworthy); the benchmark
+    function's increments, P(T_1 < c_1, …, T_{k−1} < c_{k−1}, T_k ≥ c_k) = α(t_k) − α(t_{k−1}).  A first
+    look that trims nothing (Welch's, or Yuen's below 4 seeds) is exact (Student's t); every other look, and
+    every look of Yuen's statistic that trims (its one-sample law is Student's only approximately), is
+    found by simulation (``CALIBRATION_PATHS`` paths with a fixed seed, each read also mirrored, −T, so the
+    same design gives the same levels everywhere).  The levels are then p_k = P(t_{h_k − 1} ≥ c_k).  One
+    look is a fixed design: Welch's is tested at α, Yuen's (from 4 seeds, where it trims) at the level whose
+    t boundary its one-sample statistic crosses with probability α (at 5 seeds Student's t on h − 1 = 2
+    degrees of freedom would give it 6 %).  Normal z boundaries used with t statistics at these sample sizes
+    would not keep α (the first look at 5 seeds tests in the far tail, where Welch's degrees of freedom are
+    least trustworthy); the benchmark
     ``benchmarks/verdict_errors.py`` measures what these levels keep."""
     from scipy import stats
 
-    if len(sizes) == 1 and not trim:
-        return (alpha,)
+    if len(sizes) == 1 and kept(sizes[0], trim) == sizes[0]:
+        return (alpha,)  # nothing trimmed at this size: Student's t is exact
     rng = np.random.default_rng(CALIBRATION_SEED)
     paths = CALIBRATION_PATHS
     statistic = _one_sample_yuen(sizes, trim, rng) if trim else _one_sample_t(sizes, rng)
@@ -206,7 +207,7 @@ def t_levels(sizes: tuple, alpha: float, rule: str, trim: float = 0.0) -> tuple:
         df = kept(n, trim) - 1
         both = np.concatenate([statistic[k], -statistic[k]])
         target = spent(n / sizes[-1], alpha, rule) - previous_spent
-        if k == 0 and not trim:
+        if k == 0 and kept(n, trim) == n:
             c = float(stats.t.isf(target, df))
         else:
             rank = max(1, round(target * 2 * paths))  # how many of the paths and mirrors must cross here

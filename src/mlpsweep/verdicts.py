@@ -8,8 +8,9 @@ verdict's text: the report reads :attr:`Verdict.outcome`.
 The decision rules follow ``STATISTICS.md`` (the project's statistics
 reference; Wellek 2010 for margins, Holm 1979 for several tests):
 
-* :func:`difference` — Welch's difference of two groups of seeds, its
-  (1 − 2α) interval and the smallest difference the run could have detected.
+* :func:`difference` — Welch's difference of two groups of seeds (or Yuen's
+  difference of their trimmed means, :data:`TRIM`), its (1 − 2α) interval
+  and the smallest difference the run could have detected.
 * :func:`not_better` — non-superiority of B over A with a margin δ.
 * :func:`better` — superiority of B over A by at least δ.
 * :func:`holm` — Holm's step-down rejections for a family of p-values.

@@ -113,20 +113,39 @@ def summary_table(runs: pd.DataFrame, order) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def trained_accuracies(runs: pd.DataFrame, topology: str) -> np.ndarray:
+    """The test accuracies of a topology's runs that trained: finished and not stuck (what the study verdicts'
+    first part and the pairwise tests rest on)."""
+    mine = runs[(runs["topology"] == topology) & (runs["status"] == "ok")]
+    if "stuck" in mine:
+        mine = mine[~mine["stuck"].fillna(False).astype(bool)]
+    return mine["test_accuracy"].to_numpy()
+
+
 def pairwise(
-    runs: pd.DataFrame, summary: pd.DataFrame, predictions: dict, y_test, labels: dict, *, alpha: float, power: float
+    runs: pd.DataFrame,
+    summary: pd.DataFrame,
+    predictions: dict,
+    y_test,
+    labels: dict,
+    *,
+    alpha: float,
+    power: float,
+    links: dict | None = None,
 ) -> pd.DataFrame:
-    """Every pair of topologies: Welch's difference over seeds (Holm over the pairs) and McNemar on the median seeds."""
+    """Every pair of topologies: the difference of the 25 % trimmed means of their runs that trained, by the test
+    the study verdicts' first part uses (Yuen's, min(h_A, h_B) − 1 degrees of freedom; two-sided, Holm over the
+    pairs), and McNemar on the median seeds.  ``links``: (a, b) -> the verdict that decides that pair."""
     rows = []
     finished = summary[summary["finished"] > 0]["topology"].tolist()
     by_topo = summary.set_index("topology")
     k = max(1, len(finished) * (len(finished) - 1) // 2)  # the pairs Holm adjusts over
+    rule = dict(power=power, df="min", trim=verdicts.TRIM)
     for a, b in combinations(finished, 2):
-        acc_a = runs[(runs["topology"] == a) & (runs["status"] == "ok")]["test_accuracy"].to_numpy()
-        acc_b = runs[(runs["topology"] == b) & (runs["status"] == "ok")]["test_accuracy"].to_numpy()
-        d = verdicts.difference(acc_a, acc_b, alpha=alpha / 2, power=power)  # (1 − α) two-sided interval
-        # the smallest difference the pair's own test detects: two-sided Welch at Holm's first-step level α/k
-        mde = verdicts.difference(acc_a, acc_b, alpha=alpha / k, power=power).mde
+        acc_a, acc_b = trained_accuracies(runs, a), trained_accuracies(runs, b)
+        d = verdicts.difference(acc_a, acc_b, alpha=alpha / 2, **rule)  # (1 − α) two-sided interval
+        # the smallest difference the pair's own test detects: two-sided at Holm's first-step level α/k
+        mde = verdicts.difference(acc_a, acc_b, alpha=alpha / k, **rule).mde
         p = verdicts.two_sided_p(d)
         sa, sb = by_topo.loc[a, "median_seed"], by_topo.loc[b, "median_seed"]
         m = mcnemar(predictions[(a, sa)] == y_test, predictions[(b, sb)] == y_test)
@@ -134,11 +153,14 @@ def pairwise(
             {
                 "a": a,
                 "b": b,
+                "trained_a": d.n_a,
+                "trained_b": d.n_b,
                 "difference_pp": 100 * d.diff,
                 "ci_low_pp": 100 * d.low,
                 "ci_high_pp": 100 * d.high,
-                "welch_df": d.df,
-                "welch_p": p,
+                "test": d.test,
+                "df": d.df,
+                "p": p,
                 "detectable_pp": 100 * mde,
                 "detectable_level": alpha / k,  # two-sided, Holm's first step over the k pairs
                 "detectable_power": power,
@@ -146,13 +168,14 @@ def pairwise(
                 "median_seed_b": sb,
                 "mcnemar_only_a_right_minus_only_b_right": m.statistic,
                 "mcnemar_p": m.p_value,
+                "verdict": (links or {}).get((a, b), ""),
                 "label_a": labels[a],
                 "label_b": labels[b],
             }
         )
     table = pd.DataFrame(rows)
     if len(table):
-        table["holm_significant"] = verdicts.holm(table["welch_p"].tolist(), alpha)
+        table["holm_significant"] = verdicts.holm(table["p"].tolist(), alpha)
         table["sentence"] = [pair_sentence(r, alpha, len(table)) for r in table.to_dict("records")]
         table = table.drop(columns=["label_a", "label_b"])
     return table
@@ -162,14 +185,16 @@ def study_pairs(
     runs: pd.DataFrame, order, studies, kind, predictions: dict, y_test, labels: dict, *, alpha: float, power: float
 ) -> pd.DataFrame:
     """The pairwise tests of the report: within each study whose kind compares its topologies, on that study's own
-    seeds (and its median seeds for McNemar); every pair of ``order`` when the report has no studies."""
-    groups = (
-        [(s["topologies"], s["seeds"]) for s in studies if kind(s["kind"]).pairwise] if studies else [(order, None)]
-    )
+    seeds (and its median seeds for McNemar); every pair of ``order`` when the report has no studies.  A pair a
+    study's verdict decides names that study."""
+    groups = [s for s in studies if kind(s["kind"]).pairwise] if studies else [{"topologies": order, "seeds": None}]
     if not (order and groups):
         return pd.DataFrame()
+    depth = {t: len(json.loads(z)) for t, z in zip(runs["topology"], runs["sizes"])}
     tables = []
-    for topologies, seeds in groups:
+    for s in groups:
+        topologies, seeds = s["topologies"], s["seeds"]
+        links = {p: s["name"] for p in kind(s["kind"]).decided_pairs(s, depth)} if "name" in s else {}
         sub = runs[runs["topology"].isin(topologies) & (runs["seed"].isin(seeds) if seeds is not None else True)]
         tables.append(
             pairwise(
@@ -180,29 +205,40 @@ def study_pairs(
                 labels,
                 alpha=alpha,
                 power=power,
+                links=links,
             )
         )
     return pd.concat(tables, ignore_index=True).drop_duplicates(subset=["a", "b"])
 
 
 def pair_sentence(r: dict, alpha: float, k: int) -> str:
-    """One pair in words: the difference, its interval, and what the test allows to say."""
+    """One pair in words: the difference, which runs it rests on, its interval, what the test allows to say, and
+    the study verdict that decides the pair."""
     la, lb = r["label_a"], r["label_b"]
     mc = f"McNemar on the median seeds: p = {r['mcnemar_p']:.2g}"
-    if not np.isfinite(r["welch_p"]):
-        return f"{lb} − {la}: {r['difference_pp']:+.2f} pp from one seed on a side: no interval, no test ({mc})."
+    link = (
+        f" Study {r['verdict']}'s verdict decides this pair against its margin with the same statistic, one-sided "
+        "(its table, part 1)."
+        if r.get("verdict")
+        else ""
+    )
+    runs = f"{100 * verdicts.TRIM:g} % trimmed means of the {r['trained_b']} and {r['trained_a']} runs that trained"
+    if not np.isfinite(r["p"]):
+        return (
+            f"{lb} − {la}: {r['difference_pp']:+.2f} pp ({runs}): too few runs for an interval or a test ({mc}).{link}"
+        )
     head = (
-        f"{lb} − {la}: {r['difference_pp']:+.2f} pp, {100 * (1 - alpha):.0f} % CI [{r['ci_low_pp']:+.2f}, "
-        f"{r['ci_high_pp']:+.2f}] pp, Welch p = {r['welch_p']:.2g}"
+        f"{lb} − {la}: {r['difference_pp']:+.2f} pp ({runs}), {100 * (1 - alpha):.0f} % CI [{r['ci_low_pp']:+.2f}, "
+        f"{r['ci_high_pp']:+.2f}] pp, Yuen's test p = {r['p']:.2g}"
     )
     holm = f"Holm over {k} pair{'s' if k != 1 else ''} at α = {alpha:g}"
     if r["holm_significant"]:
         win, lose = (lb, la) if r["difference_pp"] > 0 else (la, lb)
-        return f"{head}: {win} is more accurate than {lose} ({holm}; {mc})."
+        return f"{head}: {win} is more accurate than {lose} ({holm}; {mc}).{link}"
     return (
         f"{head}: not significant ({holm}); this run could only have detected differences larger than "
         f"{r['detectable_pp']:.2f} pp ({100 * r['detectable_power']:.0f} % power, two-sided at "
-        f"α = {r['detectable_level']:.3g}, the first step of Holm; {mc})."
+        f"α = {r['detectable_level']:.3g}, the first step of Holm; {mc}).{link}"
     )
 
 

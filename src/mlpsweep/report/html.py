@@ -310,9 +310,9 @@ def stuck_intro(share: float, named: list, rates: list) -> str:
     return (
         what + f"{len(named)} run{'s are' if len(named) != 1 else ' is'} stuck (below). A user of a recipe gets "
         "either a failed run (stuck, or diverged) or a trained network, so the studies that compare topologies "
-        "decide their primary verdict in two parts that must both hold: the runs that trained (Welch, against "
-        "the accuracy margin) and how often runs fail (an exact test of the two failure rates, against the "
-        "failure margin). The rates' intervals below are exact (Clopper–Pearson, 95 %)."
+        "decide their primary verdict in two parts that must both hold: the runs that trained (their 25 % "
+        "trimmed means, Yuen's test, against the accuracy margin) and how often runs fail (an exact test of the "
+        "two failure rates, against the failure margin). The rates' intervals below are exact (Clopper–Pearson, 95 %)."
     )
 
 

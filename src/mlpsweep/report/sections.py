@@ -31,6 +31,9 @@ class Section:
     thresholds: dict = field(default_factory=dict)  # declared numbers the verdict used, as shown
     more_verdicts: list = field(default_factory=list)  # [(what it is decided on, Verdict)] beside the primary one
     verdict_on: str = ""  # what the primary verdict is decided on, shown when there are more
+    verdict_brief: str = ""  # one line for the primary verdict when its parts are shown as a table
+    parts_header: list = field(default_factory=list)  # the verdict's parts, one row per comparison and part
+    parts_rows: list = field(default_factory=list)
 
 
 @dataclass

@@ -96,6 +96,11 @@ class StudyKind:
     sequential: bool = False
     verdict_keys: tuple = ()
 
+    def decided_pairs(self, definition: dict, depth: dict) -> list[tuple[str, str]]:
+        """The pairs (a, b) of topologies whose difference b − a this kind's verdict decides (``depth``: topology
+        -> number of layers), for the report to link them to the pairwise tests; none by default."""
+        return []
+
     def generate(self, study: str, definition: dict, config: dict) -> dict:
         """Topologies this study makes itself (name -> topology), e.g. a sweep's points; none by default."""
         return {}

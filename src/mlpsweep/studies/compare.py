@@ -80,6 +80,13 @@ class Arm:
 PARTS = ("trained", "failures")
 TRAINED_PART = "the runs that trained (stuck and diverged runs left out)"
 FAILURE_PART = "how often runs fail to train (stuck or diverged)"
+TRAINED_PART_SHORT, FAILURE_PART_SHORT = "1 · runs that trained", "2 · failing to train"
+#: What part 1's difference is about, in one sentence (the report's and config/README.md's).
+ESTIMAND = (
+    f"Part 1 compares the {100 * v.TRIM:g} % trimmed means of the runs that trained: each topology's test "
+    f"accuracies without their lowest and highest {100 * v.TRIM:g} % — what a typical trained run reaches, which "
+    "runs that fail partly (a few points low) move little."
+)
 
 
 def _parts(arms, parts, failure_margin) -> tuple[bool, bool]:
@@ -144,19 +151,16 @@ def decide_deeper_not_better(
             )
             checks.append(("failures", a, part, part.numbers.get("p_contradict", math.nan)))
     rejected = v.holm([c[3] for c in checks], alpha)
-    nums = {
-        "comparisons": [
-            {**part.numbers, "p_better_than_margin": p, "holm_rejected": r, "topology": a.name}
-            for (kind, a, part, p), r in zip(checks, rejected)
-            if kind == "trained"
-        ],
-        "failures": [
-            {**part.numbers, "holm_rejected": r, "topology": a.name}
-            for (kind, a, part, p), r in zip(checks, rejected)
-            if kind == "failures"
-        ],
-    }
     shown = [r and c[2].outcome is Outcome.CONTRADICTED for c, r in zip(checks, rejected)]
+    nums = {"comparisons": [], "failures": []}
+    for (kind, a, part, p), r, x in zip(checks, rejected, shown):
+        # the comparison's own outcome in the primary verdict: contradicted only where Holm shows it
+        own = part.outcome if part.outcome is not Outcome.CONTRADICTED or x else Outcome.INCONCLUSIVE
+        row = {**part.numbers, "holm_rejected": r, "topology": a.name, "base": shallow.name, "outcome": own.value}
+        if kind == "trained":
+            nums["comparisons"].append({**row, "p_better_than_margin": p})
+        else:
+            nums["failures"].append(row)
     names = {"trained": "part 1 (the runs that trained)", "failures": "part 2 (how often runs fail to train)"}
 
     def part_outcome(kind: str) -> Outcome:
@@ -247,7 +251,7 @@ def decide_alternatives_better(
             d = v.difference(a0.trained, b.trained, alpha, power, df, trim)
             sup.append(part.numbers["p_one_sided"])
             con.append(v.one_sided_p(d, margin, greater=False))
-            row.update(part.numbers)
+            row.update(part.numbers, outcome=part.outcome.value, base=a0.name)
             sentences.append(part.sentence)
         if use_rates:
             part = v.failures_claim(
@@ -255,7 +259,7 @@ def decide_alternatives_better(
             )
             sup.append(part.numbers["p_support"])
             con.append(part.numbers["p_contradict"])
-            row["failures"] = part.numbers
+            row["failures"] = {**part.numbers, "outcome": part.outcome.value}
             sentences.append(part.sentence)
         p_support.append(max(sup) if not any(math.isnan(x) for x in sup) else math.nan)
         excluded.append(any(x <= alpha / n_parts for x in con if not math.isnan(x)))
@@ -405,6 +409,84 @@ def stuck_finding(r, stuck, dead: dict, base: str) -> str:
     )
 
 
+PARTS_HEADER = ["part", "pair", "verdict", "difference", "interval or test", "why"]
+
+
+def _trained_row(r: dict, expect: str, margin_pp: float) -> list[str]:
+    """A trained-part comparison as a row of the verdict's table (numbers from :func:`verdicts.difference`)."""
+    finite = math.isfinite(r["low"]) and math.isfinite(r["high"])
+    what = f" ({100 * r['trim']:g} % trimmed means of {r['n_b']} and {r['n_a']} runs)" if r.get("trim") else ""
+    interval = "no interval"
+    if finite:
+        interval = f"{v.level_pct(r['level'])} % CI [{100 * r['low']:+.2f}, {100 * r['high']:+.2f}] pp"
+    below, above = finite and 100 * r["high"] < margin_pp, finite and 100 * r["low"] > margin_pp
+    if not finite:
+        why = "too few runs on a side for an interval"
+    elif expect == "deeper_not_better":
+        why = {
+            "supported": f"the interval lies below the {margin_pp:g} pp margin",
+            "contradicted": "better by more than the margin (Holm over the tests)",
+        }.get(r["outcome"], "above the margin at α, not after Holm" if above else "the interval contains the margin")
+    else:
+        why = {
+            "supported": f"the interval lies above the {margin_pp:g} pp margin",
+            "contradicted": "the interval lies below the margin",
+        }.get(r["outcome"], "the interval lies below the margin" if below else "the interval contains the margin")
+    diff = f"{100 * r['diff']:+.2f} pp{what}" if math.isfinite(r["diff"]) else "—"
+    return [TRAINED_PART_SHORT, f"{r['topology']} − {r['base']}", r["outcome"], diff, interval, why]
+
+
+def _failure_row(f: dict, pair: str, sign: int, margin_pp: float) -> list[str]:
+    """A failure-part comparison as a row of the verdict's table (numbers from :func:`verdicts.failures_claim`)."""
+    side = "less" if sign < 0 else "more"
+    why = {
+        "supported": f"not {side} often by the {margin_pp:g} pp margin or more",
+        "contradicted": f"{side} often by more than the {margin_pp:g} pp margin",
+    }.get(f["outcome"], "neither shown with this many runs")
+    test = f"exact test: p = {f['p_support']:.2g} for, {f['p_contradict']:.2g} against" if "p_support" in f else ""
+    counts = f"{f['k_b']}/{f['n_b']} against {f['k_a']}/{f['n_a']} failed" if "k_a" in f else "—"
+    return [FAILURE_PART_SHORT, pair, f["outcome"], counts, test, why]
+
+
+def parts_table(verdict: Verdict, expect: str, margin_pp: float, failure_margin_pp: float) -> list[list[str]]:
+    """The primary verdict's parts, one row per comparison and part, in the order decided."""
+    rows = []
+    if expect == "deeper_not_better":
+        rows += [_trained_row(r, expect, margin_pp) for r in verdict.numbers.get("comparisons", [])]
+        rows += [
+            _failure_row(f, f"{f['topology']} − {f['base']}", -1, failure_margin_pp)
+            for f in verdict.numbers.get("failures", [])
+        ]
+        return rows
+    for r in verdict.numbers.get("comparisons", []):
+        if "diff" in r:
+            rows.append(_trained_row(r, expect, margin_pp))
+        if "failures" in r:
+            rows.append(_failure_row(r["failures"], f"{r['topology']} − {r.get('base', '')}", 1, failure_margin_pp))
+    return rows
+
+
+def verdict_brief(verdict: Verdict, rows: list[list[str]], expect: str) -> str:
+    """One line for the primary verdict above its parts' table: what decided it."""
+
+    def by_part(outcome: str) -> str:
+        parts = {}
+        for r in rows:
+            if r[2] == outcome:
+                parts.setdefault(r[0].split(" · ")[0], []).append(r[1].split(" − ")[0])
+        return "; ".join(f"part {p} for {', '.join(names)}" for p, names in parts.items())
+
+    if verdict.outcome is Outcome.SUPPORTED:
+        if expect == "deeper_not_better":
+            return "Every part holds for every deeper net, each at α (an intersection–union test)."
+        return "An alternative has both parts shown, after Holm over the alternatives."
+    if verdict.outcome is Outcome.CONTRADICTED:
+        return f"Shown against the claim: {by_part('contradicted')}."
+    if expect == "alternatives_better":
+        return "No alternative has both parts shown after Holm, nor is every alternative excluded."
+    return f"Not decided: {by_part('inconclusive')}."
+
+
 class Compare(StudyKind):
     name = "compare"
     verdict_keys = ("alpha", "min_seeds", "margin_pp", "failure_margin_pp", "stuck_below")
@@ -438,6 +520,17 @@ class Compare(StudyKind):
     plots = ()
     pairwise = True
     sequential = True
+
+    def decided_pairs(self, definition: dict, depth: dict) -> list[tuple[str, str]]:
+        """Every deeper topology against the shallowest (``deeper_not_better``), or every alternative against the
+        first (``alternatives_better``)."""
+        topos = [t for t in definition["topologies"] if t in depth]
+        if not topos:
+            return []
+        if definition.get("expect", self.options["expect"]["default"]) == "deeper_not_better":
+            base = min(topos, key=lambda t: depth[t])
+            return [(base, t) for t in topos if depth[t] > depth[base]]
+        return [(topos[0], t) for t in topos[1:]]
 
     # -- sequential seeds (``replication``): a stage is a look; its decision says whether to stop ------------------
     def stages(self, definition: dict) -> int:
@@ -523,6 +616,10 @@ class Compare(StudyKind):
                 (f"part 1: {TRAINED_PART}", self.decide(study, data, r, common, ("trained",), arms)),
                 (f"part 2: {FAILURE_PART}", self.decide(study, data, r, common, ("failures",), arms)),
             ]
+            sec.findings.insert(0, ESTIMAND)
+            sec.parts_header = PARTS_HEADER
+            sec.parts_rows = parts_table(sec.verdict, study["expect"], study["margin_pp"], study["failure_margin_pp"])
+            sec.verdict_brief = verdict_brief(sec.verdict, sec.parts_rows, study["expect"])
         sec.thresholds = thresholds(study, self.verdict_keys)
         return sec
 
