@@ -137,8 +137,11 @@ class Difference:
         return math.isfinite(self.low) and math.isfinite(self.high)
 
     def interval_text(self) -> str:
+        """The interval in words; one wider than any difference of accuracies can be (±100 pp) is said to be."""
         if not self.has_interval:
             return "no interval"
+        if self.high - self.low > 2.0:
+            return f"{level_pct(self.level)} % CI wider than the ±100 pp any difference lies in"
         return f"{level_pct(self.level)} % CI [{100 * self.low:+.2f}, {100 * self.high:+.2f}] pp"
 
     def shift(self, level: float) -> float:
@@ -283,6 +286,11 @@ def _reach_text(d: Difference, margin: float, support: tuple[float, float], cont
 
     (sup, sup_level), (con, con_level) = at(support), at(contra)
     words = {-1: "below", 1: "above"}
+    if abs(sup) > 1.0 and abs(con) > 1.0:  # beyond ±100 pp: no possible difference
+        return (
+            f"with {100 * d.power:.0f} % power this run could not have decided the claim for any possible true "
+            f"difference (one-sided {d.test} tests at α = {sup_level:.3g} and {con_level:.3g}, noncentral t)"
+        )
     return (
         f"with {100 * d.power:.0f} % power this run could only have supported the claim for a true difference "
         f"{words[support[0]]} {100 * sup:+.2f} pp and contradicted it {words[contra[0]]} {100 * con:+.2f} pp "

@@ -418,7 +418,7 @@ def _trained_row(r: dict, expect: str, margin_pp: float) -> list[str]:
     what = f" ({100 * r['trim']:g} % trimmed means of {r['n_b']} and {r['n_a']} runs)" if r.get("trim") else ""
     interval = "no interval"
     if finite:
-        interval = f"{v.level_pct(r['level'])} % CI [{100 * r['low']:+.2f}, {100 * r['high']:+.2f}] pp"
+        interval = v.Difference(**{k: r[k] for k in v.Difference.__dataclass_fields__}).interval_text()
     below, above = finite and 100 * r["high"] < margin_pp, finite and 100 * r["low"] > margin_pp
     if not finite:
         why = "too few runs on a side for an interval"
