@@ -223,6 +223,11 @@ def pair_sentence(r: dict, alpha: float, k: int) -> str:
         else ""
     )
     runs = f"{100 * verdicts.TRIM:g} % trimmed means of the {r['trained_b']} and {r['trained_a']} runs that trained"
+    if not np.isfinite(r["difference_pp"]):
+        return (
+            f"{lb} − {la}: no difference to give — a side has no run that trained ({r['trained_b']} and "
+            f"{r['trained_a']}; {mc}).{link}"
+        )
     if not np.isfinite(r["p"]):
         return (
             f"{lb} − {la}: {r['difference_pp']:+.2f} pp ({runs}): too few runs for an interval or a test ({mc}).{link}"
