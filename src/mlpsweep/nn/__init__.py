@@ -8,6 +8,12 @@ rule), :mod:`.sgd` (mini-batch SGD for one run or a stack of runs),
 :mod:`.settings`, :mod:`.history` and :mod:`.monitoring` (a run's settings, its
 per-epoch record and what is evaluated after each epoch), :mod:`.checkpoint` and
 :mod:`.io` (``.npz`` + JSON persistence, no pickle).
+
+The arithmetic is an object (:mod:`.arith`: native or exact, with
+:mod:`.exact` and :mod:`.exact_functions` for correctly rounded values), and the
+step is written twice: once to be read (:mod:`.passes`, :mod:`.step`) and once
+compiled (:mod:`.compiled`, :mod:`.kernel_step`, :mod:`.kernel_rules`,
+:mod:`.kernels`, :mod:`.jit`), byte-equal in exact arithmetic.
 """
 
 from .io import ModelFileError, load_network, save_network

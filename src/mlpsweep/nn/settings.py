@@ -17,7 +17,7 @@ class Settings:
     filled in; this class only holds them.  Values keep the JSON types the
     schema allows (``eta: 3`` stays an integer), so :meth:`to_dict` gives back
     exactly the JSON a run records and a job receives.  The network's keys
-    (``hidden`` … ``dtype``) build it (:meth:`Network.from_settings`); the rest
+    (``hidden`` … ``dtype``) build it (:meth:`Network.from_config`); the rest
     drive its training: η and its per-epoch decay, the batch size K, epochs,
     the Lp penalty λ Σ|w|^p (λ = 0: none), the dropout rate r and momentum μ.
     """

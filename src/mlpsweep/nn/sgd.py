@@ -26,8 +26,9 @@ run's update rule (:mod:`.optimizers`), which owns η.  Every buffer is
 preallocated; nothing loops over samples.
 
 The only randomness is the generator passed in; given the same generator
-state and data, a run is bit-for-bit reproducible on the same machine and
-BLAS thread count.
+state and data, a run is bit-for-bit reproducible: in exact arithmetic
+(:mod:`.arith`, the default) on any machine, BLAS and thread count, and in
+native arithmetic on the same machine and BLAS thread count.
 """
 
 from __future__ import annotations
