@@ -41,8 +41,6 @@ from .settings import resolve as resolve_settings
 
 log = logging.getLogger("mlpsweep.train")
 
-OUTPUTS = ("history.csv", "model.npz", "model.json")
-
 
 def build_network(settings: Settings, features: int, classes: int, rng: np.random.Generator, mode=None) -> Network:
     """A run's network, its initial weights drawn from ``rng``, computing in arithmetic ``mode`` (default: the

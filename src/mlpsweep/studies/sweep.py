@@ -41,7 +41,6 @@ from .base import Data, Job, Section, StudyKind, thresholds
 
 log = logging.getLogger("mlpsweep.studies.sweep")
 
-DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice")
 NAME_LIMIT = name_max()  # a point's name is a topology name: the schema's limit
 SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 POINTS_FILE = "results/sweeps/{study}/sweep.csv"
