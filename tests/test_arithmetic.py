@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from datagen import preprocessed
+from workflow_helpers import mlpsweep_cli
 
 from mlpsweep import arithmetic
 
@@ -83,13 +84,10 @@ def test_the_recorded_runs_are_the_ones_trained():
 
 
 def test_exact_refuses_float64_in_one_line(data_dir, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "mlpsweep", "train", "--data", str(data_dir), "--settings", '{"dtype": "float64"}']
-        + ["--seed", "1", "--out-dir", str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
+    proc = mlpsweep_cli(
+        "train", "--data", data_dir, "--settings", '{"dtype": "float64"}', "--seed", "1", "--out-dir", tmp_path / "o",
         timeout=120,
-    )
+    )  # fmt: skip
     assert proc.returncode == 1 and not (tmp_path / "o").exists()
     assert proc.stderr.strip().splitlines()[-1] == (
         "mlpsweep train: error: settings key dtype: dtype float64 cannot be computed exactly (exact arithmetic "

@@ -8,13 +8,11 @@ history, metrics, settings or arithmetic claim, a stray or deleted file — must
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from workflow_helpers import snakemake, write_config
+from workflow_helpers import mlpsweep_cli, snakemake, write_config
 
 from mlpsweep.certify import Run, Tree
 from mlpsweep.compare import CompareError, Result, _compare_runs, _compare_topologies, run
@@ -227,20 +225,10 @@ def test_a_folder_that_is_no_tree_and_bad_numbers_are_one_line(tmp_path):
         [str(tmp_path), str(tmp_path), "--margin-pp", "1e9"],
         [str(tmp_path), str(tmp_path), "--alpha", "nan"],
     ):
-        proc = subprocess.run(
-            [sys.executable, "-m", "mlpsweep", "-q", "compare", *args], capture_output=True, text=True, timeout=60
-        )
+        proc = mlpsweep_cli("-q", "compare", *args, timeout=60)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode in (1, 2) and lines[-1].startswith("mlpsweep compare: error: "), proc.stderr
-    assert (
-        "no results tree here"
-        in subprocess.run(
-            [sys.executable, "-m", "mlpsweep", "-q", "compare", str(tmp_path), str(tmp_path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ).stderr
-    )
+    assert "no results tree here" in mlpsweep_cli("-q", "compare", tmp_path, tmp_path, timeout=60).stderr
 
 
 # ---- comparing two certified trees: which differences are explained ---------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from datagen import preprocessed
+from workflow_helpers import mlpsweep_cli
 
 from mlpsweep import train as train_job
 from mlpsweep.nn import History, load_network
@@ -259,11 +260,7 @@ def test_stacked_job_refuses_runs_of_different_shapes(tmp_path, data_dir):
         {"name": "a", "seed": 1, "settings": SETTINGS, "out_dir": str(tmp_path / "a")},
         {"name": "b", "seed": 1, "settings": {**SETTINGS, "hidden": [8]}, "out_dir": str(tmp_path / "b")},
     ]
-    proc = subprocess.run(
-        [sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir), "--runs", json.dumps(runs)],
-        capture_output=True,
-        text=True,
-    )
+    proc = mlpsweep_cli("-q", "train", "--data", data_dir, "--runs", json.dumps(runs))
     assert proc.returncode == 1
     (line,) = proc.stderr.strip().splitlines()
     assert "b differs from a in sizes" in line
@@ -288,15 +285,15 @@ def test_a_diverging_run_in_a_stacked_job(tmp_path, data_dir):
         },
     ]
     runs[0]["settings"] = {**runs[1]["settings"], "eta": 0.01}
-    args = [sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir)]
+    args = ["-q", "train", "--data", data_dir]
     out = [{**r, "out_dir": str(tmp_path / "a" / r["name"])} for r in runs]
-    proc = subprocess.run(args + ["--runs", json.dumps(out), "--fail-on-divergence"], capture_output=True, text=True)
+    proc = mlpsweep_cli(*args, "--runs", json.dumps(out), "--fail-on-divergence")
     assert proc.returncode == 3
     (line,) = proc.stderr.strip().splitlines()
     assert "wild seed 2: training diverged at epoch" in line
     assert not (tmp_path / "a").exists()  # nothing written for either run
     out = [{**r, "out_dir": str(tmp_path / "b" / r["name"])} for r in runs]
-    subprocess.run(args + ["--runs", json.dumps(out)], check=True, capture_output=True)
+    mlpsweep_cli(*args, "--runs", json.dumps(out), check=True)
     wild = json.loads((tmp_path / "b/wild/model.json").read_text())
     assert wild["status"] == "diverged" and wild["diverged_epoch"] >= 1
     train_job.run_one(data_dir, runs[0]["settings"], 1, tmp_path / "solo")

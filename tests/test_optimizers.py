@@ -3,13 +3,13 @@ and a rule of one's own (tests/rules/rmsprop.py) used by name with nothing in ml
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sgd_settings import recipe
+from workflow_helpers import mlpsweep_cli
 
 from mlpsweep.nn import Network, train, train_stack
 from mlpsweep.nn.optimizers import RULES, make_rule
@@ -162,16 +162,7 @@ def data_dir(tmp_path_factory):
 
 
 def train_command(args, env_path=None):
-    import os
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [env_path, os.environ.get("PYTHONPATH")]))}
-    return subprocess.run(
-        [sys.executable, "-m", "mlpsweep", "-q", "--plugin", "rmsprop", "train", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    return mlpsweep_cli("-q", "--plugin", "rmsprop", "train", *args, pythonpath=env_path or "")
 
 
 def outcome(folder):
@@ -224,14 +215,10 @@ def test_a_rule_of_ones_own_trains_stacked_and_alone_with_nothing_changed_in_mlp
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
     assert "plugin 'rmsprop': no such module" in proc.stderr and not (tmp_path / "none").exists()
     # on the path but not declared: refused without importing it
-    proc = subprocess.run(
-        [sys.executable, "-m", "mlpsweep", "-q", "train", "--data", str(data_dir)]
-        + ["--settings", json.dumps(settings[0]), "--seed", "1", "--out-dir", str(tmp_path / "none")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(RULES_DIR)},
-    )
+    proc = mlpsweep_cli(
+        "-q", "train", "--data", data_dir, "--settings", json.dumps(settings[0]), "--seed", "1",
+        "--out-dir", tmp_path / "none", pythonpath=RULES_DIR,
+    )  # fmt: skip
     assert proc.returncode == 1 and "must be listed under the config's plugins" in proc.stderr
 
 
@@ -248,7 +235,6 @@ def test_killed_mid_run_and_resumed_is_identical(data_dir, tmp_path, optimizer):
     s = {"hidden": [16], "epochs": 12, "eta": 0.01, "optimizer": optimizer}
     args = ["--data", str(data_dir), "--settings", json.dumps(s), "--seed", "3"]
     assert train_command([*args, "--out-dir", str(tmp_path / "clean")], str(RULES_DIR)).returncode == 0
-    import os
 
     env_args = [
         sys.executable,

@@ -46,6 +46,23 @@ def snakemake(workdir: Path, *args, check=True, timeout=600, env=None) -> subpro
     return proc
 
 
+def mlpsweep_cli(*args, timeout=300, pythonpath=None, check=False) -> subprocess.CompletedProcess:
+    """``python -m mlpsweep ARGS`` as a user runs it, output captured as text; ``pythonpath`` goes in front of
+    the inherited PYTHONPATH (a plugin's folder)."""
+    env = None
+    if pythonpath is not None:
+        path = os.pathsep.join(filter(None, [str(pythonpath), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": path}
+    return subprocess.run(
+        [sys.executable, "-m", "mlpsweep", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=check,
+    )
+
+
 JOB = re.compile(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)$", re.M)
 
 
