@@ -114,12 +114,9 @@ def summary_table(runs: pd.DataFrame, order) -> pd.DataFrame:
 
 
 def trained_accuracies(runs: pd.DataFrame, topology: str) -> np.ndarray:
-    """The test accuracies of a topology's runs that trained: finished and not stuck (what the study verdicts'
-    first part and the pairwise tests rest on)."""
-    mine = runs[(runs["topology"] == topology) & (runs["status"] == "ok")]
-    if "stuck" in mine:
-        mine = mine[~mine["stuck"].fillna(False).astype(bool)]
-    return mine["test_accuracy"].to_numpy()
+    """The test accuracies of a topology's runs that trained (:func:`.comparison.trained`: what the study
+    verdicts' first part and the pairwise tests rest on)."""
+    return runs[(runs["topology"] == topology) & comparison.trained(runs)]["test_accuracy"].to_numpy()
 
 
 def pairwise(

@@ -78,13 +78,19 @@ def read_runs(metrics_paths, benchmark_paths=()) -> pd.DataFrame:
     return runs.sort_values(["topology", "seed"], kind="stable").reset_index(drop=True)
 
 
+def trained(runs: pd.DataFrame) -> pd.Series:
+    """Which runs trained: finished and not stuck (a run whose stuck flag is unknown or absent counts)."""
+    ok = runs["status"] == "ok"
+    return ok & ~runs["stuck"].fillna(False).astype(bool) if "stuck" in runs else ok
+
+
 def mark_low(runs: pd.DataFrame, below_pp: float) -> None:
     """Give every run ``low``: finished, not stuck, and its test accuracy more than ``below_pp`` points below
     the median of its topology's finished, non-stuck runs (a partial failure, counted as trained; never with
     ``below_pp`` 0)."""
-    trained = (runs["status"] == "ok") & ~runs["stuck"].fillna(False).astype(bool)
-    median = runs["test_accuracy"].where(trained).groupby(runs["topology"]).transform("median")
-    runs["low"] = trained & (below_pp > 0) & (runs["test_accuracy"] < median - below_pp / 100)
+    trained_runs = trained(runs)
+    median = runs["test_accuracy"].where(trained_runs).groupby(runs["topology"]).transform("median")
+    runs["low"] = trained_runs & (below_pp > 0) & (runs["test_accuracy"] < median - below_pp / 100)
 
 
 def mark_stuck(runs: pd.DataFrame, metrics: dict, share: float) -> None:

@@ -466,15 +466,15 @@ def parts_table(verdict: Verdict, expect: str, margin_pp: float, failure_margin_
     return rows
 
 
-def verdict_brief(verdict: Verdict, rows: list[list[str]], expect: str) -> str:
-    """One line for the primary verdict above its parts' table: what decided it."""
+def verdict_brief(verdict: Verdict, expect: str) -> str:
+    """One line for the primary verdict above its parts' table: what decided it (from its numbers)."""
 
     def by_part(outcome: str) -> str:
-        parts = {}
-        for r in rows:
-            if r[2] == outcome:
-                parts.setdefault(r[0].split(" · ")[0], []).append(r[1].split(" − ")[0])
-        return "; ".join(f"part {p} for {', '.join(names)}" for p, names in parts.items())
+        names = {
+            part: [r["topology"] for r in verdict.numbers.get(key, []) if r.get("outcome") == outcome]
+            for part, key in (("1", "comparisons"), ("2", "failures"))
+        }
+        return "; ".join(f"part {p} for {', '.join(n)}" for p, n in names.items() if n)
 
     if verdict.outcome is Outcome.SUPPORTED:
         if expect == "deeper_not_better":
@@ -579,8 +579,7 @@ class Compare(StudyKind):
                 "Diverged (the cost became non-finite; excluded from the means): " + ", ".join(diverged) + "."
             )
         look = study.get("sequential")  # the last look's decision file of a sequential study (report.build)
-        design = Design.of(study) if look else Design.fixed(len(study["seeds"]), study["alpha"])
-        level = look["level"] if look else design.levels[0]
+        level = look["level"] if look else Design.fixed(len(study["seeds"]), study["alpha"]).levels[0]
         common = dict(
             margin=study["margin_pp"] / 100,
             alpha=level,
@@ -619,7 +618,7 @@ class Compare(StudyKind):
             sec.findings.insert(0, ESTIMAND)
             sec.parts_header = PARTS_HEADER
             sec.parts_rows = parts_table(sec.verdict, study["expect"], study["margin_pp"], study["failure_margin_pp"])
-            sec.verdict_brief = verdict_brief(sec.verdict, sec.parts_rows, study["expect"])
+            sec.verdict_brief = verdict_brief(sec.verdict, study["expect"])
         sec.thresholds = thresholds(study, self.verdict_keys)
         return sec
 
